@@ -1,0 +1,103 @@
+"""Accounts (one per civil servant mailbox) and role grants."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from idp.agencies.models import Agency
+from idp.db import Base, JSONType, UTCDateTime, new_uuid, utcnow
+
+ACCOUNT_STATUSES = ("active", "suspended", "deleted")
+ROLES = ("operator", "agency_admin", "auditor")
+
+
+class Account(Base):
+    __tablename__ = "account"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'suspended', 'deleted')", name="status"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins_nonnegative"),
+        CheckConstraint("mailbox_quota_mb > 0", name="mailbox_quota_positive"),
+        CheckConstraint("attachment_limit_mb > 0", name="attachment_limit_positive"),
+    )
+
+    # Also the OIDC `sub` (DESIGN §4).
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agency.id", ondelete="RESTRICT"), index=True
+    )
+    # Stored lower-cased; the unique constraint therefore is case-insensitive.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    given_name_th: Mapped[str] = mapped_column(String(255), default="")
+    family_name_th: Mapped[str] = mapped_column(String(255), default="")
+    given_name_en: Mapped[str] = mapped_column(String(255), default="")
+    family_name_en: Mapped[str] = mapped_column(String(255), default="")
+    locale: Mapped[str] = mapped_column(String(8), default="th")
+    # Citizen ID: never a login name. Encrypted with the data key, plus a keyed HMAC
+    # (blind index) for uniqueness/lookup and the last four digits for display.
+    citizen_id_enc: Mapped[str | None] = mapped_column(String(255))
+    citizen_id_hmac: Mapped[str | None] = mapped_column(String(64), unique=True)
+    citizen_id_last4: Mapped[str | None] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(512))
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    mailbox_quota_mb: Mapped[int] = mapped_column(Integer, default=6144)
+    attachment_limit_mb: Mapped[int] = mapped_column(Integer, default=25)
+    aliases: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    agency: Mapped[Agency] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @validates("email")
+    def _lower_email(self, _key: str, value: str) -> str:
+        return value.strip().lower()
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
+
+    def __repr__(self) -> str:
+        return f"<Account {self.email} {self.status}>"
+
+
+class RoleGrant(Base):
+    """A role over an agency and its whole subtree (DESIGN §6)."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'agency_admin', 'auditor')", name="role"),
+        UniqueConstraint("account_id", "role", "agency_id", name="uq_role_grant_scope"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(32))
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agency.id", ondelete="RESTRICT"), index=True
+    )
+    granted_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

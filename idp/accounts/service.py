@@ -1,0 +1,212 @@
+"""Account operations: create, list, look up; role grants.
+
+Domain service: plain functions over a ``Session``; no web framework here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts import citizen_id as cid
+from idp.accounts.models import ROLES, Account, RoleGrant
+from idp.agencies import service as agencies
+from idp.agencies.models import Agency
+from idp.audit import service as audit
+from idp.credentials.passwords import PasswordHasher
+from idp.crypto import DataCipher
+from idp.db import utcnow
+from idp.directory import outbox
+from idp.errors import Conflict, DuplicateEmail, InvalidInput, NotFound
+
+# Pragmatic address check (RFC 5321 lengths; one "@"; a dotted domain).
+_EMAIL_RE = re.compile(r"^[^@\s\"<>(),;:\\\[\]]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
+CITIZEN_ID_PURPOSE = "account.citizen_id"
+MAX_PASSWORD_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    email: str
+    agency_code: str
+    given_name_th: str = ""
+    family_name_th: str = ""
+    given_name_en: str = ""
+    family_name_en: str = ""
+    locale: str = "th"
+    citizen_id: str | None = None
+    password: str | None = None
+    mailbox_quota_mb: int | None = None
+    attachment_limit_mb: int | None = None
+    aliases: Sequence[str] = field(default_factory=tuple)
+
+
+def normalise_email(raw: str) -> str:
+    email = raw.strip().lower()
+    if not _EMAIL_RE.match(email):
+        raise InvalidInput(f"not a valid email address: {raw!r}", field="email")
+    return email
+
+
+def _allowed_domains(session: Session, agency: Agency) -> set[str]:
+    domains: set[str] = set()
+    for a in agencies.ancestors(session, agency, include_self=True):
+        domains.update(a.mail_domains or [])
+    return domains
+
+
+def _check_domain(email: str, domains: set[str], field_name: str) -> None:
+    if domains and email.rsplit("@", 1)[1] not in domains:
+        raise InvalidInput(
+            f"{email} is not in the agency's mail domains ({', '.join(sorted(domains))})",
+            field=field_name,
+        )
+
+
+def create(
+    session: Session,
+    data: NewAccount,
+    *,
+    hasher: PasswordHasher,
+    cipher: DataCipher,
+    actor: str | None = None,
+    min_password_length: int = 15,
+) -> Account:
+    email = normalise_email(data.email)
+    agency = agencies.get_by_code(session, data.agency_code)
+    domains = _allowed_domains(session, agency)
+    _check_domain(email, domains, "email")
+    aliases = sorted({normalise_email(a) for a in data.aliases} - {email})
+    for alias in aliases:
+        _check_domain(alias, domains, "aliases")
+    if data.locale not in ("th", "en"):
+        raise InvalidInput("locale must be 'th' or 'en'", field="locale")
+    if session.scalar(select(Account.id).where(Account.email == email)):
+        raise DuplicateEmail(f"an account with email {email} already exists", field="email")
+
+    account = Account(
+        id=uuid.uuid4(),
+        agency_id=agency.id,
+        email=email,
+        given_name_th=data.given_name_th.strip(),
+        family_name_th=data.family_name_th.strip(),
+        given_name_en=data.given_name_en.strip(),
+        family_name_en=data.family_name_en.strip(),
+        locale=data.locale,
+        mailbox_quota_mb=data.mailbox_quota_mb or agency.mailbox_quota_mb,
+        attachment_limit_mb=data.attachment_limit_mb or agency.attachment_limit_mb,
+        aliases=aliases,
+    )
+    if data.citizen_id:
+        value = cid.validate(data.citizen_id)
+        index = cipher.blind_index(value, CITIZEN_ID_PURPOSE)
+        if session.scalar(select(Account.id).where(Account.citizen_id_hmac == index)):
+            raise Conflict("this citizen ID belongs to another account", field="citizen_id")
+        account.citizen_id_enc = cipher.encrypt(value.encode(), CITIZEN_ID_PURPOSE)
+        account.citizen_id_hmac = index
+        account.citizen_id_last4 = value[-4:]
+    if data.password is not None:
+        if not (min_password_length <= len(data.password) <= MAX_PASSWORD_LENGTH):
+            raise InvalidInput(
+                f"password must be {min_password_length}-{MAX_PASSWORD_LENGTH} characters",
+                field="password",
+            )
+        account.password_hash = hasher.hash(data.password)
+        account.password_changed_at = utcnow()
+    session.add(account)
+    session.flush()
+    outbox.enqueue(session, account, "add")
+    audit.record(
+        session,
+        "admin.account.created",
+        actor=actor,
+        agency_id=agency.id,
+        subject=str(account.id),
+        details={"email": email, "agency": agency.code},
+    )
+    return account
+
+
+def get_by_email(session: Session, email: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.email == email.strip().lower()))
+
+
+def get(session: Session, account_id: uuid.UUID) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("no such account", field="account")
+    return account
+
+
+def list_accounts(
+    session: Session,
+    *,
+    under: Agency | None = None,
+    status: str | None = None,
+    email_prefix: str | None = None,
+    limit: int = 100,
+) -> list[Account]:
+    stmt = select(Account).order_by(Account.email).limit(limit)
+    if under is not None:
+        stmt = stmt.where(Account.agency_id.in_(agencies.subtree_ids_stmt(under)))
+    if status:
+        stmt = stmt.where(Account.status == status)
+    if email_prefix:
+        stmt = stmt.where(Account.email.startswith(email_prefix.lower(), autoescape=True))
+    return list(session.scalars(stmt))
+
+
+def grant_role(
+    session: Session,
+    account: Account,
+    role: str,
+    agency: Agency,
+    *,
+    granted_by: Account | None = None,
+    expires_at: dt.datetime | None = None,
+) -> RoleGrant:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    existing = session.scalar(
+        select(RoleGrant).where(
+            RoleGrant.account_id == account.id,
+            RoleGrant.role == role,
+            RoleGrant.agency_id == agency.id,
+        )
+    )
+    if existing:
+        return existing
+    grant = RoleGrant(
+        account_id=account.id,
+        role=role,
+        agency_id=agency.id,
+        granted_by=granted_by.id if granted_by else None,
+        expires_at=expires_at,
+    )
+    session.add(grant)
+    session.flush()
+    audit.record(
+        session,
+        "admin.role.granted",
+        actor=str(granted_by.id) if granted_by else "system",
+        agency_id=agency.id,
+        subject=str(account.id),
+        details={
+            "role": role,
+            "agency": agency.code,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return grant
+
+
+def active_grants(session: Session, account: Account) -> list[RoleGrant]:
+    now = utcnow()
+    grants = session.scalars(select(RoleGrant).where(RoleGrant.account_id == account.id))
+    return [g for g in grants if g.expires_at is None or g.expires_at > now]

@@ -1,0 +1,51 @@
+"""Agency tree (ministry → department → office ...).
+
+The tree is stored twice on purpose: ``parent_id`` is the truth, ``path`` is a
+materialised path (``/<id>/<id>/.../``) that turns "is X in Y's subtree" into a prefix
+match, which both PostgreSQL and SQLite answer from an index. ``agencies.service`` keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.db import Base, JSONType, UTCDateTime, new_uuid, utcnow
+
+AGENCY_STATUSES = ("active", "disabled")
+
+
+class Agency(Base):
+    __tablename__ = "agency"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'disabled')", name="status"),
+        CheckConstraint("mailbox_quota_mb > 0", name="mailbox_quota_positive"),
+        CheckConstraint("attachment_limit_mb > 0", name="attachment_limit_positive"),
+        Index("ix_agency_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_uuid)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_th: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str] = mapped_column(String(255))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agency.id", ondelete="RESTRICT"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(1024))
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    mail_domains: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    mailbox_quota_mb: Mapped[int] = mapped_column(Integer, default=6144)
+    attachment_limit_mb: Mapped[int] = mapped_column(Integer, default=25)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Agency {self.code}>"

@@ -1,0 +1,142 @@
+"""Agency operations: create, look up, and subtree queries (ancestors/descendants)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from idp.agencies.models import Agency
+from idp.audit import service as audit
+from idp.errors import DuplicateAgencyCode, InvalidInput, UnknownAgency
+
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# RFC 1035 labels; mail domains such as mail.go.th or moi.go.th.
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+@dataclass(frozen=True)
+class NewAgency:
+    code: str
+    name_th: str
+    name_en: str
+    parent_code: str | None = None
+    mail_domains: Sequence[str] = ()
+    mailbox_quota_mb: int | None = None
+    attachment_limit_mb: int | None = None
+
+
+def _validate(data: NewAgency) -> list[str]:
+    if not _CODE_RE.match(data.code):
+        raise InvalidInput(
+            "agency code must be 1-64 letters, digits, '.', '_' or '-'", field="code"
+        )
+    if not data.name_th.strip():
+        raise InvalidInput("Thai name is required", field="name_th")
+    if not data.name_en.strip():
+        raise InvalidInput("English name is required", field="name_en")
+    domains = []
+    for d in data.mail_domains:
+        d = d.strip().lower()
+        if not _DOMAIN_RE.match(d):
+            raise InvalidInput(f"not a valid mail domain: {d!r}", field="mail_domains")
+        domains.append(d)
+    for name, v in (
+        ("mailbox_quota_mb", data.mailbox_quota_mb),
+        ("attachment_limit_mb", data.attachment_limit_mb),
+    ):
+        if v is not None and v <= 0:
+            raise InvalidInput(f"{name} must be a positive number of MB", field=name)
+    return domains
+
+
+def get_by_code(session: Session, code: str) -> Agency:
+    agency = session.scalar(select(Agency).where(func.lower(Agency.code) == code.lower()))
+    if agency is None:
+        raise UnknownAgency(f"unknown agency {code!r}", field="agency")
+    return agency
+
+
+def get(session: Session, agency_id: uuid.UUID) -> Agency:
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        raise UnknownAgency(f"unknown agency {agency_id}", field="agency")
+    return agency
+
+
+def create(
+    session: Session,
+    data: NewAgency,
+    *,
+    actor: str | None = None,
+    default_mailbox_quota_mb: int = 6144,
+    default_attachment_limit_mb: int = 25,
+) -> Agency:
+    domains = _validate(data)
+    if session.scalar(select(Agency.id).where(func.lower(Agency.code) == data.code.lower())):
+        raise DuplicateAgencyCode(f"agency code {data.code!r} already exists", field="code")
+    parent = get_by_code(session, data.parent_code) if data.parent_code else None
+    agency_id = uuid.uuid4()
+    agency = Agency(
+        id=agency_id,
+        code=data.code,
+        name_th=data.name_th.strip(),
+        name_en=data.name_en.strip(),
+        parent_id=parent.id if parent else None,
+        path=(parent.path if parent else "/") + f"{agency_id.hex}/",
+        depth=(parent.depth + 1) if parent else 0,
+        mail_domains=domains,
+        # A sub-agency inherits its parent's quotas unless told otherwise.
+        mailbox_quota_mb=data.mailbox_quota_mb
+        or (parent.mailbox_quota_mb if parent else default_mailbox_quota_mb),
+        attachment_limit_mb=data.attachment_limit_mb
+        or (parent.attachment_limit_mb if parent else default_attachment_limit_mb),
+    )
+    session.add(agency)
+    session.flush()
+    audit.record(
+        session,
+        "admin.agency.created",
+        actor=actor,
+        agency_id=agency.id,
+        subject=str(agency.id),
+        details={"code": agency.code, "parent": parent.code if parent else None},
+    )
+    return agency
+
+
+def list_agencies(session: Session, *, under: Agency | None = None) -> list[Agency]:
+    stmt = select(Agency).order_by(Agency.path)
+    if under is not None:
+        stmt = stmt.where(Agency.path.startswith(under.path, autoescape=True))
+    return list(session.scalars(stmt))
+
+
+def descendants(session: Session, agency: Agency, *, include_self: bool = True) -> list[Agency]:
+    rows = list_agencies(session, under=agency)
+    return rows if include_self else [a for a in rows if a.id != agency.id]
+
+
+def ancestors(session: Session, agency: Agency, *, include_self: bool = False) -> list[Agency]:
+    """Root first."""
+    ids = [uuid.UUID(hex=part) for part in agency.path.strip("/").split("/")]
+    if not include_self:
+        ids = ids[:-1]
+    if not ids:
+        return []
+    found = {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(ids)))}
+    return [found[i] for i in ids]
+
+
+def is_within(agency: Agency, scope: Agency) -> bool:
+    """True when ``agency`` is ``scope`` or lies in its subtree."""
+    return agency.path.startswith(scope.path)
+
+
+def subtree_ids_stmt(scope: Agency):
+    """A SELECT of the ids in ``scope``'s subtree, for ``Model.agency_id.in_(...)``."""
+    return select(Agency.id).where(Agency.path.startswith(scope.path, autoescape=True))

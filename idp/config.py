@@ -1,0 +1,123 @@
+"""Settings: one pydantic-settings class, prefix ``IDP_``.
+
+Nothing here is read at import time by other modules; ``create_app(settings)`` and the CLI
+build a ``Settings`` and pass it down (DESIGN §2 rule 3).
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Built-in development secrets. They make `make run` work out of the box and are refused
+# whenever IDP_ENV is not "dev" (see _refuse_dev_secrets).
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"  # noqa: S105
+DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktMzItYnl0ZXMtbG9uZyE="  # base64 of 32 bytes
+
+MIN_AUDIT_RETENTION_DAYS = 90  # Computer Crime Act B.E. 2550, s. 26
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when production settings still hold a development default."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IDP_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    issuer: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite:///var/idp.db"
+    redis_url: str | None = None
+    secret_key: str = DEV_SECRET_KEY
+    data_key: str = Field(
+        DEV_DATA_KEY, description="base64 of 32 random bytes; encrypts secrets at rest"
+    )
+
+    # Lifetimes in seconds (DESIGN §5).
+    auth_code_ttl: int = Field(60, ge=10, le=600)
+    access_token_ttl: int = Field(600, ge=60, le=86400)
+    id_token_ttl: int = Field(600, ge=60, le=86400)
+    refresh_token_ttl: int = Field(8 * 3600, ge=300)
+    session_absolute_ttl: int = Field(12 * 3600, ge=300)
+    session_idle_ttl_level1: int = Field(2 * 3600, ge=60)
+    session_idle_ttl_level2: int = Field(30 * 60, ge=60)
+
+    # Assurance level names (DESIGN §5 "Assurance").
+    acr_level1: str = "urn:govid:acr:1"
+    acr_level2: str = "urn:govid:acr:2"
+
+    # Password hashing (argon2id; OWASP / RFC 9106 second recommended option).
+    argon2_memory_kib: int = Field(19 * 1024, ge=8 * 1024)
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_parallelism: int = Field(1, ge=1)
+
+    audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
+
+    default_mailbox_quota_mb: int = Field(6144, ge=1)
+    default_attachment_limit_mb: int = Field(25, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _retention_minimum(cls, v: int) -> int:
+        if v < MIN_AUDIT_RETENTION_DAYS:
+            raise ValueError(
+                f"IDP_AUDIT_RETENTION_DAYS must be at least {MIN_AUDIT_RETENTION_DAYS} "
+                "(Computer Crime Act B.E. 2550 requires 90 days of traffic data)"
+            )
+        return v
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_form(cls, v: str) -> str:
+        # OIDC Discovery §3: issuer is an https URL without query or fragment.
+        if "?" in v or "#" in v:
+            raise ValueError("IDP_ISSUER must not contain a query or fragment")
+        if not (v.startswith("https://") or v.startswith("http://")):
+            raise ValueError("IDP_ISSUER must be an http(s) URL")
+        return v.rstrip("/")
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_key_form(cls, v: str) -> str:
+        try:
+            raw = base64.b64decode(v, validate=True)
+        except ValueError as exc:
+            raise ValueError("IDP_DATA_KEY must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError("IDP_DATA_KEY must decode to exactly 32 bytes")
+        return v
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets(self) -> Settings:
+        if self.env == "dev":
+            return self
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY:
+            problems.append("IDP_SECRET_KEY")
+        if self.data_key == DEV_DATA_KEY:
+            problems.append("IDP_DATA_KEY")
+        if problems:
+            raise InsecureSettingsError(
+                f"{', '.join(problems)} still hold the built-in development value; "
+                f"set your own secret(s) when IDP_ENV={self.env}"
+            )
+        if len(self.secret_key) < 32:
+            raise InsecureSettingsError("IDP_SECRET_KEY must be at least 32 characters")
+        if self.env == "prod" and not self.issuer.startswith("https://"):
+            raise InsecureSettingsError("IDP_ISSUER must use https when IDP_ENV=prod")
+        return self
+
+    @cached_property
+    def data_key_bytes(self) -> bytes:
+        return base64.b64decode(self.data_key)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,60 @@
+"""Domain errors. One class per kind of failure; HTTP/CLI mapping lives in one place each
+(``idp.admin.problems`` for problem+json, ``idp.cli`` for exit codes).
+
+Every error has a stable machine ``code`` and a human message; ``field`` names the input
+that was wrong where there is one.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, str]:
+        d = {"error": self.code, "message": self.message}
+        if self.field:
+            d["field"] = self.field
+        return d
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    exit_code = 2
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    exit_code = 3
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    exit_code = 4
+
+
+class InvalidCitizenId(InvalidInput):
+    code = "invalid_citizen_id"
+
+
+class DuplicateEmail(Conflict):
+    code = "duplicate_email"
+
+
+class DuplicateAgencyCode(Conflict):
+    code = "duplicate_agency_code"
+
+
+class UnknownAgency(NotFound):
+    code = "unknown_agency"
+
+
+class PermissionDenied(DomainError):
+    code = "forbidden"
+    exit_code = 5

@@ -1,0 +1,20 @@
+"""Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from idp.accounts.models import Account, RoleGrant
+from idp.agencies.models import Agency
+from idp.audit.models import AuditEvent
+from idp.clients.models import Client
+from idp.db import Base
+from idp.directory.models import OutboxEntry
+from idp.keys.models import SigningKey
+
+__all__ = [
+    "Account",
+    "Agency",
+    "AuditEvent",
+    "Base",
+    "Client",
+    "OutboxEntry",
+    "RoleGrant",
+    "SigningKey",
+]

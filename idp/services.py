@@ -1,0 +1,37 @@
+"""The object graph built once per process from ``Settings``: engine, session factory,
+hasher, cipher. ``create_app`` and the CLI both build one; nothing is a module global."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.config import Settings
+from idp.credentials.passwords import PasswordHasher
+from idp.crypto import DataCipher
+from idp.db import make_engine, make_session_factory
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine = field(init=False)
+    sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings.database_url)
+        self.sessions = make_session_factory(self.engine)
+
+    @cached_property
+    def hasher(self) -> PasswordHasher:
+        return PasswordHasher(self.settings)
+
+    @cached_property
+    def cipher(self) -> DataCipher:
+        return DataCipher(self.settings.data_key_bytes)
+
+    def close(self) -> None:
+        self.engine.dispose()

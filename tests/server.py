@@ -1,0 +1,63 @@
+"""Start a real `idp serve` (uvicorn) in a subprocess for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+IDP = str(Path(sys.executable).parent / "idp")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([IDP, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@contextmanager
+def serve(env: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
+    port = free_port()
+    env = {**env, "IDP_PORT": str(port), "IDP_HOST": "127.0.0.1"}
+    env.setdefault("IDP_ISSUER", f"http://127.0.0.1:{port}")
+    proc = subprocess.Popen(
+        [IDP, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"idp serve exited early:\n{proc.stdout.read()}")
+            try:
+                httpx.get(f"{base}/healthz", timeout=1.0)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("idp serve did not start in time") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env.update(extra)
+    return env

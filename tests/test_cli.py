@@ -1,0 +1,242 @@
+"""The `idp` command as an operator uses it: readable output, --json, clear errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from idp import migrate
+from idp.cli import app
+from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for k, v in {
+        "IDP_DATABASE_URL": url,
+        "IDP_ENV": "test",
+        "IDP_SECRET_KEY": TEST_SECRET_KEY,
+        "IDP_DATA_KEY": TEST_DATA_KEY,
+        "IDP_ARGON2_MEMORY_KIB": "8192",
+        "IDP_ARGON2_TIME_COST": "1",
+    }.items():
+        monkeypatch.setenv(k, v)
+    return url
+
+
+def run(*args, input=None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def run_json(*args, input=None):
+    r = run(*args, "--json", input=input)
+    return r, json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def migrated(env):
+    r = run("db", "upgrade")
+    assert r.exit_code == 0, r.output
+    return env
+
+
+def test_bootstrap_is_idempotent_and_shows_credentials_once(migrated):
+    r, first = run_json("bootstrap")
+    assert r.exit_code == 0
+    assert first["created"] is True
+    assert [a["role"] for a in first["accounts"]] == ["operator", "agency_admin"]
+    assert all(len(a["password"]) >= 20 for a in first["accounts"])
+    assert first["client"]["client_id"] == "demo-app" and first["client"]["client_secret"]
+    r, second = run_json("bootstrap")
+    assert r.exit_code == 0 and second["created"] is False and second["accounts"] == []
+    _, listed = run_json("agencies", "list")
+    assert [a["code"] for a in listed["agencies"]] == [
+        "demo-ministry",
+        "demo-department",
+        "demo-office",
+    ]
+    _, accounts = run_json("accounts", "list")
+    assert accounts["count"] == 2
+    human = run("bootstrap")
+    assert "already present" in human.stdout
+
+
+def test_agencies_and_accounts_round_trip(migrated):
+    r, ministry = run_json(
+        "agencies",
+        "create",
+        "--code",
+        "moi",
+        "--name-th",
+        "กระทรวงมหาดไทย",
+        "--name-en",
+        "Ministry of Interior",
+        "--domain",
+        "moi.go.th",
+    )
+    assert r.exit_code == 0 and ministry["mail_domains"] == ["moi.go.th"]
+    r, dept = run_json(
+        "agencies",
+        "create",
+        "--code",
+        "dopa",
+        "--name-th",
+        "กรมการปกครอง",
+        "--name-en",
+        "Department of Provincial Administration",
+        "--parent",
+        "moi",
+    )
+    assert dept["parent_id"] == ministry["id"] and dept["depth"] == 1
+    r, acc = run_json(
+        "accounts",
+        "create",
+        "--email",
+        "Somchai@MOI.go.th",
+        "--agency",
+        "dopa",
+        "--given-name-en",
+        "Somchai",
+        "--citizen-id",
+        "1-1037-02345-67-9",
+        "--generate-password",
+    )
+    assert r.exit_code == 0
+    assert acc["email"] == "somchai@moi.go.th" and acc["agency"] == "dopa"
+    assert acc["citizen_id_last4"] == "5679" and len(acc["password"]) >= 20
+    r = run("accounts", "list", "--agency", "moi")
+    assert "somchai@moi.go.th" in r.stdout and "dopa" in r.stdout
+    r = run("agencies", "list")
+    assert "กระทรวงมหาดไทย" in r.stdout and "  dopa" in r.stdout  # indented under moi
+
+
+def test_password_from_stdin(migrated):
+    run("agencies", "create", "--code", "a1", "--name-th", "ก", "--name-en", "A")
+    r, acc = run_json(
+        "accounts",
+        "create",
+        "--email",
+        "p@x.go.th",
+        "--agency",
+        "a1",
+        "--password-stdin",
+        input="a long enough passphrase\n",
+    )
+    assert r.exit_code == 0 and acc["has_password"] is True and "password" not in acc
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (
+            ["accounts", "create", "--email", "a@x.go.th", "--agency", "nope"],
+            "unknown_agency",
+            "unknown agency 'nope'",
+        ),
+        (
+            [
+                "accounts",
+                "create",
+                "--email",
+                "a@x.go.th",
+                "--agency",
+                "base",
+                "--citizen-id",
+                "1103702345670",
+            ],
+            "invalid_citizen_id",
+            "check digit",
+        ),
+        (
+            [
+                "accounts",
+                "create",
+                "--email",
+                "a@x.go.th",
+                "--agency",
+                "base",
+                "--citizen-id",
+                "12345",
+            ],
+            "invalid_citizen_id",
+            "13 digits, got 5",
+        ),
+        (
+            ["accounts", "create", "--email", "not-an-email", "--agency", "base"],
+            "invalid_input",
+            "not a valid email",
+        ),
+        (
+            ["accounts", "create", "--email", "DUP@x.go.th", "--agency", "base"],
+            "duplicate_email",
+            "already exists",
+        ),
+        (
+            ["agencies", "create", "--code", "base", "--name-th", "ก", "--name-en", "B"],
+            "duplicate_agency_code",
+            "already exists",
+        ),
+        (
+            [
+                "agencies",
+                "create",
+                "--code",
+                "c",
+                "--name-th",
+                "ก",
+                "--name-en",
+                "C",
+                "--parent",
+                "ghost",
+            ],
+            "unknown_agency",
+            "ghost",
+        ),
+        (["accounts", "list", "--status", "zombie"], "invalid_input", "status must be one of"),
+    ],
+)
+def test_bad_input_gives_clear_errors(migrated, args, code, message):
+    run("agencies", "create", "--code", "base", "--name-th", "ก", "--name-en", "Base")
+    run("accounts", "create", "--email", "dup@x.go.th", "--agency", "base")
+    human = run(*args)
+    assert human.exit_code not in (0, 1), human.output  # specific, non-zero
+    assert message in human.stderr
+    assert "Traceback" not in human.output
+    r, payload = run_json(*args)
+    assert r.exit_code == human.exit_code
+    assert payload["error"] == code and message in payload["message"]
+
+
+def test_unmigrated_database_says_what_to_do(env):
+    r = run("agencies", "list")
+    assert r.exit_code == 69
+    assert "idp db upgrade" in r.stderr and "Traceback" not in r.output
+
+
+def test_insecure_settings_refused_with_message(env, monkeypatch):
+    monkeypatch.setenv("IDP_ENV", "prod")
+    monkeypatch.delenv("IDP_SECRET_KEY")
+    r, payload = run_json("agencies", "list")
+    assert r.exit_code == 78
+    assert payload["error"] == "invalid_settings" and "IDP_SECRET_KEY" in payload["message"]
+
+
+def test_console_script_runs_without_traceback(env):
+    """The installed `idp` entry point, in a real subprocess."""
+    idp = os.path.join(os.path.dirname(sys.executable), "idp")
+    r = subprocess.run(
+        [idp, "db", "current", "--json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    head = migrate.head_revision()
+    assert json.loads(r.stdout) == {"revision": None, "head": head, "up_to_date": False}

@@ -1,0 +1,84 @@
+import base64
+
+import pytest
+from pydantic import ValidationError
+
+from idp.config import DEV_DATA_KEY, DEV_SECRET_KEY, Settings
+
+GOOD_DATA_KEY = base64.b64encode(b"k" * 32).decode()
+GOOD_SECRET = "s" * 40
+
+
+def test_dev_accepts_builtin_secrets():
+    s = Settings(env="dev")
+    assert s.secret_key == DEV_SECRET_KEY
+    assert len(s.data_key_bytes) == 32
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_refuses_builtin_secret_key_outside_dev(env):
+    with pytest.raises(ValidationError, match="IDP_SECRET_KEY"):
+        Settings(env=env, data_key=GOOD_DATA_KEY, issuer="https://id.example.go.th")
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_refuses_builtin_data_key_outside_dev(env):
+    with pytest.raises(ValidationError, match="IDP_DATA_KEY"):
+        Settings(env=env, secret_key=GOOD_SECRET, issuer="https://id.example.go.th")
+
+
+def test_refuses_from_environment(monkeypatch):
+    monkeypatch.setenv("IDP_ENV", "prod")
+    monkeypatch.delenv("IDP_SECRET_KEY", raising=False)
+    monkeypatch.delenv("IDP_DATA_KEY", raising=False)
+    with pytest.raises(ValidationError, match="development value"):
+        Settings()
+
+
+def test_prod_with_own_secrets_is_accepted(monkeypatch):
+    monkeypatch.setenv("IDP_ENV", "prod")
+    monkeypatch.setenv("IDP_SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setenv("IDP_DATA_KEY", GOOD_DATA_KEY)
+    monkeypatch.setenv("IDP_ISSUER", "https://id.mail.go.th/")
+    s = Settings()
+    assert s.issuer == "https://id.mail.go.th"  # trailing slash normalised
+    assert s.data_key_bytes == b"k" * 32
+
+
+def test_prod_requires_https_issuer():
+    with pytest.raises(ValidationError, match="https"):
+        Settings(
+            env="prod",
+            secret_key=GOOD_SECRET,
+            data_key=GOOD_DATA_KEY,
+            issuer="http://id.mail.go.th",
+        )
+
+
+def test_short_secret_key_refused():
+    with pytest.raises(ValidationError, match="32 characters"):
+        Settings(env="test", secret_key="short", data_key=GOOD_DATA_KEY)
+
+
+@pytest.mark.parametrize("days", [0, 30, 89])
+def test_audit_retention_below_90_days_refused(days):
+    with pytest.raises(ValidationError, match="at least 90"):
+        Settings(audit_retention_days=days)
+
+
+def test_audit_retention_longer_is_fine():
+    assert Settings(audit_retention_days=365).audit_retention_days == 365
+
+
+@pytest.mark.parametrize(
+    "key", ["not base64!!", base64.b64encode(b"short").decode(), DEV_DATA_KEY[:-4]]
+)
+def test_data_key_must_be_32_bytes_of_base64(key):
+    with pytest.raises(ValidationError, match="IDP_DATA_KEY"):
+        Settings(data_key=key)
+
+
+@pytest.mark.parametrize("issuer", ["https://id.go.th?x=1", "https://id.go.th#f", "id.go.th"])
+def test_issuer_shape(issuer):
+    with pytest.raises(ValidationError):
+        Settings(issuer=issuer)

@@ -157,7 +157,7 @@ def serve(
 @db_app.command("upgrade")
 @handles_errors
 def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "heads",
     as_json: JsonOpt = False,
 ) -> None:
     """Apply database migrations (safe to run repeatedly)."""
@@ -168,7 +168,7 @@ def db_upgrade(
     migrate.upgrade(settings.database_url, revision)
     engine = make_engine(settings.database_url)
     try:
-        current = migrate.current_revision(engine)
+        current = migrate.describe(migrate.current_revisions(engine))
     finally:
         engine.dispose()
     _emit(
@@ -188,15 +188,16 @@ def db_current(as_json: JsonOpt = False) -> None:
     settings = _settings()
     engine = make_engine(settings.database_url)
     try:
-        current = migrate.current_revision(engine)
+        current = migrate.current_revisions(engine)
     finally:
         engine.dispose()
-    head = migrate.head_revision()
+    head = migrate.head_revisions()
+    cur_s, head_s = migrate.describe(current), migrate.describe(head)
     _emit(
         as_json,
-        {"revision": current, "head": head, "up_to_date": current == head},
+        {"revision": cur_s, "head": head_s, "up_to_date": current == head},
         lambda: typer.echo(
-            f"database at {current or 'nothing'}, code at {head}"
+            f"database at {cur_s or 'nothing'}, code at {head_s}"
             + ("" if current == head else " — run `idp db upgrade`")
         ),
     )

@@ -24,20 +24,20 @@ def readyz(services: ServicesDep) -> JSONResponse:
     try:
         with services.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        current = migrate.current_revision(services.engine)
+        current = migrate.current_revisions(services.engine)
     except Exception as exc:  # any driver error means "not ready"
         return JSONResponse(
             {"status": "unavailable", "reason": f"database unreachable: {type(exc).__name__}"},
             status_code=503,
         )
-    head = migrate.head_revision()
+    head = migrate.head_revisions()
     if current != head:
         return JSONResponse(
             {
                 "status": "unavailable",
-                "reason": f"database schema at {current or 'nothing'}, expected {head}; "
-                "run `idp db upgrade`",
+                "reason": f"database schema at {migrate.describe(current) or 'nothing'}, "
+                f"expected {migrate.describe(head)}; run `idp db upgrade`",
             },
             status_code=503,
         )
-    return JSONResponse({"status": "ready", "schema": current})
+    return JSONResponse({"status": "ready", "schema": migrate.describe(current)})

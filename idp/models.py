@@ -7,10 +7,21 @@ from idp.clients.models import Client
 from idp.db import Base
 from idp.directory.models import OutboxEntry
 from idp.keys.models import SigningKey
+from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
+from idp.tokens.models import AuthCode, Consent, Grant, RefreshToken, ReplayEntry, RevokedToken
 
 __all__ = [
     "Account",
     "Agency",
+    "AuthCode",
+    "Consent",
+    "Grant",
+    "LogoutDelivery",
+    "RefreshToken",
+    "ReplayEntry",
+    "RevokedToken",
+    "SessionClient",
+    "SsoSession",
     "AuditEvent",
     "Base",
     "Client",

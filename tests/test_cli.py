@@ -238,5 +238,5 @@ def test_console_script_runs_without_traceback(env):
         timeout=60,
     )
     assert r.returncode == 0, r.stderr
-    head = migrate.head_revision()
+    head = migrate.describe(migrate.head_revisions())
     assert json.loads(r.stdout) == {"revision": None, "head": head, "up_to_date": False}

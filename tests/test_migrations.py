@@ -7,7 +7,24 @@ from sqlalchemy import inspect
 from idp import migrate
 from idp.db import make_engine
 
-TABLES = {"agency", "account", "role_grant", "client", "signing_key", "audit_event", "outbox"}
+TABLES = {
+    "agency",
+    "account",
+    "role_grant",
+    "client",
+    "signing_key",
+    "audit_event",
+    "outbox",
+    "sso_session",
+    "session_client",
+    "logout_delivery",
+    "auth_code",
+    "oauth_grant",
+    "refresh_token",
+    "revoked_token",
+    "consent",
+    "replay_cache",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -29,7 +46,7 @@ def test_up_down_up(fresh_url):
     migrate.upgrade(fresh_url)
     assert tables(fresh_url) >= TABLES
     engine = make_engine(fresh_url)
-    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert migrate.current_revisions(engine) == migrate.head_revisions()
     engine.dispose()
     migrate.downgrade(fresh_url, "base")
     assert tables(fresh_url) == set()

@@ -13,6 +13,7 @@ from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
 from idp.crypto import DataCipher
 from idp.db import make_engine, make_session_factory
+from idp.keys.service import KeyRing
 
 
 @dataclass
@@ -32,6 +33,10 @@ class Services:
     @cached_property
     def cipher(self) -> DataCipher:
         return DataCipher(self.settings.data_key_bytes)
+
+    @cached_property
+    def keys(self) -> KeyRing:
+        return KeyRing(self.sessions, self.cipher)
 
     def close(self) -> None:
         self.engine.dispose()

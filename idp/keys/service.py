@@ -1,0 +1,219 @@
+"""Signing keys: generation, encrypted storage, rotation, JWKS, signing and verification.
+
+States (DESIGN §5): ``next`` (published, not yet signing) → ``active`` (signs) →
+``retired`` (published until every token it signed has expired, then only kept for
+verifying old audit checkpoints). One active key per algorithm (RS256, ES256).
+
+Publishing ``next`` before it signs anything lets relying parties that cache the JWKS
+pick it up before rotation (OIDC Core §10.1.1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.audit import service as audit
+from idp.crypto import DataCipher
+from idp.db import utcnow
+from idp.keys.models import SigningKey
+
+ALGORITHMS = ("RS256", "ES256")
+_PURPOSE = "signing_key.private"
+
+
+class InvalidToken(Exception):
+    """Signature, algorithm, key id or structure is wrong."""
+
+
+def _generate(alg: str) -> RSAKey | ECKey:
+    kid = f"{alg.lower()}-{dt.datetime.now(dt.UTC):%Y%m%d}-{secrets.token_hex(4)}"
+    params = {"kid": kid, "alg": alg, "use": "sig"}
+    if alg == "RS256":
+        return RSAKey.generate_key(2048, parameters=params)
+    return ECKey.generate_key("P-256", parameters=params)
+
+
+def _store(session: Session, cipher: DataCipher, alg: str, state: str) -> SigningKey:
+    key = _generate(alg)
+    private = json.dumps(key.as_dict(private=True)).encode()
+    public = key.as_dict(private=False)
+    row = SigningKey(
+        kid=public["kid"],
+        alg=alg,
+        state=state,
+        private_key_enc=cipher.encrypt(private, _PURPOSE),
+        public_jwk=dict(public),
+        activated_at=utcnow() if state == "active" else None,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        "keys.key.created",
+        actor="system",
+        details={"kid": row.kid, "alg": alg, "state": state},
+    )
+    return row
+
+
+def ensure_keys(session: Session, cipher: DataCipher) -> list[str]:
+    """Make sure each algorithm has an active and a next key; returns kids created."""
+    created = []
+    for alg in ALGORITHMS:
+        states = set(
+            session.scalars(
+                select(SigningKey.state).where(
+                    SigningKey.alg == alg, SigningKey.state.in_(("active", "next"))
+                )
+            )
+        )
+        for state in ("active", "next"):
+            if state not in states:
+                created.append(_store(session, cipher, alg, state).kid)
+    return created
+
+
+def rotate(
+    session: Session, cipher: DataCipher, *, token_lifetime: int, algs: tuple[str, ...] = ALGORITHMS
+) -> dict[str, Any]:
+    """next → active, active → retired (published for ``token_lifetime`` more seconds)."""
+    ensure_keys(session, cipher)
+    now = utcnow()
+    activated, retired = [], []
+    for alg in algs:
+        rows = session.scalars(
+            select(SigningKey)
+            .where(SigningKey.alg == alg, SigningKey.state.in_(("active", "next")))
+            .with_for_update()
+        ).all()
+        for row in rows:
+            if row.state == "active":
+                row.state, row.retired_at = "retired", now
+                # A token signed one instant before rotation lives token_lifetime more.
+                row.not_after = now + dt.timedelta(seconds=token_lifetime)
+                retired.append(row.kid)
+        for row in rows:
+            if row.state == "next":
+                row.state, row.activated_at = "active", now
+                activated.append(row.kid)
+        session.flush()
+        _store(session, cipher, alg, "next")
+    audit.record(
+        session,
+        "keys.key.rotated",
+        actor="system",
+        details={"activated": activated, "retired": retired},
+    )
+    return {"activated": activated, "retired": retired}
+
+
+def published(session: Session, now: dt.datetime | None = None) -> list[SigningKey]:
+    now = now or utcnow()
+    rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+    return [r for r in rows if r.state != "retired" or (r.not_after and r.not_after > now)]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    signing: dict[str, RSAKey | ECKey]  # alg -> active private key
+    public: KeySet  # every published key (verification of tokens)
+    archive: KeySet  # every key ever (verification of audit checkpoints)
+    jwks: dict[str, Any]
+    loaded_at: float
+
+
+class KeyRing:
+    """Per-process cache of decrypted keys, reloaded every ``ttl`` seconds.
+
+    After a rotation another worker may sign with the old key for up to ``ttl`` seconds;
+    that is harmless because the old key stays published (retired, not removed).
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], cipher: DataCipher, ttl: float = 30.0):
+        self._sessions = sessions
+        self._cipher = cipher
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._snap: _Snapshot | None = None
+
+    def invalidate(self) -> None:
+        self._snap = None
+
+    def _load(self) -> _Snapshot:
+        with self._sessions() as session:
+            rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+            if not any(r.state == "active" for r in rows):
+                with session.begin():
+                    ensure_keys(session, self._cipher)
+                rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+            now = utcnow()
+            signing, public, archive = {}, [], []
+            for r in rows:
+                pub = _import(r.public_jwk)
+                archive.append(pub)
+                if r.state != "retired" or (r.not_after and r.not_after > now):
+                    public.append(pub)
+                if r.state == "active":
+                    priv = json.loads(self._cipher.decrypt(r.private_key_enc, _PURPOSE))
+                    signing[r.alg] = _import(priv)
+        jwks = {"keys": [k.as_dict(private=False) for k in public]}
+        return _Snapshot(signing, KeySet(public), KeySet(archive), jwks, time.monotonic())
+
+    def _current(self) -> _Snapshot:
+        snap = self._snap
+        if snap is None or time.monotonic() - snap.loaded_at > self._ttl:
+            with self._lock:
+                snap = self._snap
+                if snap is None or time.monotonic() - snap.loaded_at > self._ttl:
+                    snap = self._snap = self._load()
+        return snap
+
+    def jwks(self) -> dict[str, Any]:
+        return self._current().jwks
+
+    def sign(self, claims: dict[str, Any], *, alg: str = "RS256", typ: str = "JWT") -> str:
+        key = self._current().signing[alg]
+        header = {"alg": alg, "kid": key.kid, "typ": typ}
+        return jwt.encode(header, claims, key, algorithms=[alg])
+
+    def verify(
+        self,
+        token: str,
+        *,
+        algorithms: tuple[str, ...] = ALGORITHMS,
+        archive: bool = False,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Verify a compact JWS signed by one of our keys; returns (header, claims).
+
+        Only asymmetric algorithms we publish are accepted, so ``alg: none`` and
+        HS256-with-the-public-key confusions fail here (RFC 8725 §3.1, §3.2).
+        """
+        # No reload on an unknown kid: a new active key was published as `next` one whole
+        # rotation earlier, so every worker knows it before it signs (and forged kids
+        # cannot make us hit the database).
+        snap = self._current()
+        try:
+            token_obj = jwt.decode(
+                token, snap.archive if archive else snap.public, algorithms=list(algorithms)
+            )
+        except (JoseError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidToken(type(exc).__name__) from exc
+        return dict(token_obj.header), dict(token_obj.claims)
+
+
+def _import(data: dict[str, Any]) -> RSAKey | ECKey:
+    if data.get("kty") == "RSA":
+        return RSAKey.import_key(data)
+    return ECKey.import_key(data)

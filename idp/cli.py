@@ -451,6 +451,18 @@ def accounts_list(
     )
 
 
+def _register_subcommands() -> None:
+    # Imported here: these modules import helpers from this one.
+    from idp.clients.cli import clients_app
+    from idp.keys.cli import keys_app
+
+    app.add_typer(clients_app, name="clients")
+    app.add_typer(keys_app, name="keys")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     session_idle_ttl_level1: int = Field(2 * 3600, ge=60)
     session_idle_ttl_level2: int = Field(30 * 60, ge=60)
 
+    # Access tokens are RFC 9068 JWTs; ID tokens default to RS256 (ES256 per client).
+    access_token_alg: Literal["RS256", "ES256"] = "RS256"
+
     # Assurance level names (DESIGN §5 "Assurance").
     acr_level1: str = "urn:govid:acr:1"
     acr_level2: str = "urn:govid:acr:2"

@@ -21,7 +21,11 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns normally."""
+    """One transaction per request: committed when the handler returns normally.
+
+    Declared with ``scope="function"`` below so the commit happens *before* the response
+    is sent: an RP that redeems a code the instant it arrives must find it committed.
+    """
     services: Services = request.app.state.services
     with services.sessions() as session, session.begin():
         yield session
@@ -29,4 +33,4 @@ def get_db(request: Request) -> Iterator[Session]:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DbDep = Annotated[Session, Depends(get_db)]
+DbDep = Annotated[Session, Depends(get_db, scope="function")]

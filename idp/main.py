@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp import health
 from idp.config import Settings
+from idp.oidc import end_session, routes, userinfo
 from idp.services import Services
+from idp.sessions.logout import LogoutWorker
+from idp.web import pages
+from idp.web.render import Pages
+from idp.web.security import SecurityHeaders
+
+STATIC = Path(__file__).parent / "web" / "static"
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    services: Services | None = None,
+    *,
+    start_workers: bool = True,
+) -> FastAPI:
     settings = settings or Settings()
     services = services or Services(settings)
+    worker = LogoutWorker(services.sessions)
+    https = settings.issuer.startswith("https://")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
-        services.close()
+        # Create/load signing keys now, outside any request transaction (on SQLite a
+        # request holding the write lock could otherwise wait on itself).
+        try:
+            services.keys.jwks()
+        except SQLAlchemyError as exc:  # not migrated yet: /readyz says so
+            log.warning("signing keys not loaded at startup: %s", type(exc).__name__)
+        if start_workers:
+            worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            services.close()
 
     app = FastAPI(
         title="GovID",
@@ -29,5 +59,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.pages = Pages(secret_key=settings.secret_key, https=https)
+    app.state.logout_worker = worker
+    app.add_middleware(SecurityHeaders, https=https)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router)
+    app.include_router(routes.router)
+    app.include_router(userinfo.router)
+    app.include_router(end_session.router)
+    app.include_router(pages.router)
     return app

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,19 +28,25 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def serve(env: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
-    port = free_port()
+def serve(env: dict[str, str], timeout: float = 30.0, port: int | None = None) -> Iterator[str]:
+    port = port or free_port()
     env = {**env, "IDP_PORT": str(port), "IDP_HOST": "127.0.0.1"}
     env.setdefault("IDP_ISSUER", f"http://127.0.0.1:{port}")
+    # The server's log goes to a file, never to an unread pipe (a full pipe would block
+    # the server mid-test).
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
+        "w+", prefix="idp-serve-", suffix=".log", delete=False
+    )
     proc = subprocess.Popen(
-        [IDP, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [IDP, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"idp serve exited early:\n{proc.stdout.read()}")
+                log.seek(0)
+                raise RuntimeError(f"idp serve exited early:\n{log.read()[-4000:]}")
             try:
                 httpx.get(f"{base}/healthz", timeout=1.0)
                 break
@@ -55,6 +62,9 @@ def serve(env: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
+        if not os.environ.get("GOVID_KEEP_SERVER_LOG"):
+            os.unlink(log.name)
 
 
 def base_env(**extra: str) -> dict[str, str]:

@@ -1,22 +1,32 @@
 """The registry of audit event types: ``source.subject.action``.
 
-Every event written must be listed here; ``idp.audit.service.record`` refuses others.
-The value documents the fields that ``details`` carries.
+Every event written must be listed here; ``idp.audit.service.record`` refuses others, and
+refuses ``details`` keys that the entry does not document. Each value is the field list of
+``details``: comma-separated names, each optionally followed by a note in parentheses.
+``docs/audit.md`` shows the same table (a test keeps the two in step).
+
+Conventions for the columns (not ``details``): ``actor`` is who did it (an account id, a
+client id, ``system`` or ``cli``); ``subject`` is what it was done to (an account id for
+sign-in and account events); ``agency_id`` is the agency the event belongs to, so the
+auditor of that agency's subtree sees it.
 """
 
 from __future__ import annotations
 
+import re
+from functools import cache
+
 EVENT_TYPES: dict[str, str] = {
-    # OIDC / sign-in
+    # OIDC / sign-in (subject = account id, client_id = the relying party)
     "oidc.login.succeeded": "acr, amr, method",
     "oidc.login.failed": "reason (unknown_or_wrong_password | locked | suspended)",
-    "oidc.token.issued": "grant_type, scope, jti",
-    "oidc.refresh.reused": "family",
-    "oidc.token.revoked": "token_type, jti",
-    "oidc.code.replayed": "revoked_count",
+    "oidc.token.issued": "grant_type, scope, jti, refresh",
+    "oidc.refresh.reused": "grant, reason, revoked_refresh_tokens",
+    "oidc.token.revoked": "token_type, jti, grant, reason, revoked_refresh_tokens",
+    "oidc.code.replayed": "grant, reason, revoked_refresh_tokens",
     "oidc.consent.granted": "scope",
-    "oidc.logout": "reason, clients",
-    # Administration
+    "oidc.logout": "reason, clients, notified",
+    # Administration (subject = the account, agency or client changed)
     "admin.agency.created": "code, parent",
     "admin.agency.updated": "changed (field names)",
     "admin.agency.moved": "from_parent, to_parent",
@@ -31,17 +41,85 @@ EVENT_TYPES: dict[str, str] = {
     "admin.client.created": "client_id, auth_method, redirect_uris",
     "admin.client.updated": "changed (field names)",
     "admin.client.secret_rotated": "client_id",
+    "admin.agency.federation_configured": (
+        "servers, transport (tls | plain), mode (bind_dn_template | search_then_bind), "
+        "fallback_to_local"
+    ),
+    "admin.agency.federation_disabled": "",
+    # Mail directory (subject = account id; issue 9)
+    "directory.outbox.parked": "outbox_id, op, error (the LDAP error; never a secret)",
+    "directory.outbox.retried": "outbox_ids, count, was (parked | pending)",
+    "directory.reconcile.fixed": "agency, missing, unexpected, different, orphan (counts)",
     # Keys
     "keys.key.created": "kid, alg, state",
     "keys.key.rotated": "activated, retired",
     # System
     "system.bootstrap.completed": "agencies, accounts, clients",
-    # Audit itself
-    "audit.export.created": "format, filters, count",
-    "audit.checkpoint.created": "seq, hash",
-    "audit.purge.completed": "before, count",
+    # Audit itself (subject = export id for exports)
+    "audit.export.created": (
+        "export_id, format, bom, filters (as given, agency by code), scope (agency code of the "
+        "caller's subtree or null), up_to_seq (chain head when the export began), count, "
+        "first_seq, first_hash, last_seq, last_hash, sha256 (of the file), bytes, "
+        "complete (false when the download stopped early)"
+    ),
+    "audit.checkpoint.created": "seq, hash, kid, reason (manual | periodic)",
+    "audit.purge.completed": (
+        "before (cutoff, UTC), retention_days, count, first_seq, last_seq (the boundary "
+        "signed by the purge checkpoint), hash (of last_seq), kid"
+    ),
 }
+
+# Two or three parts: `oidc.logout` predates the three-part rule and is kept as named.
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,2}$")
+_FIELD_RE = re.compile(r"^([a-z][a-z0-9_]*)(\s*\(.*\))?$", re.DOTALL)
+
+
+def _split_top(spec: str) -> list[str]:
+    """Split on commas outside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in spec:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p.strip() for p in parts if p.strip()]
+
+
+@cache
+def fields(event_type: str) -> frozenset[str]:
+    """The documented ``details`` keys of a registered type."""
+    names = []
+    for part in _split_top(EVENT_TYPES[event_type]):
+        m = _FIELD_RE.match(part)
+        if not m:
+            raise ValueError(f"{event_type}: cannot read field {part!r} in the registry")
+        names.append(m.group(1))
+    return frozenset(names)
+
+
+def field_docs(event_type: str) -> list[tuple[str, str]]:
+    """(name, note) pairs, for documentation."""
+    out = []
+    for part in _split_top(EVENT_TYPES[event_type]):
+        m = _FIELD_RE.match(part)
+        assert m is not None
+        out.append((m.group(1), (m.group(2) or "").strip()[1:-1]))
+    return out
 
 
 def is_known(event_type: str) -> bool:
     return event_type in EVENT_TYPES
+
+
+def check_registry() -> None:
+    """Every name is ``source.subject.action`` and every field list parses."""
+    for name in EVENT_TYPES:
+        if not _NAME_RE.match(name):
+            raise ValueError(f"event type {name!r} is not source[.subject].action")
+        fields(name)

@@ -66,4 +66,4 @@ class Client(Base):
 
     @property
     def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"  # noqa: S105
+        return self.token_endpoint_auth_method == "none"

@@ -21,7 +21,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.audit import service as audit
@@ -70,6 +70,9 @@ def _store(session: Session, cipher: DataCipher, alg: str, state: str) -> Signin
 
 def ensure_keys(session: Session, cipher: DataCipher) -> list[str]:
     """Make sure each algorithm has an active and a next key; returns kids created."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two workers starting at once must not both create an active key.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x6B657973})
     created = []
     for alg in ALGORITHMS:
         states = set(
@@ -155,8 +158,9 @@ class KeyRing:
         with self._sessions() as session:
             rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
             if not any(r.state == "active" for r in rows):
-                with session.begin():
-                    ensure_keys(session, self._cipher)
+                session.rollback()
+                with self._sessions.begin() as writer:
+                    ensure_keys(writer, self._cipher)
                 rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
             now = utcnow()
             signing, public, archive = {}, [], []

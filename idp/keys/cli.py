@@ -1,0 +1,84 @@
+"""`idp keys list | rotate`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from idp.cli import JsonOpt, _emit, _services, _table, handles_errors
+
+keys_app = typer.Typer(help="Signing keys (JWKS)", no_args_is_help=True)
+
+
+@keys_app.command("list")
+@handles_errors
+def keys_list(as_json: JsonOpt = False) -> None:
+    """Show every signing key and its state."""
+    from sqlalchemy import select
+
+    from idp.keys import service
+    from idp.keys.models import SigningKey
+
+    with _services() as services, services.sessions.begin() as db:
+        service.ensure_keys(db, services.cipher)
+        published = {k.kid for k in service.published(db)}
+        rows = [
+            {
+                "kid": r.kid,
+                "alg": r.alg,
+                "state": r.state,
+                "published": r.kid in published,
+                "created_at": r.created_at.isoformat(),
+                "not_after": r.not_after.isoformat() if r.not_after else None,
+            }
+            for r in db.scalars(select(SigningKey).order_by(SigningKey.created_at))
+        ]
+    _emit(
+        as_json,
+        {"keys": rows},
+        lambda: _table(
+            [
+                (
+                    r["kid"],
+                    r["alg"],
+                    r["state"],
+                    "yes" if r["published"] else "no",
+                    r["not_after"] or "",
+                )
+                for r in rows
+            ],
+            ("kid", "alg", "state", "in JWKS", "published until"),
+        ),
+    )
+
+
+@keys_app.command("rotate")
+@handles_errors
+def keys_rotate(
+    alg: Annotated[list[str] | None, typer.Option(help="RS256 and/or ES256 (default both)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """next → active → retired. Retired keys stay in the JWKS until their tokens expire."""
+    from idp.cli import CliError
+    from idp.keys import service
+
+    algs = tuple(alg or service.ALGORITHMS)
+    for a in algs:
+        if a not in service.ALGORITHMS:
+            raise CliError(
+                "invalid_input", f"alg must be one of {', '.join(service.ALGORITHMS)}", 2
+            )
+    with _services() as services, services.sessions.begin() as db:
+        s = services.settings
+        # The longest-lived token a key signs: ID/access tokens (refresh tokens are opaque).
+        lifetime = max(s.id_token_ttl, s.access_token_ttl) + 60
+        result = service.rotate(db, services.cipher, token_lifetime=lifetime, algs=algs)
+    _emit(
+        as_json,
+        result,
+        lambda: typer.echo(
+            f"activated {', '.join(result['activated']) or '-'}; retired "
+            f"{', '.join(result['retired']) or '-'} (published {lifetime} s more)"
+        ),
+    )

@@ -1,0 +1,362 @@
+"""The authorization endpoint's decisions (OIDC Core §3.1.2), as an ordered list of small
+checks in the style of node-oidc-provider. Authlib validates the OAuth 2.0 grammar
+(client, redirect URI, response type, scope, PKCE, nonce); this module adds the OpenID
+Connect parameters (prompt, max_age, acr, claims, id_token_hint) and decides whether the
+user must sign in, choose an account, step up or consent first.
+
+The result is an ``Outcome``; the HTTP route turns it into a page or a redirect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account
+from idp.db import utcnow
+from idp.keys.service import InvalidToken
+from idp.oidc import claims as oidc_claims
+from idp.sessions import service as sessions
+from idp.sessions.models import SsoSession
+from idp.tokens.models import Consent
+
+if TYPE_CHECKING:
+    from idp.oidc.context import OidcContext
+    from idp.oidc.server import GovIDAuthorizationServer, GovIDOAuth2Request
+
+PROMPTS = {"none", "login", "consent", "select_account"}
+RESPONSE_MODES = {"query", "form_post"}
+SINGLE_VALUED = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "prompt",
+    "max_age",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "claims",
+    "acr_values",
+    "id_token_hint",
+    "login_hint",
+)
+
+
+@dataclass
+class AuthenticatedUser:
+    """What Authlib's ``request.user`` holds when a code is issued."""
+
+    account: Account
+    sid: str
+    acr: str
+    amr: list[str]
+    auth_time: dt.datetime
+
+    @property
+    def id(self):
+        return self.account.id
+
+
+@dataclass
+class Resumed:
+    """What already happened for this request (carried in the signed interaction)."""
+
+    started_at: float = 0.0  # when the RP's request arrived (epoch seconds)
+    consent_done: bool = False
+    select_done: bool = False
+    fresh_login: bool = False  # the user was sent to sign in and did
+    denied: bool = False  # the user refused consent
+
+
+@dataclass
+class ErrorPage:  # no redirect: the RP cannot be trusted with it (RFC 6749 §4.1.2.1)
+    error: str
+    description: str
+
+
+@dataclass
+class Redirect:
+    redirect_uri: str
+    params: list[tuple[str, str]]
+    response_mode: str
+
+
+@dataclass
+class Interaction:
+    kind: str  # login | consent | select_account
+    client: Any
+    reason: str = ""
+    login_hint: str | None = None
+    scopes: list[str] = field(default_factory=list)
+
+
+Outcome = ErrorPage | Redirect | Interaction
+
+
+class _Stop(Exception):  # noqa: N818 — internal control flow
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+def _error(state: _State, error: str, description: str) -> _Stop:
+    params = [("error", error), ("error_description", description)]
+    return _Stop(_redirect(state, params))
+
+
+def _redirect(state: _State, params: list[tuple[str, str]]) -> Redirect:
+    if state.req.payload.state:
+        params.append(("state", state.req.payload.state))
+    params.append(("iss", state.ctx.issuer))  # RFC 9207 §2: in every response
+    return Redirect(state.redirect_uri, params, state.response_mode)
+
+
+@dataclass
+class _State:
+    ctx: OidcContext
+    server: GovIDAuthorizationServer
+    req: GovIDOAuth2Request
+    sso: SsoSession | None
+    resumed: Resumed
+    client: Any = None
+    redirect_uri: str = ""
+    response_mode: str = "query"
+    grant: Any = None
+    prompts: set[str] = field(default_factory=set)
+    max_age: int | None = None
+    claims_request: dict | None = None
+    hint_sub: str | None = None
+    account: Account | None = None
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self.req.payload.data
+
+    @property
+    def db(self) -> Session:
+        return self.ctx.db
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_client_and_redirect_uri(s: _State) -> None:
+    for name in ("client_id", "redirect_uri"):
+        if len(s.req.payload.datalist.get(name, [])) > 1:
+            raise _Stop(ErrorPage("invalid_request", f"'{name}' appears more than once."))
+    client_id = s.data.get("client_id")
+    if not client_id:
+        raise _Stop(ErrorPage("invalid_request", "The request has no 'client_id'."))
+    s.client = s.server.query_client(client_id)
+    if s.client is None:
+        raise _Stop(ErrorPage("invalid_client", "This application is not registered."))
+    uri = s.data.get("redirect_uri")
+    if not uri:
+        raise _Stop(ErrorPage("invalid_request", "The request has no 'redirect_uri'."))
+    if not s.client.check_redirect_uri(uri):
+        raise _Stop(
+            ErrorPage(
+                "invalid_request",
+                "The 'redirect_uri' is not registered for this application (exact match).",
+            )
+        )
+    s.redirect_uri = uri
+
+
+def check_response_mode(s: _State) -> None:
+    mode = s.data.get("response_mode")
+    if mode and mode not in RESPONSE_MODES:
+        raise _error(s, "invalid_request", "'response_mode' must be query or form_post.")
+    s.response_mode = mode or "query"
+
+
+def check_single_values(s: _State) -> None:
+    for name in SINGLE_VALUED:
+        if len(s.req.payload.datalist.get(name, [])) > 1:
+            raise _error(s, "invalid_request", f"'{name}' appears more than once.")
+
+
+def check_response_type(s: _State) -> None:
+    rt = s.data.get("response_type")
+    if not rt:
+        raise _error(s, "invalid_request", "The request has no 'response_type'.")
+    if rt != "code":
+        raise _error(s, "unsupported_response_type", "Only response_type=code is supported.")
+
+
+def check_oauth_grammar(s: _State) -> None:
+    """Authlib: response type allowed for the client, scope, nonce, PKCE."""
+    try:
+        s.grant = s.server.get_authorization_grant(s.req)
+        s.grant.validate_consent_request()
+    except OAuth2Error as err:
+        raise _error(s, err.error, err.description or err.error) from None
+
+
+def check_oidc_parameters(s: _State) -> None:
+    prompt = s.data.get("prompt", "")
+    s.prompts = set(prompt.split())
+    if not s.prompts <= PROMPTS:
+        raise _error(s, "invalid_request", f"Unknown 'prompt' value in {prompt!r}.")
+    if "none" in s.prompts and len(s.prompts) > 1:
+        raise _error(s, "invalid_request", "prompt=none cannot be combined with other values.")
+    raw_max_age = s.data.get("max_age")
+    if raw_max_age is not None:
+        if not raw_max_age.isdigit() or len(raw_max_age) > 9:
+            raise _error(s, "invalid_request", "'max_age' must be a non-negative integer.")
+        s.max_age = int(raw_max_age)
+    try:
+        s.claims_request = oidc_claims.parse_claims_request(s.data.get("claims"))
+    except oidc_claims.ClaimsRequestError as exc:
+        raise _error(s, "invalid_request", str(exc)) from None
+    hint = s.data.get("id_token_hint")
+    if hint:
+        try:
+            header, claims = s.ctx.keys.verify(hint)  # expired hints are allowed (§3.1.2.1)
+        except InvalidToken:
+            raise _error(s, "invalid_request", "'id_token_hint' is not a valid ID token.") from None
+        if claims.get("iss") != s.ctx.issuer or header.get("typ") not in (None, "JWT"):
+            raise _error(s, "invalid_request", "'id_token_hint' was not issued by this provider.")
+        s.hint_sub = str(claims.get("sub"))
+
+
+def check_login(s: _State) -> None:
+    now = utcnow()
+    sso = s.sso
+    reasons = []
+    if sso is None:
+        reasons.append("no_session")
+    else:
+        started = dt.datetime.fromtimestamp(s.resumed.started_at, dt.UTC)
+        # The user signed in after this request arrived: prompt=login and max_age are met.
+        fresh = s.resumed.fresh_login and sso.auth_time >= started
+        if "login" in s.prompts and not fresh:
+            reasons.append("prompt_login")
+        if (
+            s.max_age is not None
+            and not fresh
+            and (now - sso.auth_time).total_seconds() > s.max_age
+        ):
+            reasons.append("max_age")  # OIDC Core §3.1.2.1: re-authenticate
+        if s.hint_sub and s.hint_sub != str(sso.account_id):
+            reasons.append("other_account")
+    if not reasons:
+        s.account = s.db.get(Account, sso.account_id)
+        return
+    if "none" in s.prompts:
+        raise _error(s, "login_required", "The user must sign in.")
+    raise _Stop(
+        Interaction("login", s.client, reason=reasons[0], login_hint=s.data.get("login_hint"))
+    )
+
+
+def check_select_account(s: _State) -> None:
+    if "select_account" in s.prompts and not s.resumed.select_done:
+        raise _Stop(Interaction("select_account", s.client))
+
+
+def check_acr(s: _State) -> None:
+    """Essential acr and the client's min_acr must be met (OIDC Core §5.5.1.1)."""
+    level1, level2 = s.ctx.settings.acr_level1, s.ctx.settings.acr_level2
+    values, essential = oidc_claims.requested_acr(s.claims_request)
+    known = [v for v in values if v in (level1, level2)]
+    required = level1
+    if essential:
+        if not known:
+            raise _error(
+                s,
+                "unmet_authentication_requirements",
+                "None of the requested acr values is offered.",
+            )
+        if level1 not in known:
+            required = level2
+    if s.client.row.min_acr == level2:
+        required = level2
+    if required == level2 and s.sso.acr != level2:
+        # Second factors arrive with the assurance-level work; until then level 2 cannot
+        # be reached, and saying so is better than pretending.
+        raise _error(
+            s,
+            "unmet_authentication_requirements",
+            "This application requires assurance level 2 (a second factor).",
+        )
+
+
+def check_consent(s: _State) -> None:
+    if s.resumed.denied:
+        raise _error(s, "access_denied", "The user did not allow this application.")
+    if s.client.row.first_party:
+        return
+    scopes = sorted(set(s.req.scope.split()))
+    stored = s.db.get(Consent, (s.account.id, s.client.row.client_id))
+    covered = stored is not None and set(scopes) <= set(stored.scopes or [])
+    wants = "consent" in s.prompts and not s.resumed.consent_done
+    if covered and not wants:
+        return
+    if s.resumed.consent_done and not wants:
+        return
+    if "none" in s.prompts:
+        raise _error(s, "consent_required", "The user has not approved this application.")
+    raise _Stop(Interaction("consent", s.client, scopes=scopes))
+
+
+def issue_code(s: _State) -> Redirect:
+    sso = s.sso
+    sessions.touch(sso)
+    sessions.record_client(s.db, sso, s.client.row.client_id)
+    s.req.govid_claims = s.claims_request
+    user = AuthenticatedUser(s.account, sso.sid, sso.acr, list(sso.amr or []), sso.auth_time)
+    try:
+        _status, _body, headers = s.grant.create_authorization_response(s.redirect_uri, user)
+    except OAuth2Error as err:
+        raise _error(s, err.error, err.description or err.error) from None
+    location = dict(headers)["Location"]
+    code = dict(parse_qsl(urlsplit(location).query))["code"]
+    return _redirect(s, [("code", code)])
+
+
+CHECKS = (
+    check_client_and_redirect_uri,
+    check_response_mode,
+    check_single_values,
+    check_response_type,
+    check_oauth_grammar,
+    check_oidc_parameters,
+    check_login,
+    check_select_account,
+    check_acr,
+    check_consent,
+)
+
+
+def process(
+    ctx: OidcContext,
+    server: GovIDAuthorizationServer,
+    req: GovIDOAuth2Request,
+    sso: SsoSession | None,
+    resumed: Resumed,
+) -> Outcome:
+    state = _State(ctx, server, req, sso, resumed)
+    try:
+        for check in CHECKS:
+            check(state)
+        return issue_code(state)
+    except _Stop as stop:
+        return stop.outcome
+
+
+def remember_consent(db: Session, account: Account, client_id: str, scopes: list[str]) -> None:
+    row = db.get(Consent, (account.id, client_id))
+    if row is None:
+        db.add(Consent(account_id=account.id, client_id=client_id, scopes=sorted(set(scopes))))
+    else:
+        row.scopes = sorted(set(row.scopes or []) | set(scopes))
+        row.granted_at = utcnow()
+    db.flush()

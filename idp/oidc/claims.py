@@ -1,0 +1,225 @@
+"""Claims: ID token contents, userinfo by scope (DESIGN §5), and the `claims` request
+parameter (OIDC Core §5.5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from authlib.common.encoding import urlsafe_b64encode
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account
+from idp.accounts.service import active_grants
+from idp.agencies import service as agencies
+from idp.clients.models import Client
+from idp.db import utcnow
+
+if TYPE_CHECKING:
+    from idp.oidc.context import OidcContext
+    from idp.tokens.models import Grant
+
+SCOPES_SUPPORTED = [
+    "openid",
+    "profile",
+    "email",
+    "govid",
+    "citizen_id",
+    "offline_access",
+    "admin:accounts",
+    "admin:clients",
+    "admin:audit",
+    "scim",
+]
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "profile": (
+        "name",
+        "given_name",
+        "family_name",
+        "locale",
+        "name#th",
+        "given_name#th",
+        "family_name#th",
+        "name#en",
+        "given_name#en",
+        "family_name#en",
+        "updated_at",
+    ),
+    "email": ("email", "email_verified"),
+    "govid": ("agency", "agency_path", "roles"),
+    "citizen_id": ("citizen_id",),
+}
+CLAIMS_SUPPORTED = sorted(
+    {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"}
+    | {c for cs in SCOPE_CLAIMS.values() for c in cs}
+)
+# Individual user claims an RP may ask for with the `claims` parameter (never citizen_id,
+# which needs its scope, an allowed client and level 2).
+REQUESTABLE = {c for cs in SCOPE_CLAIMS.values() for c in cs} - {"citizen_id"}
+
+
+class ClaimsRequestError(ValueError):
+    pass
+
+
+def parse_claims_request(raw: str | None) -> dict[str, Any] | None:
+    """OIDC Core §5.5: a JSON object with optional `userinfo` and `id_token` members."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ClaimsRequestError("'claims' is not valid JSON") from exc
+    if not isinstance(value, dict):
+        raise ClaimsRequestError("'claims' must be a JSON object")
+    out: dict[str, Any] = {}
+    for member in ("userinfo", "id_token"):
+        part = value.get(member)
+        if part is None:
+            continue
+        if not isinstance(part, dict) or not all(
+            v is None or isinstance(v, dict) for v in part.values()
+        ):
+            raise ClaimsRequestError(f"'claims.{member}' must map claim names to null or objects")
+        out[member] = part
+    return out
+
+
+def requested_acr(claims_request: dict | None) -> tuple[list[str], bool]:
+    """Values asked for `acr` in claims.id_token, and whether they are essential."""
+    spec = ((claims_request or {}).get("id_token") or {}).get("acr") or {}
+    values = spec.get("values") or ([spec["value"]] if "value" in spec else [])
+    return [v for v in values if isinstance(v, str)], bool(spec.get("essential"))
+
+
+def _half_hash(value: str) -> str:
+    # OIDC Core §3.1.3.6: left-most half of SHA-256 (RS256 and ES256 both use SHA-256).
+    digest = hashlib.sha256(value.encode("ascii")).digest()
+    return urlsafe_b64encode(digest[: len(digest) // 2]).decode()
+
+
+def user_claims(db: Session, account: Account, names: set[str]) -> dict[str, Any]:
+    """The values of the named claims for an account (only those it has)."""
+    out: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if name in names and value not in (None, ""):
+            out[name] = value
+
+    full_en = f"{account.given_name_en} {account.family_name_en}".strip()
+    full_th = f"{account.given_name_th} {account.family_name_th}".strip()
+    primary_full = full_th if account.locale == "th" and full_th else full_en or full_th
+    put("name", primary_full)
+    put("given_name", account.given_name_th if account.locale == "th" else account.given_name_en)
+    put("family_name", account.family_name_th if account.locale == "th" else account.family_name_en)
+    put("locale", account.locale)
+    # OIDC Core §5.2: language-tagged claims.
+    put("name#th", full_th)
+    put("given_name#th", account.given_name_th)
+    put("family_name#th", account.family_name_th)
+    put("name#en", full_en)
+    put("given_name#en", account.given_name_en)
+    put("family_name#en", account.family_name_en)
+    if "updated_at" in names:
+        out["updated_at"] = int(account.updated_at.timestamp())
+    put("email", account.email)
+    if "email_verified" in names:
+        # The mailbox is issued by the government mail service itself.
+        out["email_verified"] = True
+    if names & {"agency", "agency_path"}:
+        agency = agencies.get(db, account.agency_id)
+        if "agency" in names:
+            out["agency"] = {
+                "id": str(agency.id),
+                "code": agency.code,
+                "name_th": agency.name_th,
+                "name_en": agency.name_en,
+            }
+        if "agency_path" in names:
+            out["agency_path"] = [a.code for a in agencies.ancestors(db, agency, include_self=True)]
+    if "roles" in names:
+        out["roles"] = sorted({g.role for g in active_grants(db, account)})
+    return out
+
+
+def allowed_claim_names(scope: str, client: Client, acr: str | None, level2: str) -> set[str]:
+    names: set[str] = set()
+    scopes = set(scope.split())
+    for s, claim_names in SCOPE_CLAIMS.items():
+        if s in scopes:
+            names.update(claim_names)
+    # The citizen ID leaves only with its scope, to an allowed client, at level 2.
+    if not (client.allow_citizen_id and acr == level2):
+        names.discard("citizen_id")
+    return names
+
+
+def citizen_id_claim(ctx: OidcContext, account: Account) -> dict[str, str]:
+    from idp.accounts.service import CITIZEN_ID_PURPOSE
+
+    if not account.citizen_id_enc:
+        return {}
+    return {
+        "citizen_id": ctx.services.cipher.decrypt(
+            account.citizen_id_enc, CITIZEN_ID_PURPOSE
+        ).decode()
+    }
+
+
+def userinfo(
+    ctx: OidcContext,
+    *,
+    account: Account,
+    client: Client,
+    scope: str,
+    acr: str | None,
+    claims_request: dict | None,
+) -> dict[str, Any]:
+    allowed = allowed_claim_names(scope, client, acr, ctx.settings.acr_level2)
+    # OIDC Core §5.5: `claims.userinfo` may ask for individual claims; they are still
+    # limited to what this client may see.
+    extra = set(((claims_request or {}).get("userinfo") or {}).keys())
+    names = allowed | (extra & REQUESTABLE)
+    out = {"sub": str(account.id)}
+    out.update(user_claims(ctx.db, account, names))
+    if "citizen_id" in allowed:
+        out.update(citizen_id_claim(ctx, account))
+    return out
+
+
+def build_id_token(
+    ctx: OidcContext,
+    *,
+    client: Client,
+    account: Account,
+    grant: Grant,
+    nonce: str | None,
+    access_token: str | None,
+) -> str:
+    now = int(utcnow().timestamp())
+    claims: dict[str, Any] = {
+        "iss": ctx.issuer,
+        "sub": str(account.id),
+        "aud": client.client_id,
+        "iat": now,
+        "exp": now + ctx.settings.id_token_ttl,
+        "auth_time": int(grant.auth_time.timestamp()) if grant.auth_time else now,
+        "acr": grant.acr,
+        "amr": list(grant.amr or []),
+    }
+    if grant.sid:
+        claims["sid"] = grant.sid
+    if nonce:
+        claims["nonce"] = nonce
+    if access_token:
+        claims["at_hash"] = _half_hash(access_token)
+    # Claims asked for in the ID token itself (OIDC Core §5.5), within what the scope and
+    # client allow; citizen_id keeps its own rule.
+    wanted = set(((grant.claims or {}).get("id_token") or {}).keys())
+    allowed = allowed_claim_names(grant.scope, client, grant.acr, ctx.settings.acr_level2)
+    names = wanted & (allowed | REQUESTABLE)
+    claims.update(user_claims(ctx.db, account, names - {"citizen_id"}))
+    if "citizen_id" in names:
+        claims.update(citizen_id_claim(ctx, account))
+    return ctx.keys.sign(claims, alg=client.id_token_signed_response_alg, typ="JWT")

@@ -1,0 +1,102 @@
+"""RP-Initiated Logout 1.0 (`/end_session`) on Authlib's EndSessionEndpoint, and the
+session ending that drives Back-Channel Logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from idp.deps import DbDep, ServicesDep
+from idp.oidc.routes import FormDep, client_ip, make_ctx, oauth_request, pages
+from idp.oidc.server import GovIDAuthorizationServer
+from idp.sessions import service as sessions
+from idp.sessions.logout import end_session
+from idp.web.signing import BadSignature, Signer
+
+router = APIRouter()
+Str = Annotated[str, Form()]
+
+
+def _signer(services) -> Signer:
+    return Signer(services.settings.secret_key, "logout")
+
+
+def _finish(request: Request, db, services, redirect_uri: str | None) -> Response:
+    pg = pages(request)
+    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    if sso is not None:
+        end_session(
+            db,
+            services.keys,
+            issuer=services.settings.issuer,
+            row=sso,
+            reason="rp_logout",
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+        )
+        worker = getattr(request.app.state, "logout_worker", None)
+        if worker is not None:
+            worker.wake()
+    if redirect_uri:
+        response: Response = RedirectResponse(redirect_uri, status_code=303)
+    else:
+        response = pg.render(request, "logged_out.html")
+    pg.clear_cookie(response, pg.session_cookie)
+    return response
+
+
+def end_session_route(
+    request: Request, db: DbDep, services: ServicesDep, form: FormDep
+) -> Response:
+    ctx = make_ctx(request, db, services)
+    server = GovIDAuthorizationServer(ctx)
+    req = oauth_request(request, form, ctx.issuer)
+    pg = pages(request)
+    try:
+        validated = server.validate_endpoint_request("end_session", req)
+    except OAuth2Error as err:
+        # RP-Initiated Logout §4: on errors, no redirection.
+        return pg.render(
+            request, "error.html", status=400, error=err.error, description=err.description
+        )
+    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    claims = validated.id_token_claims
+    same_user = claims is not None and sso is not None and claims.get("sub") == str(sso.account_id)
+    if sso is not None and not same_user:
+        # §6: without a valid hint for this user, ask before acting (logout CSRF).
+        token = _signer(services).dumps({"r": validated.redirect_uri}, 600)
+        return pg.render(request, "logout_confirm.html", interaction=token)
+    return _finish(request, db, services, validated.redirect_uri)
+
+
+router.add_api_route("/end_session", end_session_route, methods=["GET", "POST"])
+
+
+@router.post("/end_session/confirm")
+def end_session_confirm(
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    csrf_token: Str = "",
+    i: Str = "",
+    decision: Str = "",
+) -> Response:
+    pg = pages(request)
+    try:
+        data = _signer(services).loads(i)
+    except BadSignature:
+        data = None
+    if data is None or not pg.csrf_ok(request, csrf_token):
+        return pg.render(
+            request,
+            "error.html",
+            status=400,
+            error="invalid_request",
+            description="This sign-out form has expired. Please try again.",
+        )
+    if decision != "yes":
+        return RedirectResponse("/", status_code=303)
+    return _finish(request, db, services, data.get("r"))

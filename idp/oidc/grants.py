@@ -1,0 +1,367 @@
+"""Authlib grant subclasses: authorization code (+PKCE, +OpenID), refresh token with
+rotation and reuse detection, client credentials, and private_key_jwt client auth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
+from authlib.oidc.core import OpenIDCode
+from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
+from joserfc.jwk import KeySet
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from idp.accounts.models import Account
+from idp.audit import service as audit
+from idp.crypto import random_token, sha256_hex
+from idp.db import utcnow
+from idp.oidc import claims as oidc_claims
+from idp.oidc.models import AuthCodeAdapter, ClientAdapter, RefreshTokenAdapter
+from idp.tokens import service as tokens
+from idp.tokens.models import AuthCode, ReplayEntry
+
+if TYPE_CHECKING:
+    from idp.oidc.context import OidcContext
+
+ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class _CtxMixin:
+    server: Any
+    request: Any
+
+    @property
+    def ctx(self) -> OidcContext:
+        return self.server.ctx
+
+    def _token_response(
+        self, client: ClientAdapter, tctx: tokens.TokenContext, refresh: str | None
+    ) -> dict[str, Any]:
+        lifetime = client.row.access_token_ttl or self.ctx.settings.access_token_ttl
+        at, claims = tokens.issue_access_token(
+            self.ctx.keys,
+            issuer=self.ctx.issuer,
+            client=client.row,
+            ctx=tctx,
+            lifetime=lifetime,
+            alg=self.ctx.settings.access_token_alg,
+        )
+        self.request.govid_at_claims = claims
+        body = {
+            "access_token": at,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "scope": tctx.scope,
+        }
+        if refresh:
+            body["refresh_token"] = refresh
+        return body
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE (RFC 7636) with S256 only; required for public clients (RFC 9700 §2.1.1)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    CODE_CHALLENGE_METHODS = {
+        "S256": lambda verifier, challenge: hmac.compare_digest(
+            create_s256_code_challenge(verifier).encode(), challenge.encode()
+        )
+    }
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        if not challenge and grant.request.client.is_public:
+            raise InvalidRequestError("Public clients must use PKCE: 'code_challenge' is missing.")
+        if challenge and method != "S256":
+            # RFC 7636 §4.3: an absent method means "plain", which we do not offer.
+            raise InvalidRequestError("'code_challenge_method' must be S256.")
+        return super().validate_code_challenge(grant, redirect_uri)
+
+
+class GovIDOpenIDCode(OpenIDCode):
+    """ID tokens signed with our key ring. Prompt handling lives in the authorize route."""
+
+    def exists_nonce(self, nonce, request) -> bool:
+        return False  # the RP checks nonce binding (OIDC Core §3.1.3.7 step 11)
+
+    def __call__(self, grant):
+        grant.register_hook("after_create_token_response", self.process_token)
+        if is_openid_scope(grant.request.payload.scope):
+            grant.register_hook(
+                "after_validate_authorization_request_payload",
+                lambda g, _uri: validate_nonce(g.request, self.exists_nonce, False),
+            )
+
+    def encode_id_token(self, token, request):
+        ctx: OidcContext = request.govid_ctx
+        grant = request.govid_grant
+        client: ClientAdapter = request.client
+        return oidc_claims.build_id_token(
+            ctx,
+            client=client.row,
+            account=request.user,
+            grant=grant,
+            nonce=request.authorization_code.get_nonce(),
+            access_token=token.get("access_token"),
+        )
+
+
+class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def generate_authorization_code(self) -> str:
+        return random_token(32)
+
+    def save_authorization_code(self, code: str, request) -> None:
+        user = request.user  # idp.oidc.authorize.AuthenticatedUser
+        data = request.payload.data
+        self.ctx.db.add(
+            AuthCode(
+                code_hash=sha256_hex(code),
+                client_id=request.client.get_client_id(),
+                account_id=user.account.id,
+                sid=user.sid,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                acr=user.acr,
+                amr=list(user.amr),
+                auth_time=user.auth_time,
+                claims=getattr(request, "govid_claims", None),
+                expires_at=utcnow() + dt.timedelta(seconds=self.ctx.settings.auth_code_ttl),
+            )
+        )
+        self.ctx.db.flush()
+
+    def query_authorization_code(self, code: str, client: ClientAdapter):
+        db = self.ctx.db
+        row = db.get(AuthCode, sha256_hex(code))
+        if row is None or row.client_id != client.get_client_id():
+            return None
+        # Single use (RFC 6749 §4.1.2): the UPDATE is the lock, so two concurrent
+        # redemptions cannot both win.
+        won = (
+            db.execute(
+                update(AuthCode)
+                .where(AuthCode.code_hash == row.code_hash, AuthCode.used_at.is_(None))
+                .values(used_at=utcnow())
+            ).rowcount
+            == 1
+        )
+        if not won:
+            db.refresh(row)
+            if row.grant_id:
+                # RFC 6749 §4.1.2: a replayed code revokes what it issued.
+                tokens.revoke_grant(
+                    db,
+                    row.grant_id,
+                    "code_replay",
+                    audit_type="oidc.code.replayed",
+                    client_id=row.client_id,
+                )
+            return None
+        if row.expires_at <= utcnow():
+            return None
+        self.request.govid_code_row = row
+        return AuthCodeAdapter(row)
+
+    def delete_authorization_code(self, authorization_code) -> None:
+        """Kept (used) until expiry so a replay can be recognised; purged later."""
+
+    def authenticate_user(self, authorization_code: AuthCodeAdapter):
+        row = authorization_code.row
+        account = self.ctx.db.get(Account, row.account_id)
+        if account is None or account.status != "active":
+            return None
+        grant = tokens.create_grant(
+            self.ctx.db,
+            client=self.request.client.row,
+            account=account,
+            scope=row.scope,
+            sid=row.sid,
+            acr=row.acr,
+            amr=list(row.amr or []),
+            auth_time=row.auth_time,
+            claims=row.claims,
+            lifetime=self.ctx.settings.refresh_token_ttl,
+        )
+        row.grant_id = grant.id
+        self.request.govid_grant = grant
+        self.request.govid_ctx = self.ctx
+        return account
+
+    def generate_token(
+        self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True
+    ):
+        grant = self.request.govid_grant
+        client: ClientAdapter = self.request.client
+        refresh = None
+        if include_refresh_token:
+            refresh = tokens.issue_refresh_token(
+                self.ctx.db,
+                grant=grant,
+                client=client.row,
+                scope=scope,
+                lifetime=client.row.refresh_token_ttl or self.ctx.settings.refresh_token_ttl,
+            )
+        tctx = tokens.TokenContext(
+            scope=scope,
+            account=user,
+            grant=grant,
+            acr=grant.acr,
+            amr=tuple(grant.amr or ()),
+            auth_time=grant.auth_time,
+            sid=grant.sid,
+        )
+        return self._token_response(client, tctx, refresh)
+
+
+class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str):
+        db = self.ctx.db
+        row = tokens.find_refresh_token(db, refresh_token)
+        if row is None:
+            return None
+        if row.used_at is not None:
+            # RFC 9700 §4.14.2: a rotated token came back: someone has a copy. Revoke
+            # the whole family so neither party can continue.
+            tokens.revoke_grant(
+                db,
+                row.grant_id,
+                "refresh_reuse",
+                audit_type="oidc.refresh.reused",
+                client_id=row.client_id,
+            )
+            return None
+        grant = db.get(tokens.Grant, row.grant_id)
+        if row.revoked_at or row.expires_at <= utcnow() or grant is None or grant.revoked_at:
+            return None
+        self.request.govid_grant = grant
+        return RefreshTokenAdapter(row)
+
+    def authenticate_user(self, refresh_token: RefreshTokenAdapter):
+        grant = self.request.govid_grant
+        account = self.ctx.db.get(Account, grant.account_id)
+        if account is None or account.status != "active":
+            raise InvalidGrantError("The account behind this refresh token is not active.")
+        return account
+
+    def issue_token(self, user, refresh_token: RefreshTokenAdapter):
+        grant = self.request.govid_grant
+        client: ClientAdapter = self.request.client
+        # RFC 6749 §6: the new refresh token keeps the original scope; the access token
+        # may be narrowed by the request (checked by Authlib to be a subset).
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        refresh = tokens.issue_refresh_token(
+            self.ctx.db,
+            grant=grant,
+            client=client.row,
+            scope=refresh_token.get_scope(),
+            lifetime=client.row.refresh_token_ttl or self.ctx.settings.refresh_token_ttl,
+            rotated_from=refresh_token.row.id,
+        )
+        tctx = tokens.TokenContext(
+            scope=scope,
+            account=user,
+            grant=grant,
+            acr=grant.acr,
+            amr=tuple(grant.amr or ()),
+            auth_time=grant.auth_time,
+            sid=grant.sid,
+        )
+        return self._token_response(client, tctx, refresh)
+
+    def revoke_old_credential(self, refresh_token: RefreshTokenAdapter) -> None:
+        if not tokens.mark_refresh_used(self.ctx.db, refresh_token.row):
+            tokens.revoke_grant(
+                self.ctx.db,
+                refresh_token.row.grant_id,
+                "refresh_reuse",
+                audit_type="oidc.refresh.reused",
+                client_id=refresh_token.row.client_id,
+            )
+            raise InvalidGrantError("Refresh token was already used.")
+
+
+class ClientCredentialsGrant(_CtxMixin, grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def generate_token(
+        self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=False
+    ):
+        # No end user: no ID token, no refresh token, and never the openid scope.
+        scope = " ".join(s for s in (scope or "").split() if s != "openid")
+        return self._token_response(self.request.client, tokens.TokenContext(scope=scope), None)
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """RFC 7523 §2.2 / OIDC Core §9 private_key_jwt, with jti replay protection."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, ctx: OidcContext) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        self.ctx = ctx
+
+    def get_audiences(self) -> list[str]:
+        return [self.ctx.endpoint("/token"), self.ctx.issuer]
+
+    def resolve_client_public_key(self, client: ClientAdapter):
+        return KeySet.import_key_set(client.row.jwks or {"keys": []})
+
+    def authenticate_client(self, client):
+        return client
+
+    def validate_jti(self, claims: dict, jti: str) -> bool:
+        key = f"pkjwt:{sha256_hex(str(claims.get('iss')) + '|' + str(jti))}"
+        exp = claims.get("exp")
+        expires = dt.datetime.fromtimestamp(exp, dt.UTC) if isinstance(exp, int) else utcnow()
+        db = self.ctx.db
+        existing = db.get(ReplayEntry, key)
+        if existing is not None:
+            return existing.expires_at <= utcnow() and _refresh_entry(existing, expires)
+        try:
+            with db.begin_nested():
+                db.add(ReplayEntry(key=key, expires_at=expires + dt.timedelta(seconds=60)))
+        except IntegrityError:
+            return False
+        return True
+
+
+def _refresh_entry(entry: ReplayEntry, expires: dt.datetime) -> bool:
+    entry.expires_at = expires + dt.timedelta(seconds=60)
+    return True
+
+
+def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None:
+    claims = getattr(request, "govid_at_claims", {}) or {}
+    user = request.user
+    audit.record(
+        ctx.db,
+        "oidc.token.issued",
+        actor=request.client.get_client_id() if request.client else None,
+        agency_id=getattr(user, "agency_id", None),
+        subject=str(user.id) if isinstance(user, Account) else None,
+        client_id=request.client.get_client_id() if request.client else None,
+        session_id=claims.get("sid"),
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        details={
+            "grant_type": request.payload.grant_type,
+            "scope": token.get("scope"),
+            "jti": claims.get("jti"),
+            "refresh": "refresh_token" in token,
+        },
+    )

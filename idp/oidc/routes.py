@@ -1,0 +1,269 @@
+"""HTTP routes of the OpenID Provider. Thin: build the request, call Authlib or the
+authorize decisions, map the outcome to a response."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from idp.deps import DbDep, ServicesDep
+from idp.oidc import authorize as authz
+from idp.oidc import discovery
+from idp.oidc.context import OidcContext
+from idp.oidc.server import GovIDAuthorizationServer, GovIDOAuth2Request
+from idp.sessions import service as sessions
+from idp.web.render import Pages
+from idp.web.signing import BadSignature, Signer
+
+router = APIRouter()
+INTERACTION_TTL = 600
+
+
+async def form_pairs(request: Request) -> list[tuple[str, str]]:
+    """Parse a urlencoded body before the sync route runs (Authlib is synchronous)."""
+    if request.method != "POST":
+        return []
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return []
+    form = await request.form()
+    return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+
+
+FormDep = Annotated[list[tuple[str, str]], Depends(form_pairs)]
+
+
+def pages(request: Request) -> Pages:
+    return request.app.state.pages
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def make_ctx(request: Request, db, services) -> OidcContext:
+    return OidcContext(
+        db=db,
+        services=services,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def oauth_request(
+    request: Request,
+    form: list[tuple[str, str]],
+    issuer: str,
+    query: list[tuple[str, str]] | None = None,
+) -> GovIDOAuth2Request:
+    q = list(request.query_params.multi_items()) if query is None else query
+    return GovIDOAuth2Request(
+        request.method, f"{issuer}{request.url.path}", query=q, form=form, headers=request.headers
+    )
+
+
+def interaction_signer(services) -> Signer:
+    return Signer(services.settings.secret_key, "interaction")
+
+
+# ------------------------------------------------------------------ discovery and keys
+
+
+@router.get("/.well-known/openid-configuration")
+def openid_configuration(services: ServicesDep) -> JSONResponse:
+    return JSONResponse(
+        discovery.metadata(services.settings), headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+@router.get("/jwks")
+def jwks(services: ServicesDep) -> JSONResponse:
+    return JSONResponse(
+        services.keys.jwks(),
+        headers={"Cache-Control": "public, max-age=300"},
+        media_type="application/jwk-set+json",
+    )
+
+
+# ------------------------------------------------------------------ authorization
+
+
+def run_authorize(
+    request: Request,
+    db,
+    services,
+    pairs: list[tuple[str, str]],
+    resumed: authz.Resumed,
+    method: str,
+) -> Response:
+    ctx = make_ctx(request, db, services)
+    server = GovIDAuthorizationServer(ctx)
+    req = GovIDOAuth2Request("GET", f"{ctx.issuer}/authorize", query=pairs, headers=request.headers)
+    pg = pages(request)
+    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    locale = pg.locale(request, dict(pairs).get("ui_locales"))
+    outcome = authz.process(ctx, server, req, sso, resumed)
+    if isinstance(outcome, authz.ErrorPage):
+        return pg.render(
+            request,
+            "error.html",
+            status=400,
+            locale=locale,
+            error=outcome.error,
+            description=outcome.description,
+        )
+    if isinstance(outcome, authz.Redirect):
+        return authorization_response(request, pg, outcome, locale, method)
+    # An interaction: carry the original request, signed, through the pages.
+    token = interaction_signer(services).dumps(
+        {
+            "p": pairs,
+            "t": resumed.started_at or time.time(),
+            "k": outcome.kind,
+            "r": outcome.reason,
+            "h": outcome.login_hint,
+            "c": resumed.consent_done,
+            "s": resumed.select_done,
+            "l": resumed.fresh_login,
+            "sc": outcome.scopes,
+            "cid": outcome.client.row.client_id,
+        },
+        INTERACTION_TTL,
+    )
+    if outcome.kind == "login":
+        target = f"/login?{urlencode({'i': token})}"
+        return RedirectResponse(target, status_code=303)
+    account = db.get(authz.Account, sso.account_id)
+    if outcome.kind == "select_account":
+        return pg.render(
+            request, "select_account.html", locale=locale, interaction=token, email=account.email
+        )
+    row = outcome.client.row
+    from idp.agencies.service import get as get_agency
+
+    agency = get_agency(db, row.agency_id)
+    return pg.render(
+        request,
+        "consent.html",
+        locale=locale,
+        interaction=token,
+        email=account.email,
+        client_name=row.name_th if locale == "th" else row.name_en,
+        agency_name=agency.name_th if locale == "th" else agency.name_en,
+        scopes=[s for s in outcome.scopes if s in discovery.SCOPE_LABELS],
+    )
+
+
+def authorization_response(
+    request: Request, pg: Pages, outcome: authz.Redirect, locale: str, method: str
+) -> Response:
+    if outcome.response_mode == "form_post":
+        # OAuth 2.0 Form Post Response Mode: an auto-submitting form to the RP.
+        nonce = pg.nonce()
+        parts = urlsplit(outcome.redirect_uri)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        csp = (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; form-action {origin}; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        )
+        return pg.render(
+            request,
+            "form_post.html",
+            locale=locale,
+            action=outcome.redirect_uri,
+            params=outcome.params,
+            nonce=nonce,
+            headers={"Content-Security-Policy": csp},
+        )
+    parts = urlsplit(outcome.redirect_uri)
+    query = parts.query + ("&" if parts.query else "") + urlencode(outcome.params)
+    location = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    # RFC 9700 §4.12: 303 after a POST so the browser does not re-post credentials.
+    return RedirectResponse(
+        location,
+        status_code=303 if method == "POST" else 302,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/authorize")
+def authorize_get(request: Request, db: DbDep, services: ServicesDep) -> Response:
+    pairs = list(request.query_params.multi_items())
+    return run_authorize(request, db, services, pairs, authz.Resumed(started_at=time.time()), "GET")
+
+
+@router.post("/authorize")
+def authorize_post(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
+    # OIDC Core §3.1.2.1: POST uses form serialisation of the same parameters.
+    return run_authorize(request, db, services, form, authz.Resumed(started_at=time.time()), "POST")
+
+
+@router.get("/authorize/resume")
+def authorize_resume(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
+    try:
+        data = interaction_signer(services).loads(i)
+    except BadSignature:
+        return pages(request).render(
+            request,
+            "error.html",
+            status=400,
+            error="invalid_request",
+            description="The sign-in took too long or the link is broken. Start again "
+            "from the application.",
+        )
+    pairs = [tuple(p) for p in data["p"]]
+    resumed = authz.Resumed(
+        started_at=data["t"],
+        consent_done=bool(data.get("c")),
+        select_done=bool(data.get("s")),
+        fresh_login=bool(data.get("l")),
+        denied=bool(data.get("d")),
+    )
+    return run_authorize(request, db, services, pairs, resumed, "GET")
+
+
+# ------------------------------------------------------------------ token endpoints
+
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _with_no_store(response: Response) -> Response:
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.post("/token")
+def token(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
+    ctx = make_ctx(request, db, services)
+    server = GovIDAuthorizationServer(ctx)
+    req = oauth_request(request, form, ctx.issuer, query=[])
+    return _with_no_store(server.create_token_response(req))
+
+
+@router.post("/revoke")
+def revoke(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
+    ctx = make_ctx(request, db, services)
+    server = GovIDAuthorizationServer(ctx)
+    req = oauth_request(request, form, ctx.issuer, query=[])
+    return _with_no_store(server.create_endpoint_response("revocation", req))
+
+
+@router.post("/introspect")
+def introspect(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
+    ctx = make_ctx(request, db, services)
+    server = GovIDAuthorizationServer(ctx)
+    req = oauth_request(request, form, ctx.issuer, query=[])
+    return _with_no_store(server.create_endpoint_response("introspection", req))
+
+
+def oauth_error_response(err: OAuth2Error) -> Response:
+    body = {"error": err.error}
+    if err.description:
+        body["error_description"] = err.description
+    return JSONResponse(body, status_code=err.status_code or 400, headers=NO_STORE)

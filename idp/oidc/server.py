@@ -1,0 +1,148 @@
+"""The Authlib AuthorizationServer adapted to FastAPI (issue 5).
+
+Authlib is synchronous; routes that use it are plain ``def`` and run in FastAPI's
+threadpool. Form bodies are parsed by an async dependency (``form_params`` in
+idp.oidc.routes) before the sync route runs, so the adapter below only reads what
+Starlette already has. A server object is built per request around an ``OidcContext``
+(database session, services) instead of reaching for globals.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import (
+    JsonPayload,
+    JsonRequest,
+    OAuth2Payload,
+    OAuth2Request,
+)
+from sqlalchemy import select
+from starlette.responses import Response
+
+from idp.clients.models import Client
+from idp.oidc import claims as oidc_claims
+from idp.oidc import endpoints, grants
+from idp.oidc.context import OidcContext
+from idp.oidc.models import ClientAdapter
+
+
+class ParamsPayload(OAuth2Payload):
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
+        for k, v in pairs:
+            self._datalist[k].append(v)
+        # The first value of each name (duplicates are rejected where it matters).
+        self._data = {k: v[0] for k, v in self._datalist.items()}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class GovIDOAuth2Request(OAuth2Request):
+    """An OAuth2Request built from already-parsed query/form pairs."""
+
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        *,
+        query: Iterable[tuple[str, str]] = (),
+        form: Iterable[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(method=method, uri=uri, headers=headers or {})
+        self._query = list(query)
+        self._form = list(form)
+        self.payload = ParamsPayload(self._query + self._form)
+
+    @cached_property
+    def args(self) -> dict[str, str]:
+        return dict(reversed(self._query))
+
+    @cached_property
+    def form(self) -> dict[str, str]:
+        return dict(reversed(self._form))
+
+
+class _JsonPayload(JsonPayload):
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self._data
+
+
+class GovIDJsonRequest(JsonRequest):
+    def __init__(self, method: str, uri: str, headers: dict[str, str], body: bytes) -> None:
+        super().__init__(method, uri, headers)
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = {}
+        self.payload = _JsonPayload(data if isinstance(data, dict) else {})
+
+
+class GovIDAuthorizationServer(AuthorizationServer):
+    def __init__(self, ctx: OidcContext) -> None:
+        super().__init__(scopes_supported=oidc_claims.SCOPES_SUPPORTED)
+        self.ctx = ctx
+        self.register_grant(
+            grants.AuthorizationCodeGrant,
+            [grants.S256CodeChallenge(required=True), grants.GovIDOpenIDCode()],
+        )
+        self.register_grant(grants.RefreshTokenGrant)
+        self.register_grant(grants.ClientCredentialsGrant)
+        self.register_client_auth_method("private_key_jwt", grants.PrivateKeyJWT(ctx))
+        self.register_endpoint(endpoints.RevocationEndpoint(self))
+        self.register_endpoint(endpoints.IntrospectionEndpoint(self))
+        self.register_endpoint(endpoints.EndSessionEndpoint(self))
+
+    # -- Authlib storage hooks ----------------------------------------------------------
+    def query_client(self, client_id: str) -> ClientAdapter | None:
+        if not isinstance(client_id, str) or len(client_id) > 128:
+            return None
+        row = self.ctx.db.scalar(
+            select(Client).where(Client.client_id == client_id, Client.status == "active")
+        )
+        return ClientAdapter(row) if row else None
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        grants.audit_token_issued(self.ctx, request, token)
+
+    # -- Authlib framework hooks ----------------------------------------------------------
+    def create_oauth2_request(self, request) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        raise TypeError("routes must pass a GovIDOAuth2Request")
+
+    def create_json_request(self, request) -> JsonRequest:
+        if isinstance(request, JsonRequest):
+            return request
+        raise TypeError("routes must pass a GovIDJsonRequest")
+
+    def handle_response(self, status: int, body: Any, headers: Iterable[tuple[str, str]]):
+        hdrs = dict(headers or [])
+        if isinstance(body, dict):
+            content = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        else:
+            content = (body or "").encode() if isinstance(body, str) else (body or b"")
+        if status in (400, 401) and "error" in (body if isinstance(body, dict) else {}):
+            hdrs.setdefault("Cache-Control", "no-store")
+        return Response(content=content, status_code=status, headers=hdrs)
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        if name == "after_revoke_token":
+            endpoints.audit_revocation(self.ctx, kwargs.get("token"), kwargs.get("client"))

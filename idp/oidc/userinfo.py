@@ -1,0 +1,73 @@
+"""UserInfo endpoint (OIDC Core §5.3), bearer token per RFC 6750 §2.1 and §2.2."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from idp.clients.models import Client
+from idp.deps import DbDep, ServicesDep
+from idp.oidc import claims as oidc_claims
+from idp.oidc.routes import FormDep, make_ctx
+from idp.tokens import service as tokens
+
+router = APIRouter()
+
+
+def _error(status: int, error: str, description: str) -> JSONResponse:
+    # RFC 6750 §3: errors go in WWW-Authenticate.
+    header = f'Bearer error="{error}", error_description="{description}"'
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"WWW-Authenticate": header, "Cache-Control": "no-store"},
+    )
+
+
+def _bearer(request: Request, form: list[tuple[str, str]]) -> tuple[str | None, int]:
+    found = []
+    auth = request.headers.get("authorization", "")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            found.append(value.strip())
+    found += [v for k, v in form if k == "access_token"]
+    if request.query_params.get("access_token"):
+        found.append("query")  # RFC 9700 §2.4: not accepted in the query string
+    return (found[0] if len(found) == 1 and found[0] != "query" else None), len(found)
+
+
+def userinfo(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> JSONResponse:
+    token, count = _bearer(request, form)
+    if count > 1:
+        return _error(400, "invalid_request", "Send the access token in exactly one place")
+    if token is None:
+        if count:
+            return _error(400, "invalid_request", "Access tokens are not accepted in the URL")
+        return JSONResponse(
+            {"error": "invalid_request"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="GovID"'},
+        )
+    ctx = make_ctx(request, db, services)
+    try:
+        valid = tokens.validate_access_token(db, services.keys, token, issuer=ctx.issuer)
+    except tokens.TokenError:
+        return _error(401, "invalid_token", "The access token is invalid, expired or revoked")
+    if valid.account is None or "openid" not in valid.claims.get("scope", "").split():
+        return _error(403, "insufficient_scope", "The access token has no openid scope")
+    client = db.query(Client).filter_by(client_id=valid.claims["client_id"]).one_or_none()
+    if client is None:
+        return _error(401, "invalid_token", "The client of this token no longer exists")
+    body = oidc_claims.userinfo(
+        ctx,
+        account=valid.account,
+        client=client,
+        scope=valid.claims["scope"],
+        acr=valid.claims.get("acr"),
+        claims_request=valid.grant.claims if valid.grant else None,
+    )
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+router.add_api_route("/userinfo", userinfo, methods=["GET", "POST"])

@@ -1,0 +1,120 @@
+"""SSO sessions: created at login, found by cookie, idle/absolute expiry per assurance
+level (DESIGN §5), ended at logout; records which apps each session used."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account
+from idp.config import Settings
+from idp.crypto import sha256_hex
+from idp.db import utcnow
+from idp.sessions.models import SessionClient, SsoSession
+
+
+@dataclass(frozen=True)
+class NewSession:
+    row: SsoSession
+    cookie_value: str  # give to the browser; only its hash is stored
+
+
+def idle_ttl(settings: Settings, acr: str) -> int:
+    if acr == settings.acr_level2:
+        return settings.session_idle_ttl_level2
+    return settings.session_idle_ttl_level1
+
+
+def create(
+    db: Session,
+    settings: Settings,
+    account: Account,
+    *,
+    acr: str,
+    amr: list[str],
+    ip: str | None,
+    user_agent: str | None,
+    now: dt.datetime | None = None,
+) -> NewSession:
+    now = now or utcnow()
+    cookie = secrets.token_urlsafe(16)  # 128 bits
+    row = SsoSession(
+        sid=secrets.token_urlsafe(16),
+        cookie_hash=sha256_hex(cookie),
+        account_id=account.id,
+        acr=acr,
+        amr=list(amr),
+        auth_time=now,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.session_absolute_ttl),
+        ip=ip,
+        user_agent=(user_agent or "")[:512] or None,
+    )
+    db.add(row)
+    db.flush()
+    return NewSession(row, cookie)
+
+
+def find(
+    db: Session, settings: Settings, cookie_value: str | None, now: dt.datetime | None = None
+) -> SsoSession | None:
+    """The live session for a cookie, or None (ended, absolute or idle expiry)."""
+    if not cookie_value or len(cookie_value) > 128:
+        return None
+    now = now or utcnow()
+    row = db.scalar(select(SsoSession).where(SsoSession.cookie_hash == sha256_hex(cookie_value)))
+    if row is None or row.ended_at is not None or row.expires_at <= now:
+        return None
+    if row.last_seen_at + dt.timedelta(seconds=idle_ttl(settings, row.acr)) <= now:
+        return None
+    account = db.get(Account, row.account_id)
+    if account is None or account.status != "active":
+        return None
+    return row
+
+
+def touch(row: SsoSession, now: dt.datetime | None = None) -> None:
+    row.last_seen_at = now or utcnow()
+
+
+def record_client(db: Session, row: SsoSession, client_id: str) -> None:
+    now = utcnow()
+    values = {"session_id": row.id, "client_id": client_id, "first_at": now, "last_at": now}
+    dialect = db.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(SessionClient).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["session_id", "client_id"], set_={"last_at": now}
+    )
+    db.execute(stmt)
+
+
+def clients_of(db: Session, row: SsoSession) -> list[str]:
+    return list(
+        db.scalars(select(SessionClient.client_id).where(SessionClient.session_id == row.id))
+    )
+
+
+def end(row: SsoSession, reason: str, now: dt.datetime | None = None) -> None:
+    if row.ended_at is None:
+        row.ended_at = now or utcnow()
+        row.end_reason = reason
+
+
+def by_sid(db: Session, sid: str) -> SsoSession | None:
+    return db.scalar(select(SsoSession).where(SsoSession.sid == sid))
+
+
+def live_sessions_of(db: Session, account_id) -> list[SsoSession]:
+    now = utcnow()
+    rows = db.scalars(
+        select(SsoSession).where(SsoSession.account_id == account_id, SsoSession.ended_at.is_(None))
+    )
+    return [r for r in rows if r.expires_at > now]

@@ -1,0 +1,252 @@
+"""Tokens as domain objects: grants, JWT access tokens (RFC 9068), rotating refresh
+tokens (RFC 9700 §4.14.2), revocation (RFC 7009) and validation for userinfo and
+introspection. No web framework here; the Authlib adapter in idp.oidc calls these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account
+from idp.agencies.models import Agency
+from idp.audit import service as audit
+from idp.clients.models import Client
+from idp.crypto import sha256_hex
+from idp.db import utcnow
+from idp.keys.service import InvalidToken, KeyRing
+from idp.tokens.models import Grant, RefreshToken, RevokedToken
+
+CC_PREFIX = "cc"
+
+
+class TokenError(Exception):
+    """A token is invalid, expired or revoked (the reason is for logs, not for callers)."""
+
+
+@dataclass(frozen=True)
+class TokenContext:
+    """Everything that goes into an access token besides the client."""
+
+    scope: str
+    account: Account | None = None
+    grant: Grant | None = None
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    auth_time: dt.datetime | None = None
+    sid: str | None = None
+
+
+def _ts(value: dt.datetime) -> int:
+    return int(value.timestamp())
+
+
+def create_grant(
+    session: Session,
+    *,
+    client: Client,
+    account: Account,
+    scope: str,
+    sid: str | None,
+    acr: str | None,
+    amr: list[str],
+    auth_time: dt.datetime | None,
+    claims: dict | None,
+    lifetime: int,
+) -> Grant:
+    grant = Grant(
+        id=uuid.uuid4(),
+        client_id=client.client_id,
+        account_id=account.id,
+        sid=sid,
+        scope=scope,
+        acr=acr,
+        amr=list(amr),
+        auth_time=auth_time,
+        claims=claims,
+        expires_at=utcnow() + dt.timedelta(seconds=lifetime),
+    )
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def issue_access_token(
+    keys: KeyRing,
+    *,
+    issuer: str,
+    client: Client,
+    ctx: TokenContext,
+    lifetime: int,
+    alg: str = "RS256",
+) -> tuple[str, dict[str, Any]]:
+    """RFC 9068 JWT access token. ``jti`` carries the grant id so that revoking a grant
+    (code replay, refresh reuse, logout) also kills its access tokens."""
+    now = utcnow()
+    prefix = ctx.grant.id.hex if ctx.grant else CC_PREFIX
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        # RFC 9068 §3: without a resource indicator, the default resource is GovID's
+        # own APIs (userinfo, admin API), identified by the issuer.
+        "aud": issuer,
+        "sub": str(ctx.account.id) if ctx.account else client.client_id,
+        "client_id": client.client_id,
+        "iat": _ts(now),
+        "exp": _ts(now) + lifetime,
+        "jti": f"{prefix}.{secrets.token_urlsafe(16)}",
+        "scope": ctx.scope,
+    }
+    if ctx.account is not None:
+        if ctx.auth_time:
+            claims["auth_time"] = _ts(ctx.auth_time)
+        if ctx.acr:
+            claims["acr"] = ctx.acr
+        if ctx.amr:
+            claims["amr"] = list(ctx.amr)
+        if ctx.sid:
+            claims["sid"] = ctx.sid
+        claims["agency"] = str(ctx.account.agency_id)
+    return keys.sign(claims, alg=alg, typ="at+jwt"), claims
+
+
+def issue_refresh_token(
+    session: Session,
+    *,
+    grant: Grant,
+    client: Client,
+    scope: str,
+    lifetime: int,
+    rotated_from: uuid.UUID | None = None,
+) -> str:
+    value = secrets.token_urlsafe(32)
+    expires = min(utcnow() + dt.timedelta(seconds=lifetime), grant.expires_at)
+    session.add(
+        RefreshToken(
+            token_hash=sha256_hex(value),
+            grant_id=grant.id,
+            client_id=client.client_id,
+            scope=scope,
+            rotated_from=rotated_from,
+            expires_at=expires,
+        )
+    )
+    return value
+
+
+def find_refresh_token(session: Session, value: str) -> RefreshToken | None:
+    return session.scalar(select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(value)))
+
+
+def mark_refresh_used(session: Session, token: RefreshToken) -> bool:
+    """Atomically mark a refresh token as rotated. False means somebody used it first."""
+    result = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def revoke_grant(
+    session: Session,
+    grant_id: uuid.UUID,
+    reason: str,
+    *,
+    audit_type: str | None = None,
+    client_id: str | None = None,
+) -> int:
+    """Revoke a grant and every refresh token in its family; access tokens die with it
+    because validation checks the grant named in their ``jti``."""
+    now = utcnow()
+    session.execute(
+        update(Grant)
+        .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+    result = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.grant_id == grant_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if audit_type:
+        grant = session.get(Grant, grant_id)
+        audit.record(
+            session,
+            audit_type,
+            outcome="failure" if audit_type != "oidc.token.revoked" else "success",
+            actor=client_id,
+            subject=str(grant.account_id) if grant and grant.account_id else None,
+            client_id=client_id,
+            details={
+                "grant": grant_id.hex,
+                "reason": reason,
+                "revoked_refresh_tokens": result.rowcount,
+            },
+        )
+    return result.rowcount
+
+
+def revoke_grants_of_session(session: Session, sid: str, reason: str) -> None:
+    for gid in session.scalars(
+        select(Grant.id).where(Grant.sid == sid, Grant.revoked_at.is_(None))
+    ):
+        revoke_grant(session, gid, reason)
+
+
+def revoke_access_token(session: Session, claims: dict[str, Any]) -> None:
+    jti = claims["jti"]
+    if session.get(RevokedToken, jti) is None:
+        session.add(
+            RevokedToken(jti=jti, expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC))
+        )
+        session.flush()
+
+
+@dataclass(frozen=True)
+class ValidAccessToken:
+    claims: dict[str, Any]
+    account: Account | None
+    grant: Grant | None
+
+
+def validate_access_token(
+    session: Session, keys: KeyRing, token: str, *, issuer: str, leeway: int = 0
+) -> ValidAccessToken:
+    """Signature, type, issuer, expiry, deny-list, grant and account status."""
+    try:
+        header, claims = keys.verify(token)
+    except InvalidToken as exc:
+        raise TokenError("bad signature or format") from exc
+    if header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+        raise TokenError("not an access token")  # RFC 9068 §4: typ must be checked
+    if claims.get("iss") != issuer:
+        raise TokenError("wrong issuer")
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or exp + leeway < _ts(utcnow()):
+        raise TokenError("expired")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or session.get(RevokedToken, jti) is not None:
+        raise TokenError("revoked")
+    grant = account = None
+    prefix = jti.split(".", 1)[0]
+    if prefix != CC_PREFIX:
+        try:
+            grant = session.get(Grant, uuid.UUID(hex=prefix))
+        except ValueError:
+            raise TokenError("malformed jti") from None
+        if grant is None or grant.revoked_at is not None:
+            raise TokenError("grant revoked")
+        account = session.get(Account, grant.account_id)
+        if account is None or account.status != "active":
+            raise TokenError("account not active")
+    return ValidAccessToken(claims, account, grant)
+
+
+def agency_of(session: Session, account: Account) -> Agency:
+    return session.get(Agency, account.agency_id)

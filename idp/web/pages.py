@@ -1,0 +1,231 @@
+"""People-facing pages: sign in, consent, account choice (Thai/English, CSRF on every
+form, 303 after every POST)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from idp.accounts.models import Account
+from idp.audit import service as audit
+from idp.clients.models import Client
+from idp.credentials.login import password_login
+from idp.deps import DbDep, ServicesDep
+from idp.oidc import authorize as authz
+from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
+from idp.sessions import service as sessions
+from idp.sessions.logout import end_session
+from idp.web.i18n import translator
+from idp.web.render import Pages
+from idp.web.signing import BadSignature
+
+router = APIRouter()
+Str = Annotated[str, Form()]
+
+
+def _interaction(services, token: str | None) -> dict | None:
+    try:
+        return interaction_signer(services).loads(token)
+    except BadSignature:
+        return None
+
+
+def _resume(services, data: dict, **flags) -> RedirectResponse:
+    token = interaction_signer(services).dumps({**data, **flags}, INTERACTION_TTL)
+    return RedirectResponse(f"/authorize/resume?{urlencode({'i': token})}", status_code=303)
+
+
+def _expired(request: Request, pg: Pages) -> Response:
+    return pg.render(
+        request,
+        "error.html",
+        status=400,
+        error="interaction_expired",
+        description=translator(pg.locale(request))("csrf"),
+    )
+
+
+def _client_name(db, data: dict | None, locale: str) -> str | None:
+    if not data or not data.get("cid"):
+        return None
+    row = db.query(Client).filter_by(client_id=data["cid"]).one_or_none()
+    if row is None:
+        return None
+    return row.name_th if locale == "th" else row.name_en
+
+
+def _login_page(
+    request: Request,
+    pg: Pages,
+    db,
+    data: dict | None,
+    token: str,
+    *,
+    error: str | None = None,
+    email: str | None = None,
+    status: int = 200,
+):
+    locale = pg.locale(request, dict(data["p"]).get("ui_locales") if data else None)
+    t = translator(locale)
+    notice = None
+    if data and data.get("r") == "other_account":
+        notice = t("login_hint_other")
+    elif data and data.get("r") in ("prompt_login", "max_age"):
+        notice = t("reauth")
+    return pg.render(
+        request,
+        "login.html",
+        status=status,
+        locale=locale,
+        interaction=token,
+        error=error,
+        email=email if email is not None else (data or {}).get("h"),
+        notice=notice,
+        client_name=_client_name(db, data, locale),
+    )
+
+
+@router.get("/login")
+def login_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
+    pg = pages(request)
+    data = _interaction(services, i)
+    if data is None:
+        return _expired(request, pg)
+    return _login_page(request, pg, db, data, i)
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    csrf_token: Str = "",
+    i: Str = "",
+    email: Str = "",
+    password: Str = "",
+) -> Response:
+    pg = pages(request)
+    data = _interaction(services, i)
+    if data is None:
+        return _expired(request, pg)
+    t = translator(pg.locale(request, dict(data["p"]).get("ui_locales")))
+    if not pg.csrf_ok(request, csrf_token):
+        return _login_page(request, pg, db, data, i, error=t("csrf"), email=email, status=400)
+    if not email.strip() or not password:
+        return _login_page(
+            request, pg, db, data, i, error=t("missing_fields"), email=email, status=400
+        )
+    ip, ua = client_ip(request), request.headers.get("user-agent")
+    result = password_login(
+        db, services.hasher, email, password, ip=ip, user_agent=ua, client_id=data.get("cid")
+    )
+    if not result.ok:
+        return _login_page(
+            request, pg, db, data, i, error=t("bad_credentials"), email=email, status=401
+        )
+    account: Account = result.account
+    settings = services.settings
+    # A new session (and cookie) at every sign-in: no session fixation (OWASP ASVS 3.2.1).
+    old = sessions.find(db, settings, request.cookies.get(pg.session_cookie))
+    if old is not None:
+        end_session(
+            db,
+            services.keys,
+            issuer=settings.issuer,
+            row=old,
+            reason="reauthenticated",
+            ip=ip,
+            user_agent=ua,
+        )
+    new = sessions.create(
+        db, settings, account, acr=settings.acr_level1, amr=["pwd"], ip=ip, user_agent=ua
+    )
+    audit.record(
+        db,
+        "oidc.login.succeeded",
+        actor=str(account.id),
+        subject=str(account.id),
+        agency_id=account.agency_id,
+        client_id=data.get("cid"),
+        session_id=new.row.sid,
+        ip=ip,
+        user_agent=ua,
+        details={"acr": new.row.acr, "amr": ["pwd"], "method": "password"},
+    )
+    response = _resume(services, data, l=True)
+    pg.set_cookie(
+        response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
+    )
+    return response
+
+
+def _sso_or_login(request: Request, db, services, data: dict, i: str):
+    pg = pages(request)
+    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    if sso is None:
+        return None, RedirectResponse(f"/login?{urlencode({'i': i})}", status_code=303)
+    return sso, None
+
+
+@router.post("/consent")
+def consent_submit(
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    csrf_token: Str = "",
+    i: Str = "",
+    decision: Str = "",
+) -> Response:
+    pg = pages(request)
+    data = _interaction(services, i)
+    if data is None or not pg.csrf_ok(request, csrf_token):
+        return _expired(request, pg)
+    sso, redirect = _sso_or_login(request, db, services, data, i)
+    if redirect:
+        return redirect
+    if decision != "allow":
+        return _resume(services, data, d=True)
+    account = db.get(Account, sso.account_id)
+    authz.remember_consent(db, account, data["cid"], list(data.get("sc") or []))
+    audit.record(
+        db,
+        "oidc.consent.granted",
+        actor=str(account.id),
+        subject=str(account.id),
+        agency_id=account.agency_id,
+        client_id=data["cid"],
+        session_id=sso.sid,
+        ip=client_ip(request),
+        details={"scope": " ".join(data.get("sc") or [])},
+    )
+    return _resume(services, data, c=True)
+
+
+@router.post("/select-account")
+def select_account_submit(
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    csrf_token: Str = "",
+    i: Str = "",
+    choice: Str = "",
+) -> Response:
+    pg = pages(request)
+    data = _interaction(services, i)
+    if data is None or not pg.csrf_ok(request, csrf_token):
+        return _expired(request, pg)
+    if choice == "current":
+        return _resume(services, data, s=True)
+    # Another account: sign in afresh; the choice itself is then made.
+    token = interaction_signer(services).dumps(
+        {**data, "s": True, "r": "select_account"}, INTERACTION_TTL
+    )
+    return RedirectResponse(f"/login?{urlencode({'i': token})}", status_code=303)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse("/.well-known/openid-configuration", status_code=302)

@@ -1,0 +1,91 @@
+"""Jinja2 rendering with the user's language, and cookie conventions."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from idp.web import csrf
+from idp.web.i18n import pick_locale, translator
+
+TEMPLATES = Path(__file__).parent / "templates"
+LOCALE_COOKIE = "govid_locale"
+
+
+class Pages:
+    def __init__(self, *, secret_key: str, https: bool) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html"]),
+        )
+        self.secret_key = secret_key
+        self.https = https
+        # `__Host-` cookies must be Secure; on plain-http loopback (dev/test) browsers
+        # would drop them, so the prefix is used only with https (RFC 6265bis §4.1.3.2).
+        prefix = "__Host-" if https else ""
+        self.session_cookie = f"{prefix}govid_session"
+        self.csrf_cookie = f"{prefix}govid_csrf"
+
+    def locale(self, request: Request, ui_locales: str | None = None) -> str:
+        return pick_locale(
+            ui_locales or request.query_params.get("ui_locales"),
+            request.cookies.get(LOCALE_COOKIE)
+            if request.query_params.get("lang") is None
+            else request.query_params.get("lang"),
+            request.headers.get("accept-language"),
+        )
+
+    def csrf_pair(self, request: Request) -> tuple[str, str]:
+        value = request.cookies.get(self.csrf_cookie) or csrf.new_cookie_value()
+        return value, csrf.form_token(self.secret_key, value)
+
+    def csrf_ok(self, request: Request, submitted: str | None) -> bool:
+        return csrf.check(self.secret_key, request.cookies.get(self.csrf_cookie), submitted)
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        *,
+        status: int = 200,
+        locale: str | None = None,
+        headers: dict[str, str] | None = None,
+        **context,
+    ) -> HTMLResponse:
+        locale = locale or self.locale(request)
+        cookie_value, token = self.csrf_pair(request)
+
+        def lang_url(code: str) -> str:
+            params = dict(request.query_params)
+            params["lang"] = code
+            return f"{request.url.path}?{urlencode(params)}"
+
+        html = self.env.get_template(template).render(
+            t=translator(locale),
+            locale=locale,
+            csrf_token=token,
+            lang_url=lang_url,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status, headers=headers)
+        self.set_cookie(response, self.csrf_cookie, cookie_value, max_age=None)
+        if request.query_params.get("lang") in ("th", "en"):
+            self.set_cookie(response, LOCALE_COOKIE, locale, max_age=365 * 86400)
+        return response
+
+    def set_cookie(self, response: Response, name: str, value: str, *, max_age: int | None) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, path="/", secure=self.https, httponly=True, samesite="lax"
+        )
+
+    def clear_cookie(self, response: Response, name: str) -> None:
+        response.delete_cookie(name, path="/", secure=self.https, httponly=True, samesite="lax")
+
+    @staticmethod
+    def nonce() -> str:
+        return secrets.token_urlsafe(16)

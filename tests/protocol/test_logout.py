@@ -1,0 +1,94 @@
+"""RP-Initiated Logout 1.0 and Back-Channel Logout 1.0 against a real RP endpoint."""
+
+import time
+from urllib.parse import urlencode
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from tests.protocol.conftest import jwks_of
+from tests.protocol.rp import authorize_url, login, rp_client, token_post
+
+BYE = "https://rp.example.go.th/bye"
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def end_session_url(world, **params) -> str:
+    return f"{world.base}/end_session?{urlencode(params)}"
+
+
+def test_logout_with_hint_redirects_with_state_and_notifies_apps(world):
+    lg = login(world, user="alice")
+    _, idt = (
+        None,
+        jwt.decode(
+            lg.token["id_token"], KeySet.import_key_set(jwks_of(world.base)), algorithms=["RS256"]
+        ).claims,
+    )
+    r = lg.browser.http.get(
+        end_session_url(
+            world, id_token_hint=lg.token["id_token"], post_logout_redirect_uri=BYE, state="bye-1"
+        )
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"{BYE}?state=bye-1"
+    # The session is over: the next authorization asks for a password again.
+    rp = rp_client(world)
+    url, *_ = authorize_url(world, rp)
+    assert 'action="/login"' in lg.browser.go(url).text
+    # Its refresh tokens are dead too.
+    r = token_post(
+        world, "web", {"grant_type": "refresh_token", "refresh_token": lg.token["refresh_token"]}
+    )
+    assert r.json()["error"] == "invalid_grant"
+    # Back-channel logout arrives at the RP, without blocking the user.
+    keys = KeySet.import_key_set(jwks_of(world.base))
+    deadline = time.monotonic() + 15
+    t = None
+    while t is None and time.monotonic() < deadline:
+        for token in list(world.receiver.tokens):
+            try:  # the receiver also hears the other backend's server
+                decoded = jwt.decode(token, keys, algorithms=["RS256"])
+            except JoseError:
+                continue
+            if decoded.claims.get("sid") == idt["sid"]:
+                t = decoded
+        time.sleep(0.1)
+    assert t is not None, "no back-channel logout received for this session"
+    assert t.header["typ"] == "logout+jwt"
+    c = t.claims
+    assert c["iss"] == world.base and c["aud"] == world.client("web")["client_id"]
+    assert c["sid"] == idt["sid"] and c["sub"] == idt["sub"] and EVENT in c["events"]
+    assert "nonce" not in c and c["exp"] > c["iat"] and c["jti"]
+
+
+def test_logout_without_hint_asks_for_confirmation(world):
+    lg = login(world, user="bob")
+    page = lg.browser.http.get(end_session_url(world, post_logout_redirect_uri=BYE))
+    assert page.status_code == 200 and 'action="/end_session/confirm"' in page.text
+    r = lg.browser.submit(page, "/end_session/confirm", decision="yes")
+    # No hint: no redirect (the RP could not be verified), a signed-out page instead.
+    assert r.status_code == 200 and "logged" not in r.headers.get("location", "")
+    assert "ออกจากระบบ" in r.text
+
+
+def test_unregistered_post_logout_uri_never_redirects(world):
+    lg = login(world, user="carol")
+    r = lg.browser.http.get(
+        end_session_url(
+            world,
+            id_token_hint=lg.token["id_token"],
+            post_logout_redirect_uri="https://evil.example/",
+        )
+    )
+    assert r.status_code == 200 and "location" not in r.headers
+
+
+def test_forged_hint_is_an_error_page(world):
+    r = httpx.get(
+        end_session_url(
+            world, id_token_hint="eyJhbGciOiJub25lIn0.e30.", post_logout_redirect_uri=BYE
+        )
+    )
+    assert r.status_code == 400 and "location" not in r.headers

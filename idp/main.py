@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import health
+from idp.admin import app as admin_api
 from idp.config import Settings
 from idp.oidc import end_session, routes, userinfo
 from idp.services import Services
@@ -68,4 +69,5 @@ def create_app(
     app.include_router(userinfo.router)
     app.include_router(end_session.router)
     app.include_router(pages.router)
+    admin_api.mount(app, services)  # /admin/v1 and /scim/v2 (own OpenAPI docs)
     return app

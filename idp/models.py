@@ -1,6 +1,7 @@
 """Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from idp.accounts.models import Account, RoleGrant
+from idp.admin.models import AccountToken, IdempotencyRecord
 from idp.agencies.models import Agency
 from idp.audit.models import AuditEvent
 from idp.clients.models import Client
@@ -12,10 +13,12 @@ from idp.tokens.models import AuthCode, Consent, Grant, RefreshToken, ReplayEntr
 
 __all__ = [
     "Account",
+    "AccountToken",
     "Agency",
     "AuthCode",
     "Consent",
     "Grant",
+    "IdempotencyRecord",
     "LogoutDelivery",
     "RefreshToken",
     "ReplayEntry",

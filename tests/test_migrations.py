@@ -24,6 +24,8 @@ TABLES = {
     "revoked_token",
     "consent",
     "replay_cache",
+    "idempotency_key",
+    "account_token",
 }
 
 

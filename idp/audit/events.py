@@ -41,6 +41,18 @@ EVENT_TYPES: dict[str, str] = {
     "admin.client.created": "client_id, auth_method, redirect_uris",
     "admin.client.updated": "changed (field names)",
     "admin.client.secret_rotated": "client_id",
+    # Admin API (issue 7; actor = account id of the admin, or the client_id of a machine)
+    "admin.agency.deleted": "code",
+    "admin.account.link_issued": "purpose (activate | reset), expires_at",
+    "admin.account.mfa_reset": "credentials (count removed), sessions (count ended)",
+    "admin.account.sessions_ended": "sessions (count ended), sid (when one session was named)",
+    "admin.account.purged": "deleted_at (when the account was soft-deleted)",
+    "admin.client.disabled": "client_id",
+    "admin.import.completed": (
+        "import_id, mode (all_or_nothing | per_row), chunk (1-based), rows, created, failed, "
+        "agencies (codes, at most 20), schemes (count per password-hash scheme; one summary "
+        "event per chunk of a bulk import stands for its rows' admin.account.created events)"
+    ),
     "admin.agency.federation_configured": (
         "servers, transport (tls | plain), mode (bind_dn_template | search_then_bind), "
         "fallback_to_local"

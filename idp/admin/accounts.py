@@ -1,0 +1,378 @@
+"""Account administration within the caller's subtree (issue 7). No web framework here.
+
+Builds on ``idp.accounts.service`` (create, update, suspend, resume, soft_delete, which
+write the directory outbox and the audit events) and adds the scoping, the operator
+guard, the end of sessions on suspension/deletion/reset, links, and the PII purge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts import citizen_id as cid
+from idp.accounts import service as accounts
+from idp.accounts.models import ACCOUNT_STATUSES, Account, RoleGrant
+from idp.admin import links
+from idp.admin.authz import agency_code_in_scope
+from idp.admin.context import Ctx, check_version
+from idp.admin.errors import InvalidFields, ProtectedAccount
+from idp.admin.models import AccountToken
+from idp.admin.paging import Page, paginate
+from idp.audit import service as audit
+from idp.db import utcnow
+from idp.errors import InvalidInput, NotFound
+from idp.sessions import logout
+from idp.sessions import service as sessions
+from idp.sessions.models import SsoSession
+from idp.tokens import service as tokens
+from idp.tokens.models import Grant
+
+SORT_FIELDS = {
+    "email": Account.email,
+    "created_at": Account.created_at,
+    "updated_at": Account.updated_at,
+}
+PURGED_DOMAIN = "purged.invalid"
+MIN_PASSWORD = 15
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    status: str | None = None
+    agency: str | None = None  # code; includes its subtree
+    email_prefix: str | None = None
+    updated_since: dt.datetime | None = None
+
+
+# ------------------------------------------------------------------------------- reading
+
+
+def get(ctx: Ctx, account_id: uuid.UUID | str, permission: str = "accounts:read") -> Account:
+    scope = ctx.scope(permission)
+    try:
+        aid = account_id if isinstance(account_id, uuid.UUID) else uuid.UUID(str(account_id))
+    except ValueError:
+        raise NotFound("no such account", field="account") from None
+    account = ctx.db.get(Account, aid)
+    # Another agency's account is reported exactly like a missing one (DESIGN §6).
+    if account is None or not scope.covers(account.agency):
+        raise NotFound("no such account", field="account")
+    return account
+
+
+def list_accounts(
+    ctx: Ctx, f: AccountFilter, *, sort: str = "email", cursor: str | None, limit: int
+) -> Page:
+    scope = ctx.scope("accounts:read")
+    stmt = scope.apply(select(Account), Account.agency_id)
+    if f.status:
+        if f.status not in ACCOUNT_STATUSES:
+            raise InvalidInput(
+                f"status must be one of {', '.join(ACCOUNT_STATUSES)}", field="status"
+            )
+        stmt = stmt.where(Account.status == f.status)
+    if f.agency:
+        from idp.agencies.service import subtree_ids_stmt
+
+        agency = agency_code_in_scope(ctx.db, scope, f.agency)
+        stmt = stmt.where(Account.agency_id.in_(subtree_ids_stmt(agency)))
+    if f.email_prefix:
+        stmt = stmt.where(Account.email.startswith(f.email_prefix.lower(), autoescape=True))
+    if f.updated_since:
+        if f.updated_since.tzinfo is None:
+            raise InvalidInput("updated_since needs a time zone", field="updated_since")
+        stmt = stmt.where(Account.updated_at >= f.updated_since)
+    return paginate(
+        ctx.db,
+        stmt,
+        id_column=Account.id,
+        sort_fields=SORT_FIELDS,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+# ------------------------------------------------------------------------------ creating
+
+
+def _precheck(ctx: Ctx, data: accounts.NewAccount) -> None:
+    """Report every bad field at once (the domain service stops at the first)."""
+    problems: list[dict[str, str]] = []
+
+    def check(field_name: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except InvalidInput as exc:
+            problems.append({"field": field_name, "message": exc.message, "code": exc.code})
+
+    check("email", lambda: accounts.normalise_email(data.email))
+    for i, alias in enumerate(data.aliases):
+        check(f"aliases.{i}", lambda a=alias: accounts.normalise_email(a))
+    if data.citizen_id:
+        check("citizen_id", lambda: cid.validate(data.citizen_id))
+    if data.locale not in ("th", "en"):
+        problems.append(
+            {"field": "locale", "message": "locale must be 'th' or 'en'", "code": "invalid_input"}
+        )
+    if data.password is not None and not (
+        MIN_PASSWORD <= len(data.password) <= accounts.MAX_PASSWORD_LENGTH
+    ):
+        problems.append(
+            {
+                "field": "password",
+                "message": f"password must be {MIN_PASSWORD}-"
+                f"{accounts.MAX_PASSWORD_LENGTH} characters",
+                "code": "invalid_input",
+            }
+        )
+    if problems:
+        raise InvalidFields(problems)
+
+
+@dataclass(frozen=True)
+class Created:
+    account: Account
+    activation_token: str | None
+    activation_expires_at: dt.datetime | None
+
+
+def create(ctx: Ctx, data: accounts.NewAccount) -> Created:
+    """With ``data.password`` the account can sign in at once; without, an activation
+    link token is returned (shown once)."""
+    scope = ctx.scope("accounts:write")
+    agency_code_in_scope(ctx.db, scope, data.agency_code)
+    _precheck(ctx, data)
+    account = accounts.create(
+        ctx.db,
+        data,
+        hasher=ctx.services.hasher,
+        cipher=ctx.services.cipher,
+        actor=ctx.actor,
+        min_password_length=MIN_PASSWORD,
+    )
+    token = expires = None
+    if data.password is None:
+        token, expires = links.issue(ctx.db, account, "activate", actor=ctx.actor)
+    return Created(account, token, expires)
+
+
+# ------------------------------------------------------------------------------ changing
+
+
+def _guard(ctx: Ctx, account: Account) -> None:
+    """Only operators may change an operator's account (no escalation by reset)."""
+    if ctx.caller.is_operator:
+        return
+    holds_operator = ctx.db.scalar(
+        select(RoleGrant.id).where(RoleGrant.account_id == account.id, RoleGrant.role == "operator")
+    )
+    if holds_operator:
+        raise ProtectedAccount("this account belongs to an operator; only operators may change it")
+
+
+def _writable(ctx: Ctx, account_id, expected) -> Account:
+    account = get(ctx, account_id, "accounts:write")
+    _guard(ctx, account)
+    check_version(account.version, expected)
+    return account
+
+
+def update(ctx: Ctx, account_id, changes: accounts.AccountChanges, expected) -> Account:
+    """Names, locale, aliases and quotas. Agency, status and roles have their own
+    operations (no mass assignment)."""
+    account = _writable(ctx, account_id, expected)
+    return accounts.update(ctx.db, account, changes, actor=ctx.actor)
+
+
+def end_everything(ctx: Ctx, account: Account, reason: str) -> int:
+    """End every SSO session (back-channel logout queued) and revoke every grant with its
+    refresh tokens, in the caller's transaction. Returns the number of sessions ended."""
+    count = logout.end_all_sessions_of(
+        ctx.db,
+        ctx.services.keys,
+        issuer=ctx.issuer,
+        account_id=account.id,
+        reason=reason,
+        actor=ctx.actor,
+    )
+    # Grants outlive an idle-expired session: revoke those too (RFC 9700 §4.14).
+    for gid in ctx.db.scalars(
+        select(Grant.id).where(Grant.account_id == account.id, Grant.revoked_at.is_(None))
+    ):
+        tokens.revoke_grant(ctx.db, gid, reason)
+    return count
+
+
+def suspend(ctx: Ctx, account_id, reason: str, expected) -> Account:
+    account = _writable(ctx, account_id, expected)
+    accounts.suspend(ctx.db, account, actor=ctx.actor, reason=reason)
+    end_everything(ctx, account, "account_suspended")
+    return account
+
+
+def resume(ctx: Ctx, account_id, expected) -> Account:
+    account = _writable(ctx, account_id, expected)
+    return accounts.resume(ctx.db, account, actor=ctx.actor)
+
+
+def delete(ctx: Ctx, account_id, expected) -> Account:
+    account = _writable(ctx, account_id, expected)
+    accounts.soft_delete(ctx.db, account, actor=ctx.actor)
+    end_everything(ctx, account, "account_deleted")
+    ctx.db.execute(sql_delete(RoleGrant).where(RoleGrant.account_id == account.id))
+    return account
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    account: Account
+    link_token: str | None
+    link_expires_at: dt.datetime | None
+    sessions_ended: int
+
+
+def reset_password(ctx: Ctx, account_id, password: str | None, expected) -> PasswordReset:
+    """Set a new password, or (without one) clear it and issue a reset link. Either way
+    every session ends (DESIGN §5: back-channel logout on password reset)."""
+    account = _writable(ctx, account_id, expected)
+    if account.status == "deleted":
+        raise InvalidInput("a deleted account has no password", field="status")
+    token = expires = None
+    if password is not None:
+        if not MIN_PASSWORD <= len(password) <= accounts.MAX_PASSWORD_LENGTH:
+            raise InvalidInput(
+                f"password must be {MIN_PASSWORD}-{accounts.MAX_PASSWORD_LENGTH} characters",
+                field="password",
+            )
+        account.password_hash = ctx.services.hasher.hash(password)
+        account.password_changed_at = utcnow()
+    else:
+        account.password_hash = None
+    account.failed_logins = 0
+    account.locked_until = None
+    ctx.db.flush()
+    if password is None:
+        token, expires = links.issue(ctx.db, account, "reset", actor=ctx.actor)
+    audit.record(
+        ctx.db,
+        "admin.account.password_reset",
+        actor=ctx.actor,
+        agency_id=account.agency_id,
+        subject=str(account.id),
+    )
+    ended = end_everything(ctx, account, "password_reset")
+    return PasswordReset(account, token, expires, ended)
+
+
+def remove_second_factors(db: Session, account: Account) -> int:
+    """HOOK for MFA reset: delete the account's second factors (TOTP, recovery codes,
+    WebAuthn). Uses the ``mfa_credential`` table when it exists in this build."""
+    try:
+        from idp.credentials.models import MfaCredential  # built in parallel (issue 6)
+    except ImportError:  # pragma: no cover - before second factors exist
+        return 0
+    result = db.execute(sql_delete(MfaCredential).where(MfaCredential.account_id == account.id))
+    return result.rowcount or 0
+
+
+def reset_mfa(ctx: Ctx, account_id, expected) -> tuple[Account, int, int]:
+    account = _writable(ctx, account_id, expected)
+    removed = remove_second_factors(ctx.db, account)
+    ended = end_everything(ctx, account, "mfa_reset")
+    audit.record(
+        ctx.db,
+        "admin.account.mfa_reset",
+        actor=ctx.actor,
+        agency_id=account.agency_id,
+        subject=str(account.id),
+        details={"credentials": removed, "sessions": ended},
+    )
+    return account, removed, ended
+
+
+# ------------------------------------------------------------------------------ sessions
+
+
+def list_sessions(ctx: Ctx, account_id) -> list[tuple[SsoSession, list[str]]]:
+    account = get(ctx, account_id)
+    return [
+        (s, sessions.clients_of(ctx.db, s)) for s in sessions.live_sessions_of(ctx.db, account.id)
+    ]
+
+
+def end_sessions(ctx: Ctx, account_id, sid: str | None = None) -> int:
+    account = get(ctx, account_id, "accounts:write")
+    _guard(ctx, account)
+    if sid is None:
+        ended = end_everything(ctx, account, "admin_ended")
+    else:
+        row = sessions.by_sid(ctx.db, sid)
+        if row is None or row.account_id != account.id or row.ended_at is not None:
+            raise NotFound("no such session", field="sid")
+        logout.end_session(
+            ctx.db,
+            ctx.services.keys,
+            issuer=ctx.issuer,
+            row=row,
+            reason="admin_ended",
+            actor=ctx.actor,
+        )
+        ended = 1
+    audit.record(
+        ctx.db,
+        "admin.account.sessions_ended",
+        actor=ctx.actor,
+        agency_id=account.agency_id,
+        subject=str(account.id),
+        details={"sessions": ended, "sid": sid},
+    )
+    return ended
+
+
+# --------------------------------------------------------------------------------- purge
+
+
+def purge_deleted(db: Session, *, older_than: dt.timedelta, actor: str = "cli") -> int:
+    """Erase the personal data of accounts soft-deleted more than ``older_than`` ago.
+
+    The row stays (the audit trail names its id); email becomes ``<id>@purged.invalid``,
+    names, citizen ID, password, aliases, tokens and role grants go."""
+    cutoff = utcnow() - older_than
+    rows = list(
+        db.scalars(
+            select(Account).where(
+                Account.status == "deleted",
+                Account.deleted_at <= cutoff,
+                ~Account.email.endswith("@" + PURGED_DOMAIN),
+            )
+        )
+    )
+    for account in rows:
+        deleted_at = account.deleted_at
+        account.email = f"{account.id.hex}@{PURGED_DOMAIN}"
+        for name in ("given_name_th", "family_name_th", "given_name_en", "family_name_en"):
+            setattr(account, name, "")
+        account.citizen_id_enc = account.citizen_id_hmac = account.citizen_id_last4 = None
+        account.password_hash = None
+        account.aliases = []
+        db.execute(sql_delete(RoleGrant).where(RoleGrant.account_id == account.id))
+        db.execute(sql_delete(AccountToken).where(AccountToken.account_id == account.id))
+        remove_second_factors(db, account)
+        db.flush()
+        audit.record(
+            db,
+            "admin.account.purged",
+            actor=actor,
+            agency_id=account.agency_id,
+            subject=str(account.id),
+            details={"deleted_at": deleted_at.isoformat() if deleted_at else None},
+        )
+    return len(rows)

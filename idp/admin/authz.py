@@ -1,0 +1,212 @@
+"""Who is calling the admin API and what they may do (DESIGN §6). No web framework here.
+
+A caller is either a person (an access token issued at level 2 to an app, carrying their
+account) or a machine (a client_credentials token of a client bound to one agency). Its
+authority is worked out afresh on every request from the role grants in the database, so
+a revoked grant or a suspended account takes effect on the next request.
+
+Authority is a ``Scope``: ``None`` roots means everything (operators); otherwise the
+caller may act on the subtrees of ``roots``. Services filter every query with it, and an
+object outside the scope is reported exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import false, or_, select
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account, RoleGrant
+from idp.agencies.models import Agency
+from idp.clients.models import Client
+from idp.db import utcnow
+from idp.errors import NotFound, PermissionDenied
+
+# What each role may do. Operators may do everything everywhere.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "operator": frozenset(
+        {
+            "agencies:read",
+            "agencies:write",
+            "accounts:read",
+            "accounts:write",
+            "roles:read",
+            "roles:write",
+            "clients:read",
+            "clients:write",
+            "audit:read",
+        }
+    ),
+    "agency_admin": frozenset(
+        {
+            "agencies:read",
+            "accounts:read",
+            "accounts:write",
+            "roles:read",
+            "roles:write",
+            "clients:read",
+            "clients:write",
+            "audit:read",
+        }
+    ),
+    "auditor": frozenset(
+        {"agencies:read", "accounts:read", "roles:read", "clients:read", "audit:read"}
+    ),
+}
+
+# What each machine scope allows, over the subtree of the client's agency.
+SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin:accounts": frozenset({"agencies:read", "accounts:read", "accounts:write", "roles:read"}),
+    "admin:clients": frozenset({"agencies:read", "clients:read", "clients:write"}),
+    "admin:audit": frozenset({"agencies:read", "audit:read"}),
+    "scim": frozenset({"agencies:read", "accounts:read", "accounts:write", "roles:read"}),
+}
+ADMIN_SCOPES = tuple(SCOPE_PERMISSIONS)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """``roots is None``: everything. Otherwise the union of the roots' subtrees."""
+
+    roots: tuple[Agency, ...] | None
+
+    @property
+    def is_global(self) -> bool:
+        return self.roots is None
+
+    def covers(self, agency: Agency) -> bool:
+        if self.roots is None:
+            return True
+        return any(agency.path.startswith(r.path) for r in self.roots)
+
+    def agency_ids_stmt(self):
+        """SELECT of agency ids in scope (for ``Model.agency_id.in_(...)``)."""
+        stmt = select(Agency.id)
+        if self.roots is None:
+            return stmt
+        if not self.roots:
+            return stmt.where(false())
+        return stmt.where(
+            or_(*[Agency.path.startswith(r.path, autoescape=True) for r in self.roots])
+        )
+
+    def apply(self, stmt, column):
+        """``stmt`` limited to rows whose ``column`` (an agency id) is in the scope."""
+        if self.roots is None:
+            return stmt
+        return stmt.where(column.in_(self.agency_ids_stmt()))
+
+    def narrowest_root(self) -> Agency | None:
+        """The single root, for APIs that take one scope agency (None: global)."""
+        if self.roots is None:
+            return None
+        return self.roots[0]
+
+
+@dataclass
+class Caller:
+    kind: str  # "account" | "client"
+    actor: str  # account id or client_id: what audit events name as actor
+    client: Client
+    token_scopes: frozenset[str]
+    account: Account | None = None
+    grants: list[tuple[str, Agency]] = field(default_factory=list)
+    agency: Agency | None = None  # a machine's agency
+
+    @property
+    def is_operator(self) -> bool:
+        return any(role == "operator" for role, _ in self.grants)
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted({role for role, _ in self.grants})
+
+    def scope(self, permission: str) -> Scope:
+        """The scope in which the caller holds ``permission``; PermissionDenied if none."""
+        if self.kind == "client":
+            if any(permission in SCOPE_PERMISSIONS.get(s, ()) for s in self.token_scopes):
+                assert self.agency is not None
+                return Scope((self.agency,))
+            raise PermissionDenied(f"the token's scopes do not allow {permission}")
+        roots: list[Agency] = []
+        for role, agency in self.grants:
+            if permission in ROLE_PERMISSIONS[role]:
+                if role == "operator":
+                    return Scope(None)
+                roots.append(agency)
+        if not roots:
+            raise PermissionDenied(f"no role of yours allows {permission}")
+        # Drop roots inside other roots, so each agency is covered once.
+        roots.sort(key=lambda a: len(a.path))
+        kept: list[Agency] = []
+        for r in roots:
+            if not any(r.path.startswith(k.path) for k in kept):
+                kept.append(r)
+        return Scope(tuple(kept))
+
+    def require(self, permission: str, agency: Agency) -> Scope:
+        """``permission`` over ``agency``; an agency outside the scope is not found."""
+        scope = self.scope(permission)
+        if not scope.covers(agency):
+            raise NotFound("no such agency", field="agency")
+        return scope
+
+
+def load_grants(session: Session, account: Account) -> list[tuple[str, Agency]]:
+    now = utcnow()
+    rows = session.execute(
+        select(RoleGrant.role, RoleGrant.expires_at, Agency)
+        .join(Agency, Agency.id == RoleGrant.agency_id)
+        .where(RoleGrant.account_id == account.id)
+    ).all()
+    return [(role, agency) for role, expires, agency in rows if expires is None or expires > now]
+
+
+def caller_for_account(
+    session: Session, account: Account, client: Client, scopes: frozenset[str]
+) -> Caller:
+    return Caller(
+        kind="account",
+        actor=str(account.id),
+        client=client,
+        token_scopes=scopes,
+        account=account,
+        grants=load_grants(session, account),
+    )
+
+
+def caller_for_client(session: Session, client: Client, scopes: frozenset[str]) -> Caller:
+    agency = session.get(Agency, client.agency_id)
+    return Caller(
+        kind="client",
+        actor=client.client_id,
+        client=client,
+        token_scopes=scopes & frozenset(client.scopes or ()),
+        agency=agency,
+    )
+
+
+def agency_in_scope(session: Session, scope: Scope, agency_id: uuid.UUID | str) -> Agency:
+    """Load an agency the caller may see, else NotFound (same as a missing one)."""
+    try:
+        aid = agency_id if isinstance(agency_id, uuid.UUID) else uuid.UUID(str(agency_id))
+    except ValueError:
+        raise NotFound("no such agency", field="agency") from None
+    agency = session.get(Agency, aid)
+    if agency is None or not scope.covers(agency):
+        raise NotFound("no such agency", field="agency")
+    return agency
+
+
+def agency_code_in_scope(session: Session, scope: Scope, code: str) -> Agency:
+    from idp.agencies import service as agencies
+
+    try:
+        agency = agencies.get_by_code(session, code)
+    except NotFound:
+        raise NotFound(f"unknown agency {code!r}", field="agency") from None
+    if not scope.covers(agency):
+        raise NotFound(f"unknown agency {code!r}", field="agency")
+    return agency

@@ -1,0 +1,207 @@
+"""Client (app) administration within the caller's subtree. Registration goes through
+``idp.clients.service.create`` (redirect-URI rules, secret shown once, stored hashed).
+No web framework here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from idp.admin.authz import agency_code_in_scope
+from idp.admin.context import Ctx, check_version
+from idp.admin.paging import Page, paginate
+from idp.agencies.models import Agency
+from idp.audit import service as audit
+from idp.clients import service as clients
+from idp.clients.models import Client
+from idp.crypto import random_token, sha256_hex
+from idp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+
+SORT_FIELDS = {"client_id": Client.client_id, "created_at": Client.created_at}
+# Scopes an agency may give its own apps; anything else (citizen_id, resource servers,
+# first-party consent skipping) is for operators.
+AGENCY_SCOPES = frozenset(
+    {"openid", "profile", "email", "govid", "offline_access"}
+    | {"admin:accounts", "admin:clients", "admin:audit", "scim"}
+)
+OPERATOR_SCOPES = frozenset({"citizen_id"})
+
+
+def _acr_values(ctx: Ctx) -> tuple[str, str]:
+    s = ctx.services.settings
+    return s.acr_level1, s.acr_level2
+
+
+def get(ctx: Ctx, client_id: str, permission: str = "clients:read") -> Client:
+    scope = ctx.scope(permission)
+    client = ctx.db.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None or not scope.covers(ctx.db.get(Agency, client.agency_id)):
+        raise NotFound("no such client", field="client_id")
+    return client
+
+
+def list_clients(
+    ctx: Ctx, *, status: str | None, agency: str | None, sort: str, cursor: str | None, limit: int
+) -> Page:
+    scope = ctx.scope("clients:read")
+    stmt = scope.apply(select(Client), Client.agency_id)
+    if status:
+        if status not in ("active", "disabled"):
+            raise InvalidInput("status must be active or disabled", field="status")
+        stmt = stmt.where(Client.status == status)
+    if agency:
+        from idp.agencies.service import subtree_ids_stmt
+
+        stmt = stmt.where(
+            Client.agency_id.in_(subtree_ids_stmt(agency_code_in_scope(ctx.db, scope, agency)))
+        )
+    return paginate(
+        ctx.db,
+        stmt,
+        id_column=Client.id,
+        sort_fields=SORT_FIELDS,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def _check_scopes(ctx: Ctx, scopes: Sequence[str]) -> list[str]:
+    allowed = AGENCY_SCOPES | (OPERATOR_SCOPES if ctx.caller.is_operator else frozenset())
+    bad = [s for s in scopes if s not in allowed]
+    if bad:
+        raise InvalidInput(f"scope(s) not allowed: {', '.join(bad)}", field="scopes")
+    return sorted(set(scopes))
+
+
+def _check_acr(ctx: Ctx, min_acr: str | None) -> None:
+    if min_acr is not None and min_acr not in _acr_values(ctx):
+        raise InvalidInput(f"min_acr must be one of {', '.join(_acr_values(ctx))}", field="min_acr")
+
+
+def create(ctx: Ctx, data: clients.NewClient) -> tuple[Client, str | None]:
+    scope = ctx.scope("clients:write")
+    agency_code_in_scope(ctx.db, scope, data.agency_code)
+    if data.first_party and not ctx.caller.is_operator:
+        raise PermissionDenied("only operators may register first-party apps")
+    _check_scopes(ctx, data.scopes)
+    _check_acr(ctx, data.min_acr)
+    return clients.create(ctx.db, data, actor=ctx.actor)
+
+
+@dataclass(frozen=True)
+class ClientChanges:
+    name_th: str | None = None
+    name_en: str | None = None
+    redirect_uris: Sequence[str] | None = None
+    post_logout_redirect_uris: Sequence[str] | None = None
+    backchannel_logout_uri: str | None = None
+    clear_backchannel_logout_uri: bool = False
+    scopes: Sequence[str] | None = None
+    min_acr: str | None = None
+    clear_min_acr: bool = False
+
+
+def update(ctx: Ctx, client_id: str, c: ClientChanges, expected) -> Client:
+    client = get(ctx, client_id, "clients:write")
+    check_version(client.version, expected)
+    if client.status != "active":
+        raise Conflict("a disabled client cannot be changed", field="status")
+    new: dict = {}
+    for name in ("name_th", "name_en"):
+        value = getattr(c, name)
+        if value is not None and value.strip() != getattr(client, name):
+            if not value.strip():
+                raise InvalidInput(f"{name} must not be empty", field=name)
+            new[name] = value.strip()
+    if c.redirect_uris is not None:
+        uris = [clients.validate_redirect_uri(u) for u in c.redirect_uris]
+        if "authorization_code" in (client.grant_types or []) and not uris:
+            raise InvalidInput(
+                "an authorization-code client needs a redirect URI", field="redirect_uris"
+            )
+        if uris != list(client.redirect_uris or []):
+            new["redirect_uris"] = uris
+    if c.post_logout_redirect_uris is not None:
+        uris = [
+            clients.validate_redirect_uri(u, "post_logout_redirect_uris")
+            for u in c.post_logout_redirect_uris
+        ]
+        if uris != list(client.post_logout_redirect_uris or []):
+            new["post_logout_redirect_uris"] = uris
+    if c.clear_backchannel_logout_uri:
+        if client.backchannel_logout_uri is not None:
+            new["backchannel_logout_uri"] = None
+    elif c.backchannel_logout_uri is not None:
+        clients.validate_redirect_uri(c.backchannel_logout_uri, "backchannel_logout_uri")
+        if c.backchannel_logout_uri != client.backchannel_logout_uri:
+            new["backchannel_logout_uri"] = c.backchannel_logout_uri
+    if c.scopes is not None:
+        scopes = _check_scopes(ctx, c.scopes)
+        if scopes != sorted(client.scopes or []):
+            new["scopes"] = scopes
+    if c.clear_min_acr:
+        if client.min_acr is not None:
+            new["min_acr"] = None
+    elif c.min_acr is not None:
+        _check_acr(ctx, c.min_acr)
+        if c.min_acr != client.min_acr:
+            new["min_acr"] = c.min_acr
+    if not new:
+        return client
+    for name, value in new.items():
+        setattr(client, name, value)
+    ctx.db.flush()
+    audit.record(
+        ctx.db,
+        "admin.client.updated",
+        actor=ctx.actor,
+        agency_id=client.agency_id,
+        client_id=client.client_id,
+        details={"changed": sorted(new)},
+    )
+    return client
+
+
+def rotate_secret(ctx: Ctx, client_id: str, expected) -> tuple[Client, str]:
+    client = get(ctx, client_id, "clients:write")
+    check_version(client.version, expected)
+    if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+        raise Conflict("this client authenticates without a shared secret", field="auth_method")
+    if client.status != "active":
+        raise Conflict("a disabled client cannot be changed", field="status")
+    secret = random_token(32)  # 256 bits; only its SHA-256 is stored
+    client.secret_hash = sha256_hex(secret)
+    ctx.db.flush()
+    audit.record(
+        ctx.db,
+        "admin.client.secret_rotated",
+        actor=ctx.actor,
+        agency_id=client.agency_id,
+        client_id=client.client_id,
+        details={"client_id": client.client_id},
+    )
+    return client, secret
+
+
+def disable(ctx: Ctx, client_id: str, expected) -> Client:
+    """DELETE disables: the row stays so tokens and audit events still resolve."""
+    client = get(ctx, client_id, "clients:write")
+    check_version(client.version, expected)
+    if client.client_id == ctx.caller.client.client_id and ctx.caller.kind == "client":
+        raise Conflict("a client cannot disable itself", field="client_id")
+    if client.status == "disabled":
+        return client
+    client.status = "disabled"
+    ctx.db.flush()
+    audit.record(
+        ctx.db,
+        "admin.client.disabled",
+        actor=ctx.actor,
+        agency_id=client.agency_id,
+        client_id=client.client_id,
+        details={"client_id": client.client_id},
+    )
+    return client

@@ -1,0 +1,68 @@
+"""What an admin operation runs with: the transaction, the caller and the object graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from idp.admin.authz import Caller, Scope
+from idp.admin.errors import PreconditionFailed
+from idp.services import Services
+
+ANY = "*"
+
+
+@dataclass
+class Ctx:
+    db: Session
+    caller: Caller
+    services: Services
+
+    @property
+    def actor(self) -> str:
+        return self.caller.actor
+
+    @property
+    def issuer(self) -> str:
+        return self.services.settings.issuer
+
+    def scope(self, permission: str) -> Scope:
+        return self.caller.scope(permission)
+
+
+def etag(version: int) -> str:
+    """A strong entity tag (RFC 9110 §8.8.3): one representation per version."""
+    return f'"{version}"'
+
+
+def check_tag(current: str, expected: frozenset[str] | str | None) -> None:
+    """``expected`` comes from If-Match: a set of entity tags, ``*`` (any), or None (the
+    header is optional for this operation and was not sent)."""
+    if expected is None or expected == ANY:
+        return
+    if current not in expected:
+        raise PreconditionFailed(
+            f"the resource has changed (now {current}); reload it and try again",
+            field="version",
+        )
+
+
+def check_version(current: int, expected: frozenset[str] | str | None) -> None:
+    check_tag(etag(current), expected)
+
+
+def parse_if_match(value: str | None) -> frozenset[str] | str | None:
+    """RFC 9110 §13.1.1. Weak tags are accepted as their strong form (our tags are strong,
+    so ``W/"3"`` from an intermediary that weakened it still names version 3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value == ANY:
+        return ANY
+    tags = set()
+    for part in value.split(","):
+        part = part.strip().removeprefix("W/")
+        if part:
+            tags.add(part)
+    return frozenset(tags)

@@ -1,0 +1,154 @@
+"""FastAPI dependencies of the admin API: the caller (from a GovID bearer token, with
+role grants loaded fresh on every request), the context, If-Match, paging, and the
+Idempotency-Key helper used by every POST."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from idp.admin import idempotency
+from idp.admin.authz import Caller, caller_for_account, caller_for_client
+from idp.admin.context import Ctx, parse_if_match
+from idp.admin.errors import InsufficientAssurance, PreconditionRequired, Unauthenticated
+from idp.admin.paging import DEFAULT_LIMIT, MAX_LIMIT
+from idp.clients.models import Client
+from idp.deps import DbDep, ServicesDep
+from idp.tokens import service as tokens
+
+bearer = HTTPBearer(auto_error=False, description="A GovID access token (RFC 9068 JWT)")
+
+
+def get_caller(
+    db: DbDep,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("a bearer access token is required")
+    settings = services.settings
+    try:
+        # Signature, typ at+jwt, issuer, expiry, deny-list, grant and account status.
+        valid = tokens.validate_access_token(
+            db, services.keys, credentials.credentials, issuer=settings.issuer
+        )
+    except tokens.TokenError:
+        raise Unauthenticated("the access token is invalid, expired or revoked") from None
+    claims = valid.claims
+    client = db.scalar(select(Client).where(Client.client_id == claims.get("client_id")))
+    if client is None or client.status != "active":
+        raise Unauthenticated("the access token's client is disabled")
+    scopes = frozenset(str(claims.get("scope") or "").split())
+    if valid.account is not None:
+        # People administer only after a second factor (DESIGN §6: level 2).
+        if claims.get("acr") != settings.acr_level2:
+            raise InsufficientAssurance("the admin API needs a level-2 (second factor) sign-in")
+        return caller_for_account(db, valid.account, client, scopes)
+    if "client_credentials" not in (client.grant_types or []):
+        raise Unauthenticated("the access token's client is not a machine client")
+    return caller_for_client(db, client, scopes)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_ctx(db: DbDep, services: ServicesDep, caller: CallerDep) -> Ctx:
+    return Ctx(db=db, caller=caller, services=services)
+
+
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+
+
+def if_match_required(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The resource's ETag (or *); required",
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+            max_length=512,
+        ),
+    ] = None,
+) -> frozenset[str] | str:
+    parsed = parse_if_match(if_match)
+    if parsed is None:
+        # RFC 6585 §3: we insist on conditional writes (lost-update protection).
+        raise PreconditionRequired("send If-Match with the ETag you last read", field="If-Match")
+    return parsed
+
+
+def if_match_optional(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="The resource's ETag (or *); checked when sent",
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+            max_length=512,
+        ),
+    ] = None,
+) -> frozenset[str] | str | None:
+    return parse_if_match(if_match)
+
+
+IfMatch = Annotated[frozenset[str] | str, Depends(if_match_required)]
+IfMatchOptional = Annotated[frozenset[str] | str | None, Depends(if_match_optional)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Makes a retried POST safe: same key and body, same result",
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+    ),
+]
+Cursor = Annotated[
+    str | None, Query(max_length=1024, pattern=r"^[A-Za-z0-9_-]*$", description="From next_cursor")
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, at most 500")]
+DEFAULT_PAGE = DEFAULT_LIMIT
+
+
+def respond(
+    status: int, body: dict[str, Any], *, etag: str | None = None, location: str | None = None
+) -> JSONResponse:
+    headers = {}
+    if etag:
+        headers["ETag"] = etag
+    if location:
+        headers["Location"] = location
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def idempotent(
+    request: Request,
+    ctx: Ctx,
+    key: str | None,
+    payload: BaseModel | dict | None,
+    run: Callable[[], JSONResponse],
+) -> JSONResponse:
+    """Run a POST once per Idempotency-Key; replay the stored response on a retry."""
+    if not key:
+        return run()
+    idempotency.check_key(key)
+    body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    fp = idempotency.fingerprint(request.method, request.url.path, body)
+    cipher = ctx.services.cipher
+    stored = idempotency.lookup(ctx.db, cipher, ctx.actor, key, fp)
+    if stored is not None:
+        headers = {**stored.headers, "Idempotent-Replayed": "true"}
+        return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    response = run()
+    import json
+
+    keep = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "location")}
+    idempotency.store(
+        ctx.db, cipher, ctx.actor, key, fp, response.status_code, keep, json.loads(response.body)
+    )
+    return response

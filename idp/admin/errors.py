@@ -1,0 +1,66 @@
+"""Errors of the admin API that are not already in ``idp.errors`` (no web framework here).
+
+Their HTTP form (status, problem type) is decided in ``idp.admin.problems`` only.
+"""
+
+from __future__ import annotations
+
+from idp.errors import Conflict, DomainError, InvalidInput
+
+
+class Unauthenticated(DomainError):
+    """No token, or a token that is invalid, expired, revoked or of an inactive account."""
+
+    code = "unauthenticated"
+    exit_code = 5
+
+
+class InsufficientAssurance(DomainError):
+    """A person's token was not issued at the level-2 assurance the admin API needs."""
+
+    code = "insufficient_assurance"
+    exit_code = 5
+
+
+class PreconditionRequired(DomainError):
+    """PATCH/DELETE without ``If-Match`` (RFC 6585 §3)."""
+
+    code = "precondition_required"
+
+
+class PreconditionFailed(Conflict):
+    """``If-Match`` does not match the current ``ETag`` (RFC 9110 §13.1.1)."""
+
+    code = "precondition_failed"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """The same ``Idempotency-Key`` was sent with a different request body."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    code = "idempotency_in_progress"
+
+
+class InvalidFields(InvalidInput):
+    """Several inputs were wrong at once; ``errors`` lists every one."""
+
+    code = "invalid_input"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        first = errors[0] if errors else {"message": "invalid input"}
+        super().__init__(first["message"], field=first.get("field"))
+        self.errors = errors
+
+
+class AgencyNotEmpty(Conflict):
+    code = "agency_not_empty"
+
+
+class ProtectedAccount(DomainError):
+    """An agency admin tried to change an operator's account (operators only)."""
+
+    code = "protected_account"
+    exit_code = 5

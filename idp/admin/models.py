@@ -1,0 +1,54 @@
+"""Tables of the admin API: idempotency records and one-time account tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.db import Base, JSONType, UTCDateTime, utcnow
+
+TOKEN_PURPOSES = ("activate", "reset")
+
+
+class IdempotencyRecord(Base):
+    """The outcome of a POST made with an ``Idempotency-Key`` (one per caller and key).
+
+    The response body is stored encrypted with the data key: it may hold a secret that is
+    shown once (a client secret, an activation link), and a retry after a lost response is
+    exactly when the caller needs it again. Records expire after a day.
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("caller", "key", name="uq_idempotency_key_caller_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    caller: Mapped[str] = mapped_column(String(160))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSONType, default=dict)
+    body_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AccountToken(Base):
+    """A one-time link token (activation of a new account, password reset by link).
+
+    Only the SHA-256 of the token is kept; the token itself is shown once to the admin.
+    """
+
+    __tablename__ = "account_token"
+    __table_args__ = (CheckConstraint("purpose IN ('activate', 'reset')", name="purpose"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,151 @@
+"""RFC 9457 problem details for the admin API and SCIM: the ONE place where domain errors
+become HTTP responses (DESIGN §2 rule 5). Each kind of error has a stable ``type`` URI.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from idp import errors
+from idp.admin import errors as admin_errors
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "urn:govid:problem:"
+
+# error class -> (HTTP status, problem slug, title). Looked up along the class's MRO, so
+# a subclass without an entry gets its parent's.
+PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
+    admin_errors.Unauthenticated: (401, "unauthenticated", "Authentication required"),
+    admin_errors.InsufficientAssurance: (
+        403,
+        "insufficient-assurance",
+        "Sign in with a second factor (level 2) to use the admin API",
+    ),
+    errors.PermissionDenied: (403, "forbidden", "Not allowed"),
+    admin_errors.ProtectedAccount: (403, "protected-account", "Only operators may do that"),
+    errors.NotFound: (404, "not-found", "Not found"),
+    errors.UnknownAgency: (404, "not-found", "Not found"),
+    errors.Conflict: (409, "conflict", "Conflict"),
+    errors.DuplicateEmail: (409, "duplicate-email", "Email address already in use"),
+    errors.DuplicateAgencyCode: (409, "duplicate-agency-code", "Agency code already in use"),
+    admin_errors.AgencyNotEmpty: (409, "agency-not-empty", "The agency still has members"),
+    admin_errors.IdempotencyInProgress: (
+        409,
+        "idempotency-in-progress",
+        "A request with this Idempotency-Key is still being processed",
+    ),
+    admin_errors.PreconditionFailed: (412, "precondition-failed", "The resource has changed"),
+    admin_errors.PreconditionRequired: (428, "precondition-required", "If-Match is required"),
+    errors.InvalidInput: (422, "invalid-input", "Invalid input"),
+    errors.InvalidCitizenId: (422, "invalid-input", "Invalid input"),
+    admin_errors.IdempotencyKeyReused: (
+        422,
+        "idempotency-key-reused",
+        "This Idempotency-Key was used with a different request",
+    ),
+    errors.DomainError: (400, "bad-request", "Bad request"),
+}
+
+
+def problem_type(slug: str) -> str:
+    return TYPE_BASE + slug
+
+
+def lookup(exc: Exception) -> tuple[int, str, str]:
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            return PROBLEMS[cls]
+    return 500, "internal", "Internal error"
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": problem_type(slug), "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def from_domain(exc: errors.DomainError) -> JSONResponse:
+    # A stale version reported by a domain service is a failed precondition here.
+    if isinstance(exc, errors.Conflict) and exc.field == "version":
+        exc = admin_errors.PreconditionFailed(exc.message)
+    status, slug, title = lookup(exc)
+    headers = None
+    if status == 401:
+        # RFC 6750 §3: tell the client how to authenticate (no detail for bad tokens).
+        headers = {"WWW-Authenticate": 'Bearer realm="govid-admin", error="invalid_token"'}
+    extra: dict[str, Any] = {"code": exc.code}
+    if isinstance(exc, errors.InvalidInput):
+        extra["errors"] = getattr(exc, "errors", None) or [
+            {"field": exc.field or "", "message": exc.message, "code": exc.code}
+        ]
+    elif exc.field:
+        extra["field"] = exc.field
+    return problem_response(status, slug, title, exc.message, headers=headers, **extra)
+
+
+def _field_of(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "header", "path")]
+    return ".".join(parts) or "body"
+
+
+def from_validation(exc: RequestValidationError) -> JSONResponse:
+    """Every bad field at once (not only the first)."""
+    problems = [
+        {"field": _field_of(e.get("loc", ())), "message": e.get("msg", ""), "code": e["type"]}
+        for e in exc.errors()
+    ]
+    return problem_response(
+        422,
+        "invalid-input",
+        "Invalid input",
+        f"{len(problems)} field(s) are invalid",
+        code="invalid_input",
+        errors=problems,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an admin (or SCIM) application."""
+
+    @app.exception_handler(errors.DomainError)
+    async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:
+        return from_domain(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return from_validation(exc)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_request: Request, _exc: StaleDataError) -> JSONResponse:
+        return from_domain(admin_errors.PreconditionFailed("the resource was changed meanwhile"))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error in admin API: %s", type(exc.orig).__name__)
+        return from_domain(errors.Conflict("the change conflicts with existing data"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(
+            exc.status_code, slug, str(exc.detail), headers=getattr(exc, "headers", None)
+        )

@@ -1,0 +1,151 @@
+"""Role grants (DESIGN §4 ``role_grant``): operators grant anything anywhere; agency
+admins grant roles below operator within their subtree, to accounts of their subtree.
+Grants may expire. Every change is audited. No web framework here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from idp.accounts.models import ROLES, RoleGrant
+from idp.admin import accounts as admin_accounts
+from idp.admin.authz import agency_in_scope
+from idp.admin.context import Ctx, check_tag
+from idp.admin.paging import Page, paginate
+from idp.agencies.models import Agency
+from idp.audit import service as audit
+from idp.db import utcnow
+from idp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+
+SORT_FIELDS = {"created_at": RoleGrant.created_at}
+
+
+def grant_etag(grant: RoleGrant) -> str:
+    exp = int(grant.expires_at.timestamp()) if grant.expires_at else 0
+    return f'"{grant.id.hex[:12]}-{exp}"'
+
+
+def get(ctx: Ctx, grant_id, permission: str = "roles:read") -> RoleGrant:
+    scope = ctx.scope(permission)
+    try:
+        gid = grant_id if isinstance(grant_id, uuid.UUID) else uuid.UUID(str(grant_id))
+    except ValueError:
+        raise NotFound("no such role grant", field="role_grant") from None
+    grant = ctx.db.get(RoleGrant, gid)
+    if grant is None or not scope.covers(ctx.db.get(Agency, grant.agency_id)):
+        raise NotFound("no such role grant", field="role_grant")
+    return grant
+
+
+def list_grants(
+    ctx: Ctx,
+    *,
+    account_id: str | None = None,
+    role: str | None = None,
+    agency_id: str | None = None,
+    cursor: str | None,
+    limit: int,
+    sort: str = "created_at",
+) -> Page:
+    scope = ctx.scope("roles:read")
+    stmt = scope.apply(select(RoleGrant), RoleGrant.agency_id)
+    if account_id:
+        account = admin_accounts.get(ctx, account_id)
+        stmt = stmt.where(RoleGrant.account_id == account.id)
+    if role:
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+        stmt = stmt.where(RoleGrant.role == role)
+    if agency_id:
+        stmt = stmt.where(RoleGrant.agency_id == agency_in_scope(ctx.db, scope, agency_id).id)
+    return paginate(
+        ctx.db,
+        stmt,
+        id_column=RoleGrant.id,
+        sort_fields=SORT_FIELDS,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def _may_handle(ctx: Ctx, role: str) -> None:
+    if role == "operator" and not ctx.caller.is_operator:
+        raise PermissionDenied("only operators may grant or revoke the operator role")
+
+
+def create(ctx: Ctx, account_id, role: str, agency_id, expires_at: dt.datetime | None) -> RoleGrant:
+    scope = ctx.scope("roles:write")
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise InvalidInput("expires_at needs a time zone", field="expires_at")
+        if expires_at <= utcnow():
+            raise InvalidInput("expires_at must be in the future", field="expires_at")
+    agency = agency_in_scope(ctx.db, scope, agency_id)
+    account = admin_accounts.get(ctx, account_id, "accounts:read")
+    if not scope.covers(account.agency):
+        raise NotFound("no such account", field="account")
+    _may_handle(ctx, role)
+    if account.status != "active":
+        raise Conflict("roles can only be granted to active accounts", field="account_id")
+    exists = ctx.db.scalar(
+        select(RoleGrant.id).where(
+            RoleGrant.account_id == account.id,
+            RoleGrant.role == role,
+            RoleGrant.agency_id == agency.id,
+        )
+    )
+    if exists:
+        raise Conflict("this account already holds this role for this agency", field="role")
+    grant = RoleGrant(
+        id=uuid.uuid4(),
+        account_id=account.id,
+        role=role,
+        agency_id=agency.id,
+        granted_by=ctx.caller.account.id if ctx.caller.account else None,
+        expires_at=expires_at,
+    )
+    ctx.db.add(grant)
+    try:
+        with ctx.db.begin_nested():
+            ctx.db.flush()
+    except IntegrityError:  # a concurrent identical grant
+        raise Conflict(
+            "this account already holds this role for this agency", field="role"
+        ) from None
+    audit.record(
+        ctx.db,
+        "admin.role.granted",
+        actor=ctx.actor,
+        agency_id=agency.id,
+        subject=str(account.id),
+        details={
+            "role": role,
+            "agency": agency.code,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return grant
+
+
+def revoke(ctx: Ctx, grant_id, expected) -> None:
+    grant = get(ctx, grant_id, "roles:write")
+    check_tag(grant_etag(grant), expected)
+    _may_handle(ctx, grant.role)
+    agency = ctx.db.get(Agency, grant.agency_id)
+    role, account_id = grant.role, grant.account_id
+    ctx.db.delete(grant)
+    ctx.db.flush()
+    audit.record(
+        ctx.db,
+        "admin.role.revoked",
+        actor=ctx.actor,
+        agency_id=agency.id if agency else None,
+        subject=str(account_id),
+        details={"role": role, "agency": agency.code if agency else None},
+    )

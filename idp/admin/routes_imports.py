@@ -1,0 +1,68 @@
+"""``/admin/v1/imports``: bulk account import (CSV or JSON lines in the request body)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from idp.admin import importer
+from idp.admin.deps import CtxDep, IdempotencyKey, idempotent, respond
+from idp.admin.import_rows import read_rows
+from idp.admin.schemas_clients import ImportReport
+from idp.errors import InvalidInput
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+MAX_BODY = 64 * 1024 * 1024
+
+
+@router.post(
+    "",
+    response_model=ImportReport,
+    summary="Import accounts (CSV or JSON lines); dry_run validates only",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "email,agency,given_name_en,family_name_en,password_hash\n"
+                    "somchai@dopa.go.th,moi-dopa,Somchai,Jaidee,{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n",
+                },
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def create_import(
+    request: Request,
+    ctx: CtxDep,
+    dry_run: bool = False,
+    mode: Annotated[str, Query(pattern="^(all_or_nothing|per_row)$")] = "all_or_nothing",
+    key: IdempotencyKey = None,
+):
+    data = await request.body()
+    if len(data) > MAX_BODY:
+        raise InvalidInput(f"the file is larger than {MAX_BODY} bytes; use the CLI", field="file")
+    ctype = request.headers.get("content-type", "")
+    fmt = "jsonl" if ("json" in ctype) else "csv"
+    scope = ctx.scope("accounts:write")
+    body_key = {"sha256": hashlib.sha256(data).hexdigest(), "dry_run": dry_run, "mode": mode}
+
+    def run():
+        result = importer.run_import(
+            ctx.db,
+            read_rows(io.BytesIO(data), fmt),
+            cipher=ctx.services.cipher,
+            scope=scope,
+            actor=ctx.actor,
+            dry_run=dry_run,
+            mode=mode,
+        )
+        return respond(200, result.to_dict())
+
+    # The import is CPU and database work: keep it off the event loop.
+    return await run_in_threadpool(idempotent, request, ctx, key, body_key, run)

@@ -1,0 +1,116 @@
+"""Request and response bodies for clients and imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from idp.admin.schemas import AgencyRef, Code, In, Name, Text, Uri
+
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+
+
+class ClientOut(BaseModel):
+    client_id: str
+    agency: AgencyRef
+    name_th: str
+    name_en: str
+    auth_method: AuthMethod
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    backchannel_logout_uri: str | None
+    grant_types: list[str]
+    scopes: list[str]
+    min_acr: str | None
+    first_party: bool
+    status: Literal["active", "disabled"]
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ClientCreated(ClientOut):
+    client_secret: str | None = Field(None, description="Shown once; stored only as a hash")
+
+
+class ClientSecret(BaseModel):
+    client: ClientOut
+    client_secret: str = Field(description="Shown once; the old secret stops working now")
+
+
+class ClientCreate(In):
+    agency: Code
+    name_th: Name
+    name_en: Name
+    auth_method: AuthMethod = "client_secret_basic"
+    grant_types: list[GrantType] = Field(
+        default_factory=lambda: ["authorization_code", "refresh_token"], max_length=3
+    )
+    redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
+    post_logout_redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
+    backchannel_logout_uri: Uri | None = None
+    scopes: list[Text] = Field(
+        default_factory=lambda: ["openid", "profile", "email", "govid"], max_length=20
+    )
+    min_acr: Text | None = None
+    first_party: bool = False
+    jwks: dict[str, Any] | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "agency": "moi-dopa",
+                    "name_th": "ระบบลา",
+                    "name_en": "Leave system",
+                    "redirect_uris": ["https://leave.dopa.go.th/oidc/callback"],
+                    "backchannel_logout_uri": "https://leave.dopa.go.th/oidc/logout",
+                    "min_acr": "urn:govid:acr:2",
+                }
+            ]
+        },
+    )
+
+
+class ClientPatch(In):
+    name_th: Name | None = None
+    name_en: Name | None = None
+    redirect_uris: list[Uri] | None = Field(None, max_length=20)
+    post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=20)
+    backchannel_logout_uri: Uri | None = Field(None, description="null removes it")
+    scopes: list[Text] | None = Field(None, max_length=20)
+    min_acr: Text | None = Field(None, description="null removes it")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"min_acr": "urn:govid:acr:2"}]},
+    )
+
+
+# ------------------------------------------------------------------------------ imports
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="1-based data row (header excluded)")
+    field: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    import_id: str
+    dry_run: bool
+    mode: Literal["all_or_nothing", "per_row"]
+    rows: int
+    valid: int
+    created: int
+    failed: int
+    errors: list[ImportRowError]
+    activation_tokens: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="email → activation token for rows without a password (shown once)",
+    )
+    errors_truncated: bool = False

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from idp.config import Settings
+from idp.directory.cli import directory_app, outbox_app  # commands import lazily
 from idp.errors import DomainError
 
 app = typer.Typer(help="GovID identity provider", no_args_is_help=True, add_completion=False)
@@ -28,6 +29,8 @@ accounts_app = typer.Typer(help="Accounts (civil servant mailboxes)", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(directory_app, name="directory")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (for scripts).")]
 

@@ -26,6 +26,7 @@ TABLES = {
     "replay_cache",
     "idempotency_key",
     "account_token",
+    "agency_federation",
 }
 
 

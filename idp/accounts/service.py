@@ -210,3 +210,183 @@ def active_grants(session: Session, account: Account) -> list[RoleGrant]:
     now = utcnow()
     grants = session.scalars(select(RoleGrant).where(RoleGrant.account_id == account.id))
     return [g for g in grants if g.expires_at is None or g.expires_at > now]
+
+
+# ------------------------------------------------------------------ changes (issue 9)
+# Each writes the account change, an outbox row for the mail directory and an audit
+# event in the caller's transaction (DESIGN §2 rule 6, §8).
+
+
+@dataclass(frozen=True)
+class AccountChanges:
+    """Fields to change; ``None`` leaves a field as it is. ``email`` renames."""
+
+    email: str | None = None
+    given_name_th: str | None = None
+    family_name_th: str | None = None
+    given_name_en: str | None = None
+    family_name_en: str | None = None
+    locale: str | None = None
+    mailbox_quota_mb: int | None = None
+    attachment_limit_mb: int | None = None
+    aliases: Sequence[str] | None = None
+
+
+def _check_version(account: Account, expected_version: int | None) -> None:
+    if expected_version is not None and account.version != expected_version:
+        raise Conflict("the account was changed by someone else; reload it", field="version")
+
+
+def _changed_values(session: Session, account: Account, c: AccountChanges) -> dict:
+    new: dict = {}
+    domains = _allowed_domains(session, account.agency)
+    email = account.email
+    if c.email is not None and normalise_email(c.email) != account.email:
+        email = normalise_email(c.email)
+        _check_domain(email, domains, "email")
+        if session.scalar(select(Account.id).where(Account.email == email)):
+            raise DuplicateEmail(f"an account with email {email} already exists", field="email")
+        new["email"] = email
+    for name in ("given_name_th", "family_name_th", "given_name_en", "family_name_en"):
+        value = getattr(c, name)
+        if value is not None and value.strip() != getattr(account, name):
+            new[name] = value.strip()
+    if c.locale is not None and c.locale != account.locale:
+        if c.locale not in ("th", "en"):
+            raise InvalidInput("locale must be 'th' or 'en'", field="locale")
+        new["locale"] = c.locale
+    for name in ("mailbox_quota_mb", "attachment_limit_mb"):
+        value = getattr(c, name)
+        if value is not None and value != getattr(account, name):
+            if value <= 0:
+                raise InvalidInput(f"{name} must be a positive number of MB", field=name)
+            new[name] = value
+    if c.aliases is not None:
+        aliases = sorted({normalise_email(a) for a in c.aliases} - {email})
+        for alias in aliases:
+            _check_domain(alias, domains, "aliases")
+        if aliases != sorted(account.aliases or []):
+            new["aliases"] = aliases
+    return new
+
+
+def update(
+    session: Session,
+    account: Account,
+    changes: AccountChanges,
+    *,
+    actor: str | None = None,
+    expected_version: int | None = None,
+) -> Account:
+    """Change names, address (rename), aliases or quotas. No change, no event."""
+    if account.status == "deleted":
+        raise Conflict("a deleted account cannot be changed", field="status")
+    _check_version(account, expected_version)
+    new = _changed_values(session, account, changes)
+    if not new:
+        return account
+    for name, value in new.items():
+        setattr(account, name, value)
+    session.flush()  # the account row first: outbox ids then follow commit order
+    outbox.enqueue(session, account, "modify")
+    audit.record(
+        session,
+        "admin.account.updated",
+        actor=actor,
+        agency_id=account.agency_id,
+        subject=str(account.id),
+        details={"changed": sorted(new)},
+    )
+    return account
+
+
+def _set_status(
+    session: Session,
+    account: Account,
+    status: str,
+    op: str,
+    event: str,
+    *,
+    actor: str | None,
+    expected_version: int | None,
+    details: dict | None = None,
+) -> Account:
+    _check_version(account, expected_version)
+    if account.status == status:
+        return account  # idempotent: nothing changes, nothing is written
+    if account.status == "deleted":
+        raise Conflict("a deleted account cannot be changed", field="status")
+    account.status = status
+    if status == "deleted":
+        account.deleted_at = utcnow()
+    session.flush()
+    outbox.enqueue(session, account, op)
+    audit.record(
+        session,
+        event,
+        actor=actor,
+        agency_id=account.agency_id,
+        subject=str(account.id),
+        details=details,
+    )
+    return account
+
+
+def suspend(
+    session: Session,
+    account: Account,
+    *,
+    actor: str | None = None,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Account:
+    """Suspend: no sign-in, mailbox disabled in the directory."""
+    return _set_status(
+        session,
+        account,
+        "suspended",
+        "disable",
+        "admin.account.suspended",
+        actor=actor,
+        expected_version=expected_version,
+        details={"reason": reason[:200]},
+    )
+
+
+def resume(
+    session: Session,
+    account: Account,
+    *,
+    actor: str | None = None,
+    expected_version: int | None = None,
+) -> Account:
+    """Undo a suspension."""
+    return _set_status(
+        session,
+        account,
+        "active",
+        "enable",
+        "admin.account.resumed",
+        actor=actor,
+        expected_version=expected_version,
+    )
+
+
+def soft_delete(
+    session: Session,
+    account: Account,
+    *,
+    actor: str | None = None,
+    expected_version: int | None = None,
+) -> Account:
+    """Mark deleted (the row and its audit trail stay; a purge job erases PII later);
+    the directory entry is removed."""
+    return _set_status(
+        session,
+        account,
+        "deleted",
+        "delete",
+        "admin.account.deleted",
+        actor=actor,
+        expected_version=expected_version,
+    )

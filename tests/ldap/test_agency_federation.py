@@ -1,0 +1,112 @@
+"""Per-agency federation settings in the database (PostgreSQL and SQLite), and the
+account-level call the login page makes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from idp.audit.models import AuditEvent
+from idp.directory import agency_federation as fed
+from idp.directory.federation import Outcome
+from idp.directory.models import AgencyFederation
+from idp.errors import InvalidInput, NotFound
+from tests import factories
+from tests.ldap.conftest import AGENCY_PEOPLE, AGENCY_USERS, SERVICE_DN, SERVICE_PASSWORD
+
+
+@pytest.fixture
+def tree(db, unique):
+    t = {"ministry": factories.agency(db, f"fm-{unique}", domains=["agency.go.th"])}
+    t["dept"] = factories.agency(db, f"fd-{unique}", parent=t["ministry"].code)
+    t["office"] = factories.agency(db, f"fo-{unique}", parent=t["dept"].code)
+    return t
+
+
+def settings_for(slapd, ca_pem, **kw) -> fed.FederationInput:
+    values = dict(
+        servers=[slapd.url],
+        start_tls=True,
+        ca_pem=ca_pem,
+        search_base=AGENCY_PEOPLE,
+        service_bind_dn=SERVICE_DN,
+        service_password=SERVICE_PASSWORD,
+        timeout_seconds=2,
+    )
+    values.update(kw)
+    return fed.FederationInput(**values)
+
+
+def test_configure_encrypts_the_service_password_and_audits(
+    db, tree, cipher, agency_slapd, agency_tls
+):
+    ca = agency_tls["ca"].read_text()
+    row = fed.configure(
+        db, tree["ministry"].code, settings_for(agency_slapd, ca), cipher=cipher, actor="op"
+    )
+    assert row.service_password_enc and SERVICE_PASSWORD not in row.service_password_enc
+    assert fed.as_dict(row)["service_password"] == "set"
+    ev = db.scalars(
+        select(AuditEvent).where(AuditEvent.type == "admin.agency.federation_configured")
+    ).all()[-1]
+    assert ev.agency_id == tree["ministry"].id
+    assert ev.details["mode"] == "search_then_bind" and ev.details["transport"] == "tls"
+    assert SERVICE_PASSWORD not in str(ev.details)
+
+    # Replacing without a password keeps the stored one.
+    fed.configure(
+        db,
+        tree["ministry"].code,
+        settings_for(agency_slapd, ca, service_password=None, timeout_seconds=3),
+        cipher=cipher,
+    )
+    config = fed.config_for(db, tree["ministry"], cipher=cipher)
+    assert config.service_password == SERVICE_PASSWORD and config.timeout == 3
+
+
+def test_settings_apply_to_the_subtree_and_a_sub_agency_can_opt_out(
+    db, tree, cipher, agency_slapd, agency_tls
+):
+    ca = agency_tls["ca"].read_text()
+    assert fed.config_for(db, tree["office"], cipher=cipher) is None
+    fed.configure(db, tree["ministry"].code, settings_for(agency_slapd, ca), cipher=cipher)
+    assert fed.config_for(db, tree["office"], cipher=cipher).search_base == AGENCY_PEOPLE
+    fed.configure(db, tree["dept"].code, settings_for(agency_slapd, ca), cipher=cipher)
+    fed.disable(db, tree["dept"].code, actor="op")
+    assert fed.config_for(db, tree["office"], cipher=cipher) is None  # nearest row wins
+    assert fed.config_for(db, tree["ministry"], cipher=cipher) is not None
+    with pytest.raises(NotFound):
+        fed.disable(db, tree["office"].code)
+
+
+def test_bad_settings_are_refused(db, tree, cipher, agency_slapd):
+    with pytest.raises(InvalidInput, match="allow_plain"):
+        fed.configure(
+            db,
+            tree["ministry"].code,
+            settings_for(agency_slapd, None, start_tls=False),
+            cipher=cipher,
+        )
+    with pytest.raises(InvalidInput, match="timeout"):
+        fed.configure(
+            db, tree["ministry"].code, settings_for(agency_slapd, None, timeout_seconds=0),
+            cipher=cipher,
+        )  # fmt: skip
+    assert db.get(AgencyFederation, tree["ministry"].id) is None
+
+
+def test_authenticate_account(db, tree, cipher, hasher, agency_slapd, agency_tls):
+    account = factories.account(
+        db, "somchai@agency.go.th", tree["office"].code, hasher=hasher, cipher=cipher
+    )
+    assert fed.authenticate_account(db, account, "whatever", cipher=cipher) is None
+    fed.configure(
+        db,
+        tree["ministry"].code,
+        settings_for(agency_slapd, agency_tls["ca"].read_text()),
+        cipher=cipher,
+    )
+    ok = fed.authenticate_account(db, account, AGENCY_USERS["somchai"][0], cipher=cipher)
+    assert ok.outcome is Outcome.OK and ok.amr == ("pwd",)
+    bad = fed.authenticate_account(db, account, "wrong", cipher=cipher)
+    assert bad.outcome is Outcome.BAD_CREDENTIALS

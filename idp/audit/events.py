@@ -62,15 +62,6 @@ EVENT_TYPES: dict[str, str] = {
     "directory.outbox.parked": "outbox_id, op, error (the LDAP error; never a secret)",
     "directory.outbox.retried": "outbox_ids, count, was (parked | pending)",
     "directory.reconcile.fixed": "agency, missing, unexpected, different, orphan (counts)",
-    "admin.agency.federation_configured": (
-        "servers, transport (tls | plain), mode (bind_dn_template | search_then_bind), "
-        "fallback_to_local"
-    ),
-    "admin.agency.federation_disabled": "",
-    # Mail directory (subject = account id; issue 9)
-    "directory.outbox.parked": "outbox_id, op, error (the LDAP error; never a secret)",
-    "directory.outbox.retried": "outbox_ids, count, was (parked | pending)",
-    "directory.reconcile.fixed": "agency, missing, unexpected, different, orphan (counts)",
     # Keys
     "keys.key.created": "kid, alg, state",
     "keys.key.rotated": "activated, retired",

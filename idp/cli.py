@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from idp.audit.cli import audit_app  # commands import lazily
 from idp.config import Settings
 from idp.directory.cli import directory_app, outbox_app  # commands import lazily
 from idp.errors import DomainError
@@ -29,6 +30,7 @@ accounts_app = typer.Typer(help="Accounts (civil servant mailboxes)", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(directory_app, name="directory")
 

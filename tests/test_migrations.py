@@ -24,6 +24,7 @@ TABLES = {
     "revoked_token",
     "consent",
     "replay_cache",
+    "audit_checkpoint",
     "idempotency_key",
     "account_token",
     "agency_federation",

@@ -1,101 +1,80 @@
 """Append audit events to a hash chain, in the caller's transaction (DESIGN §7).
 
-``hash = SHA-256(prev_hash || canonical JSON of the row)``. The chain head is read and
-extended under a lock (a transaction-scoped advisory lock on PostgreSQL; SQLite
-serialises writers), so concurrent writers still produce one chain with gapless seq.
+``hash = SHA-256(prev_hash || canonical JSON of the row)`` (see ``idp.audit.chain``).
+The chain head is read and extended under a lock held until the caller's transaction
+ends, so concurrent writers in any number of processes produce one chain with a gapless
+``seq``; a rolled-back transaction gives its seq back to the next writer.
+
+- PostgreSQL: a transaction-scoped advisory lock. This relies on READ COMMITTED (the
+  default): the head is read by a statement that starts after the lock is granted.
+- SQLite: one writer at a time; a no-op UPDATE takes the write lock before the head is
+  read, so no writer works from a stale head.
+
+The lock is held until commit, so call ``record`` late in a transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from idp.audit.events import is_known
-from idp.audit.models import AuditEvent
+from idp.audit import events
+from idp.audit.chain import GENESIS_HASH, canonical, compute_hash, row_material
+from idp.audit.models import AuditCheckpoint, AuditEvent
+from idp.audit.sanitise import SecretInDetails, clean_details, clean_text
 from idp.db import utcnow
 
-GENESIS_HASH = "0" * 64
-_ADVISORY_LOCK_KEY = 0x60D1D_A0D1  # arbitrary, constant: "GovID audit"
+__all__ = [
+    "GENESIS_HASH",
+    "OUTCOMES",
+    "SecretInDetails",
+    "UnknownEventType",
+    "canonical",
+    "compute_hash",
+    "head",
+    "lock_head",
+    "record",
+    "row_material",
+    "verify_chain",
+]
 
-# Keys that would mean a secret is being logged; refused outright (issue 8).
-_SECRET_KEYS = frozenset(
-    {
-        "password",
-        "new_password",
-        "current_password",
-        "secret",
-        "client_secret",
-        "token",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "auth_code",
-        "authorization_code",
-        "code_verifier",
-        "totp",
-        "otp",
-        "cookie",
-        "session_cookie",
-        "recovery_code",
-    }
-)
+_ADVISORY_LOCK_KEY = 0x60D1D_A0D1  # arbitrary, constant: "GovID audit"
+OUTCOMES = ("success", "failure", "denied", "error")
 
 
 class UnknownEventType(ValueError):
     pass
 
 
-def _clean(value: str | None, limit: int) -> str | None:
-    if value is None:
-        return None
-    # CR/LF-safe: a header value must not be able to forge a log line.
-    return value.replace("\r", " ").replace("\n", " ")[:limit]
-
-
-def _check_no_secrets(details: dict[str, Any]) -> None:
-    for key, value in details.items():
-        if key.lower() in _SECRET_KEYS:
-            raise ValueError(f"audit details must not carry secrets (key {key!r})")
-        if isinstance(value, dict):
-            _check_no_secrets(value)
-
-
-def canonical(row: dict[str, Any]) -> bytes:
-    return json.dumps(
-        row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode()
-
-
-def row_material(ev: AuditEvent) -> dict[str, Any]:
-    return {
-        "seq": ev.seq,
-        "at": ev.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "type": ev.type,
-        "outcome": ev.outcome,
-        "actor": ev.actor,
-        "agency_id": str(ev.agency_id) if ev.agency_id else None,
-        "subject": ev.subject,
-        "client_id": ev.client_id,
-        "session_id": ev.session_id,
-        "ip": ev.ip,
-        "user_agent": ev.user_agent,
-        "details": ev.details or {},
-    }
-
-
-def compute_hash(prev_hash: str, ev: AuditEvent) -> str:
-    return hashlib.sha256(prev_hash.encode() + canonical(row_material(ev))).hexdigest()
-
-
-def _lock_head(session: Session) -> None:
+def lock_head(session: Session) -> None:
+    """Serialise chain writers until the current transaction ends."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
+    else:
+        # Takes SQLite's RESERVED lock (waits up to busy_timeout) before the head is read.
+        session.execute(text("UPDATE audit_event SET seq = seq WHERE 0"))
+
+
+def head(session: Session) -> tuple[int, str, dt.datetime | None]:
+    """(seq, hash, at) of the last event; after a purge that removed every row, the
+    purge checkpoint is the head. (0, GENESIS_HASH, None) for an empty log."""
+    row = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash, AuditEvent.at)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    if row:
+        return row[0], row[1], row[2]
+    cp = session.execute(
+        select(AuditCheckpoint.seq, AuditCheckpoint.hash)
+        .order_by(AuditCheckpoint.seq.desc())
+        .limit(1)
+    ).first()
+    return (cp[0], cp[1], None) if cp else (0, GENESIS_HASH, None)
 
 
 def record(
@@ -113,28 +92,37 @@ def record(
     details: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> AuditEvent:
-    if not is_known(event_type):
+    """Append one event in ``session``'s transaction; it commits or rolls back with it.
+
+    ``at`` is for imports and tests; by default it is now (UTC, microseconds), never
+    earlier than the previous event's, so time order and seq order agree.
+    """
+    if not events.is_known(event_type):
         raise UnknownEventType(f"unknown audit event type {event_type!r}")
-    details = dict(details or {})
-    _check_no_secrets(details)
-    _lock_head(session)
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    clean = clean_details(details, events.fields(event_type), event_type)
+    if at is not None and at.tzinfo is None:
+        raise ValueError("naive datetime given; use datetime.now(UTC)")
+    lock_head(session)
+    seq, prev_hash, head_at = head(session)
+    if at is None:
+        at = utcnow()
+        if head_at is not None and head_at > at:
+            at = head_at  # another host's clock ran ahead: keep time order = seq order
     ev = AuditEvent(
-        seq=seq,
-        at=at or utcnow(),
+        seq=seq + 1,
+        at=at.astimezone(dt.UTC),
         type=event_type,
         outcome=outcome,
-        actor=_clean(actor, 128),
+        actor=clean_text(actor, 128),
         agency_id=agency_id,
-        subject=_clean(subject, 128),
-        client_id=_clean(client_id, 128),
-        session_id=_clean(session_id, 128),
-        ip=_clean(ip, 64),
-        user_agent=_clean(user_agent, 512),
-        details=details,
+        subject=clean_text(subject, 128),
+        client_id=clean_text(client_id, 128),
+        session_id=clean_text(session_id, 128),
+        ip=clean_text(ip, 64),
+        user_agent=clean_text(user_agent, 512),
+        details=clean,
         prev_hash=prev_hash,
     )
     ev.hash = compute_hash(prev_hash, ev)
@@ -144,14 +132,10 @@ def record(
 
 
 def verify_chain(session: Session) -> int | None:
-    """Return the first seq whose hash or link is wrong (or missing), else None."""
-    expected_prev = GENESIS_HASH
-    expected_seq = None
-    for ev in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).yield_per(1000):
-        if expected_seq is not None and ev.seq != expected_seq:
-            return expected_seq
-        if ev.prev_hash != expected_prev or compute_hash(ev.prev_hash, ev) != ev.hash:
-            return ev.seq
-        expected_prev = ev.hash
-        expected_seq = ev.seq + 1
-    return None
+    """Return the first seq whose hash or link is wrong (or missing), else None.
+
+    The chain only; ``idp.audit.verify.verify`` also checks the signed checkpoints.
+    """
+    from idp.audit.verify import verify
+
+    return verify(session, None).first_bad_seq

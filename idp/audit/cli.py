@@ -1,0 +1,398 @@
+"""``idp audit ...``: checkpoint, verify, export, verify-export, purge, events.
+
+Same conventions as ``idp.cli``: ``--json`` prints exactly one JSON object, errors are a
+message and an exit code (65 when the log or an export fails verification), never a
+traceback. Helpers from ``idp.cli`` are looked up when a command runs, because
+``idp.cli`` imports this module while it is itself being imported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+audit_app = typer.Typer(
+    help="Audit trail: checkpoints, verification, exports, retention", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (for scripts).")]
+EXIT_DATAERR = 65
+
+
+def handles_errors(fn: Callable[..., None]) -> Callable[..., None]:
+    """``idp.cli.handles_errors``, looked up at call time."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        from idp.cli import handles_errors as core
+
+        core(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def _fail(code: str, message: str, exit_code: int = 2) -> Exception:
+    from idp.cli import CliError
+
+    return CliError(code, message, exit_code)
+
+
+def _emit(as_json: bool, payload: dict[str, Any], human: Callable[[], None]) -> None:
+    from idp.cli import _emit as core
+
+    core(as_json, payload, human)
+
+
+@contextmanager
+def _session(services: Any) -> Iterator[Any]:
+    """A read session; on PostgreSQL one snapshot for every statement (REPEATABLE READ)."""
+    with services.sessions() as session:
+        if services.engine.dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        yield session
+
+
+def _when(value: str | None, name: str) -> dt.datetime | None:
+    """YYYY-MM-DD (midnight UTC) or ISO 8601; without an offset it is UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail("invalid_input", f"--{name}: not a date or ISO 8601 time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _filters(session: Any, **kw: Any) -> Any:
+    from idp.accounts import service as accounts
+    from idp.agencies import service as agencies
+    from idp.audit.query import EventFilter
+
+    account = kw.get("account")
+    if account and "@" in account:  # an e-mail address names the account
+        found = accounts.get_by_email(session, account)
+        if found is None:
+            raise _fail("not_found", f"no account {account}", 3)
+        account = str(found.id)
+    return EventFilter(
+        agency=agencies.get_by_code(session, kw["agency"]) if kw.get("agency") else None,
+        since=_when(kw.get("since"), "since"),
+        until=_when(kw.get("until"), "until"),
+        types=tuple(kw.get("types") or ()),
+        account=account,
+        client_id=kw.get("client"),
+        outcome=kw.get("outcome"),
+    )
+
+
+# ---------------------------------------------------------------------------- checkpoint
+
+
+@audit_app.command("checkpoint")
+@handles_errors
+def checkpoint(
+    every: Annotated[
+        float | None, typer.Option(min=1, help="Keep running: checkpoint every N seconds")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign the chain head {seq, hash, at} with the IdP's key (makes truncation visible)."""
+    from idp.audit import checkpoints
+    from idp.cli import _services
+    from idp.db import transaction
+
+    with _services() as services:
+        if every is None:
+            with transaction(services.sessions) as session:
+                info = checkpoints.create(session, services.keys, reason="manual", actor="cli")
+            data = info.to_dict() if info else {"seq": None, "message": "the log is empty"}
+            _emit(as_json, data, lambda: typer.echo(_cp_line(data)))
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        on_cp = None if as_json else (lambda info: typer.echo(_cp_line(info.to_dict())))
+        written = checkpoints.run_periodic(
+            services.sessions, services.keys, interval=every, stop=stop, on_checkpoint=on_cp
+        )
+    _emit(as_json, {"checkpoints": written}, lambda: typer.echo(f"stopped; {written} written"))
+
+
+def _cp_line(d: dict[str, Any]) -> str:
+    if d.get("seq") is None:
+        return "the audit log is empty; nothing to checkpoint"
+    return f"checkpoint seq {d['seq']} hash {d['hash']} signed by {d['kid']} at {d['at']}"
+
+
+# -------------------------------------------------------------------------------- verify
+
+
+def _seq_bound(session: Any, value: str | None, name: str) -> int | None:
+    from idp.audit import query
+
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    when = _when(value, name)
+    assert when is not None
+    if name == "from":
+        seq = query.first_seq_at_or_after(session, when)
+        return seq if seq is not None else sys.maxsize
+    return query.last_seq_before(session, when) or 0
+
+
+@audit_app.command("verify")
+@handles_errors
+def verify(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First seq, or a date/time (UTC)")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last seq, or a date/time (excl.)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute the hash chain and check every checkpoint; report the first break."""
+    from idp.audit.verify import verify as run
+    from idp.cli import _services
+
+    with _services() as services, _session(services) as session:
+        lo, hi = _seq_bound(session, from_, "from"), _seq_bound(session, to, "to")
+        report = run(session, services.keys, from_seq=lo, to_seq=hi)
+    data = report.to_dict()
+    if report.ok:
+
+        def human() -> None:
+            typer.echo(
+                f"OK: {report.checked_events} events (seq {report.first_seq}–{report.last_seq})"
+                f" and {report.checked_checkpoints} checkpoints verified"
+            )
+            if report.uncovered_events:
+                typer.echo(f"{report.uncovered_events} newest events not yet checkpointed")
+            for w in report.warnings:
+                typer.echo(f"warning: {w}")
+
+        _emit(as_json, data, human)
+        return
+    payload = {"error": "audit_chain_broken", **data}
+    if as_json:
+        typer.echo(json.dumps(payload, ensure_ascii=False, default=str))
+    else:
+        typer.echo(
+            f"BROKEN at seq {report.first_bad_seq} ({report.problem}): {report.message}",
+            err=True,
+        )
+    raise typer.Exit(EXIT_DATAERR)
+
+
+# -------------------------------------------------------------------------------- export
+
+
+@audit_app.command("export")
+@handles_errors
+def export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write")],
+    fmt: Annotated[str, typer.Option("--format", help="csv | ndjson")] = "csv",
+    agency: Annotated[str | None, typer.Option(help="Agency code (with its subtree)")] = None,
+    since: Annotated[str | None, typer.Option(help="From this date/time (UTC)")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this date/time (UTC)")] = None,
+    types: Annotated[
+        list[str] | None, typer.Option("--type", help="Event type or prefix.* (repeatable)")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Account id or e-mail")] = None,
+    client: Annotated[str | None, typer.Option(help="client_id")] = None,
+    outcome: Annotated[str | None, typer.Option(help="success | failure | ...")] = None,
+    bom: Annotated[bool, typer.Option("--bom", help="UTF-8 BOM for Excel (CSV)")] = False,
+    manifest: Annotated[
+        Path | None, typer.Option(help="Manifest path (default FILE.manifest.json)")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Progress bar on a terminal")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export events to CSV or NDJSON with a signed manifest; the export is audited."""
+    from idp.audit.export import Export
+    from idp.cli import _services
+    from idp.db import transaction
+
+    manifest_path = manifest or output.with_name(output.name + ".manifest.json")
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.part")
+    started = time.perf_counter()
+    with _services() as services:
+        with _session(services) as session:
+            filters = _filters(
+                session, agency=agency, since=since, until=until, types=types,
+                account=account, client=client, outcome=outcome,
+            )  # fmt: skip
+            job = Export(filters, fmt, bom=bom, actor="cli")
+            total = job.count(session)
+            try:
+                with tmp.open("wb") as f, _progress(total, progress and not as_json) as advance:
+                    for chunk in job.stream(session):
+                        f.write(chunk)
+                        advance(job.stats.count)
+                os.replace(tmp, output)
+            finally:
+                tmp.unlink(missing_ok=True)
+                with transaction(services.sessions) as rec:
+                    document = job.record(rec, services.keys)
+        manifest_path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    seconds = time.perf_counter() - started
+    m = document["manifest"]
+    data = {"file": str(output), "manifest_file": str(manifest_path), "seconds": seconds, **m}
+
+    def human() -> None:
+        rate = m["count"] / seconds if seconds else 0
+        typer.echo(
+            f"exported {m['count']} events (seq {m['first_seq']}–{m['last_seq']}) to {output}"
+            f" ({m['bytes']:,} bytes, {seconds:.1f} s, {rate:,.0f} events/s)"
+        )
+        typer.echo(f"sha256 {m['sha256']}")
+        typer.echo(f"signed manifest: {manifest_path} (check: idp audit verify-export)")
+
+    _emit(as_json, data, human)
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not (enabled and console.is_terminal):
+        yield lambda _done: None
+        return
+    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("export", total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+# ------------------------------------------------------------------------- verify-export
+
+
+@audit_app.command("verify-export")
+@handles_errors
+def verify_export(
+    file: Annotated[Path, typer.Argument(help="The exported file")],
+    manifest: Annotated[Path, typer.Argument(help="Its .manifest.json")],
+    jwks: Annotated[
+        Path | None, typer.Option(help="Trust this JWKS file instead of the database's keys")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check an export against its signed manifest (signature, SHA-256, every row)."""
+    from idp.audit.verify_export import jwks_verifier
+    from idp.audit.verify_export import verify_export as run
+
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        if not file.is_file():
+            raise FileNotFoundError(file)
+        keyset = json.loads(jwks.read_text(encoding="utf-8")) if jwks else None
+    except (OSError, ValueError) as exc:
+        raise _fail("invalid_input", f"cannot read input: {exc}") from None
+    if keyset is not None:
+        report = run(file, doc, jwks_verifier(keyset))
+    else:
+        from idp.cli import _services
+
+        with _services() as services:
+            report = run(file, doc, lambda t: services.keys.verify(t, archive=True))
+    data = report.to_dict()
+    if report.ok:
+        _emit(as_json, data, lambda: typer.echo(f"OK: {report.count} events; {report.message}"))
+        return
+    if as_json:
+        typer.echo(json.dumps({"error": "audit_export_mismatch", **data}, ensure_ascii=False))
+    else:
+        typer.echo(f"MISMATCH ({report.problem}): {report.message}", err=True)
+    raise typer.Exit(EXIT_DATAERR)
+
+
+# --------------------------------------------------------------------------------- purge
+
+
+@audit_app.command("purge")
+@handles_errors
+def purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would go")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete events older than IDP_AUDIT_RETENTION_DAYS that a checkpoint covers."""
+    from idp.audit import retention
+    from idp.cli import _services
+    from idp.db import transaction
+
+    with _services() as services, transaction(services.sessions) as session:
+        days = services.settings.audit_retention_days
+        if dry_run:
+            result = retention.plan(session, services.keys, retention_days=days)
+        else:
+            result = retention.purge(session, services.keys, retention_days=days, actor="cli")
+    data = {"dry_run": dry_run, "retention_days": days, **result.to_dict()}
+
+    def human() -> None:
+        if not result.count:
+            typer.echo(f"nothing to purge ({result.reason})")
+            return
+        verb = "would delete" if dry_run else "deleted"
+        typer.echo(
+            f"{verb} {result.count} events (seq {result.first_seq}–{result.last_seq}) "
+            f"older than {data['cutoff']} ({days} days)"
+        )
+
+    _emit(as_json, data, human)
+
+
+# -------------------------------------------------------------------------------- events
+
+
+@audit_app.command("events")
+@handles_errors
+def events(
+    agency: Annotated[str | None, typer.Option(help="Agency code (with its subtree)")] = None,
+    since: Annotated[str | None, typer.Option(help="From this date/time (UTC)")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this date/time (UTC)")] = None,
+    types: Annotated[list[str] | None, typer.Option("--type", help="Type or prefix.*")] = None,
+    account: Annotated[str | None, typer.Option(help="Account id or e-mail")] = None,
+    client: Annotated[str | None, typer.Option(help="client_id")] = None,
+    outcome: Annotated[str | None, typer.Option(help="success | failure | ...")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List events, newest first."""
+    from idp.audit import query
+    from idp.cli import _services, _table
+
+    with _services() as services, _session(services) as session:
+        filters = _filters(
+            session, agency=agency, since=since, until=until, types=types,
+            account=account, client=client, outcome=outcome,
+        )  # fmt: skip
+        page = query.list_events(session, filters, cursor=cursor, limit=limit)
+    data = page.to_dict()
+
+    def human() -> None:
+        _table(
+            [
+                (e["seq"], e["at"], e["type"], e["outcome"], e["actor"], e["subject"])
+                for e in page.items
+            ],
+            ("seq", "at (UTC)", "type", "outcome", "actor", "subject"),
+        )
+        if page.next_cursor:
+            typer.echo(f"more: --cursor {page.next_cursor}")
+
+    _emit(as_json, data, human)

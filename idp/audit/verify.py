@@ -1,0 +1,227 @@
+"""Verify the audit log: recompute the chain and check every signed checkpoint.
+
+What is checked, and the problem code reported for the FIRST (lowest seq) failure:
+
+- ``missing``: a seq is absent (a deleted row), or the log starts after seq 1 without a
+  signed *purge* checkpoint anchoring its first row (a deleted beginning);
+- ``link_broken``: a row's ``prev_hash`` is not the previous row's ``hash``;
+- ``hash_mismatch``: a row's content does not hash to its ``hash`` (an edited or
+  reordered row);
+- ``checkpoint_signature``: a checkpoint's JWS does not verify with any key GovID ever
+  had, or does not say what its row says;
+- ``checkpoint_mismatch``: a row's hash differs from a signed checkpoint at that seq (the
+  chain was recomputed after an edit);
+- ``truncated``: a signed checkpoint covers seqs beyond the end of the log;
+- ``checkpoint_missing``: the chain records a checkpoint (or purge) whose signed row is
+  gone.
+
+``--from/--to`` verify part of the log: the first row of the range is linked to the row
+before it (or to a checkpoint or the genesis hash), and checkpoints inside the range are
+checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from idp.audit.chain import COLUMNS, GENESIS_HASH, hash_material
+from idp.audit.checkpoints import TYP, Signer
+from idp.audit.formats import chain_columns
+from idp.audit.models import AuditCheckpoint, AuditEvent
+from idp.keys.service import InvalidToken
+
+_BATCH = 5000
+
+
+@dataclass
+class VerifyReport:
+    ok: bool = True
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    message: str = "the audit log is intact"
+    checked_events: int = 0
+    checked_checkpoints: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    head_seq: int | None = None
+    latest_checkpoint_seq: int | None = None
+    uncovered_events: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def fail(self, seq: int, problem: str, message: str) -> None:
+        if self.first_bad_seq is None or seq < self.first_bad_seq:
+            self.ok, self.first_bad_seq, self.problem, self.message = False, seq, problem, message
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _checkpoints(
+    session: Session, signer: Signer | None, lo: int, hi: int | None, report: VerifyReport
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Signed checkpoints in [lo, hi] as {seq: hash}, and purge anchors as {seq: hash}."""
+    good: dict[int, str] = {}
+    anchors: dict[int, str] = {}
+    stmt = select(AuditCheckpoint).where(AuditCheckpoint.seq >= lo).order_by(AuditCheckpoint.seq)
+    if hi is not None:
+        stmt = stmt.where(AuditCheckpoint.seq <= hi)
+    for cp in session.scalars(stmt):
+        report.checked_checkpoints += 1
+        reason = cp.reason
+        if signer is not None:
+            try:
+                header, claims = signer.verify(cp.jws, archive=True)
+            except InvalidToken as exc:
+                report.fail(cp.seq, "checkpoint_signature", f"checkpoint at seq {cp.seq}: {exc}")
+                continue
+            if header.get("typ") != TYP or (claims.get("seq"), claims.get("hash")) != (
+                cp.seq,
+                cp.hash,
+            ):
+                report.fail(
+                    cp.seq,
+                    "checkpoint_signature",
+                    f"checkpoint at seq {cp.seq} does not say what its signature says",
+                )
+                continue
+            reason = claims.get("reason", "manual")
+        if good.get(cp.seq, cp.hash) != cp.hash:
+            report.fail(cp.seq, "checkpoint_mismatch", f"two checkpoints disagree at {cp.seq}")
+        good[cp.seq] = cp.hash
+        if reason == "purge":
+            anchors[cp.seq] = cp.hash
+    return good, anchors
+
+
+def _start_anchor(start: int, anchors: dict[int, str], report: VerifyReport) -> str | None:
+    if start == 1:
+        return GENESIS_HASH
+    if start - 1 in anchors:
+        return anchors[start - 1]
+    below = [s for s in anchors if s < start - 1]
+    missing = max(below) + 1 if below else 1
+    report.fail(
+        missing,
+        "missing",
+        f"events {missing}..{start - 1} are missing: the log starts at seq {start} and no "
+        "signed purge checkpoint anchors it",
+    )
+    return None
+
+
+def verify(
+    session: Session,
+    signer: Signer | None,
+    *,
+    from_seq: int | None = None,
+    to_seq: int | None = None,
+) -> VerifyReport:
+    """Recompute the chain (optionally a seq range) and check the checkpoints in it.
+
+    ``signer`` is the KeyRing (``services.keys``); None skips signature checks, which
+    only ``service.verify_chain`` does (checkpoints are then taken at their word).
+    """
+    report = VerifyReport()
+    lo = max(from_seq or 1, 1)
+    # Checkpoints first: every row a checkpoint covers was committed before it, so the
+    # rows read afterwards include them even while writers keep appending.
+    good, anchors = _checkpoints(session, signer, lo - 1, to_seq, report)
+    if lo > 1:  # the start of the log may be anchored below the range
+        anchors.update(_checkpoints(session, signer, 0, lo - 2, VerifyReport())[1])
+    start, end = session.execute(select(func.min(AuditEvent.seq), func.max(AuditEvent.seq))).one()
+    report.head_seq = end
+    if good:
+        report.latest_checkpoint_seq = max(good)
+    else:
+        report.warnings.append("no checkpoint: a truncated tail would not be visible")
+    if start is None:
+        if good:  # a purge always leaves its own event behind, so this is truncation
+            seq = max(anchors) + 1 if anchors else 1
+            report.fail(seq, "truncated", "the log is empty but signed checkpoints cover events")
+        return report
+    lo = max(lo, start)
+    if lo == start:
+        prev = _start_anchor(start, anchors, report)
+    elif lo - 1 in good:
+        prev = good[lo - 1]
+    else:
+        prev = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == lo - 1))
+        if prev is None:
+            report.fail(lo - 1, "missing", f"event {lo - 1} (before the range) is missing")
+    if prev is None:
+        return report
+
+    # Core rows with the hashed text formatted by the database (as exports do), so the
+    # identity map stays empty and Python only builds the canonical JSON.
+    cols = chain_columns(session.get_bind().dialect.name)
+    stmt = select(*cols).where(AuditEvent.seq >= lo).order_by(AuditEvent.seq)
+    if to_seq is not None:
+        stmt = stmt.where(AuditEvent.seq <= to_seq)
+    expected, last = lo, None
+    late = _LateCheckpoints(session, signer, good, anchors)
+    for ev in session.execute(stmt.execution_options(yield_per=_BATCH)):
+        problem = _check_row(ev, expected, prev, good, late)
+        if problem:
+            report.fail(ev.seq if problem[0] != "missing" else expected, *problem)
+            break
+        report.checked_events += 1
+        prev, last, expected = ev.hash, ev.seq, ev.seq + 1
+    else:
+        report.first_seq, report.last_seq = (lo, last) if last is not None else (None, None)
+        beyond = [s for s in good if s > (last or lo - 1)]
+        if beyond:
+            seq = (last or lo - 1) + 1
+            report.fail(
+                seq,
+                "truncated",
+                f"events from seq {seq} are missing: a signed checkpoint covers seq "
+                f"{max(beyond)} but the log ends at {last}",
+            )
+    if report.latest_checkpoint_seq is not None and end is not None:
+        report.uncovered_events = max(0, end - report.latest_checkpoint_seq)
+    return report
+
+
+class _LateCheckpoints:
+    """Looks up a checkpoint written after the checkpoint list was read."""
+
+    def __init__(
+        self,
+        session: Session,
+        signer: Signer | None,
+        good: dict[int, str],
+        anchors: dict[int, str],
+    ) -> None:
+        self.session, self.signer, self.good, self.anchors = session, signer, good, anchors
+
+    def hash_at(self, seq: Any, *, purge: bool = False) -> str | None:
+        known = (self.anchors if purge else self.good).get(seq)
+        if known is None and isinstance(seq, int):
+            good, anchors = _checkpoints(self.session, self.signer, seq, seq, VerifyReport())
+            known = (anchors if purge else good).get(seq)
+        return known
+
+
+def _check_row(
+    ev: Any, expected: int, prev: str, good: dict[int, str], late: _LateCheckpoints
+) -> tuple[str, str] | None:
+    if ev.seq != expected:
+        return "missing", f"event {expected} is missing (the next one is {ev.seq})"
+    if ev.prev_hash != prev:
+        return "link_broken", f"event {ev.seq} does not link to the event before it"
+    if hash_material(ev.prev_hash, dict(zip(COLUMNS, ev, strict=False))) != ev.hash:
+        return "hash_mismatch", f"event {ev.seq} was changed after it was written"
+    if ev.seq in good and good[ev.seq] != ev.hash:
+        return "checkpoint_mismatch", f"event {ev.seq} differs from the signed checkpoint"
+    d = ev.details or {}
+    if ev.type == "audit.checkpoint.created" and late.hash_at(d.get("seq")) != d.get("hash"):
+        return "checkpoint_missing", f"the checkpoint recorded by event {ev.seq} is gone"
+    if ev.type == "audit.purge.completed" and late.hash_at(d.get("last_seq"), purge=True) != d.get(
+        "hash"
+    ):
+        return "checkpoint_missing", f"the purge checkpoint recorded by event {ev.seq} is gone"
+    return None

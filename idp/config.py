@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Built-in development secrets. They make `make run` work out of the box and are refused
 # whenever IDP_ENV is not "dev" (see _refuse_dev_secrets).
-DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"  # noqa: S105
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
 DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktMzItYnl0ZXMtbG9uZyE="  # base64 of 32 bytes
 
 MIN_AUDIT_RETENTION_DAYS = 90  # Computer Crime Act B.E. 2550, s. 26
@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(19 * 1024, ge=8 * 1024)
     argon2_time_cost: int = Field(2, ge=1)
     argon2_parallelism: int = Field(1, ge=1)
+
+    # Password policy (NIST SP 800-63B §5.1.1.2).
+    password_min_length_with_mfa: int = Field(8, ge=8)
+    password_min_length_without_mfa: int = Field(15, ge=8)
+
+    # Sign-in throttling: exponential delay after a few failures, a temporary lock after
+    # many consecutive ones (NIST SP 800-63B §5.2.2: at most 100), and a per-IP ceiling.
+    login_delay_after_failures: int = Field(5, ge=1)
+    login_max_delay_seconds: int = Field(900, ge=1)
+    login_lockout_threshold: int = Field(20, ge=3, le=100)
+    login_lockout_seconds: int = Field(1800, ge=60)
+    ip_failure_threshold: int = Field(100, ge=10)
+    ip_lockout_seconds: int = Field(900, ge=60)
 
     audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
 

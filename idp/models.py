@@ -5,6 +5,7 @@ from idp.admin.models import AccountToken, IdempotencyRecord
 from idp.agencies.models import Agency
 from idp.audit.models import AuditEvent
 from idp.clients.models import Client
+from idp.credentials.models import MfaCredential, ThrottleEntry
 from idp.db import Base
 from idp.directory.models import OutboxEntry
 from idp.keys.models import SigningKey
@@ -20,6 +21,8 @@ __all__ = [
     "Grant",
     "IdempotencyRecord",
     "LogoutDelivery",
+    "MfaCredential",
+    "ThrottleEntry",
     "RefreshToken",
     "ReplayEntry",
     "RevokedToken",

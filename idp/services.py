@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
+from idp.credentials.throttle import DbThrottleStore, RedisThrottleStore, ThrottleStore
 from idp.crypto import DataCipher
 from idp.db import make_engine, make_session_factory
 from idp.keys.service import KeyRing
@@ -33,6 +34,22 @@ class Services:
     @cached_property
     def cipher(self) -> DataCipher:
         return DataCipher(self.settings.data_key_bytes)
+
+    @cached_property
+    def redis(self):
+        if not self.settings.redis_url:
+            return None
+        import redis
+
+        return redis.Redis.from_url(
+            self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2
+        )
+
+    def throttle_store(self, db: Session) -> ThrottleStore:
+        """Redis when configured (shared by hosts), else the database."""
+        if self.redis is not None:
+            return RedisThrottleStore(self.redis)
+        return DbThrottleStore(db)
 
     @cached_property
     def keys(self) -> KeyRing:

@@ -19,6 +19,7 @@ from idp.accounts.models import ROLES, Account, RoleGrant
 from idp.agencies import service as agencies
 from idp.agencies.models import Agency
 from idp.audit import service as audit
+from idp.credentials import policy
 from idp.credentials.passwords import PasswordHasher
 from idp.crypto import DataCipher
 from idp.db import utcnow
@@ -112,12 +113,14 @@ def create(
         account.citizen_id_hmac = index
         account.citizen_id_last4 = value[-4:]
     if data.password is not None:
-        if not (min_password_length <= len(data.password) <= MAX_PASSWORD_LENGTH):
-            raise InvalidInput(
-                f"password must be {min_password_length}-{MAX_PASSWORD_LENGTH} characters",
-                field="password",
-            )
-        account.password_hash = hasher.hash(data.password)
+        # NIST SP 800-63B policy; a new account has no second factor yet.
+        password = policy.check(
+            data.password,
+            email=email,
+            has_second_factor=False,
+            policy=policy.Policy(min_length_without_mfa=min_password_length),
+        )
+        account.password_hash = hasher.hash(password)
         account.password_changed_at = utcnow()
     session.add(account)
     session.flush()

@@ -19,13 +19,26 @@ from functools import cache
 EVENT_TYPES: dict[str, str] = {
     # OIDC / sign-in (subject = account id, client_id = the relying party)
     "oidc.login.succeeded": "acr, amr, method",
-    "oidc.login.failed": "reason (unknown_or_wrong_password | locked | suspended)",
+    "oidc.login.failed": "reason (unknown_or_wrong_password | throttled | suspended | deleted)",
     "oidc.token.issued": "grant_type, scope, jti, refresh",
     "oidc.refresh.reused": "grant, reason, revoked_refresh_tokens",
     "oidc.token.revoked": "token_type, jti, grant, reason, revoked_refresh_tokens",
     "oidc.code.replayed": "grant, reason, revoked_refresh_tokens",
     "oidc.consent.granted": "scope",
     "oidc.logout": "reason, clients, notified",
+    "oidc.login.stepped_up": "acr, amr, method (totp | recovery | webauthn)",
+    "oidc.mfa.failed": "method (totp | recovery | webauthn), reason",
+    "oidc.account.locked": "scope (account | ip), failures, until",
+    "oidc.account.unlocked": "scope (account | ip), by (time | admin | password_reset)",
+    # Credentials (subject = account id; actor = the account itself or an admin)
+    "credentials.password.changed": "by (self | admin | reset), sessions_ended",
+    "credentials.password.rehashed": "from_scheme",
+    "credentials.totp.enrolled": "credential",
+    "credentials.totp.removed": "credential",
+    "credentials.webauthn.registered": "credential, label",
+    "credentials.webauthn.removed": "credential",
+    "credentials.recovery.regenerated": "count",
+    "credentials.recovery.used": "remaining",
     # Administration (subject = the account, agency or client changed)
     "admin.agency.created": "code, parent",
     "admin.agency.updated": "changed (field names)",

@@ -1,5 +1,9 @@
-"""Password sign-in against the account table, with the same cost and the same answer
-for unknown users and wrong passwords (no user enumeration)."""
+"""Password sign-in against the account table.
+
+Unknown users and wrong passwords cost the same (one hash verification, real or dummy)
+and get the same answer; throttling is checked before the hash and counted after it, per
+account and per source IP, in the store shared by every worker.
+"""
 
 from __future__ import annotations
 
@@ -11,30 +15,69 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Account
 from idp.accounts.service import get_by_email
 from idp.audit import service as audit
+from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
+from idp.credentials.throttle import Decision, Rules, ThrottleStore, decide
+from idp.crypto import sha256_hex
 from idp.db import utcnow
 
-MAX_PASSWORD_BYTES = 4096
+MAX_PASSWORD_CHARS = 1024
 
 
 @dataclass(frozen=True)
 class LoginResult:
     account: Account | None
-    reason: str | None = None  # for the audit log only, never shown to the user
+    reason: str | None = None  # for the audit log only, never shown as such
+    retry_after: int = 0  # > 0: throttled; the page says "try again in N seconds"
 
     @property
     def ok(self) -> bool:
         return self.account is not None
 
 
+def user_key(email: str) -> str:
+    return f"user:{sha256_hex(email.strip().lower())}"
+
+
 def normalise_password(password: str) -> str:
     # NIST SP 800-63B §5.1.1.2: normalise Unicode (NFKC) before hashing/verifying.
-    return unicodedata.normalize("NFKC", password)
+    return unicodedata.normalize("NFKC", password)[:MAX_PASSWORD_CHARS]
+
+
+def rules_for(settings: Settings, *, ip: bool = False) -> Rules:
+    if ip:
+        # Per IP only a ceiling: many people share a government NAT address.
+        return Rules(
+            delay_after=settings.ip_failure_threshold,
+            max_delay=settings.ip_lockout_seconds,
+            lock_threshold=settings.ip_failure_threshold,
+            lock_seconds=settings.ip_lockout_seconds,
+        )
+    return Rules(
+        delay_after=settings.login_delay_after_failures,
+        max_delay=settings.login_max_delay_seconds,
+        lock_threshold=settings.login_lockout_threshold,
+        lock_seconds=settings.login_lockout_seconds,
+    )
+
+
+def _audit_unlock(db: Session, account: Account | None, scope: str, ip: str | None) -> None:
+    audit.record(
+        db,
+        "oidc.account.unlocked",
+        actor="system",
+        subject=str(account.id) if account else None,
+        agency_id=account.agency_id if account else None,
+        ip=ip,
+        details={"scope": scope, "by": "time"},
+    )
 
 
 def password_login(
     db: Session,
     hasher: PasswordHasher,
+    settings: Settings,
+    store: ThrottleStore,
     email: str,
     password: str,
     *,
@@ -42,36 +85,112 @@ def password_login(
     user_agent: str | None = None,
     client_id: str | None = None,
 ) -> LoginResult:
+    now = utcnow()
     email = (email or "").strip().lower()[:320]
     password = normalise_password(password or "")
-    if len(password.encode()) > MAX_PASSWORD_BYTES:
-        password = password[:MAX_PASSWORD_BYTES]
     account = get_by_email(db, email) if email else None
-    # Always run exactly one hash verification, real or dummy.
+    # Keyed by the email, known or not: otherwise only real accounts would ever be
+    # throttled, and the delay itself would reveal which emails exist.
+    acct_key = user_key(email) if email else None
+    ip_key = f"ip:{ip}" if ip else None
+    acct_rules, ip_rules = rules_for(settings), rules_for(settings, ip=True)
+
+    gates: list[tuple[str, str, Decision]] = []
+    if acct_key:
+        gates.append(("account", acct_key, decide(store.get(acct_key), acct_rules, now)))
+    if ip_key:
+        gates.append(("ip", ip_key, decide(store.get(ip_key), ip_rules, now)))
+    for scope, key, decision in gates:
+        if decision.expired_lock:
+            store.clear(key)
+            _audit_unlock(db, account if scope == "account" else None, scope, ip)
+    blocked = [d for _, _, d in gates if not d.allowed]
+    if blocked:
+        # Still spend the hash time: a throttled answer must not be a cheap oracle.
+        hasher.verify(password, None)
+        wait = max(d.retry_after for d in blocked)
+        _failed(db, account, "throttled", ip, user_agent, client_id)
+        return LoginResult(None, "throttled", retry_after=wait)
+
     verified = hasher.verify(password, account.password_hash if account else None)
     reason = None
     if account is None or not verified:
         reason = "unknown_or_wrong_password"
     elif account.status != "active":
         reason = account.status
-    elif account.locked_until and account.locked_until > utcnow():
-        reason = "locked"
     if reason:
-        if account is not None:
-            account.failed_logins += 1
+        for scope, key, rules in (("account", acct_key, acct_rules), ("ip", ip_key, ip_rules)):
+            if key is None or reason not in ("unknown_or_wrong_password",):
+                continue
+            state = store.record_failure(key, rules, now)
+            if scope == "account" and account is not None:
+                account.failed_logins = state.failures
+                account.locked_until = state.locked_until
+            if state.locked_until is not None and state.failures == rules.lock_threshold:
+                known = scope == "account" and account is not None
+                audit.record(
+                    db,
+                    "oidc.account.locked",
+                    actor="system",
+                    subject=str(account.id) if known else None,
+                    agency_id=account.agency_id if known else None,
+                    ip=ip,
+                    details={
+                        "scope": scope,
+                        "failures": state.failures,
+                        "until": state.locked_until.isoformat(),
+                    },
+                )
+        _failed(db, account, reason, ip, user_agent, client_id)
+        return LoginResult(None, reason)
+
+    if acct_key:
+        store.clear(acct_key)
+    account.failed_logins = 0
+    account.locked_until = None
+    if hasher.needs_update(account.password_hash):
+        old = hasher.scheme(account.password_hash)
+        account.password_hash = hasher.hash(password)
         audit.record(
             db,
-            "oidc.login.failed",
-            outcome="failure",
-            subject=str(account.id) if account else None,
-            agency_id=account.agency_id if account else None,
-            client_id=client_id,
-            ip=ip,
-            user_agent=user_agent,
-            details={"reason": reason},
+            "credentials.password.rehashed",
+            actor="system",
+            subject=str(account.id),
+            agency_id=account.agency_id,
+            details={"from_scheme": old},
         )
-        return LoginResult(None, reason)
-    account.failed_logins = 0
-    if hasher.needs_update(account.password_hash):
-        account.password_hash = hasher.hash(password)
     return LoginResult(account)
+
+
+def _failed(db: Session, account: Account | None, reason: str, ip, user_agent, client_id):
+    audit.record(
+        db,
+        "oidc.login.failed",
+        outcome="failure",
+        subject=str(account.id) if account else None,
+        agency_id=account.agency_id if account else None,
+        client_id=client_id,
+        ip=ip,
+        user_agent=user_agent,
+        details={"reason": reason},
+    )
+
+
+def unlock_account(
+    db: Session, store: ThrottleStore, account: Account, *, by: str, actor: str
+) -> bool:
+    """Administrator or password-reset unlock (audited)."""
+    cleared = store.clear(user_key(account.email))
+    was_locked = account.locked_until is not None or cleared
+    account.failed_logins = 0
+    account.locked_until = None
+    if was_locked:
+        audit.record(
+            db,
+            "oidc.account.unlocked",
+            actor=actor,
+            subject=str(account.id),
+            agency_id=account.agency_id,
+            details={"scope": "account", "by": by},
+        )
+    return was_locked

@@ -18,6 +18,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
+from idp.credentials import mfa
 from idp.db import utcnow
 from idp.keys.service import InvalidToken
 from idp.oidc import claims as oidc_claims
@@ -74,6 +75,7 @@ class Resumed:
     select_done: bool = False
     fresh_login: bool = False  # the user was sent to sign in and did
     denied: bool = False  # the user refused consent
+    enrol_skipped: bool = False  # the user declined to set up a second factor (voluntary)
 
 
 @dataclass
@@ -91,9 +93,10 @@ class Redirect:
 
 @dataclass
 class Interaction:
-    kind: str  # login | consent | select_account
+    kind: str  # login | consent | select_account | mfa | enrol
     client: Any
     reason: str = ""
+    skippable: bool = False
     login_hint: str | None = None
     scopes: list[str] = field(default_factory=list)
 
@@ -263,11 +266,12 @@ def check_select_account(s: _State) -> None:
 
 
 def check_acr(s: _State) -> None:
-    """Essential acr and the client's min_acr must be met (OIDC Core §5.5.1.1)."""
+    """Assurance level (DESIGN §5): essential acr and the client's min_acr must be met
+    (OIDC Core §5.5.1.1); a level-1 session steps up with the second factor only."""
     level1, level2 = s.ctx.settings.acr_level1, s.ctx.settings.acr_level2
     values, essential = oidc_claims.requested_acr(s.claims_request)
     known = [v for v in values if v in (level1, level2)]
-    required = level1
+    required, mandatory = level1, False
     if essential:
         if not known:
             raise _error(
@@ -276,17 +280,28 @@ def check_acr(s: _State) -> None:
                 "None of the requested acr values is offered.",
             )
         if level1 not in known:
-            required = level2
+            required, mandatory = level2, True
+    else:
+        preferred = (s.data.get("acr_values") or "").split()
+        if preferred and preferred[0] == level2:
+            required = level2  # voluntary (OIDC Core §3.1.2.1 acr_values)
     if s.client.row.min_acr == level2:
-        required = level2
-    if required == level2 and s.sso.acr != level2:
-        # Second factors arrive with the assurance-level work; until then level 2 cannot
-        # be reached, and saying so is better than pretending.
+        required, mandatory = level2, True
+    if required != level2 or s.sso.acr == level2:
+        return
+    has_factor = mfa.has_second_factor(s.db, s.account.id)
+    if "none" in s.prompts:
+        raise _error(s, "interaction_required", "A second factor is needed.")
+    if has_factor:
+        raise _Stop(Interaction("mfa", s.client))
+    if essential:
         raise _error(
             s,
             "unmet_authentication_requirements",
-            "This application requires assurance level 2 (a second factor).",
+            "The account has no second factor for assurance level 2.",
         )
+    if mandatory or not s.resumed.enrol_skipped:
+        raise _Stop(Interaction("enrol", s.client, skippable=not mandatory))
 
 
 def check_consent(s: _State) -> None:

@@ -22,6 +22,7 @@ from idp.web.signing import BadSignature, Signer
 
 router = APIRouter()
 INTERACTION_TTL = 600
+INTERACTION_PAGES = {"login": "/login", "mfa": "/mfa", "enrol": "/mfa/enrol"}
 
 
 async def form_pairs(request: Request) -> list[tuple[str, str]]:
@@ -130,13 +131,15 @@ def run_authorize(
             "c": resumed.consent_done,
             "s": resumed.select_done,
             "l": resumed.fresh_login,
+            "e": resumed.enrol_skipped,
+            "sk": outcome.skippable,
             "sc": outcome.scopes,
             "cid": outcome.client.row.client_id,
         },
         INTERACTION_TTL,
     )
-    if outcome.kind == "login":
-        target = f"/login?{urlencode({'i': token})}"
+    if outcome.kind in INTERACTION_PAGES:
+        target = f"{INTERACTION_PAGES[outcome.kind]}?{urlencode({'i': token})}"
         return RedirectResponse(target, status_code=303)
     account = db.get(authz.Account, sso.account_id)
     if outcome.kind == "select_account":
@@ -223,6 +226,7 @@ def authorize_resume(request: Request, db: DbDep, services: ServicesDep, i: str 
         select_done=bool(data.get("s")),
         fresh_login=bool(data.get("l")),
         denied=bool(data.get("d")),
+        enrol_skipped=bool(data.get("e")),
     )
     return run_authorize(request, db, services, pairs, resumed, "GET")
 

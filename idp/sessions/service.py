@@ -25,12 +25,6 @@ class NewSession:
     cookie_value: str  # give to the browser; only its hash is stored
 
 
-def idle_ttl(settings: Settings, acr: str) -> int:
-    if acr == settings.acr_level2:
-        return settings.session_idle_ttl_level2
-    return settings.session_idle_ttl_level1
-
-
 def create(
     db: Session,
     settings: Settings,
@@ -72,12 +66,46 @@ def find(
     row = db.scalar(select(SsoSession).where(SsoSession.cookie_hash == sha256_hex(cookie_value)))
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
-    if row.last_seen_at + dt.timedelta(seconds=idle_ttl(settings, row.acr)) <= now:
+    idle = now - row.last_seen_at
+    if idle >= dt.timedelta(seconds=settings.session_idle_ttl_level1):
         return None
+    if row.acr == settings.acr_level2 and idle >= dt.timedelta(
+        seconds=settings.session_idle_ttl_level2
+    ):
+        # Level 2 lapses after its shorter idle time; the password still counts, so a
+        # level-2 request asks for the second factor only (DESIGN §5).
+        row.acr, row.amr = settings.acr_level1, ["pwd"]
     account = db.get(Account, row.account_id)
     if account is None or account.status != "active":
         return None
     return row
+
+
+def step_up(
+    row: SsoSession, settings: Settings, method: str, now: dt.datetime | None = None
+) -> str:
+    """Second factor passed: level 2, same sid, new auth_time and a new cookie value
+    (privilege changed: no fixation). Returns the new cookie value."""
+    now = now or utcnow()
+    cookie = secrets.token_urlsafe(16)
+    row.cookie_hash = sha256_hex(cookie)
+    row.acr = settings.acr_level2
+    row.amr = ["pwd", "hwk" if method == "webauthn" else "otp", "mfa"]
+    row.auth_time = now
+    row.last_seen_at = now
+    return cookie
+
+
+def find_by_row(
+    db: Session, settings: Settings, row: SsoSession, now: dt.datetime | None = None
+) -> bool:
+    """Is this session still alive (not ended, not past absolute or idle expiry)?"""
+    now = now or utcnow()
+    return (
+        row.ended_at is None
+        and row.expires_at > now
+        and now - row.last_seen_at < dt.timedelta(seconds=settings.session_idle_ttl_level1)
+    )
 
 
 def touch(row: SsoSession, now: dt.datetime | None = None) -> None:

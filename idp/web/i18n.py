@@ -69,6 +69,60 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "กรุณายืนยันรหัสผ่านอีกครั้ง",
         "en": "Please confirm your password again.",
     },
+    "throttled": {
+        "th": "ลองเข้าสู่ระบบผิดหลายครั้งเกินไป กรุณารอ {seconds} วินาทีแล้วลองใหม่",
+        "en": "Too many failed attempts. Wait {seconds} seconds and try again.",
+    },
+    "mfa_title": {"th": "ยืนยันตัวตนขั้นที่สอง", "en": "Second step of sign-in"},
+    "mfa_intro": {
+        "th": "กรอกรหัส 6 หลักจากแอปยืนยันตัวตน หรือรหัสกู้คืนหนึ่งรหัส",
+        "en": "Enter the 6-digit code from your authenticator app, or one recovery code.",
+    },
+    "mfa_code": {"th": "รหัสยืนยัน", "en": "Verification code"},
+    "mfa_bad": {"th": "รหัสไม่ถูกต้องหรือถูกใช้ไปแล้ว", "en": "The code is wrong or was already used."},
+    "verify": {"th": "ยืนยัน", "en": "Verify"},
+    "use_key": {"th": "ใช้กุญแจความปลอดภัย", "en": "Use a security key"},
+    "add_key": {"th": "เพิ่มกุญแจความปลอดภัย", "en": "Add a security key"},
+    "key_label": {"th": "ชื่อกุญแจ (ไม่บังคับ)", "en": "Key name (optional)"},
+    "enrol_title": {"th": "ตั้งค่าการยืนยันตัวตนสองขั้นตอน", "en": "Set up two-step sign-in"},
+    "enrol_intro": {
+        "th": "แอปพลิเคชันนี้ต้องการการยืนยันตัวตนระดับ 2 สแกนคิวอาร์โค้ดด้วยแอปยืนยันตัวตน "
+        "(เช่น Google Authenticator, Microsoft Authenticator) แล้วกรอกรหัส 6 หลัก",
+        "en": "This application needs assurance level 2. Scan the QR code with an "
+        "authenticator app (such as Google or Microsoft Authenticator), then enter the "
+        "6-digit code it shows.",
+    },
+    "enrol_manual": {"th": "หรือพิมพ์รหัสนี้ในแอป", "en": "Or type this key into the app"},
+    "enrol_skip": {"th": "ข้ามไปก่อน", "en": "Not now"},
+    "recovery_title": {"th": "รหัสกู้คืน", "en": "Recovery codes"},
+    "recovery_intro": {
+        "th": "เก็บรหัสเหล่านี้ไว้ในที่ปลอดภัย แต่ละรหัสใช้ได้ครั้งเดียว เมื่อไม่มีโทรศัพท์ รหัสจะแสดงเพียงครั้งนี้เท่านั้น",
+        "en": "Keep these codes somewhere safe. Each works once, for when you do not "
+        "have your phone. They are shown only now.",
+    },
+    "account_title": {"th": "บัญชีของฉัน", "en": "My account"},
+    "level": {"th": "ระดับการยืนยันตัวตนปัจจุบัน", "en": "Current assurance level"},
+    "second_factors": {"th": "การยืนยันตัวตนขั้นที่สอง", "en": "Second factors"},
+    "none_yet": {"th": "ยังไม่ได้ตั้งค่า", "en": "None set up yet"},
+    "add_totp": {"th": "ตั้งค่าแอปยืนยันตัวตน", "en": "Set up an authenticator app"},
+    "remove": {"th": "ลบ", "en": "Remove"},
+    "codes_left": {"th": "รหัสกู้คืนคงเหลือ {n} รหัส", "en": "{n} recovery codes left"},
+    "regenerate": {"th": "สร้างรหัสกู้คืนใหม่", "en": "Make new recovery codes"},
+    "sessions": {"th": "อุปกรณ์ที่เข้าสู่ระบบอยู่", "en": "Where you are signed in"},
+    "this_session": {"th": "อุปกรณ์นี้", "en": "This device"},
+    "end": {"th": "ออกจากระบบ", "en": "Sign out"},
+    "change_password": {"th": "เปลี่ยนรหัสผ่าน", "en": "Change password"},
+    "current_password": {"th": "รหัสผ่านปัจจุบัน", "en": "Current password"},
+    "new_password": {"th": "รหัสผ่านใหม่", "en": "New password"},
+    "password_changed": {
+        "th": "เปลี่ยนรหัสผ่านแล้ว อุปกรณ์อื่นถูกออกจากระบบ",
+        "en": "Password changed. Your other sessions were signed out.",
+    },
+    "saved": {"th": "บันทึกแล้ว", "en": "Saved."},
+    "need_fresh_mfa": {
+        "th": "กรุณายืนยันตัวตนขั้นที่สองอีกครั้งก่อนทำรายการนี้",
+        "en": "Confirm your second factor again before doing this.",
+    },
 }
 
 

@@ -18,6 +18,7 @@ from idp.oidc import authorize as authz
 from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
+from idp.web.flow import Flow, continue_after
 from idp.web.i18n import translator
 from idp.web.render import Pages
 from idp.web.signing import BadSignature
@@ -34,8 +35,7 @@ def _interaction(services, token: str | None) -> dict | None:
 
 
 def _resume(services, data: dict, **flags) -> RedirectResponse:
-    token = interaction_signer(services).dumps({**data, **flags}, INTERACTION_TTL)
-    return RedirectResponse(f"/authorize/resume?{urlencode({'i': token})}", status_code=303)
+    return continue_after(services, Flow(data, "", "th"), **flags)
 
 
 def _expired(request: Request, pg: Pages) -> Response:
@@ -68,7 +68,7 @@ def _login_page(
     email: str | None = None,
     status: int = 200,
 ):
-    locale = pg.locale(request, dict(data["p"]).get("ui_locales") if data else None)
+    locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales") if data else None)
     t = translator(locale)
     notice = None
     if data and data.get("r") == "other_account":
@@ -111,7 +111,7 @@ def login_submit(
     data = _interaction(services, i)
     if data is None:
         return _expired(request, pg)
-    t = translator(pg.locale(request, dict(data["p"]).get("ui_locales")))
+    t = translator(pg.locale(request, dict(data.get("p") or []).get("ui_locales")))
     if not pg.csrf_ok(request, csrf_token):
         return _login_page(request, pg, db, data, i, error=t("csrf"), email=email, status=400)
     if not email.strip() or not password:
@@ -119,15 +119,34 @@ def login_submit(
             request, pg, db, data, i, error=t("missing_fields"), email=email, status=400
         )
     ip, ua = client_ip(request), request.headers.get("user-agent")
+    settings = services.settings
     result = password_login(
-        db, services.hasher, email, password, ip=ip, user_agent=ua, client_id=data.get("cid")
+        db,
+        services.hasher,
+        settings,
+        services.throttle_store(db),
+        email,
+        password,
+        ip=ip,
+        user_agent=ua,
+        client_id=data.get("cid"),
     )
+    if result.retry_after:
+        return _login_page(
+            request,
+            pg,
+            db,
+            data,
+            i,
+            email=email,
+            status=429,
+            error=t("throttled", seconds=str(result.retry_after)),
+        )
     if not result.ok:
         return _login_page(
             request, pg, db, data, i, error=t("bad_credentials"), email=email, status=401
         )
     account: Account = result.account
-    settings = services.settings
     # A new session (and cookie) at every sign-in: no session fixation (OWASP ASVS 3.2.1).
     old = sessions.find(db, settings, request.cookies.get(pg.session_cookie))
     if old is not None:
@@ -155,7 +174,7 @@ def login_submit(
         user_agent=ua,
         details={"acr": new.row.acr, "amr": ["pwd"], "method": "password"},
     )
-    response = _resume(services, data, l=True)
+    response = continue_after(services, Flow(data, i, "th"), l=True)
     pg.set_cookie(
         response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
     )

@@ -76,8 +76,10 @@ def test_password_is_hashed_with_argon2id(db, agency, unique, hasher, cipher):
     assert pw not in a.password_hash
     assert hasher.verify(pw, a.password_hash)
     assert not hasher.verify("wrong", a.password_hash)
-    with pytest.raises(InvalidInput, match="15-1024"):
+    with pytest.raises(InvalidInput, match="at least 15 characters"):
         make(db, agency, f"short@{unique}.go.th", hasher, cipher, password="short")
+    with pytest.raises(InvalidInput, match="common"):
+        make(db, agency, f"common@{unique}.go.th", hasher, cipher, password="passwordpassword")
 
 
 def test_create_queues_directory_add_and_audits(db, agency, unique, hasher, cipher):

@@ -93,7 +93,7 @@ def seed(services: Services, u: str, receiver: BackchannelReceiver, rp_key: RSAK
                 code=f"d-{u}", name_th="กรมทดสอบ", name_en="Test Department", parent_code=f"m-{u}"
             ),
         )
-        for name in ("alice", "bob", "carol"):
+        for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace"):
             email = f"{name}@{u}.go.th"
             acc = accounts.create(
                 db,
@@ -184,6 +184,9 @@ def world(backend: str, request: pytest.FixtureRequest, backchannel) -> World:
         IDP_PORT=str(port),
         IDP_ARGON2_MEMORY_KIB="8192",
         IDP_ARGON2_TIME_COST="1",
+        # Small numbers so lockout is testable in seconds (defaults: 5 and 20).
+        IDP_LOGIN_DELAY_AFTER_FAILURES="3",
+        IDP_LOGIN_LOCKOUT_THRESHOLD="5",
     )
     ctx = serve(env, port=port)
     w.base = ctx.__enter__()

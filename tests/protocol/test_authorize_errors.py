@@ -192,17 +192,21 @@ def test_essential_level2_is_unmet_without_a_second_factor(world):
     assert p["error"] == "unmet_authentication_requirements"
 
 
-def test_voluntary_level2_falls_back_to_level1(world):
-    lg = login(world, user="carol", acr_values="urn:govid:acr:2")
-    from tests.protocol.conftest import decode_jwt
-
-    assert decode_jwt(world.base, lg.token["id_token"])[1]["acr"] == "urn:govid:acr:1"
+def test_voluntary_level2_without_factor_offers_enrolment_that_can_be_skipped(world):
+    lg = login(world, user="carol")
+    page = lg.browser.go(auth(world, acr_values="urn:govid:acr:2 urn:govid:acr:1"))
+    assert 'action="/mfa/enrol"' in page.text and 'action="/mfa/enrol/skip"' in page.text
+    p = callback_params(lg.browser.submit(page, "/mfa/enrol/skip"))
+    assert "code" in p
 
 
 def test_client_min_acr_applies_even_when_app_asks_less(world):
     lg = login(world, user="carol")
-    p = callback_params(lg.browser.go(auth(world, client="strict", acr_values="urn:govid:acr:1")))
-    assert p["error"] == "unmet_authentication_requirements"
+    page = lg.browser.go(auth(world, client="strict", acr_values="urn:govid:acr:1"))
+    # Level 2 is mandatory for this app: enrol, with no way to skip.
+    assert 'action="/mfa/enrol"' in page.text and "/mfa/enrol/skip" not in page.text
+    p = callback_params(lg.browser.go(auth(world, client="strict", prompt="none")))
+    assert p["error"] == "interaction_required"
 
 
 def test_no_cors_on_authorize_but_security_headers(world):

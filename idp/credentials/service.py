@@ -1,0 +1,90 @@
+"""Password changes and MFA administration, as domain operations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account
+from idp.audit import service as audit
+from idp.config import Settings
+from idp.credentials import mfa, policy
+from idp.credentials.passwords import PasswordHasher
+from idp.db import utcnow
+from idp.errors import InvalidInput
+from idp.keys.service import KeyRing
+from idp.sessions import logout
+from idp.sessions.models import SsoSession
+from idp.tokens.models import Grant
+from idp.tokens.service import revoke_grant
+
+
+class WrongPassword(InvalidInput):
+    code = "wrong_password"
+
+
+def password_policy(settings: Settings) -> policy.Policy:
+    return policy.Policy(
+        settings.password_min_length_with_mfa, settings.password_min_length_without_mfa
+    )
+
+
+def set_password(
+    db: Session, hasher: PasswordHasher, settings: Settings, account: Account, new_password: str
+) -> None:
+    pw = policy.check(
+        new_password,
+        email=account.email,
+        has_second_factor=mfa.has_second_factor(db, account.id),
+        policy=password_policy(settings),
+    )
+    account.password_hash = hasher.hash(pw)
+    account.password_changed_at = utcnow()
+
+
+def change_password(
+    db: Session,
+    hasher: PasswordHasher,
+    keys: KeyRing,
+    settings: Settings,
+    account: Account,
+    current: str,
+    new: str,
+    *,
+    keep: SsoSession | None,
+) -> int:
+    """Self-service change: the current password is required; every other session and
+    every refresh token ends (the old password may be known to someone else)."""
+    if not hasher.verify(policy.normalise(current), account.password_hash):
+        raise WrongPassword("the current password is not correct", field="current_password")
+    set_password(db, hasher, settings, account, new)
+    ended = 0
+    for row in db.scalars(
+        select(SsoSession).where(SsoSession.account_id == account.id, SsoSession.ended_at.is_(None))
+    ):
+        if keep is not None and row.id == keep.id:
+            continue
+        logout.end_session(db, keys, issuer=settings.issuer, row=row, reason="password_changed")
+        ended += 1
+    for gid in db.scalars(
+        select(Grant.id).where(Grant.account_id == account.id, Grant.revoked_at.is_(None))
+    ):
+        revoke_grant(db, gid, "password_changed")
+    audit.record(
+        db,
+        "credentials.password.changed",
+        actor=str(account.id),
+        subject=str(account.id),
+        agency_id=account.agency_id,
+        details={"by": "self", "sessions_ended": ended},
+    )
+    return ended
+
+
+def fresh_level2(sso: SsoSession, settings: Settings, within: int = 600) -> bool:
+    """A second factor was proved in the last ``within`` seconds (for removing factors)."""
+    return sso.acr == settings.acr_level2 and utcnow() - sso.auth_time <= dt.timedelta(
+        seconds=within
+    )

@@ -1,0 +1,159 @@
+"""WebAuthn security keys as a second factor (`amr` "hwk"), with the `webauthn`
+package (py_webauthn). Challenges travel in short-lived signed state (no server table);
+the signature counter is checked for cloned authenticators (WebAuthn L2 §6.1.1)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from idp.accounts.models import Account
+from idp.audit import service as audit
+from idp.credentials.models import MfaCredential
+from idp.db import utcnow
+
+
+class WebAuthnError(ValueError):
+    pass
+
+
+def rp_of(issuer: str) -> tuple[str, str]:
+    """(RP ID, origin) from the issuer URL: the RP ID is its host name."""
+    parts = urlsplit(issuer)
+    return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
+
+
+def _keys(db: Session, account_id: uuid.UUID) -> list[MfaCredential]:
+    return list(
+        db.scalars(
+            select(MfaCredential).where(
+                MfaCredential.account_id == account_id,
+                MfaCredential.kind == "webauthn",
+                MfaCredential.confirmed_at.is_not(None),
+            )
+        )
+    )
+
+
+def registration_options(db: Session, account: Account, issuer: str) -> tuple[str, bytes]:
+    rp_id, _ = rp_of(issuer)
+    challenge = secrets.token_bytes(32)
+    options = generate_registration_options(
+        rp_id=rp_id,
+        rp_name="GovID",
+        user_id=account.id.bytes,
+        user_name=account.email,
+        user_display_name=account.email,
+        challenge=challenge,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.DISCOURAGED,
+            user_verification=UserVerificationRequirement.PREFERRED,
+        ),
+        exclude_credentials=[
+            PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
+            for k in _keys(db, account.id)
+        ],
+    )
+    return options_to_json(options), challenge
+
+
+def register(
+    db: Session, account: Account, issuer: str, credential: dict, challenge: bytes, label: str
+) -> MfaCredential:
+    rp_id, origin = rp_of(issuer)
+    try:
+        verified = verify_registration_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+        )
+    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+        raise WebAuthnError(f"registration failed: {exc}") from exc
+    cred_id = bytes_to_base64url(verified.credential_id)
+    if db.scalar(select(MfaCredential.id).where(MfaCredential.credential_id == cred_id)):
+        raise WebAuthnError("this security key is already registered")
+    row = MfaCredential(
+        account_id=account.id,
+        kind="webauthn",
+        label=(label or "Security key")[:128],
+        credential_id=cred_id,
+        public_key=bytes_to_base64url(verified.credential_public_key),
+        sign_count=verified.sign_count,
+        transports=list((credential.get("response") or {}).get("transports") or []),
+        confirmed_at=utcnow(),
+    )
+    db.add(row)
+    db.flush()
+    audit.record(
+        db,
+        "credentials.webauthn.registered",
+        actor=str(account.id),
+        subject=str(account.id),
+        agency_id=account.agency_id,
+        details={"credential": row.id.hex, "label": row.label},
+    )
+    return row
+
+
+def authentication_options(db: Session, account: Account, issuer: str) -> tuple[str, bytes]:
+    rp_id, _ = rp_of(issuer)
+    challenge = secrets.token_bytes(32)
+    options = generate_authentication_options(
+        rp_id=rp_id,
+        challenge=challenge,
+        allow_credentials=[
+            PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
+            for k in _keys(db, account.id)
+        ],
+        user_verification=UserVerificationRequirement.PREFERRED,
+    )
+    return options_to_json(options), challenge
+
+
+def authenticate(
+    db: Session, account: Account, issuer: str, credential: dict, challenge: bytes
+) -> MfaCredential:
+    rp_id, origin = rp_of(issuer)
+    raw_id = credential.get("rawId") or credential.get("id")
+    row = next((k for k in _keys(db, account.id) if k.credential_id == raw_id), None)
+    if row is None:
+        raise WebAuthnError("unknown security key for this account")
+    try:
+        verified = verify_authentication_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            credential_public_key=base64url_to_bytes(row.public_key),
+            credential_current_sign_count=row.sign_count,
+        )
+    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+        raise WebAuthnError(f"authentication failed: {exc}") from exc
+    row.sign_count = verified.new_sign_count
+    row.last_used_at = utcnow()
+    return row
+
+
+def dumps(options_json: str) -> dict:
+    return json.loads(options_json)

@@ -1,0 +1,91 @@
+"""The signed interaction that carries a sign-in through its pages.
+
+An interaction either resumes an authorization request (``p``: the RP's parameters) or
+returns to a GovID page of our own (``n``: a local path such as ``/account``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from idp.accounts.models import Account
+from idp.oidc.routes import INTERACTION_TTL, interaction_signer, pages
+from idp.sessions import service as sessions
+from idp.web.i18n import translator
+from idp.web.signing import BadSignature
+
+
+@dataclass
+class Flow:
+    data: dict[str, Any]
+    token: str
+    locale: str
+
+    @property
+    def skippable(self) -> bool:
+        return bool(self.data.get("sk"))
+
+    @property
+    def ui_locales(self) -> str | None:
+        return dict(self.data.get("p") or []).get("ui_locales")
+
+
+def local_path(path: str | None) -> str:
+    """Only our own absolute paths: never another host (no open redirect)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/account"
+    return path
+
+
+def new_flow(services, next_path: str) -> str:
+    return interaction_signer(services).dumps({"n": local_path(next_path), "t": 0}, INTERACTION_TTL)
+
+
+def parse(request: Request, services, token: str | None) -> Flow | None:
+    try:
+        data = interaction_signer(services).loads(token)
+    except BadSignature:
+        return None
+    pg = pages(request)
+    locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales"))
+    return Flow(data, token or "", locale)
+
+
+def expired_page(request: Request) -> Response:
+    pg = pages(request)
+    return pg.render(
+        request,
+        "error.html",
+        status=400,
+        error="interaction_expired",
+        description=translator(pg.locale(request))("csrf"),
+    )
+
+
+def login_redirect(flow: Flow) -> RedirectResponse:
+    return RedirectResponse(f"/login?{urlencode({'i': flow.token})}", status_code=303)
+
+
+def load_flow(request: Request, db, services, token: str | None, *, csrf: str | None = None):
+    """(flow, session, account, early_response). ``early_response`` is set when the page
+    cannot go on: a broken interaction, a bad CSRF token, or no session (sign in first)."""
+    flow = parse(request, services, token)
+    pg = pages(request)
+    if flow is None or (csrf is not None and not pg.csrf_ok(request, csrf)):
+        return None, None, None, expired_page(request)
+    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    if sso is None:
+        return flow, None, None, login_redirect(flow)
+    return flow, sso, db.get(Account, sso.account_id), None
+
+
+def continue_after(services, flow: Flow, **flags: Any) -> RedirectResponse:
+    if flow.data.get("p") is not None:
+        token = interaction_signer(services).dumps({**flow.data, **flags}, INTERACTION_TTL)
+        return RedirectResponse(f"/authorize/resume?{urlencode({'i': token})}", status_code=303)
+    return RedirectResponse(local_path(flow.data.get("n")), status_code=303)

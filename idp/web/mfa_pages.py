@@ -1,0 +1,225 @@
+"""Second-factor pages: the step-up prompt (/mfa) and enrolment during sign-in
+(/mfa/enrol). CSRF on every form, 303 after every POST, throttled like passwords."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from idp.accounts.models import Account
+from idp.audit import service as audit
+from idp.credentials import mfa
+from idp.credentials.login import rules_for
+from idp.credentials.throttle import decide
+from idp.db import utcnow
+from idp.deps import DbDep, ServicesDep
+from idp.oidc.routes import client_ip, pages
+from idp.sessions import service as sessions
+from idp.web.flow import Flow, continue_after, load_flow, login_redirect
+from idp.web.i18n import translator
+
+router = APIRouter()
+Str = Annotated[str, Form()]
+
+
+def _page(
+    request,
+    flow: Flow,
+    db,
+    services,
+    account: Account,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    pg = pages(request)
+    has_keys = any(f.kind == "webauthn" for f in mfa.second_factors(db, account.id))
+    return pg.render(
+        request,
+        "mfa.html",
+        status=status,
+        locale=flow.locale,
+        error=error,
+        interaction=flow.token,
+        has_keys=has_keys,
+    )
+
+
+def verify_second_factor(db, services, account: Account, code: str, ip: str | None) -> str | None:
+    """The method that matched ("totp" | "recovery"), or None. Throttled per account."""
+    store = services.throttle_store(db)
+    key, rules, now = f"mfa:{account.id}", rules_for(services.settings), utcnow()
+    if not decide(store.get(key), rules, now).allowed:
+        return None
+    code = code.strip()
+    method = None
+    if code.replace(" ", "").isdigit():
+        if mfa.verify_totp(db, services.cipher, account, code, now):
+            method = "totp"
+    elif mfa.use_recovery_code(db, account, code):
+        method = "recovery"
+    if method is None:
+        store.record_failure(key, rules, now)
+        audit.record(
+            db,
+            "oidc.mfa.failed",
+            outcome="failure",
+            subject=str(account.id),
+            agency_id=account.agency_id,
+            ip=ip,
+            details={
+                "method": "recovery" if not code.isdigit() else "totp",
+                "reason": "wrong_or_reused",
+            },
+        )
+        return None
+    store.clear(key)
+    return method
+
+
+def complete_step_up(
+    request, db, services, sso, account: Account, method: str, flow: Flow
+) -> Response:
+    cookie = sessions.step_up(sso, services.settings, method)
+    audit.record(
+        db,
+        "oidc.login.stepped_up",
+        actor=str(account.id),
+        subject=str(account.id),
+        agency_id=account.agency_id,
+        session_id=sso.sid,
+        ip=client_ip(request),
+        details={"acr": sso.acr, "amr": sso.amr, "method": method},
+    )
+    response = continue_after(services, flow)
+    pg = pages(request)
+    pg.set_cookie(
+        response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl
+    )
+    return response
+
+
+@router.get("/mfa")
+def mfa_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
+    flow, sso, account, early = load_flow(request, db, services, i)
+    if early:
+        return early
+    return _page(request, flow, db, services, account)
+
+
+@router.post("/mfa")
+def mfa_submit(
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    csrf_token: Str = "",
+    i: Str = "",
+    code: Str = "",
+) -> Response:
+    flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
+    if early:
+        return early
+    method = verify_second_factor(db, services, account, code, client_ip(request))
+    if method is None:
+        return _page(
+            request,
+            flow,
+            db,
+            services,
+            account,
+            status=401,
+            error=translator(flow.locale)("mfa_bad"),
+        )
+    return complete_step_up(request, db, services, sso, account, method, flow)
+
+
+@router.get("/mfa/enrol")
+def enrol_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
+    flow, sso, account, early = load_flow(request, db, services, i)
+    if early:
+        return early
+    return render_enrol(request, db, services, account, flow, action="/mfa/enrol")
+
+
+def render_enrol(
+    request,
+    db,
+    services,
+    account: Account,
+    flow: Flow,
+    *,
+    action: str,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    cred, uri, svg = mfa.start_totp(db, services.cipher, account, issuer_name="GovID")
+    secret = uri.split("secret=")[1].split("&")[0]
+    return pages(request).render(
+        request,
+        "enrol.html",
+        status=status,
+        locale=flow.locale,
+        interaction=flow.token,
+        qr_svg=svg,
+        secret=secret,
+        credential=str(cred.id),
+        action=action,
+        error=error,
+        skippable=flow.skippable,
+    )
+
+
+@router.post("/mfa/enrol")
+def enrol_submit(
+    request: Request,
+    db: DbDep,
+    services: ServicesDep,
+    csrf_token: Str = "",
+    i: Str = "",
+    credential: Str = "",
+    code: Str = "",
+) -> Response:
+    flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
+    if early:
+        return early
+    try:
+        cred_id = uuid.UUID(credential)
+    except ValueError:
+        cred_id = uuid.UUID(int=0)
+    if not mfa.confirm_totp(db, services.cipher, account, cred_id, code):
+        return render_enrol(
+            request,
+            db,
+            services,
+            account,
+            flow,
+            action="/mfa/enrol",
+            error=translator(flow.locale)("mfa_bad"),
+            status=400,
+        )
+    codes = mfa.regenerate_recovery_codes(db, account)
+    # The user has just proved the new factor: the session is level 2 now.
+    response = complete_step_up(request, db, services, sso, account, "totp", flow)
+    next_url = response.headers["location"]
+    page = pages(request).render(
+        request, "recovery_codes.html", locale=flow.locale, codes=codes, next_url=next_url
+    )
+    for name, value in response.headers.items():
+        if name == "set-cookie":
+            page.headers.append("set-cookie", value)
+    return page
+
+
+@router.post("/mfa/enrol/skip")
+def enrol_skip(
+    request: Request, db: DbDep, services: ServicesDep, csrf_token: Str = "", i: Str = ""
+) -> Response:
+    flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
+    if early:
+        return early
+    if not flow.skippable:
+        return login_redirect(flow)
+    return continue_after(services, flow, e=True)

@@ -1,0 +1,163 @@
+"""JSON endpoints behind the security-key buttons (static/webauthn.js): options and
+verification for step-up (/mfa/webauthn/*) and for registration (/account/webauthn/*).
+CSRF: the page's token comes back in the X-CSRF-Token header."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from idp.accounts.models import Account
+from idp.audit import service as audit
+from idp.credentials import webauthn_keys as wa
+from idp.deps import DbDep, ServicesDep
+from idp.oidc.routes import client_ip, pages
+from idp.sessions import service as sessions
+from idp.web.flow import load_flow
+from idp.web.mfa_pages import complete_step_up
+from idp.web.signing import BadSignature, Signer
+
+router = APIRouter()
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+BodyDep = Annotated[dict[str, Any], Depends(json_body)]
+
+
+def _signer(services) -> Signer:
+    return Signer(services.settings.secret_key, "webauthn")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": message}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _state(services, account: Account, challenge: bytes, purpose: str) -> str:
+    return _signer(services).dumps(
+        {"a": str(account.id), "c": base64.urlsafe_b64encode(challenge).decode(), "p": purpose}, 300
+    )
+
+
+def _challenge(services, state: str | None, account: Account, purpose: str) -> bytes | None:
+    try:
+        data = _signer(services).loads(state)
+    except BadSignature:
+        return None
+    if data.get("a") != str(account.id) or data.get("p") != purpose:
+        return None
+    return base64.urlsafe_b64decode(data["c"])
+
+
+def _csrf_ok(request: Request) -> bool:
+    return pages(request).csrf_ok(request, request.headers.get("x-csrf-token"))
+
+
+@router.post("/mfa/webauthn/options")
+def mfa_options(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
+    if not _csrf_ok(request):
+        return _error(403, "csrf")
+    flow, sso, account, early = load_flow(request, db, services, body.get("i"))
+    if early:
+        return _error(401, "sign in first")
+    options, challenge = wa.authentication_options(db, account, services.settings.issuer)
+    return JSONResponse(
+        {
+            "options": wa.dumps(options),
+            "state": _state(services, account, challenge, "authenticate"),
+        }
+    )
+
+
+@router.post("/mfa/webauthn/verify")
+def mfa_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
+    if not _csrf_ok(request):
+        return _error(403, "csrf")
+    flow, sso, account, early = load_flow(request, db, services, body.get("i"))
+    if early:
+        return _error(401, "sign in first")
+    challenge = _challenge(services, body.get("state"), account, "authenticate")
+    credential = body.get("credential")
+    if challenge is None or not isinstance(credential, dict):
+        return _error(400, "expired or malformed")
+    try:
+        wa.authenticate(db, account, services.settings.issuer, credential, challenge)
+    except wa.WebAuthnError:
+        audit.record(
+            db,
+            "oidc.mfa.failed",
+            outcome="failure",
+            subject=str(account.id),
+            agency_id=account.agency_id,
+            ip=client_ip(request),
+            details={"method": "webauthn", "reason": "verification_failed"},
+        )
+        return _error(401, "the security key could not be verified")
+    redirect = complete_step_up(request, db, services, sso, account, "webauthn", flow)
+    response = JSONResponse({"redirect": redirect.headers["location"]})
+    for value in redirect.headers.getlist("set-cookie"):
+        response.headers.append("set-cookie", value)
+    return response
+
+
+def _account(request: Request, db, services):
+    pg = pages(request)
+    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    if sso is None:
+        return None, None
+    return sso, db.get(Account, sso.account_id)
+
+
+@router.post("/account/webauthn/options")
+def register_options(request: Request, db: DbDep, services: ServicesDep) -> Response:
+    if not _csrf_ok(request):
+        return _error(403, "csrf")
+    sso, account = _account(request, db, services)
+    if account is None:
+        return _error(401, "sign in first")
+    options, challenge = wa.registration_options(db, account, services.settings.issuer)
+    return JSONResponse(
+        {"options": wa.dumps(options), "state": _state(services, account, challenge, "register")}
+    )
+
+
+@router.post("/account/webauthn/register")
+def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
+    if not _csrf_ok(request):
+        return _error(403, "csrf")
+    sso, account = _account(request, db, services)
+    if account is None:
+        return _error(401, "sign in first")
+    challenge = _challenge(services, body.get("state"), account, "register")
+    credential = body.get("credential")
+    if challenge is None or not isinstance(credential, dict):
+        return _error(400, "expired or malformed")
+    try:
+        wa.register(
+            db,
+            account,
+            services.settings.issuer,
+            credential,
+            challenge,
+            str(body.get("label") or ""),
+        )
+    except wa.WebAuthnError as exc:
+        return _error(400, str(exc))
+    cookie = sessions.step_up(sso, services.settings, "webauthn")
+    response = JSONResponse({"redirect": "/account"})
+    pg = pages(request)
+    pg.set_cookie(
+        response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl
+    )
+    return response

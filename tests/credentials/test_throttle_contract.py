@@ -1,0 +1,80 @@
+"""The same throttling contract against the database store (PostgreSQL and SQLite) and
+the Redis store (real Redis on 127.0.0.1:6379)."""
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from idp.credentials.throttle import (
+    DbThrottleStore,
+    RedisThrottleStore,
+    Rules,
+    decide,
+)
+from tests.conftest import service_missing
+
+RULES = Rules(delay_after=3, max_delay=60, lock_threshold=6, lock_seconds=300)
+T0 = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def redis_client():
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        service_missing(f"Redis unreachable on 127.0.0.1:6379: {exc}")
+    return client
+
+
+@pytest.fixture(params=["db", "redis"])
+def store(request, db, redis_client):
+    if request.param == "db":
+        yield DbThrottleStore(db)
+        return
+    s = RedisThrottleStore(redis_client, prefix=f"govid-test:{uuid.uuid4().hex}:")
+    yield s
+    for k in redis_client.scan_iter(f"{s.prefix}*"):
+        redis_client.delete(k)
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def test_delay_grows_exponentially_then_locks_then_unlocks_by_time(store):
+    key = "user:abc"
+    assert decide(store.get(key), RULES, T0).allowed
+    for n in range(3):
+        store.record_failure(key, RULES, at(n))
+    d = decide(store.get(key), RULES, at(2.5))
+    assert not d.allowed and d.retry_after == 1 and not d.locked  # 2^0 after 3 failures
+    store.record_failure(key, RULES, at(4))
+    assert decide(store.get(key), RULES, at(5)).retry_after == 1  # 2^1 from t=4
+    store.record_failure(key, RULES, at(10))
+    assert decide(store.get(key), RULES, at(11)).retry_after == 3  # 2^2 from t=10
+    state = store.record_failure(key, RULES, at(20))  # sixth: locked
+    assert state.failures == 6 and state.locked_until is not None
+    d = decide(store.get(key), RULES, at(30))
+    assert d.locked and not d.allowed and 280 <= d.retry_after <= 300
+    later = decide(store.get(key), RULES, at(20 + 301))
+    assert later.allowed and later.expired_lock
+
+
+def test_clear_resets(store):
+    key = "user:def"
+    for n in range(6):
+        store.record_failure(key, RULES, at(n))
+    assert decide(store.get(key), RULES, at(7)).locked
+    assert store.clear(key)
+    assert decide(store.get(key), RULES, at(8)).allowed
+    assert store.get(key).failures == 0
+
+
+def test_keys_are_independent(store):
+    for n in range(6):
+        store.record_failure("ip:10.0.0.1", RULES, at(n))
+    assert decide(store.get("ip:10.0.0.2"), RULES, at(7)).allowed

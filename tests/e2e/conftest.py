@@ -1,0 +1,96 @@
+"""Real headless Chromium (Debian's package, never a downloaded browser) driven by
+Playwright, against a real GovID server whose issuer is http://localhost:PORT
+(WebAuthn refuses IP addresses as relying-party IDs)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+
+import pytest
+from joserfc.jwk import RSAKey
+
+from idp import migrate
+from idp.services import Services
+from tests.conftest import IN_CI, TEST_DATA_KEY, TEST_SECRET_KEY, make_settings, service_missing
+from tests.protocol.conftest import BackchannelReceiver, seed
+from tests.server import base_env, free_port, serve
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP localhost 127.0.0.1",
+]
+
+
+def ensure_chromium() -> str:
+    if shutil.which("chromium") or os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if os.geteuid() == 0:
+        r = subprocess.run(
+            ["apt-get", "install", "-y", "chromium"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        if r.returncode != 0 and IN_CI:
+            subprocess.run(["apt-get", "update"], capture_output=True, timeout=600)
+            r = subprocess.run(
+                ["apt-get", "install", "-y", "chromium"],
+                capture_output=True,
+                text=True,
+                timeout=900,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
+    if not os.path.exists(CHROMIUM):
+        service_missing("Chromium is not installed (apt-get install -y chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = ensure_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def e2e_world(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e')}/idp.db"
+    migrate.upgrade(url)
+    port = free_port()
+    issuer = f"http://localhost:{port}"
+    services = Services(make_settings(url, issuer=issuer))
+    receiver = BackchannelReceiver()
+    rp_key = RSAKey.generate_key(2048, parameters={"kid": "rp-1", "alg": "RS256"})
+    w = seed(services, secrets.token_hex(3), receiver, rp_key)
+    env = base_env(
+        IDP_DATABASE_URL=url,
+        IDP_ENV="test",
+        IDP_SECRET_KEY=TEST_SECRET_KEY,
+        IDP_DATA_KEY=TEST_DATA_KEY,
+        IDP_ISSUER=issuer,
+        IDP_PORT=str(port),
+        IDP_ARGON2_MEMORY_KIB="8192",
+        IDP_ARGON2_TIME_COST="1",
+    )
+    ctx = serve(env, port=port)
+    base = ctx.__enter__()
+    w.base = base.replace("127.0.0.1", "localhost")
+    yield w
+    ctx.__exit__(None, None, None)
+    receiver.close()
+    services.close()

@@ -1,0 +1,241 @@
+"""Two assurance levels end to end: TOTP enrolment, step-up with the same sid, replay,
+recovery codes, idle downgrade, legacy hashes, lockout, password change."""
+
+import datetime as dt
+import re
+import time
+
+import pyotp
+from passlib.hash import ldap_salted_sha1
+from sqlalchemy import select, update
+
+from idp.accounts.models import Account
+from idp.audit.models import AuditEvent
+from idp.credentials.login import unlock_account
+from idp.sessions.models import SsoSession
+from tests.protocol.conftest import PASSWORD, Browser, callback_params, decode_jwt, form_fields
+from tests.protocol.rp import authorize_url, login, rp_client, token_post
+
+L1, L2 = "urn:govid:acr:1", "urn:govid:acr:2"
+
+
+def enrol_totp(world, user: str) -> tuple[Browser, str, list[str]]:
+    """Sign in to the account page and set up an authenticator app, as a person would."""
+    b = Browser(world.base)
+    page = b.go("/account/totp")
+    page = b.login(page, world.users[user])
+    page = b.go("/account/totp")  # back from /account after signing in
+    assert "<svg" in page.text  # QR code inline
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page.text).group(1)
+    fields = form_fields(page.text)
+    r = b.go(
+        "/account/totp",
+        method="POST",
+        data={
+            "csrf_token": fields["csrf_token"],
+            "credential": fields["credential"],
+            "i": fields.get("i", ""),
+            "code": pyotp.TOTP(secret).now(),
+        },
+    )
+    codes = re.findall(r"<li><code>([A-Z0-9-]+)</code></li>", r.text)
+    assert len(codes) == 10, r.text[:500]
+    return b, secret, codes
+
+
+def next_code(secret: str) -> str:
+    """The code of the next time step: inside the ±1 window and not yet used."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+def mfa_submit(b: Browser, page, code: str):
+    return b.submit(page, "/mfa", code=code)
+
+
+def test_step_up_to_level2_keeps_sid_and_renews_auth_time(world):
+    _, secret, _codes = enrol_totp(world, "dave")
+    b = Browser(world.base)  # another device: password only, level 1
+    lg = login(world, user="dave", browser=b)
+    _, idt1 = decode_jwt(world.base, lg.token["id_token"])
+    assert idt1["acr"] == L1 and idt1["amr"] == ["pwd"]
+    time.sleep(1.1)
+    rp = rp_client(world)
+    url, verifier, _n, _s = authorize_url(world, rp, acr_values=L2)
+    page = b.go(url)
+    assert 'action="/mfa"' in page.text and 'action="/login"' not in page.text  # no password
+    p = callback_params(mfa_submit(b, page, next_code(secret)))  # enrolment used this step
+    tok = rp.fetch_token(f"{world.base}/token", code=p["code"], code_verifier=verifier)
+    _, idt2 = decode_jwt(world.base, tok["id_token"])
+    assert idt2["acr"] == L2 and idt2["amr"] == ["pwd", "otp", "mfa"]
+    assert idt2["sid"] == idt1["sid"] and idt2["auth_time"] > idt1["auth_time"]
+    intro = token_post(world, "web", {"token": tok["access_token"]}, path="/introspect").json()
+    assert intro["acr"] == L2
+    # The replayed code is refused on the next step-up attempt.
+    with world.services.sessions.begin() as db:
+        db.execute(
+            update(SsoSession).where(SsoSession.sid == idt2["sid"]).values(acr=L1, amr=["pwd"])
+        )
+    url, *_ = authorize_url(world, rp, acr_values=L2)
+    page = b.go(url)
+    r = mfa_submit(b, page, next_code(secret))  # the same code again: replay
+    assert r.status_code == 401 and 'action="/mfa"' in r.text
+    r = mfa_submit(b, page, pyotp.TOTP(secret).now())  # an older step: also refused
+    assert r.status_code == 401
+
+
+def test_recovery_code_works_once_and_idle_level2_asks_second_factor_only(world):
+    b, _secret, codes = enrol_totp(world, "erin")
+    rp = rp_client(world)
+    url, *_ = authorize_url(world, rp, acr_values=L2)
+    page = b.go(url)  # the enrolment session is level 2 already: straight through
+    assert "code" in callback_params(page)
+    # 31 minutes idle: level 2 lapses (30 min) but the level-1 session lives (2 h).
+    with world.services.sessions.begin() as db:
+        db.execute(
+            update(SsoSession)
+            .where(SsoSession.ended_at.is_(None))
+            .values(last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31))
+        )
+    url, *_ = authorize_url(world, rp, acr_values=L2)
+    page = b.go(url)
+    assert 'action="/mfa"' in page.text
+    assert "code" in callback_params(mfa_submit(b, page, codes[0].lower()))  # any case
+    with world.services.sessions.begin() as db:
+        db.execute(
+            update(SsoSession).where(SsoSession.ended_at.is_(None)).values(acr=L1, amr=["pwd"])
+        )
+    url, *_ = authorize_url(world, rp, acr_values=L2)
+    page = b.go(url)
+    assert mfa_submit(b, page, codes[0]).status_code == 401  # used once only
+    assert "code" in callback_params(mfa_submit(b, b.go(url), codes[1]))
+
+
+def test_client_min_acr_asks_for_second_factor(world):
+    b, secret, _ = enrol_totp(world, "frank")
+    with world.services.sessions.begin() as db:
+        db.execute(
+            update(SsoSession).where(SsoSession.ended_at.is_(None)).values(acr=L1, amr=["pwd"])
+        )
+    rp = rp_client(world, "strict")
+    url, verifier, _n, _s = authorize_url(world, rp, acr_values=L1)
+    page = b.go(url)
+    assert 'action="/mfa"' in page.text
+    p = callback_params(mfa_submit(b, page, next_code(secret)))
+    tok = rp.fetch_token(f"{world.base}/token", code=p["code"], code_verifier=verifier)
+    assert decode_jwt(world.base, tok["id_token"])[1]["acr"] == L2
+
+
+def test_legacy_ssha_hash_is_upgraded_at_first_login(world):
+    email = world.users["grace"]
+    with world.services.sessions.begin() as db:
+        db.execute(
+            update(Account)
+            .where(Account.email == email)
+            .values(password_hash=ldap_salted_sha1.hash(PASSWORD))
+        )
+    login(world, user="grace")
+    with world.services.sessions() as db:
+        acc = db.scalar(select(Account).where(Account.email == email))
+        assert acc.password_hash.startswith("$argon2id$")
+        ev = db.scalars(
+            select(AuditEvent).where(
+                AuditEvent.type == "credentials.password.rehashed",
+                AuditEvent.subject == str(acc.id),
+            )
+        ).one()
+        assert ev.details["from_scheme"] == "ldap_salted_sha1"
+    login(world, user="grace")  # and the new hash works
+
+
+def test_lockout_after_repeated_failures_then_unlock(world):
+    email = world.users["frank"]
+
+    def attempt(pw):
+        b = Browser(world.base)
+        url, *_ = authorize_url(world, rp_client(world))
+        return b.login(b.go(url), email, pw)
+
+    statuses = []
+    for _ in range(12):
+        r = attempt("wrong password number one")
+        statuses.append(r.status_code)
+        if r.status_code == 429:
+            wait = int(
+                re.search(r"(\d+)", re.sub(r"<[^>]+>", "", r.text.split('role="alert"')[1])).group(
+                    1
+                )
+            )
+            if wait > 10:
+                break  # locked, not just delayed
+            time.sleep(wait + 0.1)
+    assert 401 in statuses and statuses[-1] == 429, statuses
+    # Even the right password is refused while locked.
+    r = attempt(PASSWORD)
+    assert r.status_code == 429, (statuses, r.status_code, r.headers.get("location"))
+    with world.services.sessions.begin() as db:
+        acc = db.scalar(select(Account).where(Account.email == email))
+        assert acc.locked_until is not None
+        locked = db.scalars(
+            select(AuditEvent).where(
+                AuditEvent.type == "oidc.account.locked", AuditEvent.subject == str(acc.id)
+            )
+        ).all()
+        assert locked
+        assert unlock_account(
+            db, world.services.throttle_store(db), acc, by="admin", actor="test-admin"
+        )
+    assert 'action="/login"' not in attempt(PASSWORD).text  # signed in again
+
+
+def test_unknown_email_is_throttled_exactly_like_a_known_one(world):
+    def attempt(email):
+        b = Browser(world.base)
+        url, *_ = authorize_url(world, rp_client(world))
+        return b.login(b.go(url), email, "wrong password again and again")
+
+    seq = {}
+    for email in (world.users["bob"], "ghost-user@nowhere.go.th"):
+        seq[email] = [attempt(email).status_code for _ in range(5)]
+    assert seq[world.users["bob"]] == seq["ghost-user@nowhere.go.th"] == [401, 401, 401, 429, 429]
+
+
+def test_password_change_ends_other_sessions_and_refresh_tokens(world):
+    other = login(world, user="alice")
+    b = Browser(world.base)
+    page = b.login(b.go("/account"), world.users["alice"])
+    fields = form_fields(page.text)
+    new_pw = "another long passphrase of hers"
+    r = b.go(
+        "/account/password",
+        method="POST",
+        data={
+            "csrf_token": fields["csrf_token"],
+            "current_password": PASSWORD,
+            "new_password": new_pw,
+        },
+    )
+    assert r.status_code == 200 and 'action="/account/password"' in r.text
+    res = token_post(
+        world, "web", {"grant_type": "refresh_token", "refresh_token": other.token["refresh_token"]}
+    )
+    assert res.json()["error"] == "invalid_grant"
+    url, *_ = authorize_url(world, rp_client(world))
+    assert 'action="/login"' in other.browser.go(url).text
+    # Weak and wrong passwords are explained.
+    page = b.go("/account")
+    fields = form_fields(page.text)
+    r = b.go(
+        "/account/password",
+        method="POST",
+        data={
+            "csrf_token": fields["csrf_token"],
+            "current_password": new_pw,
+            "new_password": "passwordpassword",
+        },
+    )
+    assert r.status_code == 400 and "รหัสผ่าน" in r.text
+    with world.services.sessions.begin() as db:  # put it back for other tests
+        from idp.credentials.passwords import PasswordHasher
+
+        acc = db.scalar(select(Account).where(Account.email == world.users["alice"]))
+        acc.password_hash = PasswordHasher(world.services.settings).hash(PASSWORD)

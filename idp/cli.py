@@ -463,6 +463,9 @@ def _register_subcommands() -> None:
 
     app.add_typer(clients_app, name="clients")
     app.add_typer(keys_app, name="keys")
+    from idp.admin.cli import register as register_admin
+
+    register_admin(accounts_app)  # accounts import / purge (issue 7)
 
 
 _register_subcommands()

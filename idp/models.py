@@ -1,7 +1,7 @@
 """Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from idp.accounts.models import Account, RoleGrant
-from idp.admin.models import AccountToken, IdempotencyRecord
+from idp.admin.models import AccountExternalId, AccountToken, IdempotencyRecord
 from idp.agencies.models import Agency
 from idp.audit.models import AuditEvent
 from idp.clients.models import Client
@@ -14,6 +14,7 @@ from idp.tokens.models import AuthCode, Consent, Grant, RefreshToken, ReplayEntr
 
 __all__ = [
     "Account",
+    "AccountExternalId",
     "AccountToken",
     "Agency",
     "AuthCode",

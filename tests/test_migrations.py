@@ -25,9 +25,10 @@ TABLES = {
     "revoked_token",
     "consent",
     "replay_cache",
-    "audit_checkpoint",
     "idempotency_key",
     "account_token",
+    "account_external_id",
+    "audit_checkpoint",
     "agency_federation",
 }
 

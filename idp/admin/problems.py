@@ -149,3 +149,57 @@ def install(app: FastAPI) -> None:
         return problem_response(
             exc.status_code, slug, str(exc.detail), headers=getattr(exc, "headers", None)
         )
+
+
+# ------------------------------------------------------------------------------- SCIM
+
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+SCIM_JSON = "application/scim+json"
+# RFC 7644 §3.12 scimType for the domain errors that have one.
+SCIM_TYPES = {
+    "invalid_filter": "invalidFilter",
+    "duplicate_email": "uniqueness",
+    "conflict": "uniqueness",
+    "invalid_input": "invalidValue",
+    "invalid_citizen_id": "invalidValue",
+}
+
+
+def scim_error(status: int, detail: str, scim_type: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"schemas": [SCIM_ERROR], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    return JSONResponse(body, status_code=status, media_type=SCIM_JSON)
+
+
+def install_scim(app: FastAPI) -> None:
+    """The same mapping (``PROBLEMS``) rendered as SCIM errors (RFC 7644 §3.12)."""
+
+    @app.exception_handler(errors.DomainError)
+    async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:
+        if isinstance(exc, errors.Conflict) and exc.field == "version":
+            exc = admin_errors.PreconditionFailed(exc.message)
+        status, _slug, _title = lookup(exc)
+        if status == 422:
+            status = 400  # SCIM reports bad values as 400 with a scimType
+        response = scim_error(status, exc.message, SCIM_TYPES.get(exc.code))
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="govid-scim"'
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(_field_of(e.get("loc", ())) for e in exc.errors())
+        return scim_error(400, f"invalid request: {fields}", "invalidSyntax")
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_request: Request, _exc: StaleDataError) -> JSONResponse:
+        return scim_error(412, "the resource was changed meanwhile")
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        return scim_error(409, "the change conflicts with existing data", "uniqueness")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return scim_error(exc.status_code, str(exc.detail))

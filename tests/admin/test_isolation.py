@@ -140,7 +140,12 @@ def test_agency_endpoints(client, db, world):
         "POST",
         lambda t: "/admin/v1/agencies",
         "operator",
-        lambda t: {"code": f"new-{t}-{world.u}", "name_th": "ใหม่", "name_en": "New", "parent": a[t].code},
+        lambda t: {
+            "code": f"new-{t}-{world.u}",
+            "name_th": "ใหม่",
+            "name_en": "New",
+            "parent": a[t].code,
+        },
     )
 
 

@@ -67,8 +67,30 @@ def upgrade() -> None:
             batch_op.f("ix_account_token_account_id"), ["account_id"], unique=False
         )
 
+    op.create_table(
+        "account_external_id",
+        sa.Column("account_id", sa.Uuid(), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=False),
+        sa.Column("updated_at", idp.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+            name=op.f("fk_account_external_id_account_id_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_account_external_id")),
+    )
+    with op.batch_alter_table("account_external_id", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_account_external_id_external_id"), ["external_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("account_external_id", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_account_external_id_external_id"))
+
+    op.drop_table("account_external_id")
     with op.batch_alter_table("account_token", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_account_token_account_id"))
 

@@ -1,0 +1,187 @@
+"""``idp accounts import FILE`` and ``idp accounts purge`` (registered by ``idp.cli``).
+
+Follows ``idp.cli`` conventions: ``--json`` prints one object, errors are one line and a
+non-zero exit code, never a traceback. The import shows a progress bar (rich) on stderr.
+"""
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Mode = Annotated[
+    str,
+    typer.Option(help="all_or_nothing (default): write only if every row is valid; per_row"),
+]
+
+
+def register(accounts_app: typer.Typer) -> None:
+    from idp.cli import CliError, JsonOpt, _emit, _services, handles_errors
+
+    @accounts_app.command("import")
+    @handles_errors
+    def accounts_import(
+        file: Annotated[Path, typer.Argument(help="CSV (with header) or JSON lines")],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only")] = False,
+        mode: Mode = "all_or_nothing",
+        fmt: Annotated[
+            str | None, typer.Option("--format", help="csv | jsonl (default: from the name)")
+        ] = None,
+        tokens_out: Annotated[
+            Path | None,
+            typer.Option(
+                "--tokens-out",
+                help="Write activation tokens (rows without a password) here, mode 0600",
+            ),
+        ] = None,
+        max_errors: Annotated[int, typer.Option(min=1, help="Errors to list")] = 1000,
+        progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Import accounts (the MailGoThai migration). See docs/admin-api.md for columns
+        and the accepted legacy password-hash formats."""
+        from idp.admin import importer
+        from idp.admin.authz import Scope
+        from idp.admin.import_rows import detect_format, read_rows
+        from idp.db import transaction
+
+        if mode not in importer.MODES:
+            raise CliError("invalid_input", f"--mode must be one of {', '.join(importer.MODES)}", 2)
+        if not file.is_file():
+            raise CliError("invalid_input", f"no such file: {file}", 2)
+        if fmt not in (None, "csv", "jsonl"):
+            raise CliError("invalid_input", "--format must be csv or jsonl", 2)
+        with file.open("rb") as fh:
+            fmt = fmt or detect_format(file.name, fh.read(64))
+        total = _count_lines(file, fmt)
+        bar = _Bar(total, enabled=progress and not as_json and sys.stderr.isatty())
+        started = dt.datetime.now(dt.UTC)
+        try:
+            with (
+                _services() as services,
+                transaction(services.sessions) as session,
+                file.open("rb") as fh,
+            ):
+                result = importer.run_import(
+                    session,
+                    read_rows(fh, fmt),
+                    cipher=services.cipher,
+                    scope=Scope(None),  # the CLI runs as the operator on the host
+                    actor="cli",
+                    dry_run=dry_run,
+                    mode=mode,
+                    max_errors=max_errors,
+                    progress=bar.advance,
+                )
+        except UnicodeDecodeError as exc:
+            raise CliError("invalid_input", f"the file is not UTF-8 ({exc.reason})", 2) from None
+        finally:
+            bar.close()
+        seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+        data = result.to_dict()
+        tokens = data.pop("activation_tokens")
+        data["seconds"] = round(seconds, 2)
+        data["rows_per_second"] = (
+            round(result.created / seconds) if seconds and result.created else 0
+        )
+        if tokens and tokens_out:
+            fd = os.open(tokens_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                for t in tokens:
+                    out.write(json.dumps(t) + "\n")
+            data["tokens_file"] = str(tokens_out)
+        data["activation_tokens"] = len(tokens)
+
+        def human() -> None:
+            what = "checked (dry run)" if dry_run else "imported"
+            typer.echo(
+                f"{what}: {result.rows} rows, {result.valid} valid, {result.created} created, "
+                f"{result.failed} failed in {seconds:.1f}s"
+            )
+            for e in data["errors"][:50]:
+                typer.echo(f"  row {e['row']}: {e['field']}: {e['message']}")
+            if result.failed > 50:
+                typer.echo(f"  ... {result.failed - 50} more (use --json for up to --max-errors)")
+            if mode == "all_or_nothing" and result.failed and not dry_run:
+                typer.echo(
+                    "nothing was written (all-or-nothing); fix the rows or use --mode per_row"
+                )
+            if tokens and not tokens_out:
+                typer.echo(
+                    f"{len(tokens)} accounts need activation links: re-run with --tokens-out FILE "
+                    "to keep their tokens (this run's tokens are not shown)"
+                )
+
+        _emit(as_json, data, human)
+        if result.failed and (dry_run or mode == "all_or_nothing"):
+            raise typer.Exit(2)
+
+    @accounts_app.command("purge")
+    @handles_errors
+    def accounts_purge(
+        after_days: Annotated[
+            int,
+            typer.Option(
+                "--after-days",
+                min=0,
+                envvar="IDP_ACCOUNT_PURGE_DAYS",
+                help="Erase personal data of accounts deleted more than this many days ago",
+            ),
+        ] = 30,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Erase the personal data of soft-deleted accounts (run daily from cron)."""
+        from idp.admin.accounts import purge_deleted
+        from idp.db import transaction
+
+        with _services() as services, transaction(services.sessions) as session:
+            n = purge_deleted(session, older_than=dt.timedelta(days=after_days))
+        _emit(
+            as_json,
+            {"purged": n, "after_days": after_days},
+            lambda: typer.echo(f"purged personal data of {n} deleted account(s)"),
+        )
+
+
+def _count_lines(file: Path, fmt: str) -> int:
+    n = 0
+    with file.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            n += block.count(b"\n")
+    return max(n - (1 if fmt == "csv" else 0), 0)
+
+
+class _Bar:
+    """A rich progress bar on stderr: validation then writing."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.progress = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        )
+        self.progress.start()
+        self.tasks = {
+            "validate": self.progress.add_task("validate", total=total),
+            "write": self.progress.add_task("write", total=None),
+        }
+
+    def advance(self, phase: str, n: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.tasks[phase], n)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()

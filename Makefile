@@ -31,7 +31,7 @@ db: $(STAMP)
 
 ## run: install, migrate the embedded SQLite database, create demo data once, serve
 run: db
-	$(BIN)/idp serve
+	$(BIN)/idp serve --with-worker
 
 ## test: the whole suite (PostgreSQL, SQLite, Redis, slapd, Chromium as each part needs)
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.

@@ -137,26 +137,55 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default IDP_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default IDP_PORT)")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run the LDAP outbox worker")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Serve GovID over HTTP (uvicorn)."""
+    import threading
+
     import uvicorn
 
     settings = _settings()
     h, p = host or settings.host, port or settings.port
     if as_json:
-        typer.echo(json.dumps({"serving": f"http://{h}:{p}", "issuer": settings.issuer}))
+        typer.echo(
+            json.dumps(
+                {
+                    "serving": f"http://{h}:{p}",
+                    "issuer": settings.issuer,
+                    "outbox_worker": with_worker,
+                }
+            )
+        )
     else:
-        typer.echo(f"GovID serving on http://{h}:{p} (issuer {settings.issuer})")
-    uvicorn.run(
-        "idp.main:create_app",
-        factory=True,
-        host=h,
-        port=p,
-        workers=workers,
-        proxy_headers=True,
-        log_level="info",
-    )
+        typer.echo(
+            f"GovID serving on http://{h}:{p} (issuer {settings.issuer})"
+            + (" with the LDAP outbox worker" if with_worker else "")
+        )
+    stop = threading.Event()
+    if with_worker:
+        from idp.directory import worker
+        from idp.services import Services
+
+        # The worker returns at once when no directory is configured (IDP_LDAP_URLS).
+        thread = threading.Thread(
+            target=worker.run, args=(Services(settings), stop), name="outbox-worker", daemon=True
+        )
+        thread.start()
+    try:
+        uvicorn.run(
+            "idp.main:create_app",
+            factory=True,
+            host=h,
+            port=p,
+            workers=workers,
+            proxy_headers=True,
+            log_level="info",
+        )
+    finally:
+        stop.set()
 
 
 @db_app.command("upgrade")

@@ -19,7 +19,10 @@ from functools import cache
 EVENT_TYPES: dict[str, str] = {
     # OIDC / sign-in (subject = account id, client_id = the relying party)
     "oidc.login.succeeded": "acr, amr, method",
-    "oidc.login.failed": "reason (unknown_or_wrong_password | throttled | suspended | deleted)",
+    "oidc.login.failed": (
+        "reason (unknown_or_wrong_password | throttled | suspended | deleted | "
+        "directory_unavailable)"
+    ),
     "oidc.token.issued": "grant_type, scope, jti, refresh",
     "oidc.refresh.reused": "grant, reason, revoked_refresh_tokens",
     "oidc.token.revoked": "token_type, jti, grant, reason, revoked_refresh_tokens",

@@ -18,7 +18,7 @@ from idp.audit import service as audit
 from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
 from idp.credentials.throttle import Decision, Rules, ThrottleStore, decide
-from idp.crypto import sha256_hex
+from idp.crypto import DataCipher, sha256_hex
 from idp.db import utcnow
 
 MAX_PASSWORD_CHARS = 1024
@@ -29,6 +29,7 @@ class LoginResult:
     account: Account | None
     reason: str | None = None  # for the audit log only, never shown as such
     retry_after: int = 0  # > 0: throttled; the page says "try again in N seconds"
+    unavailable: bool = False  # the agency's own directory did not answer
 
     @property
     def ok(self) -> bool:
@@ -73,6 +74,36 @@ def _audit_unlock(db: Session, account: Account | None, scope: str, ip: str | No
     )
 
 
+def _check_password(
+    db: Session,
+    hasher: PasswordHasher,
+    cipher: DataCipher | None,
+    account: Account | None,
+    password: str,
+) -> tuple[bool, bool, str | None]:
+    """(verified, federated, reason). An agency with its own LDAP/AD checks the password
+    there (issue 9); a directory outage is "try again later", never a silent fallback to a
+    stale local password unless the operator configured that fallback."""
+    config = None
+    if account is not None and cipher is not None and account.status == "active":
+        from idp.directory import agency_federation
+
+        config = agency_federation.config_for(db, account.agency, cipher=cipher)
+    if config is None:
+        return hasher.verify(password, account.password_hash if account else None), False, None
+    from idp.directory.federation import Outcome, authenticate
+
+    result = authenticate(config, account.email, password)
+    if result.outcome == Outcome.OK:
+        return True, True, None
+    if result.outcome == Outcome.UNAVAILABLE:
+        if config.fallback_to_local:
+            return hasher.verify(password, account.password_hash), False, None
+        return False, True, "directory_unavailable"
+    hasher.verify(password, None)  # same cost as a local miss
+    return False, True, None
+
+
 def password_login(
     db: Session,
     hasher: PasswordHasher,
@@ -84,6 +115,7 @@ def password_login(
     ip: str | None = None,
     user_agent: str | None = None,
     client_id: str | None = None,
+    cipher: DataCipher | None = None,
 ) -> LoginResult:
     now = utcnow()
     email = (email or "").strip().lower()[:320]
@@ -112,8 +144,10 @@ def password_login(
         _failed(db, account, "throttled", ip, user_agent, client_id)
         return LoginResult(None, "throttled", retry_after=wait)
 
-    verified = hasher.verify(password, account.password_hash if account else None)
-    reason = None
+    verified, federated, reason = _check_password(db, hasher, cipher, account, password)
+    if reason == "directory_unavailable":
+        _failed(db, account, reason, ip, user_agent, client_id)
+        return LoginResult(None, reason, unavailable=True)
     if account is None or not verified:
         reason = "unknown_or_wrong_password"
     elif account.status != "active":
@@ -148,7 +182,7 @@ def password_login(
         store.clear(acct_key)
     account.failed_logins = 0
     account.locked_until = None
-    if hasher.needs_update(account.password_hash):
+    if not federated and hasher.needs_update(account.password_hash):
         old = hasher.scheme(account.password_hash)
         account.password_hash = hasher.hash(password)
         audit.record(

@@ -73,6 +73,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ลองเข้าสู่ระบบผิดหลายครั้งเกินไป กรุณารอ {seconds} วินาทีแล้วลองใหม่",
         "en": "Too many failed attempts. Wait {seconds} seconds and try again.",
     },
+    "directory_unavailable": {
+        "th": "ระบบไดเรกทอรีของหน่วยงานไม่ตอบสนองในขณะนี้ กรุณาลองใหม่ภายหลัง",
+        "en": "Your agency's directory is not answering right now. Please try again later.",
+    },
     "mfa_title": {"th": "ยืนยันตัวตนขั้นที่สอง", "en": "Second step of sign-in"},
     "mfa_intro": {
         "th": "กรอกรหัส 6 หลักจากแอปยืนยันตัวตน หรือรหัสกู้คืนหนึ่งรหัส",

@@ -130,7 +130,12 @@ def login_submit(
         ip=ip,
         user_agent=ua,
         client_id=data.get("cid"),
+        cipher=services.cipher,
     )
+    if result.unavailable:
+        return _login_page(
+            request, pg, db, data, i, email=email, status=503, error=t("directory_unavailable")
+        )
     if result.retry_after:
         return _login_page(
             request,

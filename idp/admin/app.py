@@ -67,7 +67,13 @@ def _with_problem_schema(app: FastAPI) -> None:
 
 
 def create_admin_app(services: Services) -> FastAPI:
-    from idp.admin import routes_accounts, routes_agencies, routes_clients, routes_imports
+    from idp.admin import (
+        routes_accounts,
+        routes_agencies,
+        routes_audit,
+        routes_clients,
+        routes_imports,
+    )
 
     api = FastAPI(
         title="GovID admin API",
@@ -85,6 +91,7 @@ def create_admin_app(services: Services) -> FastAPI:
     root.include_router(routes_accounts.router)
     root.include_router(routes_clients.router)
     root.include_router(routes_imports.router)
+    root.include_router(routes_audit.router)
     api.include_router(root)
     _with_problem_schema(api)
     return api

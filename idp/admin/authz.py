@@ -65,6 +65,25 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 ADMIN_SCOPES = tuple(SCOPE_PERMISSIONS)
 
+# A person's token must also carry a scope for the area (OAuth delegation: an app that
+# holds an admin's token for something else cannot administer with it). Within the area,
+# the person's roles decide what they may do.
+PERSON_SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin:accounts": frozenset(
+        {
+            "agencies:read",
+            "agencies:write",
+            "accounts:read",
+            "accounts:write",
+            "roles:read",
+            "roles:write",
+        }
+    ),
+    "admin:clients": frozenset({"agencies:read", "clients:read", "clients:write"}),
+    "admin:audit": frozenset({"agencies:read", "audit:read"}),
+    "scim": frozenset({"agencies:read", "accounts:read", "accounts:write", "roles:read"}),
+}
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -129,6 +148,8 @@ class Caller:
             if any(permission in SCOPE_PERMISSIONS.get(s, ()) for s in self.token_scopes):
                 assert self.agency is not None
                 return Scope((self.agency,))
+            raise PermissionDenied(f"the token's scopes do not allow {permission}")
+        if not any(permission in PERSON_SCOPE_PERMISSIONS.get(s, ()) for s in self.token_scopes):
             raise PermissionDenied(f"the token's scopes do not allow {permission}")
         roots: list[Agency] = []
         for role, agency in self.grants:

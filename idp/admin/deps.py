@@ -4,6 +4,7 @@ Idempotency-Key helper used by every POST."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -12,11 +13,17 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from idp.admin import idempotency
 from idp.admin.authz import Caller, caller_for_account, caller_for_client
 from idp.admin.context import Ctx, parse_if_match
-from idp.admin.errors import InsufficientAssurance, PreconditionRequired, Unauthenticated
+from idp.admin.errors import (
+    IdempotencyInProgress,
+    InsufficientAssurance,
+    PreconditionRequired,
+    Unauthenticated,
+)
 from idp.admin.paging import DEFAULT_LIMIT, MAX_LIMIT
 from idp.clients.models import Client
 from idp.deps import DbDep, ServicesDep
@@ -145,10 +152,17 @@ def idempotent(
         headers = {**stored.headers, "Idempotent-Replayed": "true"}
         return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
     response = run()
-    import json
-
     keep = {k: v for k, v in response.headers.items() if k.lower() in ("etag", "location")}
-    idempotency.store(
-        ctx.db, cipher, ctx.actor, key, fp, response.status_code, keep, json.loads(response.body)
-    )
+    try:
+        with ctx.db.begin_nested():
+            idempotency.store(
+                ctx.db, cipher, ctx.actor, key, fp, response.status_code, keep,
+                json.loads(response.body),
+            )  # fmt: skip
+    except IntegrityError:
+        # A twin request with this key committed first: this one is rolled back whole.
+        raise IdempotencyInProgress(
+            "a request with this Idempotency-Key was processed meanwhile; retry to get its result",
+            field="Idempotency-Key",
+        ) from None
     return response

@@ -30,6 +30,8 @@ from tests import factories
 from tests.conftest import make_settings
 
 PASSWORD = "correct horse battery staple"
+# What the admin UI asks for when it signs an admin in.
+ADMIN_UI_SCOPE = "openid profile admin:accounts admin:clients admin:audit scim"
 
 
 @pytest.fixture(scope="session")
@@ -103,14 +105,14 @@ class World:
         self.tokens[name] = self.person_token(a, acr)
         return a
 
-    def person_token(self, account, acr: str | None = None) -> str:
+    def person_token(self, account, acr: str | None = None, scope: str = ADMIN_UI_SCOPE) -> str:
         s = self.services.settings
         app = self.apps["admin_ui"]
         grant = tokens.create_grant(
             self.db,
             client=app,
             account=account,
-            scope="openid profile",
+            scope=scope,
             sid=None,
             acr=acr or s.acr_level2,
             amr=["pwd", "otp", "mfa"],
@@ -119,7 +121,7 @@ class World:
             lifetime=3600,
         )
         ctx = tokens.TokenContext(
-            scope="openid profile",
+            scope=scope,
             account=account,
             grant=grant,
             acr=acr or s.acr_level2,

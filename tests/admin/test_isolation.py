@@ -253,6 +253,17 @@ def test_authentication_is_required_and_level_2_for_people(client, world):
     r = client.get("/admin/v1/accounts", headers={"Authorization": f"Bearer {tok}"})
     assert r.status_code == 403
     assert r.json()["type"] == "urn:govid:problem:insufficient-assurance"
+    # A level-2 token the admin gave some app for another purpose does not administer.
+    tok = world.person_token(world.accounts["admin_a"], scope="openid profile email")
+    r = client.get("/admin/v1/accounts", headers={"Authorization": f"Bearer {tok}"})
+    assert r.status_code == 403 and "scopes" in r.json()["detail"]
+    tok = world.person_token(world.accounts["admin_a"], scope="openid admin:audit")
+    r = client.get("/admin/v1/accounts", headers={"Authorization": f"Bearer {tok}"})
+    assert r.status_code == 403
+    assert (
+        client.get("/admin/v1/audit/events", headers={"Authorization": f"Bearer {tok}"}).status_code
+        == 200
+    )
 
 
 def test_authority_is_read_on_every_request(client, db, world):

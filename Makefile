@@ -5,9 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# `npm ci` writes node_modules/.package-lock.json; older than the lock = reinstall.
+INTEROP_STAMP := tests/interop/node_modules/.package-lock.json
 export IDP_DATABASE_URL ?= sqlite:///var/idp.db
 
-.PHONY: run serve test lint fmt bench clean install install-test db
+.PHONY: run serve test lint fmt bench clean install install-test install-interop db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,8 +23,20 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
+# The openid-client interop test (tests/interop) runs on Node.js >= 20. Without npm the
+# test itself reports it: it fails under CI=true and skips elsewhere.
+$(INTEROP_STAMP): tests/interop/package-lock.json tests/interop/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/interop --no-audit --no-fund && touch $@; \
+	else echo "make: npm not found; tests/interop cannot be installed" >&2; fi
+
+BENCH_NODE_STAMP := bench/node-oidc-provider/node_modules/.package-lock.json
+$(BENCH_NODE_STAMP): bench/node-oidc-provider/package-lock.json bench/node-oidc-provider/package.json
+	npm ci --prefix bench/node-oidc-provider --no-audit --no-fund && touch $@
+
 install: $(STAMP)
 install-test: $(TEST_STAMP)
+install-interop: $(INTEROP_STAMP)
 
 db: $(STAMP)
 	@mkdir -p var
@@ -35,9 +49,15 @@ run: db
 
 ## test: the whole suite (PostgreSQL, SQLite, Redis, slapd, Chromium as each part needs)
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) $(INTEROP_STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
+
+## bench: S1-S3 against `idp serve` on PostgreSQL and S1/S2 against node-oidc-provider,
+# server pinned to CPU 0, load on CPU 1 (needs wrk, node, PostgreSQL; see README).
+# BENCH_ARGS="--duration 10 --only S1,S2" to change the run.
+bench: $(STAMP) $(BENCH_NODE_STAMP)
+	$(BIN)/python bench/oidc_bench.py $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check idp admin_ui tests bench

@@ -1,0 +1,945 @@
+"""OIDC benchmarks (DESIGN §10): S1 discovery + JWKS, S2 client_credentials, S3 full
+authorization-code login with PKCE (password only), against `idp serve` on PostgreSQL, and
+S1/S2 against node-oidc-provider in the same run, printed as one table with ratios.
+
+    .venv/bin/python bench/oidc_bench.py [--duration 15] [--warmup 3] [--connections 16]
+        [--s3-concurrency 4] [--only S1,S2,S2ES,S3,node] [--profile DIR] [--json FILE]
+
+(`make bench` runs it.) What it does, and stops again, by itself:
+
+* creates its own database on the local PostgreSQL (127.0.0.1:5432, user postgres),
+  migrates it with `idp db upgrade`, seeds an agency, accounts and two clients through
+  the CLI (`idp agencies create`, `idp accounts create --password-stdin`,
+  `idp clients create --json`), and drops it at the end;
+* runs `idp serve` with ONE uvicorn worker pinned to CPU 0 (`taskset -c 0`) with the
+  production argon2id parameters (the defaults of idp/config.py: m=19 MiB, t=2, p=1);
+* drives it from CPU 1: `wrk` (one thread) for S1/S2, an asyncio/httpx client for S3
+  (a fresh cookie jar per login, five requests per login);
+* S2 runs twice: IDP_ACCESS_TOKEN_ALG=RS256 and ES256 (a server restart in between);
+* starts node-oidc-provider (bench/node-oidc-provider, in-memory adapter, one process,
+  pinned to CPU 0, JWT access tokens signed RS256 like GovID's) for S1/S2.
+
+"rps" is what one pinned server core achieved; the CPU columns say how busy the server,
+PostgreSQL (not pinned: it shares both cores) and the load generator were meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+IDP = str(Path(sys.executable).parent / "idp")
+WRK_SCRIPT = BENCH / "wrk" / "http.lua"
+NODE_OP = BENCH / "node-oidc-provider"
+PG_ADMIN_DSN = os.environ.get("GOVID_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVER_CPU, LOAD_CPU = 0, 1
+PASSWORD = "bench: correct horse battery staple"
+REDIRECT = "http://127.0.0.1:9/bench/callback"  # never contacted: the flow stops there
+DISCOVERY = "/.well-known/openid-configuration"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *argv] if shutil.which("taskset") else argv
+
+
+# --------------------------------------------------------------------------- CPU meter
+
+
+def _proc_ticks(pid: int) -> tuple[str, int, int]:
+    """(comm, ppid, utime+stime ticks) from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        raw = f.read()
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return comm, int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def _all_procs() -> dict[int, tuple[str, int, int]]:
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                out[int(entry)] = _proc_ticks(int(entry))
+    return out
+
+
+def _cpu_busy() -> dict[int, tuple[int, int]]:
+    """Per CPU: (busy ticks, all ticks) from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *ticks = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                t = [int(x) for x in ticks]
+                idle = t[3] + t[4]  # idle + iowait
+                out[int(name[3:])] = (sum(t[:8]) - idle, sum(t[:8]))
+    return out
+
+
+def _pg_backends(db_name: str) -> set[int]:
+    """PostgreSQL backends serving ``db_name`` (their process title names the database)."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    title = f.read().decode(errors="replace")
+                if title.startswith("postgres:") and f" {db_name} " in title:
+                    out.add(int(entry))
+    return out
+
+
+class CpuMeter:
+    """Between start() and stop(), as % of one core: CPU used by the server's process
+    tree, by the PostgreSQL backends of the bench database, by the load generator (this
+    process, or the children it waited for, e.g. wrk), and how busy CPU 0 and CPU 1 were
+    in total (so that other work on the machine shows). Read from /proc only."""
+
+    def __init__(self, server_pid: int, load: str = "self", db_name: str | None = None):
+        self.server_pid = server_pid
+        self.load = load  # "self" (S3, in this process) or "children" (wrk)
+        self.db_name = db_name
+
+    def _load_seconds(self) -> float:
+        who = resource.RUSAGE_CHILDREN if self.load == "children" else resource.RUSAGE_SELF
+        r = resource.getrusage(who)
+        return r.ru_utime + r.ru_stime
+
+    def _sample(self) -> dict[str, Any]:
+        procs = _all_procs()
+        tree, frontier = {self.server_pid}, [self.server_pid]
+        while frontier:
+            parent = frontier.pop()
+            kids = [p for p, (_, ppid, _) in procs.items() if ppid == parent and p not in tree]
+            tree.update(kids)
+            frontier.extend(kids)
+        pg = _pg_backends(self.db_name) if self.db_name else set()
+        return {
+            "server": {p: procs[p][2] for p in tree if p in procs},
+            "postgres": {p: procs[p][2] for p in pg if p in procs},
+            "load": self._load_seconds(),
+            "cores": _cpu_busy(),
+        }
+
+    def start(self) -> None:
+        self.t0, self.s0 = time.monotonic(), self._sample()
+
+    def stop(self) -> dict[str, float]:
+        s1, dt = self._sample(), time.monotonic() - self.t0
+        out = {}
+        for k in ("server", "postgres"):
+            ticks = sum(t - self.s0[k].get(p, 0) for p, t in s1[k].items())
+            out[k] = round(100 * ticks / CLK_TCK / dt, 1)
+        out["load"] = round(100 * (s1["load"] - self.s0["load"]) / dt, 1)
+        for cpu in (SERVER_CPU, LOAD_CPU):
+            if cpu in s1["cores"] and cpu in self.s0["cores"]:
+                busy = s1["cores"][cpu][0] - self.s0["cores"][cpu][0]
+                total = s1["cores"][cpu][1] - self.s0["cores"][cpu][1]
+                out[f"cpu{cpu}_busy"] = round(100 * busy / max(total, 1), 1)
+        return out
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Server:
+    """A server subprocess pinned to SERVER_CPU, its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path | None = None):
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
+            "w+", prefix=f"bench-{name}-", suffix=".log", delete=False
+        )
+        self.proc = subprocess.Popen(
+            pinned(SERVER_CPU, argv),
+            env=env,
+            cwd=cwd,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            # Ctrl-C reaches only this script, which then stops the server itself.
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_ready(self, url: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(url, timeout=2.0).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.tail()}")
+            time.sleep(0.2)
+
+    def tail(self, n: int = 3000) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-n:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.log.name)
+
+
+@contextlib.contextmanager
+def running(server: Server, ready_url: str) -> Iterator[Server]:
+    try:
+        server.wait_ready(ready_url)
+        yield server
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- database
+
+
+class BenchDatabase:
+    def __init__(self, admin_dsn: str) -> None:
+        self.admin_dsn = admin_dsn
+        self.name = f"govid_bench_{os.getpid()}_{secrets.token_hex(3)}"
+        self.url = f"{admin_dsn.rsplit('/', 1)[0]}/{self.name}"
+
+    def __enter__(self) -> BenchDatabase:
+        with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+            self.pg_version = conn.execute("SHOW server_version").fetchone()[0]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        log(f"dropped database {self.name}")
+
+    def password_hash_prefix(self, email: str) -> str:
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute("SELECT password_hash FROM account WHERE email = %s", (email,))
+            value = row.fetchone()[0]
+        return value.rsplit("$", 2)[0]  # $argon2id$v=19$m=...,t=...,p=... (no salt/hash)
+
+
+def idp_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[str, Any]:
+    r = subprocess.run(
+        [IDP, *args, "--json"], env=env, input=stdin, capture_output=True, text=True, timeout=300
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"idp {' '.join(args)} failed ({r.returncode}): {r.stdout}{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@dataclasses.dataclass
+class Seeded:
+    emails: list[str]
+    web: dict[str, str]  # client_id, client_secret (authorization code, first party)
+    machine: dict[str, str]  # client_id, client_secret (client_credentials)
+    machine_scope: str
+
+
+def seed(env: dict[str, str], accounts: int) -> Seeded:
+    u = secrets.token_hex(3)
+    code, domain = f"bench-{u}", f"bench-{u}.go.th"
+    agency = ["--code", code, "--name-th", "หน่วยงานทดสอบสมรรถนะ", "--name-en", "Benchmark"]
+    idp_cli(env, "agencies", "create", *agency, "--domain", domain)
+    emails = [f"user{n}@{domain}" for n in range(accounts)]
+    for n, email in enumerate(emails):
+        names = ["--given-name-en", f"User{n}", "--family-name-en", "Bench"]
+        account = ["--email", email, "--agency", code, *names, "--password-stdin"]
+        idp_cli(env, "accounts", "create", *account, stdin=PASSWORD + "\n")
+    web = ["--agency", code, "--name-en", "Bench web app", "--redirect-uri", REDIRECT]
+    web_client = idp_cli(env, "clients", "create", *web, "--first-party")
+    scope = "admin:accounts"
+    machine = ["--agency", code, "--name-en", "Bench machine", "--scope", scope]
+    machine_client = idp_cli(
+        env, "clients", "create", *machine, "--grant-type", "client_credentials"
+    )
+    return Seeded(emails, web_client, machine_client, scope)
+
+
+# --------------------------------------------------------------------------- wrk (S1, S2)
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def run_wrk(
+    base: str, env: dict[str, str], duration: float, connections: int, meter: CpuMeter | None
+) -> dict[str, Any]:
+    argv = pinned(
+        LOAD_CPU,
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(WRK_SCRIPT),
+            base,
+        ],
+    )
+    if meter:
+        meter.start()
+    proc = subprocess.Popen(
+        argv, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        out, err = proc.communicate(timeout=duration + 60)
+    finally:
+        if proc.poll() is None:  # interrupted: do not leave wrk running
+            proc.kill()
+            proc.wait()
+    cpu = meter.stop() if meter else {}
+    lines = [ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {out[-2000:]}{err[-2000:]}")
+    r = json.loads(lines[-1].removeprefix("BENCH_JSON "))
+    seconds = r["duration_us"] / 1e6
+    errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    return {
+        "rps": r["requests"] / seconds,
+        "requests": r["requests"],
+        "seconds": seconds,
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "errors": errors,
+        "cpu": cpu,
+    }
+
+
+def wrk_scenario(
+    args,
+    base: str,
+    env: dict[str, str],
+    server_pid: int,
+    profile: str | None = None,
+    db_name: str | None = None,
+) -> dict[str, Any]:
+    if args.warmup:
+        run_wrk(base, env, args.warmup, args.connections, None)
+    spy = start_profile(args, server_pid, profile)
+    try:
+        meter = CpuMeter(server_pid, load="children", db_name=db_name)
+        return run_wrk(base, env, args.duration, args.connections, meter)
+    finally:
+        finish_profile(spy, profile, args)
+
+
+def s1_env() -> dict[str, str]:
+    return {"BENCH_MODE": "get", "BENCH_PATHS": f"{DISCOVERY},/jwks"}
+
+
+def s2_env(client_id: str, secret: str, scope: str) -> dict[str, str]:
+    return {
+        "BENCH_MODE": "post",
+        "BENCH_PATH": "/token",
+        "BENCH_BODY": f"grant_type=client_credentials&scope={scope}",
+        "BENCH_AUTH": basic_auth(client_id, secret),
+    }
+
+
+def check_s1(base: str) -> None:
+    meta = httpx.get(base + DISCOVERY).raise_for_status().json()
+    keys = httpx.get(meta["jwks_uri"]).raise_for_status().json()["keys"]
+    assert meta["issuer"] == base and keys, (meta, keys)
+
+
+def check_s2(base: str, client_id: str, secret: str, scope: str, alg: str) -> None:
+    r = httpx.post(
+        f"{base}/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(client_id, secret),
+    )
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["alg"] == alg, header
+
+
+# --------------------------------------------------------------------------- S3 (logins)
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+class LoginFailed(Exception):
+    pass
+
+
+def _expect(r: httpx.Response, status: tuple[int, ...], what: str) -> None:
+    if r.status_code not in status:
+        raise LoginFailed(f"{what}: HTTP {r.status_code} {r.text[:200]!r}")
+
+
+async def one_login(
+    transport: httpx.AsyncHTTPTransport, base: str, email: str, seeded: Seeded
+) -> dict[str, float]:
+    """GET /authorize → GET /login → POST /login → GET /authorize/resume → code →
+    POST /token, with a new cookie jar (a new browser). Returns per-step seconds."""
+    browser = httpx.AsyncClient(transport=transport, base_url=base, timeout=60)
+    web = seeded.web
+    verifier, challenge = pkce_pair()
+    state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    steps: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        steps[name] = now - t
+        t = now
+
+    r = await browser.get(
+        "/authorize",
+        params={
+            "response_type": "code",
+            "client_id": web["client_id"],
+            "redirect_uri": REDIRECT,
+            "scope": "openid profile email",
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
+    _expect(r, (302, 303), "authorize")
+    lap("authorize")
+    r = await browser.get(r.headers["location"])
+    _expect(r, (200,), "login form")
+    fields = dict(HIDDEN.findall(r.text))
+    lap("login_form")
+    r = await browser.post(
+        "/login",
+        data={
+            "csrf_token": fields.get("csrf_token", ""),
+            "i": fields.get("i", ""),
+            "email": email,
+            "password": PASSWORD,
+        },
+    )
+    _expect(r, (303,), "login")
+    lap("login_post")
+    r = await browser.get(r.headers["location"])
+    _expect(r, (302, 303), "resume")
+    location = r.headers["location"]
+    if not location.startswith(REDIRECT):
+        raise LoginFailed(f"resume went to {location}")
+    params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    if params.get("state") != state or "code" not in params:
+        raise LoginFailed(f"bad callback {params}")
+    lap("resume")
+    r = await browser.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=(web["client_id"], web["client_secret"]),
+    )
+    _expect(r, (200,), "token")
+    if "id_token" not in r.json():
+        raise LoginFailed("no id_token")
+    lap("token")
+    return steps
+
+
+async def s3_run(
+    base: str, seeded: Seeded, concurrency: int, duration: float
+) -> tuple[list[float], list[dict[str, float]], Counter]:
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
+    transport = httpx.AsyncHTTPTransport(limits=limits)
+    totals: list[float] = []
+    steps: list[dict[str, float]] = []
+    errors: Counter = Counter()
+    deadline = time.monotonic() + duration
+
+    async def user(n: int) -> None:
+        i = n
+        while time.monotonic() < deadline:
+            email = seeded.emails[i % len(seeded.emails)]
+            i += concurrency
+            t0 = time.perf_counter()
+            try:
+                s = await one_login(transport, base, email, seeded)
+            except (LoginFailed, httpx.HTTPError) as exc:
+                errors[type(exc).__name__ + ": " + str(exc)[:120]] += 1
+                continue
+            totals.append(time.perf_counter() - t0)
+            steps.append(s)
+
+    try:
+        await asyncio.gather(*(user(n) for n in range(concurrency)))
+    finally:
+        await transport.aclose()
+    return totals, steps, errors
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))  # nearest rank
+    return ordered[k]
+
+
+def s3_scenario(args, base: str, seeded: Seeded, server_pid: int, db_name: str) -> dict[str, Any]:
+    if args.warmup:
+        asyncio.run(s3_run(base, seeded, args.s3_concurrency, args.warmup))
+    spy = start_profile(args, server_pid, "S3")
+    meter = CpuMeter(server_pid, db_name=db_name)
+    meter.start()
+    t0 = time.monotonic()
+    try:
+        totals, steps, errors = asyncio.run(
+            s3_run(base, seeded, args.s3_concurrency, args.duration)
+        )
+    finally:
+        finish_profile(spy, "S3", args)
+    seconds = time.monotonic() - t0
+    cpu = meter.stop()
+    step_p50 = {
+        name: round(1000 * statistics.median(s[name] for s in steps), 1)
+        for name in (steps[0] if steps else {})
+    }
+    if errors:
+        log(f"S3 errors: {dict(errors.most_common(5))}")
+    return {
+        "rps": len(totals) / seconds,
+        "requests": len(totals),
+        "seconds": seconds,
+        "p50_ms": 1000 * percentile(totals, 50),
+        "p99_ms": 1000 * percentile(totals, 99),
+        "errors": sum(errors.values()),
+        "cpu": cpu,
+        "step_p50_ms": step_p50,
+        "http_rps": 5 * len(totals) / seconds,
+    }
+
+
+# --------------------------------------------------------------------------- profiling
+
+
+def start_profile(args, pid: int, name: str | None):
+    if not args.profile or not name:
+        return None
+    spy = shutil.which("py-spy") or args.py_spy
+    if not spy:
+        log("--profile needs py-spy on PATH (pip install py-spy) or --py-spy PATH")
+        return None
+    out = Path(args.profile) / f"{name}.collapsed"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = pinned(
+        LOAD_CPU,
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--duration",
+            str(max(1, round(args.duration))),
+            "--rate",
+            "250",
+            "--nonblocking",
+            # Only the thread holding the GIL: where the server's Python CPU goes.
+            *(["--gil"] if args.profile_mode == "gil" else ["--idle"]),
+        ],
+    )
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish_profile(spy, name: str | None, args) -> None:
+    if spy is None:
+        return
+    try:
+        spy.wait(timeout=args.duration + 60)
+    finally:
+        if spy.poll() is None:
+            spy.terminate()
+            spy.wait()
+    path = Path(args.profile) / f"{name}.collapsed"
+    if path.exists():
+        print(summarise_profile(path, name), flush=True)
+    else:
+        log(f"py-spy wrote nothing for {name}: {spy.stderr.read()[-500:] if spy.stderr else ''}")
+
+
+def summarise_profile(path: Path, name: str, top: int = 20) -> str:
+    """From py-spy's collapsed stacks ("frame;frame;frame count"): the share of samples
+    under each function of idp/ (inclusive), and the leaf frames (self)."""
+    incl: Counter = Counter()
+    leaf: Counter = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [_short(f) for f in stack.split(";")]
+        n = int(count)
+        total += n
+        for f in set(frames):
+            incl[f] += n
+        leaf[frames[-1]] += n
+    if not total:
+        return f"--- profile {name}: no samples ({path}) ---"
+    ours = [(f, n) for f, n in incl.most_common() if " (idp/" in f and "idp/cli.py" not in f]
+    ours = ours[:top]
+    out = [f"--- profile {name}: {total} samples ({path}) ---", "inclusive, functions in idp/:"]
+    out += [f"  {100 * n / total:5.1f}%  {f}" for f, n in ours]
+    out.append("self (leaf frames):")
+    out += [f"  {100 * n / total:5.1f}%  {f}" for f, n in leaf.most_common(top)]
+    return "\n".join(out)
+
+
+def _short(frame: str) -> str:
+    frame = re.sub(r" \(/\S*?/(site-packages|python3\.\d+)/", " (", frame)
+    return frame.replace(f" ({REPO}/", " (")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def default(setting: str) -> Any:
+    from idp.config import Settings
+
+    return Settings.model_fields[setting].default
+
+
+def git_describe() -> str:
+    r = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+    )
+    return r.stdout.strip() or "unknown"
+
+
+def wrk_version() -> str:
+    r = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    return " ".join((r.stdout + r.stderr).split()[:2])  # "wrk debian/4.1.0-3+b2"
+
+
+def govid_env(db_url: str, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env.update(
+        IDP_ENV="test",
+        IDP_DATABASE_URL=db_url,
+        IDP_ISSUER=f"http://127.0.0.1:{port}",
+        IDP_HOST="127.0.0.1",
+        IDP_PORT=str(port),
+        IDP_SECRET_KEY=BENCH_SECRET_KEY,
+        IDP_DATA_KEY=BENCH_DATA_KEY,
+    )
+    env.update(extra)
+    return env
+
+
+BENCH_SECRET_KEY = secrets.token_urlsafe(48)
+BENCH_DATA_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def start_govid(db_url: str, **extra: str) -> tuple[Server, str]:
+    port = free_port()
+    env = govid_env(db_url, port, **extra)
+    server = Server("govid", [IDP, "serve", "--workers", "1"], env)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def start_node(client_id: str, secret: str, fmt: str = "jwt") -> tuple[Server, str]:
+    port = free_port()
+    env = {**os.environ, "BENCH_CLIENT_SECRET": secret, "NODE_ENV": "production"}
+    argv = [
+        "node",
+        "server.mjs",
+        "--port",
+        str(port),
+        "--client-id",
+        client_id,
+        "--access-token-format",
+        fmt,
+    ]
+    return Server("node-oidc-provider", argv, env, cwd=NODE_OP), f"http://127.0.0.1:{port}"
+
+
+def preflight(args) -> None:
+    problems = []
+    if args.run_wrk and not shutil.which("wrk"):
+        problems.append("wrk not found (Debian: apt-get install -y wrk)")
+    if args.run_node:
+        if not shutil.which("node"):
+            problems.append("node not found (Node.js >= 20)")
+        elif not (NODE_OP / "node_modules" / "oidc-provider").exists():
+            problems.append(f"run `npm ci --prefix {NODE_OP.relative_to(REPO)}` first")
+    if problems:
+        sys.exit("bench: " + "; ".join(problems))
+    if (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
+        log("WARNING: fewer than 2 CPUs or no taskset: server and load generator not pinned")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--duration", type=float, default=15.0, help="seconds per scenario")
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds before each scenario")
+    p.add_argument("--connections", type=int, default=16, help="wrk connections (S1, S2)")
+    p.add_argument("--s3-concurrency", type=int, default=4, help="concurrent logins (S3)")
+    p.add_argument("--s3-accounts", type=int, default=4, help="accounts that log in (S3)")
+    p.add_argument("--only", default="S1,S2,S2ES,S3,node", help="subset to run")
+    p.add_argument("--profile", metavar="DIR", help="py-spy the GovID server per scenario")
+    p.add_argument(
+        "--profile-mode",
+        choices=("gil", "wall"),
+        default="gil",
+        help="gil: CPU (the thread holding the GIL); wall: every thread, waiting included",
+    )
+    p.add_argument("--py-spy", default=None, help="path of py-spy if not on PATH")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = p.parse_args()
+    only = {s.strip().upper() for s in args.only.split(",")}
+    args.run_wrk = bool(only & {"S1", "S2", "S2ES", "NODE"})
+    args.run_node = "NODE" in only
+    preflight(args)
+
+    # SIGTERM (e.g. from make or a CI timeout) unwinds like Ctrl-C: servers stop, DB drops.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setaffinity(0, {LOAD_CPU})  # this process is the S3 load generator
+
+    results: dict[str, dict[str, Any]] = {}
+    info: dict[str, Any] = {}
+    if only & {"S1", "S2", "S2ES", "S3"}:
+        run_govid(args, only, info, results)
+    if args.run_node:
+        run_node(args, info, results)
+    print(report(args, info, results), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"info": info, "results": results}, indent=2))
+    return 0
+
+
+def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any]) -> None:
+    with BenchDatabase(PG_ADMIN_DSN) as db:
+        log(f"database {db.name} (PostgreSQL {db.pg_version})")
+        setup_env = govid_env(db.url, 8000)
+        idp_cli(setup_env, "db", "upgrade")
+        log("seeding through the CLI (argon2id hashing with the production parameters)")
+        seeded = seed(setup_env, args.s3_accounts)
+        info.update(
+            pg=db.pg_version,
+            argon2=f"argon2id m={default('argon2_memory_kib')} KiB "
+            f"t={default('argon2_time_cost')} p={default('argon2_parallelism')} "
+            "(idp/config.py defaults; IDP_* variables are not passed to the server)",
+            stored_hash=db.password_hash_prefix(seeded.emails[0]),
+        )
+        mc, ms, scope = (
+            seeded.machine["client_id"],
+            seeded.machine["client_secret"],
+            seeded.machine_scope,
+        )
+
+        server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="RS256")
+        with running(server, f"{base}/readyz"):
+            log(f"GovID on {base} (pid {server.pid}, CPU {SERVER_CPU})")
+            if "S1" in only:
+                check_s1(base)
+                log("S1 GovID: discovery + JWKS")
+                results["S1 GovID"] = wrk_scenario(args, base, s1_env(), server.pid, "S1", db.name)
+            if "S2" in only:
+                check_s2(base, mc, ms, scope, "RS256")
+                log("S2 GovID: client_credentials, RS256 access tokens")
+                results["S2 GovID RS256"] = wrk_scenario(
+                    args, base, s2_env(mc, ms, scope), server.pid, "S2-RS256", db.name
+                )
+            if "S3" in only:
+                log(f"S3 GovID: code flow + PKCE, {args.s3_concurrency} concurrent logins")
+                results["S3 GovID"] = s3_scenario(args, base, seeded, server.pid, db.name)
+
+        if "S2ES" in only:
+            server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256")
+            with running(server, f"{base}/readyz"):
+                check_s2(base, mc, ms, scope, "ES256")
+                log("S2 GovID: client_credentials, ES256 access tokens")
+                results["S2 GovID ES256"] = wrk_scenario(
+                    args, base, s2_env(mc, ms, scope), server.pid, "S2-ES256", db.name
+                )
+
+
+def run_node(args, info: dict[str, Any], results: dict[str, Any]) -> None:
+    node_secret = secrets.token_urlsafe(32)
+    server, base = start_node("bench-machine", node_secret, "jwt")
+    with running(server, base + DISCOVERY):
+        info["node_op"] = json.loads((NODE_OP / "package-lock.json").read_text())["packages"][
+            "node_modules/oidc-provider"
+        ]["version"]
+        log(f"node-oidc-provider {info['node_op']} on {base} (pid {server.pid})")
+        check_s1(base)
+        results["S1 node"] = wrk_scenario(args, base, s1_env(), server.pid)
+        check_s2(base, "bench-machine", node_secret, "api", "RS256")
+        results["S2 node RS256"] = wrk_scenario(
+            args, base, s2_env("bench-machine", node_secret, "api"), server.pid
+        )
+    server, base = start_node("bench-machine", node_secret, "opaque")
+    with running(server, base + DISCOVERY):
+        results["S2 node opaque"] = wrk_scenario(
+            args, base, s2_env("bench-machine", node_secret, "api"), server.pid
+        )
+
+
+LABELS = {
+    "S1 GovID": ("S1 discovery + JWKS", "GovID"),
+    "S1 node": ("S1 discovery + JWKS", "node-oidc-provider"),
+    "S2 GovID RS256": ("S2 client_credentials, JWT AT RS256", "GovID"),
+    "S2 GovID ES256": ("S2 client_credentials, JWT AT ES256", "GovID"),
+    "S2 node RS256": ("S2 client_credentials, JWT AT RS256", "node-oidc-provider"),
+    "S2 node opaque": ("S2 client_credentials, opaque AT", "node-oidc-provider"),
+    "S3 GovID": ("S3 code flow + PKCE, password", "GovID"),
+}
+
+
+def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
+    out = [
+        "",
+        f"GovID OIDC benchmarks — {git_describe()}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs: server on CPU {SERVER_CPU}, load generator on CPU "
+        f"{LOAD_CPU}",
+        f"PostgreSQL {info.get('pg')} on 127.0.0.1 (not pinned); {info.get('argon2')}; "
+        f"stored hash {info.get('stored_hash')}",
+        f"{args.duration:g} s per scenario after {args.warmup:g} s warm-up; "
+        f"S1/S2: {wrk_version() if shutil.which('wrk') else 'wrk'}, 1 thread, "
+        f"{args.connections} connections; S3: httpx, {args.s3_concurrency} concurrent "
+        f"logins, new cookie jar per login; node-oidc-provider {info.get('node_op', '-')}",
+        "",
+        "rps: achieved on the one pinned server core; per CPU-s: requests per second of "
+        "server CPU time (what a whole core would give if nothing else ran on it);",
+        "srv/pg/gen: CPU of the server, of PostgreSQL, of the load generator; CPU0/CPU1: "
+        "how busy each core was in total (other work on the machine shows here).",
+        "",
+        f"{'scenario':36} {'server':18} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} "
+        f"{'per CPU-s':>9} {'ms CPU':>7} {'srv':>5} {'pg':>4} {'gen':>4} {'CPU0':>5} {'CPU1':>5}",
+    ]
+
+    def per_cpu_s(key: str) -> float:
+        r = results[key]
+        srv = r["cpu"].get("server", 0) / 100
+        return r["rps"] / srv if srv else float("nan")
+
+    for key, (scenario, server) in LABELS.items():
+        r = results.get(key)
+        if not r:
+            continue
+        unit = " (logins)" if key.startswith("S3") else ""
+        cpu = r["cpu"]
+        out.append(
+            f"{scenario:36} {server:18} {r['rps']:8.1f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['errors']:4d} {per_cpu_s(key):9.1f} {1000 / per_cpu_s(key):7.2f} "
+            f"{cpu.get('server', 0):4.0f}% {cpu.get('postgres', 0):3.0f}% "
+            f"{cpu.get('load', 0):3.0f}% {cpu.get(f'cpu{SERVER_CPU}_busy', 0):4.0f}% "
+            f"{cpu.get(f'cpu{LOAD_CPU}_busy', 0):4.0f}%{unit}"
+        )
+    s3 = results.get("S3 GovID")
+    if s3:
+        out.append(
+            f"S3 per step, p50 ms: {s3['step_p50_ms']} ({s3['http_rps']:.0f} HTTP requests/s)"
+        )
+
+    ratios = []
+    for name, a, b in (
+        ("S1", "S1 GovID", "S1 node"),
+        ("S2 RS256 JWT vs RS256 JWT", "S2 GovID RS256", "S2 node RS256"),
+        ("S2 ES256 JWT vs RS256 JWT", "S2 GovID ES256", "S2 node RS256"),
+        ("S2 RS256 JWT vs opaque", "S2 GovID RS256", "S2 node opaque"),
+    ):
+        if a in results and b in results:
+            ratios.append(
+                f"  {name:28} rps {results[a]['rps'] / results[b]['rps']:5.2f}   "
+                f"per CPU-s {per_cpu_s(a) / per_cpu_s(b):5.2f}"
+            )
+    if ratios:
+        out += ["", "GovID / node-oidc-provider:", *ratios]
+    if "S2 GovID RS256" in results and "S2 GovID ES256" in results:
+        es, rs = results["S2 GovID ES256"]["rps"], results["S2 GovID RS256"]["rps"]
+        cpu = per_cpu_s("S2 GovID ES256") / per_cpu_s("S2 GovID RS256")
+        out.append(f"GovID S2 ES256 / RS256: rps {es / rs:.2f}, per CPU-s {cpu:.2f}")
+    targets = []
+    if "S2 GovID RS256" in results:
+        v = max(results["S2 GovID RS256"]["rps"], results.get("S2 GovID ES256", {}).get("rps", 0))
+        targets.append(f"S2 >= 3000 rps/core: {v:.0f} ({'met' if v >= 3000 else 'NOT met'})")
+    if s3:
+        v = s3["rps"]
+        targets.append(f"S3 >= 40 logins/s/core: {v:.1f} ({'met' if v >= 40 else 'NOT met'})")
+    if targets:
+        out.append("Targets (issue 5): " + "; ".join(targets))
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted; servers stopped and database dropped")
+        sys.exit(130)

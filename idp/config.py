@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     login_max_delay_seconds: int = Field(900, ge=1)
     login_lockout_threshold: int = Field(20, ge=3, le=100)
     login_lockout_seconds: int = Field(1800, ge=60)
+    # A failed sign-in answers no sooner than this: known and unknown emails then take the
+    # same time even though a known account costs a few more database round trips.
+    login_failure_floor_ms: int = Field(200, ge=0, le=5000)
     ip_failure_threshold: int = Field(100, ge=10)
     ip_lockout_seconds: int = Field(900, ge=60)
 

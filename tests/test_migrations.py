@@ -8,7 +8,8 @@ from idp import migrate
 from idp.db import make_engine
 
 TABLES = {
-    "mfa_credential", "login_throttle",
+    "mfa_credential",
+    "login_throttle",
     "agency",
     "account",
     "role_grant",

@@ -3,6 +3,7 @@ form, 303 after every POST)."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -120,6 +121,7 @@ def login_submit(
         )
     ip, ua = client_ip(request), request.headers.get("user-agent")
     settings = services.settings
+    started = time.monotonic()
     result = password_login(
         db,
         services.hasher,
@@ -132,6 +134,9 @@ def login_submit(
         client_id=data.get("cid"),
         cipher=services.cipher,
     )
+    if not result.ok:
+        # Equal time for every failure (no user enumeration by timing).
+        time.sleep(max(0.0, settings.login_failure_floor_ms / 1000 - (time.monotonic() - started)))
     if result.unavailable:
         return _login_page(
             request, pg, db, data, i, email=email, status=503, error=t("directory_unavailable")

@@ -101,14 +101,16 @@ def hash_scheme(value: str) -> str:
     raise RowError("password_hash", f"unknown password hash scheme {label}; accepted: {ACCEPTED}")
 
 
-def _text(row: dict[str, Any], name: str) -> str:
+def _text(row: dict[str, Any], name: str, limit: int = MAX_TEXT) -> str:
     value = row.get(name)
     if value is None:
         return ""
+    if isinstance(value, int) and not isinstance(value, bool) and name == "citizen_id":
+        value = str(value)
     if not isinstance(value, str):
         raise RowError(name, f"{name} must be text")
     value = value.strip()
-    if len(value) > MAX_TEXT or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if len(value) > limit or any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise RowError(name, f"{name} is too long or holds control characters")
     return value
 
@@ -151,7 +153,7 @@ def clean(row: dict[str, Any]) -> dict[str, Any]:
         "citizen_id",
         "password_hash",
     ):
-        out[name] = _text(row, name) if name != "password_hash" else (row.get(name) or "").strip()
+        out[name] = _text(row, name, 512 if name == "password_hash" else MAX_TEXT)
     for name in REQUIRED:
         if not out[name]:
             raise RowError(name, f"{name} is required")
@@ -161,8 +163,6 @@ def clean(row: dict[str, Any]) -> dict[str, Any]:
     out["mailbox_quota_mb"] = _quota(row, "mailbox_quota_mb")
     out["attachment_limit_mb"] = _quota(row, "attachment_limit_mb")
     out["aliases"] = _aliases(row)
-    if len(out["password_hash"]) > 512:
-        raise RowError("password_hash", "password_hash is longer than 512 characters")
     out["scheme"] = hash_scheme(out["password_hash"]) if out["password_hash"] else None
     unknown = set(row) - set(FIELDS)
     if unknown:
@@ -182,17 +182,22 @@ def read_rows(stream: IO[bytes], fmt: str) -> Iterator[dict[str, Any] | RowError
     """Rows as dicts (or a RowError for a line that cannot be read), in file order."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     if fmt == "csv":
-        reader = csv.DictReader(text)
+        reader = csv.DictReader(text, strict=True)
         if reader.fieldnames is None:
             return
         missing = [f for f in REQUIRED if f not in reader.fieldnames]
         if missing:
             raise InvalidInput(f"CSV header lacks column(s): {', '.join(missing)}", field="file")
-        for row in reader:
-            if None in row:  # more cells than header columns
-                yield RowError("row", "more cells than header columns")
-                continue
-            yield {k: v for k, v in row.items() if v not in (None, "")}
+        try:
+            for row in reader:
+                if None in row:  # more cells than header columns
+                    yield RowError("row", "more cells than header columns")
+                    continue
+                yield {k: v for k, v in row.items() if v not in (None, "")}
+        except csv.Error as exc:
+            raise InvalidInput(
+                f"malformed CSV near line {reader.line_num}: {exc}", field="file"
+            ) from None
     elif fmt == "jsonl":
         for line in text:
             if not line.strip():

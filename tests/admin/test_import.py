@@ -19,6 +19,7 @@ from idp.admin.importer import run_import
 from idp.admin.models import AccountToken
 from idp.audit.models import AuditEvent
 from idp.directory.models import OutboxEntry
+from idp.errors import InvalidInput
 from tests import factories
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY
 
@@ -192,3 +193,26 @@ def test_cli_import(tmp_path, monkeypatch, unique):
     r = runner.invoke(app, ["accounts", "purge", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["purged"] == 0
     engine.dispose()
+
+
+def test_malformed_input_is_reported_per_row_or_as_a_clear_error(db, world):
+    a = world.agencies["A"].code
+    d = f"{world.u}.go.th"
+    lines = [
+        json.dumps({"email": 5, "agency": a}),
+        "not json",
+        "[1, 2]",
+        json.dumps({"email": f"x@{d}", "agency": a, "password_hash": 7}),
+        json.dumps({"email": f"y@{d}", "agency": a, "citizen_id": 1103702345679}),
+        json.dumps({"email": f"z@{d}", "agency": a, "colour": "blue"}),
+    ]
+    result = run_import(
+        db, read_rows(io.BytesIO("\n".join(lines).encode()), "jsonl"),
+        cipher=world.services.cipher, scope=Scope(None), actor="test", dry_run=True,
+    )  # fmt: skip
+    assert [(e["row"], e["field"]) for e in result.errors] == [
+        (1, "email"), (2, "row"), (3, "row"), (4, "password_hash"), (6, "colour")
+    ]  # fmt: skip
+    assert result.valid == 1
+    with pytest.raises(InvalidInput, match="malformed CSV"):
+        list(read_rows(io.BytesIO(b'email,agency\n"a@b.go.th,x\x00\n'), "csv"))

@@ -297,3 +297,48 @@ def test_agency_admin_cannot_touch_an_operator_in_their_subtree(client, db, worl
         },
     )
     assert r.status_code == 403
+
+
+def test_expired_grants_give_no_authority(client, db, world):
+    import datetime as dt
+
+    from idp.accounts.models import RoleGrant
+    from idp.db import utcnow
+
+    db.add(
+        RoleGrant(
+            account_id=world.accounts["nobody"].id,
+            role="agency_admin",
+            agency_id=world.agencies["A"].id,
+            expires_at=utcnow() - dt.timedelta(seconds=1),
+        )
+    )
+    db.flush()
+    assert client.get("/admin/v1/accounts", headers=world.headers("nobody")).status_code == 403
+    r = client.post(
+        "/admin/v1/role-grants",
+        headers=world.headers("admin_a"),
+        json={
+            "account_id": str(world.accounts["user_a1"].id),
+            "role": "auditor",
+            "agency_id": str(world.agencies["A1"].id),
+            "expires_at": later(1),
+        },
+    )
+    assert r.status_code == 201, r.text
+    tok = world.person_token(world.accounts["user_a1"])
+    h = {"Authorization": f"Bearer {tok}"}
+    assert client.get("/admin/v1/accounts", headers=h).status_code == 200
+    r = client.get(f"/admin/v1/accounts/{world.accounts['user_a'].id}", headers=h)
+    assert r.status_code == 404  # an auditor of A1 does not see A
+    r = client.post(
+        "/admin/v1/role-grants",
+        headers=world.headers("admin_a"),
+        json={
+            "account_id": str(world.accounts["user_a1"].id),
+            "role": "auditor",
+            "agency_id": str(world.agencies["A1"].id),
+            "expires_at": "2001-01-01T00:00:00Z",
+        },
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "expires_at"

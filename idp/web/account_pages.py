@@ -21,7 +21,7 @@ from idp.sessions.logout import end_session
 from idp.sessions.models import SsoSession
 from idp.web.flow import Flow, new_flow
 from idp.web.i18n import translator
-from idp.web.mfa_pages import render_enrol
+from idp.web.mfa_pages import confirm_enrolment, render_enrol
 
 router = APIRouter()
 Str = Annotated[str, Form()]
@@ -154,22 +154,12 @@ def totp_confirm(
     sso, account, early = _checked(request, db, services, csrf_token)
     if early:
         return early
-    try:
-        cred_id = uuid.UUID(credential)
-    except ValueError:
-        cred_id = uuid.UUID(int=0)
     flow = Flow({"n": "/account"}, i, pages(request).locale(request))
-    if not mfa.confirm_totp(db, services.cipher, account, cred_id, code):
-        return render_enrol(
-            request,
-            db,
-            services,
-            account,
-            flow,
-            action="/account/totp",
-            error=translator(flow.locale)("mfa_bad"),
-            status=400,
-        )
+    retry = confirm_enrolment(
+        request, db, services, account, flow, credential, code, action="/account/totp"
+    )
+    if retry:
+        return retry
     codes = (
         mfa.regenerate_recovery_codes(db, account)
         if not mfa.recovery_codes_left(db, account.id)

@@ -172,6 +172,28 @@ def render_enrol(
     )
 
 
+def confirm_enrolment(
+    request, db, services, account: Account, flow: Flow, credential: str, code: str, *, action: str
+) -> Response | None:
+    """Confirm a new authenticator app; on a wrong code, the enrolment page again."""
+    try:
+        cred_id = uuid.UUID(credential)
+    except ValueError:
+        cred_id = uuid.UUID(int=0)
+    if mfa.confirm_totp(db, services.cipher, account, cred_id, code):
+        return None
+    return render_enrol(
+        request,
+        db,
+        services,
+        account,
+        flow,
+        action=action,
+        error=translator(flow.locale)("mfa_bad"),
+        status=400,
+    )
+
+
 @router.post("/mfa/enrol")
 def enrol_submit(
     request: Request,
@@ -185,21 +207,11 @@ def enrol_submit(
     flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
     if early:
         return early
-    try:
-        cred_id = uuid.UUID(credential)
-    except ValueError:
-        cred_id = uuid.UUID(int=0)
-    if not mfa.confirm_totp(db, services.cipher, account, cred_id, code):
-        return render_enrol(
-            request,
-            db,
-            services,
-            account,
-            flow,
-            action="/mfa/enrol",
-            error=translator(flow.locale)("mfa_bad"),
-            status=400,
-        )
+    retry = confirm_enrolment(
+        request, db, services, account, flow, credential, code, action="/mfa/enrol"
+    )
+    if retry:
+        return retry
     codes = mfa.regenerate_recovery_codes(db, account)
     # The user has just proved the new factor: the session is level 2 now.
     response = complete_step_up(request, db, services, sso, account, "totp", flow)

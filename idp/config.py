@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     default_mailbox_quota_mb: int = Field(6144, ge=1)
     default_attachment_limit_mb: int = Field(25, ge=1)
 
+    # Off by default: request lines can carry tokens (id_token_hint) and personal data;
+    # security events are in the audit log.
+    access_log: bool = False
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

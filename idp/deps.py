@@ -12,11 +12,12 @@ from idp.config import Settings
 from idp.services import Services
 
 
-def get_services(request: Request) -> Services:
+# async: they only read app.state, so they need no trip through the thread pool.
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.services.settings
 
 

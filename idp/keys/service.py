@@ -134,6 +134,7 @@ class _Snapshot:
     public: KeySet  # every published key (verification of tokens)
     archive: KeySet  # every key ever (verification of audit checkpoints)
     jwks: dict[str, Any]
+    jwks_bytes: bytes
     loaded_at: float
 
 
@@ -173,7 +174,14 @@ class KeyRing:
                     priv = json.loads(self._cipher.decrypt(r.private_key_enc, _PURPOSE))
                     signing[r.alg] = _import(priv)
         jwks = {"keys": [k.as_dict(private=False) for k in public]}
-        return _Snapshot(signing, KeySet(public), KeySet(archive), jwks, time.monotonic())
+        return _Snapshot(
+            signing,
+            KeySet(public),
+            KeySet(archive),
+            jwks,
+            json.dumps(jwks).encode(),
+            time.monotonic(),
+        )
 
     def _current(self) -> _Snapshot:
         snap = self._snap
@@ -186,6 +194,9 @@ class KeyRing:
 
     def jwks(self) -> dict[str, Any]:
         return self._current().jwks
+
+    def jwks_bytes(self) -> bytes:
+        return self._current().jwks_bytes
 
     def sign(self, claims: dict[str, Any], *, alg: str = "RS256", typ: str = "JWT") -> str:
         key = self._current().signing[alg]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 from idp.config import Settings
@@ -47,3 +49,14 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,
     }
+
+
+def metadata_bytes(settings: Settings) -> bytes:
+    """Serialised once per issuer and level names (they do not change while serving)."""
+    return _cached(settings.issuer, settings.acr_level1, settings.acr_level2)
+
+
+@lru_cache(maxsize=8)
+def _cached(issuer: str, acr1: str, acr2: str) -> bytes:
+    fields = {"issuer": issuer, "acr_level1": acr1, "acr_level2": acr2}
+    return json.dumps(metadata(Settings.model_construct(**fields))).encode()

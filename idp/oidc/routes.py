@@ -76,18 +76,20 @@ def interaction_signer(services) -> Signer:
 
 
 @router.get("/.well-known/openid-configuration")
-def openid_configuration(services: ServicesDep) -> JSONResponse:
-    return JSONResponse(
-        discovery.metadata(services.settings), headers={"Cache-Control": "public, max-age=3600"}
+def openid_configuration(services: ServicesDep) -> Response:
+    return Response(
+        discovery.metadata_bytes(services.settings),
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=3600"},
     )
 
 
 @router.get("/jwks")
-def jwks(services: ServicesDep) -> JSONResponse:
-    return JSONResponse(
-        services.keys.jwks(),
-        headers={"Cache-Control": "public, max-age=300"},
+def jwks(services: ServicesDep) -> Response:
+    return Response(
+        services.keys.jwks_bytes(),
         media_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=300"},
     )
 
 

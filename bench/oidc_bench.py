@@ -419,6 +419,64 @@ def pkce_pair() -> tuple[str, str]:
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
+LEVEL2 = "urn:govid:acr:2"
+
+
+class TotpPool:
+    """Accounts with an authenticator app, and the next unused TOTP code of each: a code
+    (time step) is accepted once, within ±1 step, so every account can sign in at level 2
+    at most twice per 30 s; the pool must be large enough for the login rate."""
+
+    def __init__(self, secrets_by_email: dict[str, str]) -> None:
+        import pyotp
+
+        self.emails = list(secrets_by_email)
+        self._totp = {e: pyotp.TOTP(s) for e, s in secrets_by_email.items()}
+        self._last: dict[str, int] = {}
+
+    async def code(self, email: str) -> str:
+        while True:
+            now = int(time.time()) // 30
+            step = max(now, self._last.get(email, -1) + 1)
+            if step <= now + 1:
+                self._last[email] = step
+                return self._totp[email].at(step * 30)
+            await asyncio.sleep(0.5)  # this account has used its window: wait a little
+
+
+def enrol_totp(db_url: str, seeded: Seeded, count: int) -> TotpPool:
+    """More accounts, each with a confirmed authenticator app (through the services, with
+    the server's own settings, so the data key that encrypts the secrets is the same)."""
+    sys.path.insert(0, str(REPO))
+    from idp.accounts import service as accounts
+    from idp.config import Settings
+    from idp.credentials import mfa
+    from idp.services import Services
+
+    services = Services(Settings(env="test", database_url=db_url, secret_key=BENCH_SECRET_KEY,
+                                 data_key=BENCH_DATA_KEY))
+    domain = seeded.emails[0].split("@")[1]
+    code = domain.split(".")[0]
+    out: dict[str, str] = {}
+    try:
+        for n in range(count):
+            with services.sessions.begin() as db:
+                acc = accounts.create(db, accounts.NewAccount(
+                    email=f"l2user{n}@{domain}", agency_code=code, password=PASSWORD),
+                    hasher=services.hasher, cipher=services.cipher, actor="bench")
+                cred, uri, _svg = mfa.start_totp(db, services.cipher, acc, issuer_name="GovID")
+                secret = uri.split("secret=")[1].split("&")[0]
+                import pyotp
+
+                step = int(time.time()) // 30 - 1  # leave the current step for the bench
+                assert mfa.confirm_totp(db, services.cipher, acc, cred.id,
+                                        pyotp.TOTP(secret).at(step * 30))
+                out[acc.email] = secret
+    finally:
+        services.close()
+    return TotpPool(out)
+
+
 class LoginFailed(Exception):
     pass
 
@@ -429,7 +487,8 @@ def _expect(r: httpx.Response, status: tuple[int, ...], what: str) -> None:
 
 
 async def one_login(
-    transport: httpx.AsyncHTTPTransport, base: str, email: str, seeded: Seeded
+    transport: httpx.AsyncHTTPTransport, base: str, email: str, seeded: Seeded,
+    totp: TotpPool | None = None,
 ) -> dict[str, float]:
     """GET /authorize → GET /login → POST /login → GET /authorize/resume → code →
     POST /token, with a new cookie jar (a new browser). Returns per-step seconds."""
@@ -457,6 +516,7 @@ async def one_login(
             "nonce": nonce,
             "code_challenge": challenge,
             "code_challenge_method": "S256",
+            **({"acr_values": LEVEL2} if totp else {}),
         },
     )
     _expect(r, (302, 303), "authorize")
@@ -478,6 +538,17 @@ async def one_login(
     lap("login_post")
     r = await browser.get(r.headers["location"])
     _expect(r, (302, 303), "resume")
+    if totp is not None:  # level 2: the second factor page, then resume again
+        r = await browser.get(r.headers["location"])
+        _expect(r, (200,), "mfa form")
+        fields = dict(HIDDEN.findall(r.text))
+        code = await totp.code(email)
+        r = await browser.post("/mfa", data={"csrf_token": fields.get("csrf_token", ""),
+                                             "i": fields.get("i", ""), "code": code})
+        _expect(r, (303,), "mfa")
+        r = await browser.get(r.headers["location"])
+        _expect(r, (302, 303), "resume after mfa")
+        lap("mfa")
     location = r.headers["location"]
     if not location.startswith(REDIRECT):
         raise LoginFailed(f"resume went to {location}")
@@ -503,7 +574,8 @@ async def one_login(
 
 
 async def s3_run(
-    base: str, seeded: Seeded, concurrency: int, duration: float
+    base: str, seeded: Seeded, concurrency: int, duration: float,
+    totp: TotpPool | None = None,
 ) -> tuple[list[float], list[dict[str, float]], Counter]:
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     transport = httpx.AsyncHTTPTransport(limits=limits)
@@ -515,11 +587,12 @@ async def s3_run(
     async def user(n: int) -> None:
         i = n
         while time.monotonic() < deadline:
-            email = seeded.emails[i % len(seeded.emails)]
+            emails = totp.emails if totp else seeded.emails
+            email = emails[i % len(emails)]
             i += concurrency
             t0 = time.perf_counter()
             try:
-                s = await one_login(transport, base, email, seeded)
+                s = await one_login(transport, base, email, seeded, totp)
             except (LoginFailed, httpx.HTTPError) as exc:
                 errors[type(exc).__name__ + ": " + str(exc)[:120]] += 1
                 continue
@@ -541,16 +614,17 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def s3_scenario(args, base: str, seeded: Seeded, server_pid: int, db_name: str) -> dict[str, Any]:
+def s3_scenario(args, base: str, seeded: Seeded, server_pid: int, db_name: str,
+                totp: TotpPool | None = None) -> dict[str, Any]:
     if args.warmup:
-        asyncio.run(s3_run(base, seeded, args.s3_concurrency, args.warmup))
+        asyncio.run(s3_run(base, seeded, args.s3_concurrency, args.warmup, totp))
     spy = start_profile(args, server_pid, "S3")
     meter = CpuMeter(server_pid, db_name=db_name)
     meter.start()
     t0 = time.monotonic()
     try:
         totals, steps, errors = asyncio.run(
-            s3_run(base, seeded, args.s3_concurrency, args.duration)
+            s3_run(base, seeded, args.s3_concurrency, args.duration, totp)
         )
     finally:
         finish_profile(spy, "S3", args)
@@ -571,7 +645,7 @@ def s3_scenario(args, base: str, seeded: Seeded, server_pid: int, db_name: str) 
         "errors": sum(errors.values()),
         "cpu": cpu,
         "step_p50_ms": step_p50,
-        "http_rps": 5 * len(totals) / seconds,
+        "http_rps": (8 if totp else 5) * len(totals) / seconds,
     }
 
 
@@ -749,7 +823,9 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=16, help="wrk connections (S1, S2)")
     p.add_argument("--s3-concurrency", type=int, default=4, help="concurrent logins (S3)")
     p.add_argument("--s3-accounts", type=int, default=4, help="accounts that log in (S3)")
-    p.add_argument("--only", default="S1,S2,S2ES,S3,node", help="subset to run")
+    p.add_argument("--only", default="S1,S2,S2ES,S3,S3L2,node", help="subset to run")
+    p.add_argument("--s3l2-accounts", type=int, default=300,
+                   help="accounts with TOTP for S3L2 (two logins each per 30 s)")
     p.add_argument("--profile", metavar="DIR", help="py-spy the GovID server per scenario")
     p.add_argument(
         "--profile-mode",
@@ -772,7 +848,7 @@ def main() -> int:
 
     results: dict[str, dict[str, Any]] = {}
     info: dict[str, Any] = {}
-    if only & {"S1", "S2", "S2ES", "S3"}:
+    if only & {"S1", "S2", "S2ES", "S3", "S3L2"}:
         run_govid(args, only, info, results)
     if args.run_node:
         run_node(args, info, results)
@@ -818,6 +894,12 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
             if "S3" in only:
                 log(f"S3 GovID: code flow + PKCE, {args.s3_concurrency} concurrent logins")
                 results["S3 GovID"] = s3_scenario(args, base, seeded, server.pid, db.name)
+            if "S3L2" in only:
+                log(f"S3 level 2: enrolling {args.s3l2_accounts} accounts with TOTP")
+                pool = enrol_totp(db.url, seeded, args.s3l2_accounts)
+                log(f"S3 GovID level 2: password + TOTP, {args.s3_concurrency} concurrent")
+                results["S3 GovID L2"] = s3_scenario(args, base, seeded, server.pid, db.name,
+                                                     pool)
 
         if "S2ES" in only:
             server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256")
@@ -858,6 +940,7 @@ LABELS = {
     "S2 node RS256": ("S2 client_credentials, JWT AT RS256", "node-oidc-provider"),
     "S2 node opaque": ("S2 client_credentials, opaque AT", "node-oidc-provider"),
     "S3 GovID": ("S3 code flow + PKCE, password", "GovID"),
+    "S3 GovID L2": ("S3 level 2: password + TOTP", "GovID"),
 }
 
 

@@ -233,6 +233,11 @@ def validate_access_token(
     jti = claims.get("jti")
     if not isinstance(jti, str) or session.get(RevokedToken, jti) is not None:
         raise TokenError("revoked")
+    client_status = session.scalar(
+        select(Client.status).where(Client.client_id == claims.get("client_id"))
+    )
+    if client_status != "active":
+        raise TokenError("client disabled or gone")  # a disabled app's tokens stop at once
     grant = account = None
     prefix = jti.split(".", 1)[0]
     if prefix != CC_PREFIX:

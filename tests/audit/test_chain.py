@@ -55,7 +55,9 @@ def test_seq_is_gapless_and_time_is_utc_microseconds_in_seq_order(db):
     evs = [audit.record(db, "admin.account.resumed", subject=str(i)) for i in range(20)]
     assert [e.seq for e in evs] == list(range(evs[0].seq, evs[0].seq + 20))
     db.expire_all()
-    rows = db.scalars(select(AuditEvent).where(AuditEvent.seq >= evs[0].seq)).all()
+    rows = db.scalars(
+        select(AuditEvent).where(AuditEvent.seq >= evs[0].seq).order_by(AuditEvent.seq)
+    ).all()
     for prev, row in zip(rows, rows[1:], strict=False):
         assert row.prev_hash == prev.hash and row.at >= prev.at
     assert all(r.at.tzinfo is not None and r.at.utcoffset() == dt.timedelta(0) for r in rows)

@@ -235,3 +235,23 @@ def test_tampered_tokens_are_rejected(world):
     assert r.status_code == 400  # never in the URL
     r = httpx.get(f"{world.base}/userinfo")
     assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_tokens_of_a_disabled_client_stop_working(world):
+    from sqlalchemy import update
+
+    from idp.clients.models import Client
+
+    r = token_post(world, "machine", {"grant_type": "client_credentials"})
+    at = r.json()["access_token"]
+    cid = world.client("machine")["client_id"]
+    assert token_post(world, "rs", {"token": at}, path="/introspect").json()["active"] is True
+    with world.services.sessions.begin() as db:
+        db.execute(update(Client).where(Client.client_id == cid).values(status="disabled"))
+    try:
+        assert token_post(world, "rs", {"token": at}, path="/introspect").json() == {
+            "active": False
+        }
+    finally:
+        with world.services.sessions.begin() as db:
+            db.execute(update(Client).where(Client.client_id == cid).values(status="active"))

@@ -453,24 +453,34 @@ def enrol_totp(db_url: str, seeded: Seeded, count: int) -> TotpPool:
     from idp.credentials import mfa
     from idp.services import Services
 
-    services = Services(Settings(env="test", database_url=db_url, secret_key=BENCH_SECRET_KEY,
-                                 data_key=BENCH_DATA_KEY))
+    services = Services(
+        Settings(
+            env="test", database_url=db_url, secret_key=BENCH_SECRET_KEY, data_key=BENCH_DATA_KEY
+        )
+    )
     domain = seeded.emails[0].split("@")[1]
     code = domain.split(".")[0]
     out: dict[str, str] = {}
     try:
         for n in range(count):
             with services.sessions.begin() as db:
-                acc = accounts.create(db, accounts.NewAccount(
-                    email=f"l2user{n}@{domain}", agency_code=code, password=PASSWORD),
-                    hasher=services.hasher, cipher=services.cipher, actor="bench")
+                acc = accounts.create(
+                    db,
+                    accounts.NewAccount(
+                        email=f"l2user{n}@{domain}", agency_code=code, password=PASSWORD
+                    ),
+                    hasher=services.hasher,
+                    cipher=services.cipher,
+                    actor="bench",
+                )
                 cred, uri, _svg = mfa.start_totp(db, services.cipher, acc, issuer_name="GovID")
                 secret = uri.split("secret=")[1].split("&")[0]
                 import pyotp
 
                 step = int(time.time()) // 30 - 1  # leave the current step for the bench
-                assert mfa.confirm_totp(db, services.cipher, acc, cred.id,
-                                        pyotp.TOTP(secret).at(step * 30))
+                assert mfa.confirm_totp(
+                    db, services.cipher, acc, cred.id, pyotp.TOTP(secret).at(step * 30)
+                )
                 out[acc.email] = secret
     finally:
         services.close()
@@ -487,7 +497,10 @@ def _expect(r: httpx.Response, status: tuple[int, ...], what: str) -> None:
 
 
 async def one_login(
-    transport: httpx.AsyncHTTPTransport, base: str, email: str, seeded: Seeded,
+    transport: httpx.AsyncHTTPTransport,
+    base: str,
+    email: str,
+    seeded: Seeded,
     totp: TotpPool | None = None,
 ) -> dict[str, float]:
     """GET /authorize → GET /login → POST /login → GET /authorize/resume → code →
@@ -543,8 +556,14 @@ async def one_login(
         _expect(r, (200,), "mfa form")
         fields = dict(HIDDEN.findall(r.text))
         code = await totp.code(email)
-        r = await browser.post("/mfa", data={"csrf_token": fields.get("csrf_token", ""),
-                                             "i": fields.get("i", ""), "code": code})
+        r = await browser.post(
+            "/mfa",
+            data={
+                "csrf_token": fields.get("csrf_token", ""),
+                "i": fields.get("i", ""),
+                "code": code,
+            },
+        )
         _expect(r, (303,), "mfa")
         r = await browser.get(r.headers["location"])
         _expect(r, (302, 303), "resume after mfa")
@@ -574,7 +593,10 @@ async def one_login(
 
 
 async def s3_run(
-    base: str, seeded: Seeded, concurrency: int, duration: float,
+    base: str,
+    seeded: Seeded,
+    concurrency: int,
+    duration: float,
     totp: TotpPool | None = None,
 ) -> tuple[list[float], list[dict[str, float]], Counter]:
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
@@ -614,8 +636,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-def s3_scenario(args, base: str, seeded: Seeded, server_pid: int, db_name: str,
-                totp: TotpPool | None = None) -> dict[str, Any]:
+def s3_scenario(
+    args, base: str, seeded: Seeded, server_pid: int, db_name: str, totp: TotpPool | None = None
+) -> dict[str, Any]:
     if args.warmup:
         asyncio.run(s3_run(base, seeded, args.s3_concurrency, args.warmup, totp))
     spy = start_profile(args, server_pid, "S3")
@@ -824,8 +847,12 @@ def main() -> int:
     p.add_argument("--s3-concurrency", type=int, default=4, help="concurrent logins (S3)")
     p.add_argument("--s3-accounts", type=int, default=4, help="accounts that log in (S3)")
     p.add_argument("--only", default="S1,S2,S2ES,S3,S3L2,node", help="subset to run")
-    p.add_argument("--s3l2-accounts", type=int, default=300,
-                   help="accounts with TOTP for S3L2 (two logins each per 30 s)")
+    p.add_argument(
+        "--s3l2-accounts",
+        type=int,
+        default=300,
+        help="accounts with TOTP for S3L2 (two logins each per 30 s)",
+    )
     p.add_argument("--profile", metavar="DIR", help="py-spy the GovID server per scenario")
     p.add_argument(
         "--profile-mode",
@@ -898,8 +925,7 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
                 log(f"S3 level 2: enrolling {args.s3l2_accounts} accounts with TOTP")
                 pool = enrol_totp(db.url, seeded, args.s3l2_accounts)
                 log(f"S3 GovID level 2: password + TOTP, {args.s3_concurrency} concurrent")
-                results["S3 GovID L2"] = s3_scenario(args, base, seeded, server.pid, db.name,
-                                                     pool)
+                results["S3 GovID L2"] = s3_scenario(args, base, seeded, server.pid, db.name, pool)
 
         if "S2ES" in only:
             server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256")

@@ -26,6 +26,9 @@ from idp.admin.errors import InvalidFields, ProtectedAccount
 from idp.admin.models import AccountToken
 from idp.admin.paging import Page, paginate
 from idp.audit import service as audit
+from idp.credentials import mfa
+from idp.credentials.login import unlock_account
+from idp.credentials.service import set_password
 from idp.db import utcnow
 from idp.errors import InvalidInput, NotFound
 from idp.sessions import logout
@@ -247,17 +250,14 @@ def reset_password(ctx: Ctx, account_id, password: str | None, expected) -> Pass
         raise InvalidInput("a deleted account has no password", field="status")
     token = expires = None
     if password is not None:
-        if not MIN_PASSWORD <= len(password) <= accounts.MAX_PASSWORD_LENGTH:
-            raise InvalidInput(
-                f"password must be {MIN_PASSWORD}-{accounts.MAX_PASSWORD_LENGTH} characters",
-                field="password",
-            )
-        account.password_hash = ctx.services.hasher.hash(password)
-        account.password_changed_at = utcnow()
+        # The same NIST policy as self-service (length by second factor, breached list).
+        set_password(ctx.db, ctx.services.hasher, ctx.services.settings, account, password)
     else:
         account.password_hash = None
-    account.failed_logins = 0
-    account.locked_until = None
+    # A reset unlocks a throttled account (issue 6), audited as such.
+    unlock_account(
+        ctx.db, ctx.services.throttle_store(ctx.db), account, by="password_reset", actor=ctx.actor
+    )
     ctx.db.flush()
     if password is None:
         token, expires = links.issue(ctx.db, account, "reset", actor=ctx.actor)
@@ -273,14 +273,8 @@ def reset_password(ctx: Ctx, account_id, password: str | None, expected) -> Pass
 
 
 def remove_second_factors(db: Session, account: Account) -> int:
-    """HOOK for MFA reset: delete the account's second factors (TOTP, recovery codes,
-    WebAuthn). Uses the ``mfa_credential`` table when it exists in this build."""
-    try:
-        from idp.credentials.models import MfaCredential  # built in parallel (issue 6)
-    except ImportError:  # pragma: no cover - before second factors exist
-        return 0
-    result = db.execute(sql_delete(MfaCredential).where(MfaCredential.account_id == account.id))
-    return result.rowcount or 0
+    """MFA reset: delete the account's second factors (TOTP, recovery codes, WebAuthn)."""
+    return mfa.reset_all(db, account, actor="admin")
 
 
 def reset_mfa(ctx: Ctx, account_id, expected) -> tuple[Account, int, int]:

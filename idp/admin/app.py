@@ -73,6 +73,7 @@ def create_admin_app(services: Services) -> FastAPI:
         routes_audit,
         routes_clients,
         routes_imports,
+        routes_outbox,
     )
 
     api = FastAPI(
@@ -91,6 +92,7 @@ def create_admin_app(services: Services) -> FastAPI:
     root.include_router(routes_accounts.router)
     root.include_router(routes_clients.router)
     root.include_router(routes_imports.router)
+    root.include_router(routes_outbox.router)
     root.include_router(routes_audit.router)
     api.include_router(root)
     _with_problem_schema(api)

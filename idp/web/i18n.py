@@ -77,6 +77,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ระบบไดเรกทอรีของหน่วยงานไม่ตอบสนองในขณะนี้ กรุณาลองใหม่ภายหลัง",
         "en": "Your agency's directory is not answering right now. Please try again later.",
     },
+    "set_password_title": {"th": "ตั้งรหัสผ่าน", "en": "Set your password"},
+    "set_password_help": {
+        "th": "ใช้รหัสผ่านอย่างน้อย 15 ตัวอักษร (หรือ 8 ตัวอักษรหากตั้งค่าการยืนยันตัวตนสองขั้นตอนแล้ว) "
+        "ประโยคยาว ๆ จำง่ายกว่าและปลอดภัยกว่า",
+        "en": "Use at least 15 characters (8 once two-step sign-in is set up). A long "
+        "sentence is easier to remember and safer.",
+    },
+    "set_password_done": {
+        "th": "ตั้งรหัสผ่านแล้ว เข้าสู่ระบบได้จากแอปพลิเคชันของหน่วยงาน",
+        "en": "Your password is set. You can now sign in from your agency's applications.",
+    },
+    "link_invalid": {
+        "th": "ลิงก์นี้หมดอายุหรือถูกใช้ไปแล้ว กรุณาขอลิงก์ใหม่จากผู้ดูแลระบบของหน่วยงาน",
+        "en": "This link has expired or was already used. Ask your agency's administrator "
+        "for a new one.",
+    },
     "mfa_title": {"th": "ยืนยันตัวตนขั้นที่สอง", "en": "Second step of sign-in"},
     "mfa_intro": {
         "th": "กรอกรหัส 6 หลักจากแอปยืนยันตัวตน หรือรหัสกู้คืนหนึ่งรหัส",

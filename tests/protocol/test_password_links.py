@@ -1,0 +1,58 @@
+"""Activation / reset links from the admin API, used by a person in a browser."""
+
+from sqlalchemy import select
+
+from idp.accounts.models import Account
+from idp.admin import links
+from tests.protocol.conftest import Browser, form_fields
+from tests.protocol.rp import authorize_url, rp_client
+
+
+def test_reset_link_sets_a_password_once(world):
+    email = world.users["grace"]
+    with world.services.sessions.begin() as db:
+        acc = db.scalar(select(Account).where(Account.email == email))
+        token, _ = links.issue(db, acc, "reset", actor="test-admin")
+    b = Browser(world.base)
+    page = b.go(f"/password/set?token={token}")
+    assert page.status_code == 200 and 'action="/password/set"' in page.text
+
+    def submit(pw):
+        f = form_fields(page.text)
+        return b.go(
+            "/password/set",
+            method="POST",
+            data={"csrf_token": f["csrf_token"], "token": token, "new_password": pw},
+        )
+
+    assert submit("passwordpassword").status_code == 400  # breached list: try again
+    assert submit("short").status_code == 400
+    new_pw = "she walks her dog by the river at dawn"
+    done = submit(new_pw)
+    assert done.status_code == 200 and 'role="status"' in done.text, done.text[-1500:]
+    assert submit("another fine long passphrase").status_code == 400  # used up
+    url, *_ = authorize_url(world, rp_client(world))
+    r = b.login(b.go(url), email, new_pw)
+    assert r.status_code in (302, 303)
+    with world.services.sessions.begin() as db:  # put the usual password back
+        from idp.credentials.passwords import PasswordHasher
+        from tests.protocol.conftest import PASSWORD
+
+        acc = db.scalar(select(Account).where(Account.email == email))
+        acc.password_hash = PasswordHasher(world.services.settings).hash(PASSWORD)
+
+
+def test_forged_link_is_refused(world):
+    b = Browser(world.base)
+    page = b.go("/password/set?token=not-a-real-token")
+    f = form_fields(page.text)
+    r = b.go(
+        "/password/set",
+        method="POST",
+        data={
+            "csrf_token": f["csrf_token"],
+            "token": "not-a-real-token",
+            "new_password": "a perfectly reasonable passphrase",
+        },
+    )
+    assert r.status_code == 400 and "invalid_link" in r.text

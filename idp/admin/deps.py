@@ -55,7 +55,9 @@ def get_caller(
     if valid.account is not None:
         # People administer only after a second factor (DESIGN §6: level 2).
         if claims.get("acr") != settings.acr_level2:
-            raise InsufficientAssurance("the admin API needs a level-2 (second factor) sign-in")
+            exc = InsufficientAssurance("the admin API needs a level-2 (second factor) sign-in")
+            exc.acr_values = settings.acr_level2
+            raise exc
         return caller_for_account(db, valid.account, client, scopes)
     if "client_credentials" not in (client.grant_types or []):
         raise Unauthenticated("the access token's client is not a machine client")

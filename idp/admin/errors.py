@@ -20,6 +20,7 @@ class InsufficientAssurance(DomainError):
 
     code = "insufficient_assurance"
     exit_code = 5
+    acr_values = "urn:govid:acr:2"
 
 
 class PreconditionRequired(DomainError):

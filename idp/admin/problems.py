@@ -26,7 +26,7 @@ TYPE_BASE = "urn:govid:problem:"
 PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     admin_errors.Unauthenticated: (401, "unauthenticated", "Authentication required"),
     admin_errors.InsufficientAssurance: (
-        403,
+        401,
         "insufficient-assurance",
         "Sign in with a second factor (level 2) to use the admin API",
     ),
@@ -89,7 +89,15 @@ def from_domain(exc: errors.DomainError) -> JSONResponse:
         exc = admin_errors.PreconditionFailed(exc.message)
     status, slug, title = lookup(exc)
     headers = None
-    if status == 401:
+    if isinstance(exc, admin_errors.InsufficientAssurance):
+        # RFC 9470 §3: the step-up challenge; the app asks GovID for these acr values.
+        headers = {
+            "WWW-Authenticate": 'Bearer realm="govid-admin", '
+            'error="insufficient_user_authentication", '
+            'error_description="A second factor is required", '
+            f'acr_values="{exc.acr_values}"'
+        }
+    elif status == 401:
         # RFC 6750 §3: tell the client how to authenticate (no detail for bad tokens).
         headers = {"WWW-Authenticate": 'Bearer realm="govid-admin", error="invalid_token"'}
     extra: dict[str, Any] = {"code": exc.code}

@@ -251,8 +251,11 @@ def test_authentication_is_required_and_level_2_for_people(client, world):
     assert r.status_code == 401
     tok = world.person_token(world.accounts["admin_a"], acr=world.services.settings.acr_level1)
     r = client.get("/admin/v1/accounts", headers={"Authorization": f"Bearer {tok}"})
-    assert r.status_code == 403
+    assert r.status_code == 401  # RFC 9470: a step-up challenge the app can act on
     assert r.json()["type"] == "urn:govid:problem:insufficient-assurance"
+    challenge = r.headers["www-authenticate"]
+    assert 'error="insufficient_user_authentication"' in challenge
+    assert f'acr_values="{world.services.settings.acr_level2}"' in challenge
     # A level-2 token the admin gave some app for another purpose does not administer.
     tok = world.person_token(world.accounts["admin_a"], scope="openid profile email")
     r = client.get("/admin/v1/accounts", headers={"Authorization": f"Bearer {tok}"})

@@ -67,6 +67,10 @@ def userinfo(request: Request, db: DbDep, services: ServicesDep, form: FormDep) 
         acr=valid.claims.get("acr"),
         claims_request=valid.grant.claims if valid.grant else None,
     )
+    if valid.claims.get("acr"):
+        # The level actually achieved for this token (RFC 9470 semantics), so a resource
+        # server or app can decide whether to ask for a step-up.
+        body["acr"] = valid.claims["acr"]
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -70,6 +70,8 @@ def test_step_up_to_level2_keeps_sid_and_renews_auth_time(world):
     assert idt2["sid"] == idt1["sid"] and idt2["auth_time"] > idt1["auth_time"]
     intro = token_post(world, "web", {"token": tok["access_token"]}, path="/introspect").json()
     assert intro["acr"] == L2
+    assert rp.get(f"{world.base}/userinfo").json()["acr"] == L2
+    assert lg.rp.get(f"{world.base}/userinfo").json()["acr"] == L1  # the earlier token
     # The replayed code is refused on the next step-up attempt.
     with world.services.sessions.begin() as db:
         db.execute(

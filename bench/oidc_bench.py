@@ -797,10 +797,13 @@ BENCH_SECRET_KEY = secrets.token_urlsafe(48)
 BENCH_DATA_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def start_govid(db_url: str, **extra: str) -> tuple[Server, str]:
+def start_govid(db_url: str, *, no_chain: bool = False, **extra: str) -> tuple[Server, str]:
     port = free_port()
     env = govid_env(db_url, port, **extra)
-    server = Server("govid", [IDP, "serve", "--workers", "1"], env)
+    argv = [IDP, "serve", "--workers", "1"]
+    if no_chain:  # issue 8's comparison only: see bench/serve_without_audit_chain.py
+        argv = [sys.executable, str(BENCH / "serve_without_audit_chain.py")]
+    server = Server("govid", argv, env)
     return server, f"http://127.0.0.1:{port}"
 
 
@@ -875,7 +878,7 @@ def main() -> int:
 
     results: dict[str, dict[str, Any]] = {}
     info: dict[str, Any] = {}
-    if only & {"S1", "S2", "S2ES", "S3", "S3L2"}:
+    if only & {"S1", "S2", "S2ES", "S3", "S3L2", "S3NOCHAIN"}:
         run_govid(args, only, info, results)
     if args.run_node:
         run_node(args, info, results)
@@ -927,6 +930,17 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
                 log(f"S3 GovID level 2: password + TOTP, {args.s3_concurrency} concurrent")
                 results["S3 GovID L2"] = s3_scenario(args, base, seeded, server.pid, db.name, pool)
 
+        if "S3NOCHAIN" in only:
+            server, base = start_govid(db.url, no_chain=True, IDP_ACCESS_TOKEN_ALG="RS256")
+            with running(server, f"{base}/readyz"):
+                log("S3 GovID without the audit hash chain (cost comparison, issue 8)")
+                results["S3 GovID no chain"] = s3_scenario(args, base, seeded, server.pid, db.name)
+                check_s2(base, mc, ms, scope, "RS256")
+                log("S2 GovID without the audit hash chain")
+                results["S2 GovID no chain"] = wrk_scenario(
+                    args, base, s2_env(mc, ms, scope), server.pid, "S2-nochain", db.name
+                )
+
         if "S2ES" in only:
             server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256")
             with running(server, f"{base}/readyz"):
@@ -967,6 +981,8 @@ LABELS = {
     "S2 node opaque": ("S2 client_credentials, opaque AT", "node-oidc-provider"),
     "S3 GovID": ("S3 code flow + PKCE, password", "GovID"),
     "S3 GovID L2": ("S3 level 2: password + TOTP", "GovID"),
+    "S3 GovID no chain": ("S3 password, audit chain OFF", "GovID (measure only)"),
+    "S2 GovID no chain": ("S2 RS256, audit chain OFF", "GovID (measure only)"),
 }
 
 

@@ -11,6 +11,8 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from idp.accounts.models import Account
+from idp.agencies.service import get as get_agency
 from idp.deps import DbDep, ServicesDep
 from idp.oidc import authorize as authz
 from idp.oidc import discovery
@@ -143,14 +145,12 @@ def run_authorize(
     if outcome.kind in INTERACTION_PAGES:
         target = f"{INTERACTION_PAGES[outcome.kind]}?{urlencode({'i': token})}"
         return RedirectResponse(target, status_code=303)
-    account = db.get(authz.Account, sso.account_id)
+    account = db.get(Account, sso.account_id)
     if outcome.kind == "select_account":
         return pg.render(
             request, "select_account.html", locale=locale, interaction=token, email=account.email
         )
     row = outcome.client.row
-    from idp.agencies.service import get as get_agency
-
     agency = get_agency(db, row.agency_id)
     return pg.render(
         request,

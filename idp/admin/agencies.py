@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, RoleGrant
 from idp.admin.authz import agency_in_scope
-from idp.admin.context import Ctx, check_version
+from idp.admin.context import Ctx, apply_changes, check_version
 from idp.admin.errors import AgencyNotEmpty
 from idp.admin.paging import Page, paginate
 from idp.agencies import service as agencies
@@ -105,20 +105,9 @@ def update(ctx: Ctx, agency_id, changes: AgencyChanges, expected) -> Agency:
             if value <= 0:
                 raise InvalidInput(f"{name} must be a positive number of MB", field=name)
             new[name] = value
-    if not new:
-        return agency
-    for name, value in new.items():
-        setattr(agency, name, value)
-    ctx.db.flush()
-    audit.record(
-        ctx.db,
-        "admin.agency.updated",
-        actor=ctx.actor,
-        agency_id=agency.id,
-        subject=str(agency.id),
-        details={"changed": sorted(new)},
+    return apply_changes(
+        ctx, agency, new, "admin.agency.updated", agency_id=agency.id, subject=str(agency.id)
     )
-    return agency
 
 
 def move(ctx: Ctx, agency_id, new_parent_id: uuid.UUID | None, expected) -> Agency:

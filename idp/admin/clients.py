@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from idp.admin.authz import agency_code_in_scope
-from idp.admin.context import Ctx, check_version
+from idp.admin.context import Ctx, apply_changes, check_version
 from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
 from idp.audit import service as audit
@@ -149,20 +149,14 @@ def update(ctx: Ctx, client_id: str, c: ClientChanges, expected) -> Client:
         _check_acr(ctx, c.min_acr)
         if c.min_acr != client.min_acr:
             new["min_acr"] = c.min_acr
-    if not new:
-        return client
-    for name, value in new.items():
-        setattr(client, name, value)
-    ctx.db.flush()
-    audit.record(
-        ctx.db,
+    return apply_changes(
+        ctx,
+        client,
+        new,
         "admin.client.updated",
-        actor=ctx.actor,
         agency_id=client.agency_id,
         client_id=client.client_id,
-        details={"changed": sorted(new)},
     )
-    return client
 
 
 def rotate_secret(ctx: Ctx, client_id: str, expected) -> tuple[Client, str]:

@@ -66,3 +66,19 @@ def parse_if_match(value: str | None) -> frozenset[str] | str | None:
         if part:
             tags.add(part)
     return frozenset(tags)
+
+
+def apply_changes(ctx: Ctx, obj, new: dict, event_type: str, **audit_fields):
+    """Set the changed fields and record ``event_type`` with their names (never their
+    values); nothing is written or audited when nothing changed."""
+    if not new:
+        return obj
+    for name, value in new.items():
+        setattr(obj, name, value)
+    ctx.db.flush()
+    from idp.audit import service as audit
+
+    audit.record(
+        ctx.db, event_type, actor=ctx.actor, details={"changed": sorted(new)}, **audit_fields
+    )
+    return obj

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from idp.clients.models import Client
 from idp.deps import DbDep, ServicesDep
 from idp.oidc import claims as oidc_claims
 from idp.oidc.routes import FormDep, make_ctx
@@ -56,9 +55,7 @@ def userinfo(request: Request, db: DbDep, services: ServicesDep, form: FormDep) 
         return _error(401, "invalid_token", "The access token is invalid, expired or revoked")
     if valid.account is None or "openid" not in valid.claims.get("scope", "").split():
         return _error(403, "insufficient_scope", "The access token has no openid scope")
-    client = db.query(Client).filter_by(client_id=valid.claims["client_id"]).one_or_none()
-    if client is None:
-        return _error(401, "invalid_token", "The client of this token no longer exists")
+    client = valid.client
     body = oidc_claims.userinfo(
         ctx,
         account=valid.account,

@@ -213,6 +213,7 @@ class ValidAccessToken:
     claims: dict[str, Any]
     account: Account | None
     grant: Grant | None
+    client: Client
 
 
 def validate_access_token(
@@ -233,10 +234,8 @@ def validate_access_token(
     jti = claims.get("jti")
     if not isinstance(jti, str) or session.get(RevokedToken, jti) is not None:
         raise TokenError("revoked")
-    client_status = session.scalar(
-        select(Client.status).where(Client.client_id == claims.get("client_id"))
-    )
-    if client_status != "active":
+    client = session.scalar(select(Client).where(Client.client_id == claims.get("client_id")))
+    if client is None or client.status != "active":
         raise TokenError("client disabled or gone")  # a disabled app's tokens stop at once
     grant = account = None
     prefix = jti.split(".", 1)[0]
@@ -250,7 +249,7 @@ def validate_access_token(
         account = session.get(Account, grant.account_id)
         if account is None or account.status != "active":
             raise TokenError("account not active")
-    return ValidAccessToken(claims, account, grant)
+    return ValidAccessToken(claims, account, grant, client)
 
 
 def agency_of(session: Session, account: Account) -> Agency:

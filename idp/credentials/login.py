@@ -178,7 +178,8 @@ def password_login(
         _failed(db, account, reason, ip, user_agent, client_id)
         return LoginResult(None, reason)
 
-    if acct_key:
+    # Only a key with something to forget is written: most sign-ins start from zero.
+    if acct_key and any(key == acct_key and d.failures for _, key, d in gates):
         store.clear(acct_key)
     account.failed_logins = 0
     account.locked_until = None

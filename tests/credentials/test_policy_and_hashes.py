@@ -93,3 +93,49 @@ def test_unknown_schemes_are_rejected_at_import(hasher, bad):
 
 def test_malformed_stored_hash_fails_closed(hasher):
     assert hasher.verify("x", "{SSHA}!!!!") is False
+
+
+def test_argon2id_hashes_carry_the_configured_parameters(hasher):
+    stored = hasher.hash("ร้านกาแฟ ตอนเช้า 2026")
+    s = make_settings("sqlite://")
+    params = f"m={s.argon2_memory_kib},t={s.argon2_time_cost},p={s.argon2_parallelism}"
+    assert stored.startswith(f"$argon2id$v=19${params}$")
+    assert hasher.verify("ร้านกาแฟ ตอนเช้า 2026", stored)
+    assert not hasher.verify("ร้านกาแฟ ตอนเช้า 2027", stored)
+    assert not hasher.needs_update(stored)
+
+
+@pytest.mark.parametrize("parallelism", [1, 4])
+def test_argon2id_interoperates_with_argon2_cffi(hasher, parallelism):
+    """libsodium computes our argon2id; hashes must stay readable by any RFC 9106
+    implementation (and hashes written by argon2-cffi, e.g. by an earlier GovID or an
+    import, must keep verifying)."""
+    from argon2 import PasswordHasher as Argon2Cffi
+
+    cffi = Argon2Cffi(time_cost=2, memory_cost=19 * 1024, parallelism=parallelism)
+    written_elsewhere = cffi.hash("ข้าราชการ-password")
+    assert hasher.verify("ข้าราชการ-password", written_elsewhere)
+    assert not hasher.verify("ข้าราชการ-passwore", written_elsewhere)
+    assert cffi.verify(hasher.hash("ข้าราชการ-password"), "ข้าราชการ-password")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$",  # no tag
+        "$argon2id$v=19$m=19456,t=2,p=1$!!!$AAAA",
+        "$argon2id$v=19$m=1,t=2,p=1$c2FsdHNhbHRzYWx0$" + "A" * 43,  # memory below minimum
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$" + "A" * 43 + "é",
+    ],
+)
+def test_malformed_argon2id_fails_closed(hasher, bad):
+    assert hasher.verify("x", bad) is False
+
+
+def test_parallelism_other_than_one_hashes_through_passlib():
+    s = make_settings("sqlite://")
+    s = s.model_copy(update={"argon2_parallelism": 2})
+    other = PasswordHasher(s)
+    stored = other.hash("pw for p2")
+    assert ",p=2$" in stored
+    assert other.verify("pw for p2", stored)

@@ -1,0 +1,51 @@
+"""argon2id verification cost per backend, on one core (issue 5, S3).
+
+    .venv/bin/python bench/argon2_backends.py [--rounds 40] [--m 19456] [--t 2]
+
+Prints CPU milliseconds per verification of the same PHC hash with argon2-cffi (passlib's
+argon2 backend) and libsodium (PyNaCl, what idp.credentials.passwords uses), and the
+sign-ins per second of one core that the hash alone would allow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import nacl.pwhash.argon2id as sodium
+from argon2 import PasswordHasher
+
+
+def cpu_ms(fn, rounds: int) -> float:
+    fn()  # warm the allocator
+    t = time.process_time()
+    for _ in range(rounds):
+        fn()
+    return (time.process_time() - t) / rounds * 1000
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rounds", type=int, default=40)
+    p.add_argument("--m", type=int, default=19 * 1024, help="memory in KiB")
+    p.add_argument("--t", type=int, default=2, help="passes")
+    a = p.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
+    pw = "correct horse battery staple"
+    stored = PasswordHasher(time_cost=a.t, memory_cost=a.m, parallelism=1).hash(pw)
+    cffi = PasswordHasher()
+    rows = [
+        ("argon2-cffi", cpu_ms(lambda: cffi.verify(stored, pw), a.rounds)),
+        ("libsodium", cpu_ms(lambda: sodium.verify(stored.encode(), pw.encode()), a.rounds)),
+    ]
+    print(f"argon2id m={a.m} KiB t={a.t} p=1, {a.rounds} verifications each, pinned to CPU 0")
+    print(f"{'backend':<12} {'ms CPU':>8} {'verifications/s per core':>26}")
+    for name, ms in rows:
+        print(f"{name:<12} {ms:8.2f} {1000 / ms:26.1f}")
+    print(f"libsodium / argon2-cffi time: {rows[1][1] / rows[0][1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

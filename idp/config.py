@@ -48,6 +48,9 @@ class Settings(BaseSettings):
 
     # Access tokens are RFC 9068 JWTs; ID tokens default to RS256 (ES256 per client).
     access_token_alg: Literal["RS256", "ES256"] = "RS256"
+    # Seconds a worker reuses a client registration it read (idp/clients/cache.py);
+    # another worker sees a changed client within this time. 0: read it every time.
+    client_cache_seconds: float = Field(5.0, ge=0, le=300)
 
     # Assurance level names (DESIGN §5 "Assurance").
     acr_level1: str = "urn:govid:acr:1"

@@ -64,6 +64,8 @@ def create_app(
     app.state.logout_worker = worker
     app.add_middleware(SecurityHeaders, https=https)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # /token first, as a plain Starlette route (see idp.oidc.routes.token).
+    app.router.routes[:0] = routes.FAST_ROUTES
     app.include_router(health.router)
     app.include_router(routes.router)
     app.include_router(userinfo.router)

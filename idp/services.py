@@ -9,6 +9,8 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.audit.batch import AuditBatcher
+from idp.clients.cache import ClientCache
 from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
 from idp.credentials.throttle import DbThrottleStore, RedisThrottleStore, ThrottleStore
@@ -52,8 +54,18 @@ class Services:
         return DbThrottleStore(db)
 
     @cached_property
+    def client_cache(self) -> ClientCache:
+        return ClientCache(self.settings.client_cache_seconds)
+
+    @cached_property
     def keys(self) -> KeyRing:
         return KeyRing(self.sessions, self.cipher)
 
+    @cached_property
+    def audit_batcher(self) -> AuditBatcher:
+        return AuditBatcher(self.engine)
+
     def close(self) -> None:
+        if "audit_batcher" in self.__dict__:
+            self.audit_batcher.close()  # lets the writer finish what it holds
         self.engine.dispose()

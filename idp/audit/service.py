@@ -19,7 +19,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import Session
 
 from idp.audit import events
@@ -35,8 +35,11 @@ __all__ = [
     "UnknownEventType",
     "canonical",
     "compute_hash",
+    "append",
+    "append_rows",
     "head",
     "lock_head",
+    "new_event",
     "record",
     "row_material",
     "verify_chain",
@@ -44,29 +47,35 @@ __all__ = [
 
 _ADVISORY_LOCK_KEY = 0x60D1D_A0D1  # arbitrary, constant: "GovID audit"
 OUTCOMES = ("success", "failure", "denied", "error")
+_COLUMNS = tuple(c.key for c in AuditEvent.__table__.columns)
 
 
 class UnknownEventType(ValueError):
     pass
 
 
-def lock_head(session: Session) -> None:
+_LOCK_PG = text(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK_KEY})")
+# Takes SQLite's RESERVED lock (waits up to busy_timeout) before the head is read.
+_LOCK_SQLITE = text("UPDATE audit_event SET seq = seq WHERE 0")
+_HEAD = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.at).order_by(AuditEvent.seq.desc())
+_INSERT = insert(AuditEvent.__table__)
+
+Executor = Session | Connection
+
+
+def _dialect(db: Executor) -> str:
+    return (db.get_bind() if isinstance(db, Session) else db).dialect.name
+
+
+def lock_head(session: Executor) -> None:
     """Serialise chain writers until the current transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
-    else:
-        # Takes SQLite's RESERVED lock (waits up to busy_timeout) before the head is read.
-        session.execute(text("UPDATE audit_event SET seq = seq WHERE 0"))
+    session.execute(_LOCK_PG if _dialect(session) == "postgresql" else _LOCK_SQLITE)
 
 
-def head(session: Session) -> tuple[int, str, dt.datetime | None]:
+def head(session: Executor) -> tuple[int, str, dt.datetime | None]:
     """(seq, hash, at) of the last event; after a purge that removed every row, the
     purge checkpoint is the head. (0, GENESIS_HASH, None) for an empty log."""
-    row = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash, AuditEvent.at)
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_HEAD.limit(1)).first()
     if row:
         return row[0], row[1], row[2]
     cp = session.execute(
@@ -97,6 +106,37 @@ def record(
     ``at`` is for imports and tests; by default it is now (UTC, microseconds), never
     earlier than the previous event's, so time order and seq order agree.
     """
+    ev = new_event(
+        event_type,
+        outcome=outcome,
+        actor=actor,
+        agency_id=agency_id,
+        subject=subject,
+        client_id=client_id,
+        session_id=session_id,
+        ip=ip,
+        user_agent=user_agent,
+        details=details,
+        at=at,
+    )
+    return append(session, [ev])[0]
+
+
+def new_event(
+    event_type: str,
+    *,
+    outcome: str = "success",
+    actor: str | None = None,
+    agency_id: uuid.UUID | None = None,
+    subject: str | None = None,
+    client_id: str | None = None,
+    session_id: str | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEvent:
+    """A checked, sanitised event, not yet in the chain (``append`` puts it there)."""
     if not events.is_known(event_type):
         raise UnknownEventType(f"unknown audit event type {event_type!r}")
     if outcome not in OUTCOMES:
@@ -104,15 +144,8 @@ def record(
     clean = clean_details(details, events.fields(event_type), event_type)
     if at is not None and at.tzinfo is None:
         raise ValueError("naive datetime given; use datetime.now(UTC)")
-    lock_head(session)
-    seq, prev_hash, head_at = head(session)
-    if at is None:
-        at = utcnow()
-        if head_at is not None and head_at > at:
-            at = head_at  # another host's clock ran ahead: keep time order = seq order
-    ev = AuditEvent(
-        seq=seq + 1,
-        at=at.astimezone(dt.UTC),
+    return AuditEvent(
+        at=at.astimezone(dt.UTC) if at is not None else None,
         type=event_type,
         outcome=outcome,
         actor=clean_text(actor, 128),
@@ -123,12 +156,39 @@ def record(
         ip=clean_text(ip, 64),
         user_agent=clean_text(user_agent, 512),
         details=clean,
-        prev_hash=prev_hash,
     )
-    ev.hash = compute_hash(prev_hash, ev)
-    session.add(ev)
+
+
+def append(session: Session, batch: list[AuditEvent]) -> list[AuditEvent]:
+    """Chain ``batch`` (from ``new_event``) onto the head in ``session``'s transaction,
+    under one lock and one head read."""
+    lock_head(session)
+    _link(batch, *head(session))
+    session.add_all(batch)
     session.flush()
-    return ev
+    return batch
+
+
+def append_rows(conn: Connection, batch: list[AuditEvent]) -> None:
+    """``append`` for the group-commit writer (``idp.audit.batch``): the same chain,
+    written with Core statements on a bare connection (a multi-row INSERT; the objects
+    never join a session), which costs a fraction of an ORM flush per batch."""
+    lock_head(conn)
+    _link(batch, *head(conn))
+    conn.execute(_INSERT, [{c: getattr(ev, c) for c in _COLUMNS} for ev in batch])
+
+
+def _link(batch: list[AuditEvent], seq: int, prev_hash: str, head_at: dt.datetime | None):
+    now = utcnow()
+    for ev in batch:
+        if ev.at is None:
+            # Another host's clock may have run ahead: keep time order = seq order.
+            ev.at = head_at if head_at is not None and head_at > now else now
+        seq += 1
+        ev.seq = seq
+        ev.prev_hash = prev_hash
+        ev.hash = prev_hash = compute_hash(prev_hash, ev)
+        head_at = ev.at if head_at is None or ev.at > head_at else head_at
 
 
 def verify_chain(session: Session) -> int | None:

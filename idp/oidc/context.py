@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.orm import Session
 
+from idp.audit.models import AuditEvent
 from idp.config import Settings
 from idp.keys.service import KeyRing
 from idp.services import Services
 
 
-@dataclass
+class NeedsDatabase(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """An inline token request (run on the event loop, without a session) reached for the
+    database; the route runs it again from the start in the thread pool, with one."""
+
+
 class OidcContext:
-    db: Session
-    services: Services
-    ip: str | None = None
-    user_agent: str | None = None
+    """What a request's grants and endpoints may use.
+
+    ``db=None`` makes an *inline* context (``idp.oidc.routes.token``): any use of ``db``
+    raises ``NeedsDatabase`` before anything was written, and the audit events the request
+    produces collect in ``pending_audit`` for the route to commit before it answers.
+    """
+
+    def __init__(
+        self,
+        db: Session | None,
+        services: Services,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self._db = db
+        self.services = services
+        self.ip = ip
+        self.user_agent = user_agent
+        self.pending_audit: list[AuditEvent] | None = [] if db is None else None
+
+    @property
+    def db(self) -> Session:
+        if self._db is None:
+            raise NeedsDatabase
+        return self._db
 
     @property
     def settings(self) -> Settings:

@@ -348,8 +348,7 @@ def _refresh_entry(entry: ReplayEntry, expires: dt.datetime) -> bool:
 def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None:
     claims = getattr(request, "govid_at_claims", {}) or {}
     user = request.user
-    audit.record(
-        ctx.db,
+    ev = audit.new_event(
         "oidc.token.issued",
         actor=request.client.get_client_id() if request.client else None,
         agency_id=getattr(user, "agency_id", None),
@@ -365,3 +364,7 @@ def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None
             "refresh": "refresh_token" in token,
         },
     )
+    if ctx.pending_audit is not None:
+        ctx.pending_audit.append(ev)  # inline request: the route commits it, then answers
+    else:
+        audit.append(ctx.db, [ev])  # commits or rolls back with what the grant wrote

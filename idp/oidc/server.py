@@ -113,10 +113,13 @@ class GovIDAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id: str) -> ClientAdapter | None:
         if not isinstance(client_id, str) or len(client_id) > 128:
             return None
-        row = self.ctx.db.scalar(
+        row = self.ctx.services.client_cache.get(client_id, lambda: self._load_client(client_id))
+        return ClientAdapter(row) if row else None
+
+    def _load_client(self, client_id: str) -> Client | None:
+        return self.ctx.db.scalar(
             select(Client).where(Client.client_id == client_id, Client.status == "active")
         )
-        return ClientAdapter(row) if row else None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         grants.audit_token_issued(self.ctx, request, token)

@@ -151,6 +151,7 @@ class KeyRing:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._snap: _Snapshot | None = None
+        self._keys: dict[tuple[str, str], RSAKey | ECKey] = {}
 
     def invalidate(self) -> None:
         self._snap = None
@@ -166,13 +167,15 @@ class KeyRing:
             now = utcnow()
             signing, public, archive = {}, [], []
             for r in rows:
-                pub = _import(r.public_jwk)
+                pub = self._imported(("public", r.kid), lambda r=r: r.public_jwk)
                 archive.append(pub)
                 if r.state != "retired" or (r.not_after and r.not_after > now):
                     public.append(pub)
                 if r.state == "active":
-                    priv = json.loads(self._cipher.decrypt(r.private_key_enc, _PURPOSE))
-                    signing[r.alg] = _import(priv)
+                    signing[r.alg] = self._imported(
+                        ("private", r.kid),
+                        lambda r=r: json.loads(self._cipher.decrypt(r.private_key_enc, _PURPOSE)),
+                    )
         jwks = {"keys": [k.as_dict(private=False) for k in public]}
         return _Snapshot(
             signing,
@@ -182,6 +185,14 @@ class KeyRing:
             json.dumps(jwks).encode(),
             time.monotonic(),
         )
+
+    def _imported(self, key: tuple[str, str], data) -> RSAKey | ECKey:
+        """A key's material never changes under its kid (rotation adds kids): import it
+        once per process, not at every reload (an RSA import checks the key: ~ms)."""
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = _import(data())
+        return found
 
     def _current(self) -> _Snapshot:
         snap = self._snap

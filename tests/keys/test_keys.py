@@ -52,6 +52,31 @@ def test_sign_and_verify(ring, alg):
     assert header["alg"] == alg and header["kid"] and claims == {"sub": "x"}
 
 
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_signatures_verify_with_an_independent_jose_library(ring, alg):
+    """What a relying party does: only the published JWKS, a JOSE library's verifier
+    (RFC 7515 §7.1, RFC 7518 §3.3/§3.4: an ES256 signature is R || S, 64 octets)."""
+    import base64
+    import json
+
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    claims = {"sub": "x", "name": "สมชาย ใจดี", "exp": 2_000_000_000, "amr": ["pwd", "otp"]}
+    token = ring.sign(claims, alg=alg, typ="at+jwt")
+    head_b64, payload_b64, sig_b64 = token.split(".")
+    assert "=" not in token  # base64url without padding
+    header = json.loads(base64.urlsafe_b64decode(head_b64 + "=" * (-len(head_b64) % 4)))
+    assert header["typ"] == "at+jwt" and header["alg"] == alg
+    sig = base64.urlsafe_b64decode(sig_b64 + "=" * (-len(sig_b64) % 4))
+    assert len(sig) == (64 if alg == "ES256" else 256)
+    decoded = jwt.decode(token, KeySet.import_key_set(ring.jwks()), algorithms=[alg])
+    assert decoded.claims == claims and decoded.header["kid"] == header["kid"]
+    tampered = f"{head_b64}.{payload_b64[:-2]}AA.{sig_b64}"
+    with pytest.raises(InvalidToken):
+        ring.verify(tampered)
+
+
 def test_tokens_signed_before_rotation_still_verify(ring, db, cipher):
     before = ring.sign({"n": 1})
     old_kid = ring.verify(before)[0]["kid"]

@@ -49,6 +49,8 @@ def create_app(
             yield
         finally:
             worker.stop()
+            if "audit_batcher" in services.__dict__:
+                await services.audit_batcher.aclose()
             services.close()
 
     app = FastAPI(

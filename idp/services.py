@@ -9,7 +9,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from idp.audit.batch import AuditBatcher
+from idp.audit.batch import AuditBatcher, make_batcher
 from idp.clients.cache import ClientCache
 from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
@@ -63,7 +63,7 @@ class Services:
 
     @cached_property
     def audit_batcher(self) -> AuditBatcher:
-        return AuditBatcher(self.engine)
+        return make_batcher(self.engine)
 
     def close(self) -> None:
         if "audit_batcher" in self.__dict__:

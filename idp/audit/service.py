@@ -54,11 +54,17 @@ class UnknownEventType(ValueError):
     pass
 
 
-_LOCK_PG = text(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK_KEY})")
+# The chain writers' statements (also compiled by idp.audit.batch for its own driver).
+LOCK_PG = text(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK_KEY})")
 # Takes SQLite's RESERVED lock (waits up to busy_timeout) before the head is read.
 _LOCK_SQLITE = text("UPDATE audit_event SET seq = seq WHERE 0")
-_HEAD = select(AuditEvent.seq, AuditEvent.hash, AuditEvent.at).order_by(AuditEvent.seq.desc())
-_INSERT = insert(AuditEvent.__table__)
+HEAD_QUERY = (
+    select(AuditEvent.seq, AuditEvent.hash, AuditEvent.at).order_by(AuditEvent.seq.desc()).limit(1)
+)
+CHECKPOINT_HEAD_QUERY = (
+    select(AuditCheckpoint.seq, AuditCheckpoint.hash).order_by(AuditCheckpoint.seq.desc()).limit(1)
+)
+INSERT_EVENTS = insert(AuditEvent.__table__)
 
 Executor = Session | Connection
 
@@ -69,20 +75,22 @@ def _dialect(db: Executor) -> str:
 
 def lock_head(session: Executor) -> None:
     """Serialise chain writers until the current transaction ends."""
-    session.execute(_LOCK_PG if _dialect(session) == "postgresql" else _LOCK_SQLITE)
+    session.execute(LOCK_PG if _dialect(session) == "postgresql" else _LOCK_SQLITE)
 
 
 def head(session: Executor) -> tuple[int, str, dt.datetime | None]:
     """(seq, hash, at) of the last event; after a purge that removed every row, the
     purge checkpoint is the head. (0, GENESIS_HASH, None) for an empty log."""
-    row = session.execute(_HEAD.limit(1)).first()
-    if row:
-        return row[0], row[1], row[2]
-    cp = session.execute(
-        select(AuditCheckpoint.seq, AuditCheckpoint.hash)
-        .order_by(AuditCheckpoint.seq.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(HEAD_QUERY).first()
+    return head_of(row, None if row else session.execute(CHECKPOINT_HEAD_QUERY).first())
+
+
+def head_of(last_event, last_checkpoint) -> tuple[int, str, dt.datetime | None]:
+    """``head`` from the rows of ``HEAD_QUERY`` and (only when that found none)
+    ``CHECKPOINT_HEAD_QUERY``, for writers that run those statements themselves."""
+    if last_event:
+        return last_event[0], last_event[1], last_event[2]
+    cp = last_checkpoint
     return (cp[0], cp[1], None) if cp else (0, GENESIS_HASH, None)
 
 
@@ -163,7 +171,7 @@ def append(session: Session, batch: list[AuditEvent]) -> list[AuditEvent]:
     """Chain ``batch`` (from ``new_event``) onto the head in ``session``'s transaction,
     under one lock and one head read."""
     lock_head(session)
-    _link(batch, *head(session))
+    link(batch, *head(session))
     session.add_all(batch)
     session.flush()
     return batch
@@ -174,11 +182,16 @@ def append_rows(conn: Connection, batch: list[AuditEvent]) -> None:
     written with Core statements on a bare connection (a multi-row INSERT; the objects
     never join a session), which costs a fraction of an ORM flush per batch."""
     lock_head(conn)
-    _link(batch, *head(conn))
-    conn.execute(_INSERT, [{c: getattr(ev, c) for c in _COLUMNS} for ev in batch])
+    link(batch, *head(conn))
+    conn.execute(INSERT_EVENTS, [row_values(ev) for ev in batch])
 
 
-def _link(batch: list[AuditEvent], seq: int, prev_hash: str, head_at: dt.datetime | None):
+def row_values(ev: AuditEvent) -> dict[str, Any]:
+    return {c: getattr(ev, c) for c in _COLUMNS}
+
+
+def link(batch: list[AuditEvent], seq: int, prev_hash: str, head_at: dt.datetime | None):
+    """Give ``batch`` the seqs, times and hashes that follow the head (seq, hash, at)."""
     now = utcnow()
     for ev in batch:
         if ev.at is None:

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from idp.deps import DbDep, ServicesDep
 from idp.oidc.routes import FormDep, client_ip, make_ctx, oauth_request, pages
-from idp.oidc.server import GovIDAuthorizationServer
+from idp.oidc.server import server_for
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
 from idp.web.signing import BadSignature, Signer
@@ -52,7 +52,7 @@ def end_session_route(
     request: Request, db: DbDep, services: ServicesDep, form: FormDep
 ) -> Response:
     ctx = make_ctx(request, db, services)
-    server = GovIDAuthorizationServer(ctx)
+    server = server_for(ctx)
     req = oauth_request(request, form, ctx.issuer)
     pg = pages(request)
     try:

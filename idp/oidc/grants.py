@@ -311,9 +311,13 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, ctx: OidcContext) -> None:
+    def __init__(self, server) -> None:
         super().__init__(validate_jti=True, leeway=30)
-        self.ctx = ctx
+        self.server = server
+
+    @property
+    def ctx(self) -> OidcContext:
+        return self.server.ctx
 
     def get_audiences(self) -> list[str]:
         return [self.ctx.endpoint("/token"), self.ctx.issuer]

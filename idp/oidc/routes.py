@@ -19,7 +19,7 @@ from idp.deps import DbDep, ServicesDep
 from idp.oidc import authorize as authz
 from idp.oidc import discovery
 from idp.oidc.context import NeedsDatabase, OidcContext
-from idp.oidc.server import GovIDAuthorizationServer, GovIDOAuth2Request
+from idp.oidc.server import GovIDOAuth2Request, server_for
 from idp.services import Services
 from idp.sessions import service as sessions
 from idp.web.render import Pages
@@ -124,7 +124,7 @@ def run_authorize(
     method: str,
 ) -> Response:
     ctx = make_ctx(request, db, services)
-    server = GovIDAuthorizationServer(ctx)
+    server = server_for(ctx)
     req = GovIDOAuth2Request("GET", f"{ctx.issuer}/authorize", query=pairs, headers=request.headers)
     pg = pages(request)
     sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
@@ -294,7 +294,7 @@ def _token_in_transaction(request: Request, services, form) -> Response:
 
 
 def _token(ctx: OidcContext, request: Request, form) -> Response:
-    server = GovIDAuthorizationServer(ctx)
+    server = server_for(ctx)
     req = oauth_request(request, form, ctx.issuer, query=[])
     return _with_no_store(server.create_token_response(req))
 
@@ -302,7 +302,7 @@ def _token(ctx: OidcContext, request: Request, form) -> Response:
 @router.post("/revoke")
 def revoke(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
     ctx = make_ctx(request, db, services)
-    server = GovIDAuthorizationServer(ctx)
+    server = server_for(ctx)
     req = oauth_request(request, form, ctx.issuer, query=[])
     return _with_no_store(server.create_endpoint_response("revocation", req))
 
@@ -310,7 +310,7 @@ def revoke(request: Request, db: DbDep, services: ServicesDep, form: FormDep) ->
 @router.post("/introspect")
 def introspect(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
     ctx = make_ctx(request, db, services)
-    server = GovIDAuthorizationServer(ctx)
+    server = server_for(ctx)
     req = oauth_request(request, form, ctx.issuer, query=[])
     return _with_no_store(server.create_endpoint_response("introspection", req))
 

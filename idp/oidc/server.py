@@ -3,8 +3,8 @@
 Authlib is synchronous; routes that use it are plain ``def`` and run in FastAPI's
 threadpool. Form bodies are parsed by an async dependency (``form_params`` in
 idp.oidc.routes) before the sync route runs, so the adapter below only reads what
-Starlette already has. A server object is built per request around an ``OidcContext``
-(database session, services) instead of reaching for globals.
+Starlette already has. One server object serves the process; each request binds its
+``OidcContext`` (database session, services) with ``server_for``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from functools import cached_property
 from typing import Any
 
@@ -94,20 +95,41 @@ class GovIDJsonRequest(JsonRequest):
         self.payload = _JsonPayload(data if isinstance(data, dict) else {})
 
 
+# The request's OidcContext. Each request runs in its own copy of the context (its ASGI
+# task, or the thread-pool call), so one server object serves every request.
+_REQUEST_CTX: ContextVar[OidcContext] = ContextVar("govid_oidc_ctx")
+
+
+def server_for(ctx: OidcContext) -> GovIDAuthorizationServer:
+    """The process's Authlib server, bound to ``ctx`` for the rest of this request.
+
+    Authlib's server keeps no per-request state (grants and requests are made per call);
+    building it, with its grants and endpoints, for every request cost more than a
+    machine token's client authentication (issue 5, S2)."""
+    global _SERVER
+    _REQUEST_CTX.set(ctx)
+    if _SERVER is None:
+        _SERVER = GovIDAuthorizationServer()
+    return _SERVER
+
+
 class GovIDAuthorizationServer(AuthorizationServer):
-    def __init__(self, ctx: OidcContext) -> None:
+    def __init__(self) -> None:
         super().__init__(scopes_supported=oidc_claims.SCOPES_SUPPORTED)
-        self.ctx = ctx
         self.register_grant(
             grants.AuthorizationCodeGrant,
             [grants.S256CodeChallenge(required=True), grants.GovIDOpenIDCode()],
         )
         self.register_grant(grants.RefreshTokenGrant)
         self.register_grant(grants.ClientCredentialsGrant)
-        self.register_client_auth_method("private_key_jwt", grants.PrivateKeyJWT(ctx))
+        self.register_client_auth_method("private_key_jwt", grants.PrivateKeyJWT(self))
         self.register_endpoint(endpoints.RevocationEndpoint(self))
         self.register_endpoint(endpoints.IntrospectionEndpoint(self))
         self.register_endpoint(endpoints.EndSessionEndpoint(self))
+
+    @property
+    def ctx(self) -> OidcContext:
+        return _REQUEST_CTX.get()
 
     # -- Authlib storage hooks ----------------------------------------------------------
     def query_client(self, client_id: str) -> ClientAdapter | None:
@@ -149,3 +171,6 @@ class GovIDAuthorizationServer(AuthorizationServer):
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         if name == "after_revoke_token":
             endpoints.audit_revocation(self.ctx, kwargs.get("token"), kwargs.get("client"))
+
+
+_SERVER: GovIDAuthorizationServer | None = None

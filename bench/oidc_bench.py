@@ -2,7 +2,7 @@
 authorization-code login with PKCE (password only), against `idp serve` on PostgreSQL, and
 S1/S2 against node-oidc-provider in the same run, printed as one table with ratios.
 
-    .venv/bin/python bench/oidc_bench.py [--duration 15] [--warmup 3] [--connections 16]
+    .venv/bin/python bench/oidc_bench.py [--duration 15] [--warmup 3] [--connections 64]
         [--s3-concurrency 4] [--only S1,S2,S2ES,S3,node] [--profile DIR] [--json FILE]
 
 (`make bench` runs it.) What it does, and stops again, by itself:
@@ -848,7 +848,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--duration", type=float, default=15.0, help="seconds per scenario")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds before each scenario")
-    p.add_argument("--connections", type=int, default=16, help="wrk connections (S1, S2)")
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=64,
+        help="wrk connections (S1, S2; the same for node-oidc-provider)",
+    )
     p.add_argument("--s3-concurrency", type=int, default=4, help="concurrent logins (S3)")
     p.add_argument("--s3-accounts", type=int, default=4, help="accounts that log in (S3)")
     p.add_argument("--only", default="S1,S2,S2ES,S3,S3L2,node", help="subset to run")
@@ -1053,12 +1058,20 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
         cpu = per_cpu_s("S2 GovID ES256") / per_cpu_s("S2 GovID RS256")
         out.append(f"GovID S2 ES256 / RS256: rps {es / rs:.2f}, per CPU-s {cpu:.2f}")
     targets = []
-    if "S2 GovID RS256" in results:
-        v = max(results["S2 GovID RS256"]["rps"], results.get("S2 GovID ES256", {}).get("rps", 0))
-        targets.append(f"S2 >= 3000 rps/core: {v:.0f} ({'met' if v >= 3000 else 'NOT met'})")
+    for alg in ("RS256", "ES256"):
+        key = f"S2 GovID {alg}"
+        if key in results:
+            rps, cpu = results[key]["rps"], per_cpu_s(key)
+            verdict = "met" if rps >= 3000 else ("met per CPU-s" if cpu >= 3000 else "NOT met")
+            targets.append(
+                f"S2 {alg} >= 3000/core: {rps:.0f} rps on the core, {cpu:.0f} per CPU-s ({verdict})"
+            )
     if s3:
-        v = s3["rps"]
-        targets.append(f"S3 >= 40 logins/s/core: {v:.1f} ({'met' if v >= 40 else 'NOT met'})")
+        rps, cpu = s3["rps"], per_cpu_s("S3 GovID")
+        verdict = "met" if rps >= 40 else ("met per CPU-s" if cpu >= 40 else "NOT met")
+        targets.append(
+            f"S3 >= 40 logins/s/core: {rps:.1f} on the core, {cpu:.1f} per CPU-s ({verdict})"
+        )
     if targets:
         out.append("Targets (issue 5): " + "; ".join(targets))
     return "\n".join(out)

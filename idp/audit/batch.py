@@ -17,7 +17,7 @@ Two writers, one chain code (``idp.audit.service.link``/``row_values``):
   SQLAlchemy's (``LOCK_PG``, ``HEAD_QUERY``, ``INSERT_EVENTS``) compiled once for the
   engine's dialect, with the columns' own bind processors.
 - SQLite (the embedded default) has no asynchronous driver: ``ThreadBatcher`` runs
-  ``append_rows`` on a writer thread.
+  ``append`` on a writer thread.
 
 Requests that read or write anything else (an authorization code, a refresh token, a
 replay-cache entry) keep their events in their own transaction (``audit.record``).
@@ -41,7 +41,7 @@ from idp.audit.service import (
     HEAD_QUERY,
     INSERT_EVENTS,
     LOCK_PG,
-    append_rows,
+    append,
     head_of,
     link,
     row_values,
@@ -245,7 +245,7 @@ class ThreadBatcher:
                 # One connection for the writer's life: no pool checkout and ping per batch.
                 self._conn = self._engine.connect()
             with self._conn.begin():
-                append_rows(self._conn, events)
+                append(self._conn, events)
         except Exception as exc:  # every waiter learns that its events are not stored
             log.error("audit batch of %d events not committed: %s", len(events), exc)
             self._drop_connection()

@@ -36,7 +36,6 @@ __all__ = [
     "canonical",
     "compute_hash",
     "append",
-    "append_rows",
     "head",
     "lock_head",
     "new_event",
@@ -167,23 +166,16 @@ def new_event(
     )
 
 
-def append(session: Session, batch: list[AuditEvent]) -> list[AuditEvent]:
-    """Chain ``batch`` (from ``new_event``) onto the head in ``session``'s transaction,
-    under one lock and one head read."""
-    lock_head(session)
-    link(batch, *head(session))
-    session.add_all(batch)
-    session.flush()
+def append(db: Executor, batch: list[AuditEvent]) -> list[AuditEvent]:
+    """Chain ``batch`` (from ``new_event``) onto the head in the transaction of ``db`` (a
+    Session, or the group-commit writer's Connection), under one lock and one head read.
+    A Core INSERT, not the unit of work: the rows are final as hashed, and the ORM's flush
+    bookkeeping cost more than the statement (issue 5). The objects stay outside any
+    session, with every column set."""
+    lock_head(db)
+    link(batch, *head(db))
+    db.execute(INSERT_EVENTS, [row_values(ev) for ev in batch])
     return batch
-
-
-def append_rows(conn: Connection, batch: list[AuditEvent]) -> None:
-    """``append`` for the group-commit writer (``idp.audit.batch``): the same chain,
-    written with Core statements on a bare connection (a multi-row INSERT; the objects
-    never join a session), which costs a fraction of an ORM flush per batch."""
-    lock_head(conn)
-    link(batch, *head(conn))
-    conn.execute(INSERT_EVENTS, [row_values(ev) for ev in batch])
 
 
 def row_values(ev: AuditEvent) -> dict[str, Any]:

@@ -139,6 +139,13 @@ def get_by_client_id(session: Session, client_id: str) -> Client:
     return client
 
 
+def get_active(session: Session, client_id: str) -> Client | None:
+    """The active client ``client_id`` (what ``ClientCache`` loads), or None."""
+    return session.scalar(
+        select(Client).where(Client.client_id == client_id, Client.status == "active")
+    )
+
+
 def check_secret(client: Client, secret: str) -> bool:
     if not client.secret_hash:
         return False

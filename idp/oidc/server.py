@@ -23,10 +23,9 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Payload,
     OAuth2Request,
 )
-from sqlalchemy import select
 from starlette.responses import Response
 
-from idp.clients.models import Client
+from idp.clients import service as clients
 from idp.oidc import claims as oidc_claims
 from idp.oidc import endpoints, grants
 from idp.oidc.context import OidcContext
@@ -135,13 +134,10 @@ class GovIDAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id: str) -> ClientAdapter | None:
         if not isinstance(client_id, str) or len(client_id) > 128:
             return None
-        row = self.ctx.services.client_cache.get(client_id, lambda: self._load_client(client_id))
+        ctx = self.ctx
+        cache = ctx.services.client_cache
+        row = cache.get(client_id, lambda: clients.get_active(ctx.db, client_id))
         return ClientAdapter(row) if row else None
-
-    def _load_client(self, client_id: str) -> Client | None:
-        return self.ctx.db.scalar(
-            select(Client).where(Client.client_id == client_id, Client.status == "active")
-        )
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         grants.audit_token_issued(self.ctx, request, token)

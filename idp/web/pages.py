@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
-from idp.clients.models import Client
+from idp.clients import service as clients
 from idp.credentials.login import password_login
 from idp.deps import DbDep, ServicesDep
 from idp.oidc import authorize as authz
@@ -49,10 +49,12 @@ def _expired(request: Request, pg: Pages) -> Response:
     )
 
 
-def _client_name(db, data: dict | None, locale: str) -> str | None:
+def _client_name(request: Request, db, data: dict | None, locale: str) -> str | None:
     if not data or not data.get("cid"):
         return None
-    row = db.query(Client).filter_by(client_id=data["cid"]).one_or_none()
+    cid = data["cid"]
+    cache = request.app.state.services.client_cache
+    row = cache.get(cid, lambda: clients.get_active(db, cid))
     if row is None:
         return None
     return row.name_th if locale == "th" else row.name_en
@@ -85,7 +87,7 @@ def _login_page(
         error=error,
         email=email if email is not None else (data or {}).get("h"),
         notice=notice,
-        client_name=_client_name(db, data, locale),
+        client_name=_client_name(request, db, data, locale),
     )
 
 

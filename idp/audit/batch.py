@@ -30,7 +30,10 @@ import contextlib
 import logging
 import queue
 import threading
+import weakref
+from collections import deque
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
@@ -87,38 +90,46 @@ class PgAsyncBatcher:
             for c in AuditEvent.__table__.columns
         }
         self._max_batch = max_batch
-        self._conn: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: list[tuple[list[AuditEvent], asyncio.Future]] = []
-        self._flusher: asyncio.Task | None = None
+        # Per event loop (a connection belongs to the loop that opened it). A uvicorn
+        # worker has one loop; tests and tools may run several, even at once.
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._loops_lock = threading.Lock()
         self.batches = 0
         self.events = 0
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        with self._loops_lock:
+            state = self._loops.get(loop)
+            if state is None:
+                state = self._loops[loop] = _LoopState()
+        return state
 
     async def commit(self, events: list[AuditEvent]) -> None:
         if not events:
             return
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a connection belongs to the loop that opened it
-            self._loop, self._conn, self._flusher, self._pending = loop, None, None, []
-        done = loop.create_future()
-        self._pending.append((events, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
+        state = self._state()
+        done = asyncio.get_running_loop().create_future()
+        state.pending.append((events, done))
+        if state.flusher is None or state.flusher.done():
+            state.flusher = asyncio.get_running_loop().create_task(self._flush(state))
         await done
 
-    async def _flush(self) -> None:
-        # While one batch is being written, the next requests queue up in _pending.
-        while self._pending:
+    async def _flush(self, state: _LoopState) -> None:
+        # While one batch is being written, the next requests queue up in pending.
+        while state.pending:
             batch, size = [], 0
-            while self._pending and size < self._max_batch:
-                item = self._pending.pop(0)
+            while state.pending and size < self._max_batch:
+                item = state.pending.popleft()
                 batch.append(item)
                 size += len(item[0])
             try:
-                await self._append([ev for evs, _ in batch for ev in evs])
+                await self._append(state, [ev for evs, _ in batch for ev in evs])
             except Exception as exc:  # every waiter learns that its events are not stored
                 log.error("audit batch of %d events not committed: %s", size, exc)
-                await self._drop_connection()
+                await self._drop_connection(state)
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
@@ -129,12 +140,12 @@ class PgAsyncBatcher:
                 if not done.done():  # the request may have gone (client disconnected)
                     done.set_result(None)
 
-    async def _append(self, events: list[AuditEvent]) -> None:
+    async def _append(self, state: _LoopState, events: list[AuditEvent]) -> None:
         import psycopg
 
-        if self._conn is None:
-            self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-        conn = self._conn
+        if state.conn is None:
+            state.conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        conn = state.conn
         async with conn.transaction():
             cur = conn.cursor()
             await cur.execute(self._lock_sql)
@@ -154,20 +165,35 @@ class PgAsyncBatcher:
                 values[key] = process(values[key])
         return values
 
-    async def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
+    @staticmethod
+    async def _drop_connection(state: _LoopState) -> None:
+        conn, state.conn = state.conn, None
         if conn is not None:
             with contextlib.suppress(Exception):  # already broken: nothing to keep
                 await conn.close()
 
     async def aclose(self) -> None:
-        if self._flusher is not None and not self._flusher.done():
+        """Finish this loop's batches and close its connection."""
+        with self._loops_lock:
+            state = self._loops.pop(asyncio.get_running_loop(), None)
+        if state is None:
+            return
+        if state.flusher is not None and not state.flusher.done():
             with contextlib.suppress(Exception):
-                await self._flusher
-        await self._drop_connection()
+                await state.flusher
+        await self._drop_connection(state)
 
     def close(self) -> None:
-        self._conn = None  # aclose() is the orderly way; the server closes it at shutdown
+        """Forget every loop's state (``aclose`` on the loop is the orderly way)."""
+        with self._loops_lock:
+            self._loops.clear()
+
+
+@dataclass
+class _LoopState:
+    conn: Any = None
+    pending: deque[tuple[list[AuditEvent], asyncio.Future]] = field(default_factory=deque)
+    flusher: asyncio.Task | None = None
 
 
 class ThreadBatcher:
@@ -176,8 +202,9 @@ class ThreadBatcher:
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._conn: Connection | None = None
-        self._start_lock = threading.Lock()
+        # Held while an item is queued and while a stopping writer takes its last items,
+        # so nothing is queued for a writer that has already looked for the last time.
+        self._lock = threading.Lock()
         self.batches = 0
         self.events = 0
 
@@ -185,30 +212,29 @@ class ThreadBatcher:
         if not events:
             return
         done: Future[None] = Future()
-        self._ensure_writer()
-        self._queue.put((events, done))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="govid-audit-writer", daemon=True
+                )
+                self._thread.start()
+            self._queue.put((events, done))
         await asyncio.wrap_future(done)
 
     async def aclose(self) -> None:
         self.close()
 
     def close(self, timeout: float = 10.0) -> None:
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            self._queue.put(_STOP)
+        """Stop the writer after what it holds; a later ``commit`` starts a new one."""
+        with self._lock:
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(_STOP)
+        if thread is not None:
             thread.join(timeout)
 
-    def _ensure_writer(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="govid-audit-writer", daemon=True
-                )
-                self._thread.start()
-
     def _run(self) -> None:
+        conn: Connection | None = None  # one connection for the writer's life
         stop = False
         while not stop:
             item = self._queue.get()
@@ -220,39 +246,53 @@ class ThreadBatcher:
                 else:
                     batch.append(item)
                     size += len(item[0])
-                if stop or size >= self._max_batch:
+                if size >= self._max_batch:
+                    break
+                if stop:
+                    with self._lock:  # the last look: later commits start a new writer
+                        leftovers = self._drain()
+                        self._thread = None
+                    batch += leftovers
                     break
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
             if batch:
-                self._commit(batch)
-        self._drop_connection()
-
-    def _drop_connection(self) -> None:
-        """Forget the connection after a failure (a new one is opened, and pinged, for
-        the next batch) and when the writer stops."""
-        conn, self._conn = self._conn, None
+                conn = self._commit(batch, conn)
         if conn is not None:
-            with contextlib.suppress(Exception):  # already broken: the pool discards it
+            with contextlib.suppress(Exception):
                 conn.close()
 
-    def _commit(self, batch: list[tuple[list[AuditEvent], Future]]) -> None:
+    def _drain(self) -> list[tuple[list[AuditEvent], Future]]:
+        items = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return items
+            if item is not _STOP:
+                items.append(item)
+
+    def _commit(
+        self, batch: list[tuple[list[AuditEvent], Future]], conn: Connection | None
+    ) -> Connection | None:
         events = [ev for evs, _ in batch for ev in evs]
         try:
-            if self._conn is None:
-                # One connection for the writer's life: no pool checkout and ping per batch.
-                self._conn = self._engine.connect()
-            with self._conn.begin():
-                append(self._conn, events)
+            if conn is None:
+                conn = self._engine.connect()  # no pool checkout and ping per batch
+            with conn.begin():
+                append(conn, events)
         except Exception as exc:  # every waiter learns that its events are not stored
             log.error("audit batch of %d events not committed: %s", len(events), exc)
-            self._drop_connection()
+            if conn is not None:
+                with contextlib.suppress(Exception):  # broken: a new one next time
+                    conn.close()
             for _, done in batch:
                 done.set_exception(exc)
-            return
+            return None
         self.batches += 1
         self.events += len(events)
         for _, done in batch:
             done.set_result(None)
+        return conn

@@ -37,6 +37,7 @@ class ClientCache:
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, Client | None]] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by every invalidation
         _caches.add(self)
 
     def get(self, client_id: str, load: Callable[[], Client | None]) -> Client | None:
@@ -48,12 +49,17 @@ class ClientCache:
         hit = self._entries.get(client_id)
         if hit is not None and hit[0] > now:
             return hit[1]
+        generation = self._generation
         row = load()
         if row is not None:
             session = Session.object_session(row)
             if session is not None:
                 session.expunge(row)  # a snapshot: commits elsewhere cannot expire it
         with self._lock:
+            # A change committed while we were loading may have been read or not: keep
+            # nothing, so the next request reads again (a stale row would live a TTL).
+            if generation != self._generation:
+                return row
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()  # unknown ids cannot grow the cache without bound
             self._entries[client_id] = (now + self.ttl, row)
@@ -61,6 +67,7 @@ class ClientCache:
 
     def invalidate(self, client_id: str | None = None) -> None:
         with self._lock:
+            self._generation += 1
             if client_id is None:
                 self._entries.clear()
             else:

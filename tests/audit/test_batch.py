@@ -440,3 +440,41 @@ def test_loop_writer_aclose_finishes_what_it_holds_and_lets_go(committed_pg):
         b.close()
         engine.dispose()
     assert_calls_intact(stored(committed), {"one": 1, "held": 2, "again": 1})
+
+
+def test_a_commit_arriving_while_the_thread_writer_stops_is_not_lost(committed_db):
+    """Shutdown with requests still finishing: a call queued after close() began is
+    committed (by the stopping writer or a new one), never left waiting."""
+    committed = committed_db("sqlite")
+    b = make_batcher(committed.engine)
+
+    async def main():
+        with chain_locked(committed):  # the writer is stuck in a slow commit
+            first = asyncio.ensure_future(b.commit(events("first", 1)))
+            await asyncio.sleep(0.2)
+            closing = threading.Thread(target=b.close)
+            closing.start()  # shutdown begins while the writer holds "first"
+            await asyncio.sleep(0.1)
+            late = asyncio.ensure_future(b.commit(events("late", 2)))
+            await asyncio.sleep(0.1)
+        await asyncio.wait_for(first, 10)
+        await asyncio.wait_for(late, 10)
+        closing.join(10)
+        await b.aclose()
+
+    asyncio.run(main())
+    assert_calls_intact(stored(committed), {"first": 1, "late": 2})
+
+
+def test_loop_writer_serves_several_event_loops_at_once(committed_pg):
+    """One PostgreSQL writer shared by loops running at the same time (a connection
+    belongs to its loop): every call is answered and stored, one chain."""
+    b = make_batcher(committed_pg.engine)
+    calls: dict[str, int] = {}
+
+    async def body(t: int) -> None:
+        await some_calls(b.commit, t, calls)
+        await b.aclose()
+
+    run_threads(4, body)
+    assert_calls_intact(stored(committed_pg), calls)

@@ -199,3 +199,21 @@ def test_unknown_ids_are_cached_as_none_within_a_bound(cache_db):
     for i in range(50):  # a caller spraying made-up ids
         assert lookup(cache_db, cache, f"made-up-{i}")[0] is None
         assert len(cache._entries) <= cache.max_entries  # (no public size to ask)
+
+
+def test_a_change_committed_during_a_load_is_not_kept(cache_db, client_id):
+    """The request read the row, then the admin API disabled the client and answered,
+    then the request stored what it had read: that stale row must not be served to the
+    next request for a whole TTL."""
+    cache = ClientCache(60)
+
+    def load_racing_with_admin():
+        with cache_db.sessions() as s:
+            row = clients.get_active(s, client_id)
+            change(cache_db, client_id, status="disabled")  # commits meanwhile
+            s.expunge(row)
+            return row
+
+    assert cache.get(client_id, load_racing_with_admin).status == "active"  # what it read
+    row, n = lookup(cache_db, cache, client_id)
+    assert row is None and n >= 1  # read again: disabled

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from idp import health
 from idp.admin import app as admin_api
-from idp.config import Settings
+from idp.config import Settings, fastapi_telemetry
 from idp.oidc import end_session, routes, userinfo
 from idp.services import Services
 from idp.sessions.logout import LogoutWorker
@@ -60,6 +60,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        telemetry=fastapi_telemetry(settings),
     )
     app.state.services = services
     app.state.pages = Pages(secret_key=settings.secret_key, https=https)

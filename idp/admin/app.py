@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 from idp.admin import problems
 from idp.admin.schemas import Problem
+from idp.config import fastapi_telemetry
 from idp.services import Services
 
 PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -83,6 +84,7 @@ def create_admin_app(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        telemetry=fastapi_telemetry(services.settings),
     )
     api.state.services = services
     problems.install(api)
@@ -108,6 +110,7 @@ def create_scim_app(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        telemetry=fastapi_telemetry(services.settings),
     )
     api.state.services = services
     scim_routes.install(api)

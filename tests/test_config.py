@@ -82,3 +82,18 @@ def test_data_key_must_be_32_bytes_of_base64(key):
 def test_issuer_shape(issuer):
     with pytest.raises(ValidationError):
         Settings(issuer=issuer)
+
+
+def test_fastapi_telemetry_is_off_unless_asked_for(monkeypatch):
+    """Unconfigured, FastAPI's OpenTelemetry hooks still cost every request a provider
+    look-up; GovID turns them off by default and hands control back with IDP_TELEMETRY."""
+    from idp.config import fastapi_telemetry
+    from idp.main import create_app
+
+    off = Settings(env="dev", database_url="sqlite://")
+    assert fastapi_telemetry(off) == {"tracing": False, "metrics": False, "logs": False}
+    app = create_app(off, start_workers=False)
+    assert not app._native_telemetry.enabled()  # no per-request provider look-up
+    monkeypatch.setenv("IDP_TELEMETRY", "true")
+    on = Settings(env="dev", database_url="sqlite://")
+    assert on.telemetry and fastapi_telemetry(on) is None  # FastAPI's own defaults

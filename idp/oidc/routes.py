@@ -94,19 +94,20 @@ def interaction_signer(services) -> Signer:
 # ------------------------------------------------------------------ discovery and keys
 
 
-@router.get("/.well-known/openid-configuration")
-def openid_configuration(services: ServicesDep) -> Response:
+# Discovery and JWKS are fetched by every relying party and resource server: prebuilt
+# bytes, served on the event loop as plain Starlette routes (see ``FAST_ROUTES``).
+async def openid_configuration(request: Request) -> Response:
     return Response(
-        discovery.metadata_bytes(services.settings),
+        discovery.metadata_bytes(request.app.state.services.settings),
         media_type="application/json",
         headers={"Cache-Control": "public, max-age=3600"},
     )
 
 
-@router.get("/jwks")
-def jwks(services: ServicesDep) -> Response:
+async def jwks(request: Request) -> Response:
+    # Keys are loaded at startup and re-read every 30 s (one small query).
     return Response(
-        services.keys.jwks_bytes(),
+        request.app.state.services.keys.jwks_bytes(),
         media_type="application/jwk-set+json",
         headers={"Cache-Control": "public, max-age=300"},
     )
@@ -285,7 +286,11 @@ async def token(request: Request) -> Response:
     return await run_in_threadpool(_token_in_transaction, request, services, form)
 
 
-FAST_ROUTES = [Route("/token", token, methods=["POST"])]
+FAST_ROUTES = [
+    Route("/token", token, methods=["POST"]),
+    Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
+    Route("/jwks", jwks, methods=["GET"]),
+]
 
 
 def _token_in_transaction(request: Request, services, form) -> Response:

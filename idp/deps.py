@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from idp.config import Settings
 from idp.services import Services
@@ -21,15 +22,41 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.services.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns normally.
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: committed when the handler returns normally, rolled
+    back when it raises.
 
     Declared with ``scope="function"`` below so the commit happens *before* the response
     is sent: an RP that redeems a code the instant it arrives must find it committed.
+    An async dependency: making a Session does no I/O, so only the commit (or rollback)
+    goes to the thread pool, and none at all when the request never used the database —
+    a sync generator dependency cost two thread-pool hops per request (issue 5, S3).
     """
     services: Services = request.app.state.services
-    with services.sessions() as session, session.begin():
+    session = services.sessions()
+    try:
         yield session
+    except BaseException:
+        await _finish(session, commit=False)
+        raise
+    await _finish(session, commit=True)
+
+
+async def _finish(session: Session, *, commit: bool) -> None:
+    if not session.in_transaction():  # never touched the database: nothing to send
+        session.close()
+        return
+    await run_in_threadpool(_end_transaction, session, commit)
+
+
+def _end_transaction(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

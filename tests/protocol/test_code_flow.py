@@ -41,7 +41,7 @@ def test_full_login_id_token_userinfo_refresh_revoke(world):
     assert idt["exp"] > time.time() and "at_hash" in idt
     # RFC 9068 access token.
     at_header, at = decode_jwt(world.base, tok["access_token"])
-    assert at_header["typ"] == "at+jwt"
+    assert at_header["typ"] == "at+jwt" and at_header["alg"] == "ES256"  # our audience, our choice
     assert at["client_id"] == client_id and at["sub"] == idt["sub"] and at["jti"]
     assert at["acr"] == idt["acr"] and at["auth_time"] == idt["auth_time"]
 

@@ -66,6 +66,7 @@ def create_app(
     app.state.pages = Pages(secret_key=settings.secret_key, https=https)
     app.state.logout_worker = worker
     app.add_middleware(SecurityHeaders, https=https)
+    app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # /token first, as a plain Starlette route (see idp.oidc.routes.token).
     app.router.routes[:0] = routes.FAST_ROUTES

@@ -8,7 +8,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
@@ -33,6 +33,16 @@ INTERACTION_PAGES = {"login": "/login", "mfa": "/mfa", "enrol": "/mfa/enrol"}
 MAX_FORM_FIELDS = 1000  # Starlette's own limit for request.form()
 
 
+class MalformedForm(ValueError):
+    """A protocol request body that cannot be read; answered as ``invalid_request``
+    (RFC 6749 §5.2) by ``malformed_form_response`` on every route."""
+
+
+async def malformed_form_response(_request: Request, exc: Exception) -> Response:
+    body = {"error": "invalid_request", "error_description": str(exc)}
+    return JSONResponse(body, status_code=400, headers=NO_STORE)
+
+
 async def form_pairs(request: Request) -> list[tuple[str, str]]:
     """Parse a urlencoded body before the sync route runs (Authlib is synchronous).
 
@@ -48,7 +58,7 @@ async def form_pairs(request: Request) -> list[tuple[str, str]]:
         try:
             return parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
         except ValueError as exc:
-            raise HTTPException(400, "Too many form fields.") from exc
+            raise MalformedForm(f"More than {MAX_FORM_FIELDS} form fields.") from exc
     if not ctype.startswith("multipart/form-data"):
         return []
     form = await request.form()

@@ -338,7 +338,8 @@ def test_form_field_limit(world):
             timeout=30,
         )
         assert r.status_code == 400, (grant, r.status_code, r.text[:200])
-        assert "access_token" not in r.text
+        assert r.json()["error"] == "invalid_request"  # RFC 6749 §5.2, not a bare 400
+        assert r.headers["cache-control"] == "no-store"
     assert len(issued_events(world, cid)) == before
 
 

@@ -43,7 +43,9 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 
 async def _finish(session: Session, *, commit: bool) -> None:
-    if not session.in_transaction():  # never touched the database: nothing to send
+    # Never touched the database and holds nothing to write (an object added but not
+    # yet flushed has not begun a transaction, and must still be committed).
+    if not (session.in_transaction() or session.new or session.dirty or session.deleted):
         session.close()
         return
     await run_in_threadpool(_end_transaction, session, commit)

@@ -55,6 +55,24 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
+def _settle(batcher, batch: list[tuple[list[AuditEvent], Any]], exc: Exception | None) -> None:
+    """Answer every caller of a batch (asyncio or concurrent futures): all committed, or
+    all told why not. A caller that has gone (client disconnected) is skipped."""
+    size = sum(len(evs) for evs, _ in batch)
+    if exc is not None:
+        log.error("audit batch of %d events not committed: %s", size, exc)
+    else:
+        batcher.batches += 1
+        batcher.events += size
+    for _, done in batch:
+        if done.done():
+            continue
+        if exc is None:
+            done.set_result(None)
+        else:
+            done.set_exception(exc)
+
+
 class AuditBatcher(Protocol):
     batches: int  # commits made (tests, benchmarks)
     events: int
@@ -99,8 +117,7 @@ class PgAsyncBatcher:
         self.batches = 0
         self.events = 0
 
-    def _state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
+    def _state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
         with self._loops_lock:
             state = self._loops.get(loop)
             if state is None:
@@ -110,11 +127,12 @@ class PgAsyncBatcher:
     async def commit(self, events: list[AuditEvent]) -> None:
         if not events:
             return
-        state = self._state()
-        done = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        state = self._state(loop)
+        done = loop.create_future()
         state.pending.append((events, done))
         if state.flusher is None or state.flusher.done():
-            state.flusher = asyncio.get_running_loop().create_task(self._flush(state))
+            state.flusher = loop.create_task(self._flush(state))
         await done
 
     async def _flush(self, state: _LoopState) -> None:
@@ -128,17 +146,10 @@ class PgAsyncBatcher:
             try:
                 await self._append(state, [ev for evs, _ in batch for ev in evs])
             except Exception as exc:  # every waiter learns that its events are not stored
-                log.error("audit batch of %d events not committed: %s", size, exc)
                 await self._drop_connection(state)
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
+                _settle(self, batch, exc)
                 continue
-            self.batches += 1
-            self.events += size
-            for _, done in batch:
-                if not done.done():  # the request may have gone (client disconnected)
-                    done.set_result(None)
+            _settle(self, batch, None)
 
     async def _append(self, state: _LoopState, events: list[AuditEvent]) -> None:
         import psycopg
@@ -284,15 +295,10 @@ class ThreadBatcher:
             with conn.begin():
                 append(conn, events)
         except Exception as exc:  # every waiter learns that its events are not stored
-            log.error("audit batch of %d events not committed: %s", len(events), exc)
             if conn is not None:
                 with contextlib.suppress(Exception):  # broken: a new one next time
                     conn.close()
-            for _, done in batch:
-                done.set_exception(exc)
+            _settle(self, batch, exc)
             return None
-        self.batches += 1
-        self.events += len(events)
-        for _, done in batch:
-            done.set_result(None)
+        _settle(self, batch, None)
         return conn

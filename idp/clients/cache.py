@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from idp.clients.models import Client
+from idp.clients.service import get_active
 
 _caches: weakref.WeakSet[ClientCache] = weakref.WeakSet()
 _PENDING = "govid_changed_clients"
@@ -64,6 +65,11 @@ class ClientCache:
                 self._entries.clear()  # unknown ids cannot grow the cache without bound
             self._entries[client_id] = (now + self.ttl, row)
         return row
+
+    def active(self, client_id: str, session: Callable[[], Session]) -> Client | None:
+        """The active client ``client_id`` or None; on a miss read with ``session()``
+        (called only then, so a request that has no session yet need not open one)."""
+        return self.get(client_id, lambda: get_active(session(), client_id))
 
     def invalidate(self, client_id: str | None = None) -> None:
         with self._lock:

@@ -25,7 +25,6 @@ from authlib.oauth2.rfc6749 import (
 )
 from starlette.responses import Response
 
-from idp.clients import service as clients
 from idp.oidc import claims as oidc_claims
 from idp.oidc import endpoints, grants
 from idp.oidc.context import OidcContext
@@ -135,8 +134,7 @@ class GovIDAuthorizationServer(AuthorizationServer):
         if not isinstance(client_id, str) or len(client_id) > 128:
             return None
         ctx = self.ctx
-        cache = ctx.services.client_cache
-        row = cache.get(client_id, lambda: clients.get_active(ctx.db, client_id))
+        row = ctx.services.client_cache.active(client_id, lambda: ctx.db)
         return ClientAdapter(row) if row else None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:

@@ -12,7 +12,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
-from idp.clients import service as clients
 from idp.credentials.login import password_login
 from idp.deps import DbDep, ServicesDep
 from idp.oidc import authorize as authz
@@ -52,9 +51,7 @@ def _expired(request: Request, pg: Pages) -> Response:
 def _client_name(request: Request, db, data: dict | None, locale: str) -> str | None:
     if not data or not data.get("cid"):
         return None
-    cid = data["cid"]
-    cache = request.app.state.services.client_cache
-    row = cache.get(cid, lambda: clients.get_active(db, cid))
+    row = request.app.state.services.client_cache.active(data["cid"], lambda: db)
     if row is None:
         return None
     return row.name_th if locale == "th" else row.name_en

@@ -510,8 +510,9 @@ async def one_login(
     seeded: Seeded,
     totp: TotpPool | None = None,
 ) -> dict[str, float]:
-    """GET /authorize → GET /login → POST /login → GET /authorize/resume → code →
-    POST /token, with a new cookie jar (a new browser). Returns per-step seconds."""
+    """GET /authorize → GET /login → POST /login (→ GET /authorize/resume when the sign-in
+    page sends the browser there) → code → POST /token, with a new cookie jar (a new
+    browser). Returns per-step seconds."""
     browser = httpx.AsyncClient(transport=transport, base_url=base, timeout=60)
     web = seeded.web
     verifier, challenge = pkce_pair()
@@ -556,9 +557,14 @@ async def one_login(
     )
     _expect(r, (303,), "login")
     lap("login_post")
-    r = await browser.get(r.headers["location"])
-    _expect(r, (302, 303), "resume")
-    if totp is not None:  # level 2: the second factor page, then resume again
+    # GovID answers the sign-in POST with the redirect to the client when nothing else is
+    # needed; otherwise with the next page (second factor) or /authorize/resume.
+    if r.headers["location"].startswith("/authorize/resume"):
+        r = await browser.get(r.headers["location"])
+        _expect(r, (302, 303), "resume")
+    if totp is not None:  # level 2: the second factor page, then back to the client
+        if not r.headers["location"].startswith("/mfa"):
+            raise LoginFailed(f"expected the second factor page, went to {r.headers['location']}")
         r = await browser.get(r.headers["location"])
         _expect(r, (200,), "mfa form")
         fields = dict(HIDDEN.findall(r.text))
@@ -572,8 +578,9 @@ async def one_login(
             },
         )
         _expect(r, (303,), "mfa")
-        r = await browser.get(r.headers["location"])
-        _expect(r, (302, 303), "resume after mfa")
+        if r.headers["location"].startswith("/authorize/resume"):
+            r = await browser.get(r.headers["location"])
+            _expect(r, (302, 303), "resume after mfa")
         lap("mfa")
     location = r.headers["location"]
     if not location.startswith(REDIRECT):

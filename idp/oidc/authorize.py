@@ -251,7 +251,7 @@ def check_login(s: _State) -> None:
         if s.hint_sub and s.hint_sub != str(sso.account_id):
             reasons.append("other_account")
     if not reasons:
-        s.account = s.db.get(Account, sso.account_id)
+        s.account = sso.account
         return
     if "none" in s.prompts:
         raise _error(s, "login_required", "The user must sign in.")

@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from idp.accounts.models import Account
 from idp.agencies.service import get as get_agency
 from idp.deps import DbDep, ServicesDep
 from idp.oidc import authorize as authz
@@ -126,6 +125,9 @@ async def jwks(request: Request) -> Response:
 # ------------------------------------------------------------------ authorization
 
 
+_FROM_COOKIE = object()
+
+
 def run_authorize(
     request: Request,
     db,
@@ -133,14 +135,24 @@ def run_authorize(
     pairs: list[tuple[str, str]],
     resumed: authz.Resumed,
     method: str,
-) -> Response:
+    *,
+    sso=_FROM_COOKIE,
+    redirects_only: bool = False,
+) -> Response | None:
+    """Decide the authorization request ``pairs`` for the session of the request's
+    cookie (or ``sso``) and answer it. With ``redirects_only`` the answer is given only
+    when it is a redirect (to the client or to the next interaction page) and None
+    otherwise: see ``resume_here``."""
     ctx = make_ctx(request, db, services)
     server = server_for(ctx)
     req = GovIDOAuth2Request("GET", f"{ctx.issuer}/authorize", query=pairs, headers=request.headers)
     pg = pages(request)
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    if sso is _FROM_COOKIE:
+        sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
     locale = pg.locale(request, dict(pairs).get("ui_locales"))
     outcome = authz.process(ctx, server, req, sso, resumed)
+    if redirects_only and not _is_redirect(outcome):
+        return None
     if isinstance(outcome, authz.ErrorPage):
         return pg.render(
             request,
@@ -173,7 +185,7 @@ def run_authorize(
     if outcome.kind in INTERACTION_PAGES:
         target = f"{INTERACTION_PAGES[outcome.kind]}?{urlencode({'i': token})}"
         return RedirectResponse(target, status_code=303)
-    account = db.get(Account, sso.account_id)
+    account = sso.account
     if outcome.kind == "select_account":
         return pg.render(
             request, "select_account.html", locale=locale, interaction=token, email=account.email
@@ -224,6 +236,39 @@ def authorization_response(
     )
 
 
+def _is_redirect(outcome: authz.Outcome) -> bool:
+    if isinstance(outcome, authz.Redirect):
+        return outcome.response_mode != "form_post"
+    return isinstance(outcome, authz.Interaction) and outcome.kind in INTERACTION_PAGES
+
+
+def resumed_from(data: dict) -> tuple[list[tuple[str, str]], authz.Resumed]:
+    """The authorization request and its progress, from a signed interaction."""
+    pairs = [tuple(p) for p in data["p"]]
+    resumed = authz.Resumed(
+        started_at=data["t"],
+        consent_done=bool(data.get("c")),
+        select_done=bool(data.get("s")),
+        fresh_login=bool(data.get("l")),
+        denied=bool(data.get("d")),
+        enrol_skipped=bool(data.get("e")),
+    )
+    return pairs, resumed
+
+
+def resume_here(request: Request, db, services, data: dict, sso) -> Response | None:
+    """What ``/authorize/resume`` would answer for interaction ``data`` and the session
+    ``sso``, answered by the page that finished a step (the sign-in or second-factor
+    POST) instead of a redirect to ``/authorize/resume``: a browser round trip less per
+    sign-in, as Keycloak and node-oidc-provider do. Only a redirect is answered here
+    (303, RFC 9700 §4.12); a page (consent, account choice, form_post, an error page)
+    must not be the answer to a POST that a reload would send again, so for those this
+    returns None and the caller redirects to ``/authorize/resume``."""
+    return run_authorize(
+        request, db, services, *resumed_from(data), "POST", sso=sso, redirects_only=True
+    )
+
+
 @router.get("/authorize")
 def authorize_get(request: Request, db: DbDep, services: ServicesDep) -> Response:
     pairs = list(request.query_params.multi_items())
@@ -249,16 +294,7 @@ def authorize_resume(request: Request, db: DbDep, services: ServicesDep, i: str 
             description="The sign-in took too long or the link is broken. Start again "
             "from the application.",
         )
-    pairs = [tuple(p) for p in data["p"]]
-    resumed = authz.Resumed(
-        started_at=data["t"],
-        consent_done=bool(data.get("c")),
-        select_done=bool(data.get("s")),
-        fresh_login=bool(data.get("l")),
-        denied=bool(data.get("d")),
-        enrol_skipped=bool(data.get("e")),
-    )
-    return run_authorize(request, db, services, pairs, resumed, "GET")
+    return run_authorize(request, db, services, *resumed_from(data), "GET")
 
 
 # ------------------------------------------------------------------ token endpoints

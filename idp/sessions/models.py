@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.db import Base, JSONType, UTCDateTime, new_uuid, utcnow
+
+if TYPE_CHECKING:
+    from idp.accounts.models import Account
 
 
 class SsoSession(Base):
@@ -22,6 +26,9 @@ class SsoSession(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("account.id", ondelete="CASCADE"), index=True
     )
+    # Loaded by ``sessions.find`` and kept with the row, so the request that found the
+    # session does not read the account again (the session's identity map is weak).
+    account: Mapped[Account] = relationship(lazy="select")
     acr: Mapped[str] = mapped_column(String(128))
     amr: Mapped[list[str]] = mapped_column(JSONType, default=list)
     auth_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -42,6 +42,7 @@ def create(
         sid=secrets.token_urlsafe(16),
         cookie_hash=sha256_hex(cookie),
         account_id=account.id,
+        account=account,
         acr=acr,
         amr=list(amr),
         auth_time=now,
@@ -75,7 +76,7 @@ def find(
         # Level 2 lapses after its shorter idle time; the password still counts, so a
         # level-2 request asks for the second factor only (DESIGN §5).
         row.acr, row.amr = settings.acr_level1, ["pwd"]
-    account = db.get(Account, row.account_id)
+    account = row.account
     if account is None or account.status != "active":
         return None
     return row

@@ -13,8 +13,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idp.accounts.models import Account
-from idp.oidc.routes import INTERACTION_TTL, interaction_signer, pages
+from idp.oidc.routes import INTERACTION_TTL, interaction_signer, pages, resume_here
 from idp.sessions import service as sessions
 from idp.web.i18n import translator
 from idp.web.signing import BadSignature
@@ -81,11 +80,23 @@ def load_flow(request: Request, db, services, token: str | None, *, csrf: str | 
     sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
     if sso is None:
         return flow, None, None, login_redirect(flow)
-    return flow, sso, db.get(Account, sso.account_id), None
+    return flow, sso, sso.account, None
 
 
-def continue_after(services, flow: Flow, **flags: Any) -> RedirectResponse:
+def continue_after(
+    services, flow: Flow, *, here: tuple[Request, Any, Any] | None = None, **flags: Any
+) -> Response:
+    """Where a finished step (sign-in, second factor, consent) goes next: back to the
+    authorization request, or to our own page. ``here`` = (request, db, session) lets the
+    authorization request be answered in this response when that answer is a redirect
+    (``idp.oidc.routes.resume_here``); otherwise the browser is sent to
+    ``/authorize/resume``."""
     if flow.data.get("p") is not None:
+        if here is not None:
+            request, db, sso = here
+            response = resume_here(request, db, services, {**flow.data, **flags}, sso)
+            if response is not None:
+                return response
         token = interaction_signer(services).dumps({**flow.data, **flags}, INTERACTION_TTL)
         return RedirectResponse(f"/authorize/resume?{urlencode({'i': token})}", status_code=303)
     return RedirectResponse(local_path(flow.data.get("n")), status_code=303)

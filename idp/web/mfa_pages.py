@@ -94,7 +94,7 @@ def complete_step_up(
         ip=client_ip(request),
         details={"acr": sso.acr, "amr": sso.amr, "method": method},
     )
-    response = continue_after(services, flow)
+    response = continue_after(services, flow, here=(request, db, sso))
     pg = pages(request)
     pg.set_cookie(
         response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl

@@ -183,7 +183,7 @@ def login_submit(
         user_agent=ua,
         details={"acr": new.row.acr, "amr": ["pwd"], "method": "password"},
     )
-    response = continue_after(services, Flow(data, i, "th"), l=True)
+    response = continue_after(services, Flow(data, i, "th"), here=(request, db, new.row), l=True)
     pg.set_cookie(
         response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
     )

@@ -6,7 +6,7 @@ import time
 import httpx
 
 from tests.protocol.conftest import PASSWORD, Browser, callback_params, decode_jwt, form_fields
-from tests.protocol.rp import authorize_url, login, rp_client
+from tests.protocol.rp import REDIRECT, authorize_url, login, rp_client
 
 
 def start(world, browser, client="web", **extra):
@@ -78,7 +78,10 @@ def test_session_cookie_attributes_and_rotation_at_login(world):
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     value = cookie.split("=", 1)[1].split(";")[0]
     assert len(value) >= 22  # 128 bits, url-safe base64
-    b.go(r.headers["location"])
+    # Nothing else to ask: the sign-in POST itself answers with the code (303, no
+    # detour through /authorize/resume), the session cookie set on the same response.
+    assert r.headers["location"].startswith(REDIRECT), r.headers["location"]
+    assert "code" in callback_params(r) and r.headers["cache-control"] == "no-store"
     # Signing in again gives a new cookie (no fixation).
     _, _, page = start(world, b, prompt="login")
     r2 = b.http.post(

@@ -109,8 +109,16 @@ def find_by_row(
     )
 
 
+# Idle expiry is measured from ``last_seen_at``; writing it on every request would be an
+# UPDATE per sign-in to each app. It is written when it is at least this old, so a session
+# may lapse up to this much earlier than its idle time (the shortest allowed is 60 s).
+TOUCH_GRANULARITY = dt.timedelta(seconds=30)
+
+
 def touch(row: SsoSession, now: dt.datetime | None = None) -> None:
-    row.last_seen_at = now or utcnow()
+    now = now or utcnow()
+    if now - row.last_seen_at >= TOUCH_GRANULARITY:
+        row.last_seen_at = now
 
 
 def record_client(db: Session, row: SsoSession, client_id: str) -> None:

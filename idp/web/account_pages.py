@@ -37,7 +37,7 @@ def _current(request: Request, db, services):
             RedirectResponse(f"/login?i={new_flow(services, request.url.path)}", status_code=303),
         )
     sessions.touch(sso)
-    return sso, db.get(Account, sso.account_id), None
+    return sso, sso.account, None
 
 
 def _overview(

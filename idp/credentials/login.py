@@ -127,11 +127,13 @@ def password_login(
     ip_key = f"ip:{ip}" if ip else None
     acct_rules, ip_rules = rules_for(settings), rules_for(settings, ip=True)
 
-    gates: list[tuple[str, str, Decision]] = []
-    if acct_key:
-        gates.append(("account", acct_key, decide(store.get(acct_key), acct_rules, now)))
-    if ip_key:
-        gates.append(("ip", ip_key, decide(store.get(ip_key), ip_rules, now)))
+    keyed = [
+        (s, k, r) for s, k, r in (("account", acct_key, acct_rules), ("ip", ip_key, ip_rules)) if k
+    ]
+    states = store.get_many([key for _, key, _ in keyed]) if keyed else {}
+    gates: list[tuple[str, str, Decision]] = [
+        (scope, key, decide(states[key], rules, now)) for scope, key, rules in keyed
+    ]
     for scope, key, decision in gates:
         if decision.expired_lock:
             store.clear(key)

@@ -78,3 +78,14 @@ def test_keys_are_independent(store):
     for n in range(6):
         store.record_failure("ip:10.0.0.1", RULES, at(n))
     assert decide(store.get("ip:10.0.0.2"), RULES, at(7)).allowed
+
+
+def test_get_many_reads_each_key_as_get_does(store):
+    for n in range(3):
+        store.record_failure("user:many", RULES, at(n))
+    store.record_failure("ip:10.0.0.9", RULES, at(0))
+    keys = ["user:many", "ip:10.0.0.9", "user:never"]
+    states = store.get_many(keys)
+    assert list(states) == keys
+    assert states == {key: store.get(key) for key in keys}
+    assert states["user:many"].failures == 3 and states["user:never"].failures == 0

@@ -144,21 +144,23 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: ClientAdapter):
         db = self.ctx.db
-        row = db.get(AuthCode, sha256_hex(code))
-        if row is None or row.client_id != client.get_client_id():
-            return None
+        code_hash = sha256_hex(code)
         # Single use (RFC 6749 §4.1.2): the UPDATE is the lock, so two concurrent
-        # redemptions cannot both win.
-        won = (
-            db.execute(
-                update(AuthCode)
-                .where(AuthCode.code_hash == row.code_hash, AuthCode.used_at.is_(None))
-                .values(used_at=utcnow())
-            ).rowcount
-            == 1
-        )
-        if not won:
-            db.refresh(row)
+        # redemptions cannot both win; RETURNING reads the row in the same statement.
+        row = db.scalars(
+            update(AuthCode)
+            .where(
+                AuthCode.code_hash == code_hash,
+                AuthCode.client_id == client.get_client_id(),
+                AuthCode.used_at.is_(None),
+            )
+            .values(used_at=utcnow())
+            .returning(AuthCode)
+        ).one_or_none()
+        if row is None:
+            row = db.get(AuthCode, code_hash)
+            if row is None or row.client_id != client.get_client_id():
+                return None  # unknown, or another client's (which may still redeem it)
             if row.grant_id:
                 # RFC 6749 §4.1.2: a replayed code revokes what it issued.
                 tokens.revoke_grant(

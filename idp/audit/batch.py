@@ -14,7 +14,7 @@ Two writers, one chain code (``idp.audit.service.link``/``row_values``):
 - PostgreSQL: ``PgAsyncBatcher`` runs on the server's event loop with its own psycopg
   ``AsyncConnection``. No thread: a hand-off to a writer thread and back cost more CPU
   than the write itself (the GIL changes hands twice per token). Its statements are
-  SQLAlchemy's (``LOCK_PG``, ``HEAD_QUERY``, ``INSERT_EVENTS``) compiled once for the
+  SQLAlchemy's (``LOCK_HEAD_PG``, ``INSERT_EVENTS``) compiled once for the
   engine's dialect, with the columns' own bind processors.
 - SQLite (the embedded default) has no asynchronous driver: ``ThreadBatcher`` runs
   ``append`` on a writer thread.
@@ -40,12 +40,10 @@ from sqlalchemy import Connection, Engine
 
 from idp.audit.models import AuditEvent
 from idp.audit.service import (
-    CHECKPOINT_HEAD_QUERY,
-    HEAD_QUERY,
+    GENESIS_HASH,
     INSERT_EVENTS,
-    LOCK_PG,
+    LOCK_HEAD_PG,
     append,
-    head_of,
     link,
     row_values,
 )
@@ -98,10 +96,7 @@ class PgAsyncBatcher:
         self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False
         )
-        literal = {"literal_binds": True}
-        self._lock_sql = str(LOCK_PG.compile(dialect=dialect))
-        self._head_sql = str(HEAD_QUERY.compile(dialect=dialect, compile_kwargs=literal))
-        self._cp_sql = str(CHECKPOINT_HEAD_QUERY.compile(dialect=dialect, compile_kwargs=literal))
+        self._lock_head_sql = str(LOCK_HEAD_PG.compile(dialect=dialect))
         self._insert_sql = str(INSERT_EVENTS.compile(dialect=dialect))
         self._processors = {
             c.key: c.type.dialect_impl(dialect).bind_processor(dialect)
@@ -159,14 +154,9 @@ class PgAsyncBatcher:
         conn = state.conn
         async with conn.transaction():
             cur = conn.cursor()
-            await cur.execute(self._lock_sql)
-            await cur.execute(self._head_sql)
-            last = await cur.fetchone()
-            checkpoint = None
-            if last is None:
-                await cur.execute(self._cp_sql)
-                checkpoint = await cur.fetchone()
-            link(events, *head_of(last, checkpoint))
+            await cur.execute(self._lock_head_sql)
+            head = await cur.fetchone()
+            link(events, *(head or (0, GENESIS_HASH, None)))
             await cur.executemany(self._insert_sql, [self._bind(ev) for ev in events])
 
     def _bind(self, ev: AuditEvent) -> dict[str, Any]:

@@ -6,7 +6,8 @@ ends, so concurrent writers in any number of processes produce one chain with a 
 ``seq``; a rolled-back transaction gives its seq back to the next writer.
 
 - PostgreSQL: a transaction-scoped advisory lock. This relies on READ COMMITTED (the
-  default): the head is read by a statement that starts after the lock is granted.
+  default): the head is read by a statement that starts after the lock is granted. Both
+  happen in one round trip, the function ``govid_audit_lock_head`` (migration 0006).
 - SQLite: one writer at a time; a no-op UPDATE takes the write lock before the head is
   read, so no writer works from a stale head.
 
@@ -19,14 +20,14 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, String, insert, select, text
 from sqlalchemy.orm import Session
 
 from idp.audit import events
 from idp.audit.chain import GENESIS_HASH, canonical, compute_hash, row_material
-from idp.audit.models import AuditCheckpoint, AuditEvent
+from idp.audit.models import AuditCheckpoint, AuditEvent, SeqType
 from idp.audit.sanitise import SecretInDetails, clean_details, clean_text
-from idp.db import utcnow
+from idp.db import UTCDateTime, utcnow
 
 __all__ = [
     "GENESIS_HASH",
@@ -37,6 +38,7 @@ __all__ = [
     "compute_hash",
     "append",
     "head",
+    "lock_and_head",
     "lock_head",
     "new_event",
     "record",
@@ -64,6 +66,11 @@ CHECKPOINT_HEAD_QUERY = (
     select(AuditCheckpoint.seq, AuditCheckpoint.hash).order_by(AuditCheckpoint.seq.desc()).limit(1)
 )
 INSERT_EVENTS = insert(AuditEvent.__table__)
+# PostgreSQL: LOCK_PG, then HEAD_QUERY (or CHECKPOINT_HEAD_QUERY when no event is left),
+# in one call; no row for an empty log.
+LOCK_HEAD_PG = text(
+    f"SELECT seq, hash, at FROM govid_audit_lock_head({_ADVISORY_LOCK_KEY})"  # noqa: S608 (a constant)
+).columns(seq=SeqType, hash=String, at=UTCDateTime)
 
 Executor = Session | Connection
 
@@ -82,6 +89,15 @@ def head(session: Executor) -> tuple[int, str, dt.datetime | None]:
     purge checkpoint is the head. (0, GENESIS_HASH, None) for an empty log."""
     row = session.execute(HEAD_QUERY).first()
     return head_of(row, None if row else session.execute(CHECKPOINT_HEAD_QUERY).first())
+
+
+def lock_and_head(session: Executor) -> tuple[int, str, dt.datetime | None]:
+    """``lock_head`` then ``head``; one round trip on PostgreSQL."""
+    if _dialect(session) != "postgresql":
+        lock_head(session)
+        return head(session)
+    row = session.execute(LOCK_HEAD_PG).first()
+    return (row[0], row[1], row[2]) if row else (0, GENESIS_HASH, None)
 
 
 def head_of(last_event, last_checkpoint) -> tuple[int, str, dt.datetime | None]:
@@ -172,8 +188,7 @@ def append(db: Executor, batch: list[AuditEvent]) -> list[AuditEvent]:
     A Core INSERT, not the unit of work: the rows are final as hashed, and the ORM's flush
     bookkeeping cost more than the statement (issue 5). The objects stay outside any
     session, with every column set."""
-    lock_head(db)
-    link(batch, *head(db))
+    link(batch, *lock_and_head(db))
     db.execute(INSERT_EVENTS, [row_values(ev) for ev in batch])
     return batch
 

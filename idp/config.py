@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(19 * 1024, ge=8 * 1024)
     argon2_time_cost: int = Field(2, ge=1)
     argon2_parallelism: int = Field(1, ge=1)
+    # Which library computes argon2id: "auto" times both at start-up and keeps the faster
+    # on this host (idp/credentials/passwords.py); the hashes are the same either way.
+    argon2_backend: Literal["auto", "libsodium", "argon2-cffi"] = "auto"
 
     # Password policy (NIST SP 800-63B §5.1.1.2).
     password_min_length_with_mfa: int = Field(8, ge=8)

@@ -4,19 +4,32 @@ Hashes imported from the old mail system ({SSHA}, {SSHA512}, {CRYPT}/$6$, bcrypt
 {PBKDF2}) verify through the same context and are marked deprecated, so the first
 successful sign-in re-hashes them to argon2id (``needs_update``).
 
-The argon2id computation itself runs in libsodium (PyNaCl) rather than in passlib's
-argon2-cffi backend: the same RFC 9106 function and the same PHC string
-(``$argon2id$v=19$m=…,t=…,p=…$salt$hash``, 16-byte salt, 32-byte tag), so either library
-verifies what the other wrote (tested), but libsodium's block function is vectorised
-with run-time CPU dispatch and is about 30 % faster on the same core (13 vs 18 ms for
-m=19 MiB, t=2 here: ``bench/argon2_backends.py``). That time is most of a sign-in's CPU
-(issue 5, S3). passlib still identifies schemes, parses parameters for ``needs_update``
-and handles every legacy format; libsodium only creates p=1 hashes, so another
-parallelism setting hashes through passlib.
+The argon2id computation itself (RFC 9106) runs in one of two well-kept libraries, both
+writing and reading the same PHC string (``$argon2id$v=19$m=…,t=…,p=…$salt$hash``, tested
+both ways): argon2-cffi (the Argon2 authors' code; passlib's own backend) or libsodium
+(PyNaCl). It is most of a sign-in's CPU (issue 5, S3), and which is faster depends on
+the host (``bench/argon2_backends.py``):
+- libsodium picks a vectorised block function at run time, but maps fresh memory for
+  every hash (m = 19 MiB: ~4,900 page faults). Where page faults are cheap it was the
+  faster (10.5 vs 14.4 ms); in a VM where they are dear they cost 8 ms of its 17.
+- argon2-cffi reuses heap memory (no page faults). PyPI's wheel is built for SSE2 only;
+  ``make install`` rebuilds it with AVX2 on a CPU that has it (9.7–10.5 ms where
+  libsodium took 16–17).
+So with ``IDP_ARGON2_BACKEND=auto`` (the default) the hasher times one verification
+with each at start-up (~0.1 s, once per process and parameter set) and uses the faster.
+passlib still identifies schemes, parses parameters for ``needs_update`` and handles
+every legacy format; libsodium only creates p=1 hashes, so another parallelism setting
+hashes through passlib.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
+import argon2.exceptions
+import argon2.low_level
 import nacl.exceptions
 import nacl.pwhash.argon2id as sodium_argon2id
 from passlib.context import CryptContext
@@ -53,6 +66,59 @@ def _parse(handler, stored: str) -> None:
 
 
 _ARGON2ID = "$argon2id$"
+BACKENDS = ("libsodium", "argon2-cffi")
+log = logging.getLogger(__name__)
+
+
+def _sodium_verify(stored: str, password: str) -> bool:
+    try:
+        return sodium_argon2id.verify(stored.encode("ascii"), password.encode("utf-8"))
+    except nacl.exceptions.InvalidkeyError:
+        return False
+    except (nacl.exceptions.CryptoError, UnicodeEncodeError) as exc:
+        raise ValueError("unusable argon2id hash") from exc
+
+
+def _cffi_verify(stored: str, password: str) -> bool:
+    try:
+        return argon2.low_level.verify_secret(
+            stored.encode("ascii"), password.encode("utf-8"), argon2.low_level.Type.ID
+        )
+    except argon2.exceptions.VerifyMismatchError:
+        return False
+    except (argon2.exceptions.VerificationError, UnicodeEncodeError) as exc:
+        raise ValueError("unusable argon2id hash") from exc
+
+
+_VERIFY = {"libsodium": _sodium_verify, "argon2-cffi": _cffi_verify}
+_measured: dict[tuple[int, int, int], str] = {}
+_measure_lock = threading.Lock()
+
+
+def fastest_backend(stored: str) -> str:
+    """The backend that verifies ``stored`` (an argon2id hash with the configured
+    parameters) in the least CPU time on this host: after one untimed run each (argon2-cffi
+    reuses heap memory from its second hash on), each is timed twice, alternately, and its
+    better time counts. Measured once per process and parameter set."""
+    key = tuple(int(v.split("=")[1]) for v in stored.split("$")[3].split(","))
+    with _measure_lock:
+        if key not in _measured:
+            best = dict.fromkeys(BACKENDS, float("inf"))
+            for name in BACKENDS:  # untimed: the allocator's first large blocks
+                _VERIFY[name](stored, "govid-backend-probe")
+            for _ in range(2):
+                for name in BACKENDS:
+                    started = time.thread_time()
+                    _VERIFY[name](stored, "govid-backend-probe")
+                    best[name] = min(best[name], time.thread_time() - started)
+            _measured[key] = min(BACKENDS, key=best.__getitem__)
+            log.info(
+                "argon2id m=%s t=%s p=%s: %s; using %s",
+                *key,
+                ", ".join(f"{n} {best[n] * 1000:.1f} ms" for n in BACKENDS),
+                _measured[key],
+            )
+        return _measured[key]
 
 
 class PasswordHasher:
@@ -71,10 +137,15 @@ class PasswordHasher:
         )
         # Verified against when the account does not exist, so an unknown email costs
         # the same time as a wrong password (no user enumeration by timing).
+        choice = settings.argon2_backend
+        self.backend = "libsodium" if choice == "auto" else choice
         self._dummy = self.hash("govid-dummy-password-for-timing")
+        if choice == "auto":
+            self.backend = fastest_backend(self._dummy)
+        self._argon2_verify = _VERIFY[self.backend]
 
     def hash(self, password: str) -> str:
-        if self._sodium_hash:
+        if self._sodium_hash and self.backend == "libsodium":
             return sodium_argon2id.str(
                 password.encode("utf-8"), opslimit=self._opslimit, memlimit=self._memlimit
             ).decode("ascii")
@@ -95,12 +166,7 @@ class PasswordHasher:
         if not stored.startswith(_ARGON2ID):
             return self._ctx.verify(password, stored)
         _parse(self._ctx.handler("argon2"), stored)  # ValueError when malformed
-        try:
-            return sodium_argon2id.verify(stored.encode("ascii"), password.encode("utf-8"))
-        except nacl.exceptions.InvalidkeyError:
-            return False
-        except (nacl.exceptions.CryptoError, UnicodeEncodeError) as exc:
-            raise ValueError("unusable argon2id hash") from exc
+        return self._argon2_verify(stored, password)
 
     def needs_update(self, stored: str) -> bool:
         return self._ctx.needs_update(stored)

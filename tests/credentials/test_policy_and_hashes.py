@@ -1,12 +1,14 @@
 """Password policy (NIST SP 800-63B) and legacy mail-system hashes."""
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from passlib import hash as h
 
-from idp.credentials import policy
-from idp.credentials.passwords import PasswordHasher, UnknownHashScheme
+from idp.credentials import passwords, policy
+from idp.credentials.passwords import BACKENDS, PasswordHasher, UnknownHashScheme
 from tests.conftest import make_settings
 
 P = policy.Policy()
@@ -57,9 +59,12 @@ def test_policy_never_crashes(pw):
         assert exc.reason in policy.MESSAGES
 
 
-@pytest.fixture(scope="module")
-def hasher():
-    return PasswordHasher(make_settings("sqlite://"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def hasher(request):
+    """Each argon2id backend, chosen explicitly (``auto`` picks one of them by speed)."""
+    h = PasswordHasher(make_settings("sqlite://", argon2_backend=request.param))
+    assert h.backend == request.param
+    return h
 
 
 @pytest.mark.parametrize(
@@ -107,8 +112,8 @@ def test_argon2id_hashes_carry_the_configured_parameters(hasher):
 
 @pytest.mark.parametrize("parallelism", [1, 4])
 def test_argon2id_interoperates_with_argon2_cffi(hasher, parallelism):
-    """libsodium computes our argon2id; hashes must stay readable by any RFC 9106
-    implementation (and hashes written by argon2-cffi, e.g. by an earlier GovID or an
+    """Whichever backend computes our argon2id, hashes must stay readable by any RFC
+    9106 implementation (and hashes written elsewhere, e.g. by an earlier GovID or an
     import, must keep verifying)."""
     from argon2 import PasswordHasher as Argon2Cffi
 
@@ -139,3 +144,38 @@ def test_parallelism_other_than_one_hashes_through_passlib():
     stored = other.hash("pw for p2")
     assert ",p=2$" in stored
     assert other.verify("pw for p2", stored)
+
+
+def test_the_two_backends_read_each_other():
+    sodium, cffi = (PasswordHasher(make_settings("sqlite://", argon2_backend=b)) for b in BACKENDS)
+    for writer, reader in ((sodium, cffi), (cffi, sodium)):
+        stored = writer.hash("สลับกันอ่าน")
+        assert reader.verify("สลับกันอ่าน", stored)
+        assert not reader.verify("สลับกันอ่าม", stored)
+
+
+@pytest.mark.parametrize("slow", BACKENDS)
+def test_auto_uses_the_faster_backend_measured_once(monkeypatch, slow):
+    """``auto`` times both on this host; here one is made 30 ms slower, so the choice
+    is certain. The measurement is kept for the parameter set (one per process)."""
+    calls = []
+    real = dict(passwords._VERIFY)
+
+    def slowed(stored, password):
+        calls.append(stored)
+        ends = time.thread_time() + 0.03
+        while time.thread_time() < ends:
+            pass
+        return real[slow](stored, password)
+
+    monkeypatch.setattr(passwords, "_measured", {})
+    monkeypatch.setitem(passwords._VERIFY, slow, slowed)
+    settings = make_settings("sqlite://", argon2_backend="auto")
+    first = PasswordHasher(settings)
+    (fast,) = set(BACKENDS) - {slow}
+    assert first.backend == fast
+    measured = len(calls)
+    assert measured == 3  # one untimed run, two timed
+    second = PasswordHasher(settings)
+    assert second.backend == fast and len(calls) == measured
+    assert second.verify("pw", second.hash("pw")) and len(calls) == measured

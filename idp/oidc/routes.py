@@ -21,6 +21,7 @@ from idp.oidc.context import NeedsDatabase, OidcContext
 from idp.oidc.server import GovIDOAuth2Request, server_for
 from idp.services import Services
 from idp.sessions import service as sessions
+from idp.web.login_page import login_page
 from idp.web.render import Pages
 from idp.web.signing import BadSignature, Signer
 
@@ -165,23 +166,26 @@ def run_authorize(
     if isinstance(outcome, authz.Redirect):
         return authorization_response(request, pg, outcome, locale, method)
     # An interaction: carry the original request, signed, through the pages.
-    token = interaction_signer(services).dumps(
-        {
-            "p": pairs,
-            "t": resumed.started_at or time.time(),
-            "k": outcome.kind,
-            "r": outcome.reason,
-            "h": outcome.login_hint,
-            "c": resumed.consent_done,
-            "s": resumed.select_done,
-            "l": resumed.fresh_login,
-            "e": resumed.enrol_skipped,
-            "sk": outcome.skippable,
-            "sc": outcome.scopes,
-            "cid": outcome.client.row.client_id,
-        },
-        INTERACTION_TTL,
-    )
+    interaction = {
+        "p": pairs,
+        "t": resumed.started_at or time.time(),
+        "k": outcome.kind,
+        "r": outcome.reason,
+        "h": outcome.login_hint,
+        "c": resumed.consent_done,
+        "s": resumed.select_done,
+        "l": resumed.fresh_login,
+        "e": resumed.enrol_skipped,
+        "sk": outcome.skippable,
+        "sc": outcome.scopes,
+        "cid": outcome.client.row.client_id,
+    }
+    token = interaction_signer(services).dumps(interaction, INTERACTION_TTL)
+    if outcome.kind == "login" and method == "GET" and not redirects_only:
+        # The sign-in page itself rather than a redirect to /login: a browser round
+        # trip less per sign-in (Keycloak answers its authorization endpoint the same
+        # way). Its form posts to /login; a reload asks again from the start.
+        return login_page(request, pg, db, interaction, token)
     if outcome.kind in INTERACTION_PAGES:
         target = f"{INTERACTION_PAGES[outcome.kind]}?{urlencode({'i': token})}"
         return RedirectResponse(target, status_code=303)

@@ -20,6 +20,7 @@ from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
 from idp.web.flow import Flow, continue_after
 from idp.web.i18n import translator
+from idp.web.login_page import login_page
 from idp.web.render import Pages
 from idp.web.signing import BadSignature
 
@@ -48,53 +49,13 @@ def _expired(request: Request, pg: Pages) -> Response:
     )
 
 
-def _client_name(request: Request, db, data: dict | None, locale: str) -> str | None:
-    if not data or not data.get("cid"):
-        return None
-    row = request.app.state.services.client_cache.active(data["cid"], lambda: db)
-    if row is None:
-        return None
-    return row.name_th if locale == "th" else row.name_en
-
-
-def _login_page(
-    request: Request,
-    pg: Pages,
-    db,
-    data: dict | None,
-    token: str,
-    *,
-    error: str | None = None,
-    email: str | None = None,
-    status: int = 200,
-):
-    locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales") if data else None)
-    t = translator(locale)
-    notice = None
-    if data and data.get("r") == "other_account":
-        notice = t("login_hint_other")
-    elif data and data.get("r") in ("prompt_login", "max_age"):
-        notice = t("reauth")
-    return pg.render(
-        request,
-        "login.html",
-        status=status,
-        locale=locale,
-        interaction=token,
-        error=error,
-        email=email if email is not None else (data or {}).get("h"),
-        notice=notice,
-        client_name=_client_name(request, db, data, locale),
-    )
-
-
 @router.get("/login")
 def login_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
     pg = pages(request)
     data = _interaction(services, i)
     if data is None:
         return _expired(request, pg)
-    return _login_page(request, pg, db, data, i)
+    return login_page(request, pg, db, data, i)
 
 
 @router.post("/login")
@@ -113,9 +74,9 @@ def login_submit(
         return _expired(request, pg)
     t = translator(pg.locale(request, dict(data.get("p") or []).get("ui_locales")))
     if not pg.csrf_ok(request, csrf_token):
-        return _login_page(request, pg, db, data, i, error=t("csrf"), email=email, status=400)
+        return login_page(request, pg, db, data, i, error=t("csrf"), email=email, status=400)
     if not email.strip() or not password:
-        return _login_page(
+        return login_page(
             request, pg, db, data, i, error=t("missing_fields"), email=email, status=400
         )
     ip, ua = client_ip(request), request.headers.get("user-agent")
@@ -137,11 +98,11 @@ def login_submit(
         # Equal time for every failure (no user enumeration by timing).
         time.sleep(max(0.0, settings.login_failure_floor_ms / 1000 - (time.monotonic() - started)))
     if result.unavailable:
-        return _login_page(
+        return login_page(
             request, pg, db, data, i, email=email, status=503, error=t("directory_unavailable")
         )
     if result.retry_after:
-        return _login_page(
+        return login_page(
             request,
             pg,
             db,
@@ -152,7 +113,7 @@ def login_submit(
             error=t("throttled", seconds=str(result.retry_after)),
         )
     if not result.ok:
-        return _login_page(
+        return login_page(
             request, pg, db, data, i, error=t("bad_credentials"), email=email, status=401
         )
     account: Account = result.account

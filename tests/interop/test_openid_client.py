@@ -54,7 +54,7 @@ def test_openid_client_full_session(node, world, interop_app):
     assert r["discovery"]["pkce_s256"] and r["discovery"]["iss_parameter"]
 
     assert r["authorization_url"]["code_challenge_method"] == "S256"
-    assert r["login"]["login_page"] == "/login"
+    assert r["login"]["login_page"] == "/authorize"  # the sign-in page, no redirect
     assert r["login"]["callback_has_code"] and r["login"]["callback_state_matches"]
     assert r["login"]["callback_iss"] == world.base  # RFC 9207
 

@@ -1,7 +1,11 @@
-"""What the sign-in and second-factor POSTs answer (issue 5): the redirect to the client
-when nothing else is needed, the next interaction page when one is, and
-/authorize/resume when the next step is a page of its own (never a page as the answer
-to a POST that a reload would send again, RFC 9700 §4.12)."""
+"""What /authorize and the sign-in and second-factor POSTs answer (issue 5): /authorize
+shows the sign-in page itself; a POST answers with the redirect to the client when
+nothing else is needed, the next interaction page when one is, and /authorize/resume
+when the next step is a page of its own (never a page as the answer to a POST that a
+reload would send again, RFC 9700 §4.12)."""
+
+import html
+import re
 
 from tests.protocol.conftest import PASSWORD, Browser, callback_params, decode_jwt, form_fields
 from tests.protocol.rp import REDIRECT, authorize_url, rp_client
@@ -11,8 +15,8 @@ from tests.protocol.test_assurance import L2, enrol_totp, next_code
 def _sign_in(world, b: Browser, client: str = "web", user: str = "alice", **extra):
     rp = rp_client(world, client)
     url, verifier, nonce, state = authorize_url(world, rp, **extra)
-    page = b.go(url)
-    assert 'action="/login"' in page.text
+    page = b.http.get(url)  # the sign-in page itself: no redirect to /login first
+    assert page.status_code == 200 and 'action="/login"' in page.text
     fields = form_fields(page.text)
     r = b.http.post(
         "/login",
@@ -71,3 +75,15 @@ def test_level2_sign_in_goes_to_the_second_factor_then_to_the_client(world):
     token = rp.fetch_token(f"{world.base}/token", code=params["code"], code_verifier=verifier)
     _, claims = decode_jwt(world.base, token["id_token"])
     assert claims["acr"] == L2 and "otp" in claims["amr"]
+
+
+def test_the_sign_in_page_at_authorize_switches_language_in_place(world):
+    b = Browser(world.base)
+    url, *_ = authorize_url(world, rp_client(world, "web"))
+    page = b.http.get(url)
+    assert page.status_code == 200 and '<html lang="th">' in page.text
+    switch = re.search(r'href="(/authorize\?[^"]*lang=en[^"]*)"', page.text)
+    assert switch, page.text[:400]
+    english = b.http.get(html.unescape(switch.group(1)))
+    assert english.status_code == 200 and '<html lang="en">' in english.text
+    assert 'action="/login"' in english.text

@@ -179,3 +179,17 @@ def test_auto_uses_the_faster_backend_measured_once(monkeypatch, slow):
     second = PasswordHasher(settings)
     assert second.backend == fast and len(calls) == measured
     assert second.verify("pw", second.hash("pw")) and len(calls) == measured
+
+
+def test_other_argon2id_shapes_need_an_update(hasher):
+    """The shortcut for current hashes must not hide a hash with other parameters or
+    other salt/tag sizes (passlib decides those)."""
+    from argon2 import PasswordHasher as Argon2Cffi
+
+    s = make_settings("sqlite://")
+    m, t = s.argon2_memory_kib, s.argon2_time_cost
+    assert not hasher.needs_update(hasher.hash("pw"))
+    assert hasher.needs_update(Argon2Cffi(time_cost=t + 1, memory_cost=m, parallelism=1).hash("pw"))
+    assert hasher.needs_update(Argon2Cffi(time_cost=t, memory_cost=m * 2, parallelism=1).hash("pw"))
+    short_salt = Argon2Cffi(time_cost=t, memory_cost=m, parallelism=1, salt_len=8).hash("pw")
+    assert hasher.needs_update(short_salt) == hasher._ctx.needs_update(short_salt)

@@ -550,11 +550,10 @@ async def one_login(
     )
     # GovID answers with the sign-in page itself; an older one redirected to /login.
     if r.status_code in (302, 303):
-        lap("authorize")
         r = await browser.get(r.headers["location"])
     _expect(r, (200,), "login form")
     fields = dict(HIDDEN.findall(r.text))
-    lap("login_form")
+    lap("sign_in_page")
     r = await browser.post(
         "/login",
         data={

@@ -43,6 +43,9 @@ def create_app(
             services.keys.jwks()
         except SQLAlchemyError as exc:  # not migrated yet: /readyz says so
             log.warning("signing keys not loaded at startup: %s", type(exc).__name__)
+        # Choose the argon2id backend now (a timed probe, idp/credentials/passwords.py),
+        # not during the first person's sign-in.
+        services.hasher  # noqa: B018
         if start_workers:
             worker.start()
         try:

@@ -135,10 +135,10 @@ class PasswordHasher:
             argon2__rounds=settings.argon2_time_cost,
             argon2__parallelism=settings.argon2_parallelism,
         )
+        choice = settings.argon2_backend
+        self.backend = "libsodium" if choice == "auto" else choice  # until measured
         # Verified against when the account does not exist, so an unknown email costs
         # the same time as a wrong password (no user enumeration by timing).
-        choice = settings.argon2_backend
-        self.backend = "libsodium" if choice == "auto" else choice
         self._dummy = self.hash("govid-dummy-password-for-timing")
         self._current = self._dummy.rsplit("$", 2)[0] + "$"  # $argon2id$v=19$m=…,t=…,p=…$
         if choice == "auto":

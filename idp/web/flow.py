@@ -92,11 +92,12 @@ def continue_after(
     (``idp.oidc.routes.resume_here``); otherwise the browser is sent to
     ``/authorize/resume``."""
     if flow.data.get("p") is not None:
+        data = {**flow.data, **flags}
         if here is not None:
             request, db, sso = here
-            response = resume_here(request, db, services, {**flow.data, **flags}, sso)
+            response = resume_here(request, db, services, data, sso)
             if response is not None:
                 return response
-        token = interaction_signer(services).dumps({**flow.data, **flags}, INTERACTION_TTL)
+        token = interaction_signer(services).dumps(data, INTERACTION_TTL)
         return RedirectResponse(f"/authorize/resume?{urlencode({'i': token})}", status_code=303)
     return RedirectResponse(local_path(flow.data.get("n")), status_code=303)

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # Which library computes argon2id: "auto" times both at start-up and keeps the faster
     # on this host (idp/credentials/passwords.py); the hashes are the same either way.
     argon2_backend: Literal["auto", "libsodium", "argon2-cffi"] = "auto"
+    # At most this many argon2id computations at once per process, each in a reusable
+    # area of argon2_memory_kib (idp/credentials/argon2_memory.py); 0 = one per CPU the
+    # process may run on.
+    argon2_concurrency: int = Field(0, ge=0)
 
     # Password policy (NIST SP 800-63B §5.1.1.2).
     password_min_length_with_mfa: int = Field(8, ge=8)

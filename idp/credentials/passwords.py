@@ -15,6 +15,10 @@ the host (``bench/argon2_backends.py``):
 - argon2-cffi reuses heap memory (no page faults). PyPI's wheel is built for SSE2 only;
   ``make install`` rebuilds it with AVX2 on a CPU that has it (9.7–10.5 ms where
   libsodium took 16–17).
+- argon2-cffi computes in ``WorkAreas`` (idp/credentials/argon2_memory.py): one
+  reusable 19 MiB area per slot, on transparent huge pages, and at most
+  ``IDP_ARGON2_CONCURRENCY`` computations at once per process (every backend, hashing
+  included), which bounds a worker's argon2 memory.
 So with ``IDP_ARGON2_BACKEND=auto`` (the default) the hasher times one verification
 with each at start-up (~0.1 s, once per process and parameter set) and uses the faster.
 passlib still identifies schemes, parses parameters for ``needs_update`` and handles
@@ -36,6 +40,7 @@ from passlib.context import CryptContext
 from passlib.utils.handlers import PrefixWrapper
 
 from idp.config import Settings
+from idp.credentials.argon2_memory import WorkAreas, default_slots
 
 # Legacy schemes accepted at import, by the prefix that identifies them.
 LEGACY_SCHEMES = (
@@ -70,7 +75,7 @@ BACKENDS = ("libsodium", "argon2-cffi")
 log = logging.getLogger(__name__)
 
 
-def _sodium_verify(stored: str, password: str) -> bool:
+def _sodium_verify(stored: str, password: str, _area=None) -> bool:
     try:
         return sodium_argon2id.verify(stored.encode("ascii"), password.encode("utf-8"))
     except nacl.exceptions.InvalidkeyError:
@@ -79,7 +84,12 @@ def _sodium_verify(stored: str, password: str) -> bool:
         raise ValueError("unusable argon2id hash") from exc
 
 
-def _cffi_verify(stored: str, password: str) -> bool:
+def _cffi_verify(stored: str, password: str, area=None) -> bool:
+    if area is not None:
+        try:
+            return area.verify(stored, password.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise ValueError("unusable password") from exc
     try:
         return argon2.low_level.verify_secret(
             stored.encode("ascii"), password.encode("utf-8"), argon2.low_level.Type.ID
@@ -95,7 +105,7 @@ _measured: dict[tuple[int, int, int], str] = {}
 _measure_lock = threading.Lock()
 
 
-def fastest_backend(stored: str) -> str:
+def fastest_backend(stored: str, areas: WorkAreas | None = None) -> str:
     """The backend that verifies ``stored`` (an argon2id hash with the configured
     parameters) in the least CPU time on this host: after one untimed run each (argon2-cffi
     reuses heap memory from its second hash on), each is timed twice, alternately, and its
@@ -103,14 +113,16 @@ def fastest_backend(stored: str) -> str:
     key = tuple(int(v.split("=")[1]) for v in stored.split("$")[3].split(","))
     with _measure_lock:
         if key not in _measured:
+            areas = areas or WorkAreas(key[0], 1)
             best = dict.fromkeys(BACKENDS, float("inf"))
-            for name in BACKENDS:  # untimed: the allocator's first large blocks
-                _VERIFY[name](stored, "govid-backend-probe")
-            for _ in range(2):
-                for name in BACKENDS:
-                    started = time.thread_time()
-                    _VERIFY[name](stored, "govid-backend-probe")
-                    best[name] = min(best[name], time.thread_time() - started)
+            with areas.slot() as area:
+                for name in BACKENDS:  # untimed: the first use maps the memory
+                    _VERIFY[name](stored, "govid-backend-probe", area)
+                for _ in range(2):
+                    for name in BACKENDS:
+                        started = time.thread_time()
+                        _VERIFY[name](stored, "govid-backend-probe", area)
+                        best[name] = min(best[name], time.thread_time() - started)
             _measured[key] = min(BACKENDS, key=best.__getitem__)
             log.info(
                 "argon2id m=%s t=%s p=%s: %s; using %s",
@@ -135,6 +147,9 @@ class PasswordHasher:
             argon2__rounds=settings.argon2_time_cost,
             argon2__parallelism=settings.argon2_parallelism,
         )
+        self.areas = WorkAreas(
+            settings.argon2_memory_kib, settings.argon2_concurrency or default_slots()
+        )
         choice = settings.argon2_backend
         self.backend = "libsodium" if choice == "auto" else choice  # until measured
         # Verified against when the account does not exist, so an unknown email costs
@@ -142,15 +157,16 @@ class PasswordHasher:
         self._dummy = self.hash("govid-dummy-password-for-timing")
         self._current = self._dummy.rsplit("$", 2)[0] + "$"  # $argon2id$v=19$m=…,t=…,p=…$
         if choice == "auto":
-            self.backend = fastest_backend(self._dummy)
+            self.backend = fastest_backend(self._dummy, self.areas)
         self._argon2_verify = _VERIFY[self.backend]
 
     def hash(self, password: str) -> str:
-        if self._sodium_hash and self.backend == "libsodium":
-            return sodium_argon2id.str(
-                password.encode("utf-8"), opslimit=self._opslimit, memlimit=self._memlimit
-            ).decode("ascii")
-        return self._ctx.hash(password)
+        with self.areas.slot():  # the bound on concurrent argon2 memory
+            if self._sodium_hash and self.backend == "libsodium":
+                return sodium_argon2id.str(
+                    password.encode("utf-8"), opslimit=self._opslimit, memlimit=self._memlimit
+                ).decode("ascii")
+            return self._ctx.hash(password)
 
     def verify(self, password: str, stored: str | None) -> bool:
         if not stored:
@@ -167,7 +183,8 @@ class PasswordHasher:
         if not stored.startswith(_ARGON2ID):
             return self._ctx.verify(password, stored)
         _parse(self._ctx.handler("argon2"), stored)  # ValueError when malformed
-        return self._argon2_verify(stored, password)
+        with self.areas.slot() as area:
+            return self._argon2_verify(stored, password, area)
 
     def needs_update(self, stored: str) -> bool:
         # Every sign-in asks; a hash written with the current parameters, salt and tag

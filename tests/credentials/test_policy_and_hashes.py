@@ -161,12 +161,12 @@ def test_auto_uses_the_faster_backend_measured_once(monkeypatch, slow):
     calls = []
     real = dict(passwords._VERIFY)
 
-    def slowed(stored, password):
+    def slowed(stored, password, area=None):
         calls.append(stored)
         ends = time.thread_time() + 0.03
         while time.thread_time() < ends:
             pass
-        return real[slow](stored, password)
+        return real[slow](stored, password, area)
 
     monkeypatch.setattr(passwords, "_measured", {})
     monkeypatch.setitem(passwords._VERIFY, slow, slowed)

@@ -43,6 +43,7 @@ from idp.audit.service import (
     GENESIS_HASH,
     INSERT_EVENTS,
     LOCK_HEAD_PG,
+    NewEvent,
     append,
     link,
     row_values,
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
-def _settle(batcher, batch: list[tuple[list[AuditEvent], Any]], exc: Exception | None) -> None:
+def _settle(batcher, batch: list[tuple[list[NewEvent], Any]], exc: Exception | None) -> None:
     """Answer every caller of a batch (asyncio or concurrent futures): all committed, or
     all told why not. A caller that has gone (client disconnected) is skipped."""
     size = sum(len(evs) for evs, _ in batch)
@@ -75,7 +76,7 @@ class AuditBatcher(Protocol):
     batches: int  # commits made (tests, benchmarks)
     events: int
 
-    async def commit(self, events: list[AuditEvent]) -> None:
+    async def commit(self, events: list[NewEvent]) -> None:
         """Append ``events`` (from ``audit.new_event``) to the chain, in this order and in
         one transaction; return once committed, or raise what the commit raised."""
 
@@ -119,7 +120,7 @@ class PgAsyncBatcher:
                 state = self._loops[loop] = _LoopState()
         return state
 
-    async def commit(self, events: list[AuditEvent]) -> None:
+    async def commit(self, events: list[NewEvent]) -> None:
         if not events:
             return
         loop = asyncio.get_running_loop()
@@ -146,7 +147,7 @@ class PgAsyncBatcher:
                 continue
             _settle(self, batch, None)
 
-    async def _append(self, state: _LoopState, events: list[AuditEvent]) -> None:
+    async def _append(self, state: _LoopState, events: list[NewEvent]) -> None:
         import psycopg
 
         if state.conn is None:
@@ -159,7 +160,7 @@ class PgAsyncBatcher:
             link(events, *(head or (0, GENESIS_HASH, None)))
             await cur.executemany(self._insert_sql, [self._bind(ev) for ev in events])
 
-    def _bind(self, ev: AuditEvent) -> dict[str, Any]:
+    def _bind(self, ev: NewEvent) -> dict[str, Any]:
         values = row_values(ev)
         for key, process in self._processors.items():
             if process is not None:
@@ -193,7 +194,7 @@ class PgAsyncBatcher:
 @dataclass
 class _LoopState:
     conn: Any = None
-    pending: deque[tuple[list[AuditEvent], asyncio.Future]] = field(default_factory=deque)
+    pending: deque[tuple[list[NewEvent], asyncio.Future]] = field(default_factory=deque)
     flusher: asyncio.Task | None = None
 
 
@@ -209,7 +210,7 @@ class ThreadBatcher:
         self.batches = 0
         self.events = 0
 
-    async def commit(self, events: list[AuditEvent]) -> None:
+    async def commit(self, events: list[NewEvent]) -> None:
         if not events:
             return
         done: Future[None] = Future()
@@ -239,7 +240,7 @@ class ThreadBatcher:
         stop = False
         while not stop:
             item = self._queue.get()
-            batch: list[tuple[list[AuditEvent], Future]] = []
+            batch: list[tuple[list[NewEvent], Future]] = []
             size = 0
             while True:
                 if item is _STOP:
@@ -265,7 +266,7 @@ class ThreadBatcher:
             with contextlib.suppress(Exception):
                 conn.close()
 
-    def _drain(self) -> list[tuple[list[AuditEvent], Future]]:
+    def _drain(self) -> list[tuple[list[NewEvent], Future]]:
         items = []
         while True:
             try:
@@ -276,7 +277,7 @@ class ThreadBatcher:
                 items.append(item)
 
     def _commit(
-        self, batch: list[tuple[list[AuditEvent], Future]], conn: Connection | None
+        self, batch: list[tuple[list[NewEvent], Future]], conn: Connection | None
     ) -> Connection | None:
         events = [ev for evs, _ in batch for ev in evs]
         try:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -45,6 +46,7 @@ def clean_text(value: Any, limit: int) -> str | None:
     return text or None
 
 
+@functools.lru_cache(maxsize=1024)  # keys come from a small documented set
 def _is_secret_key(key: str) -> bool:
     k = key.lower().replace("-", "_")
     return k not in _ALLOWED_KEYS and bool(_SECRET_KEY_RE.search(k))

@@ -18,9 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.util import urlsafe_b64encode
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +35,29 @@ from idp.keys.models import SigningKey
 
 ALGORITHMS = ("RS256", "ES256")
 _PURPOSE = "signing_key.private"
+
+
+def _rs256(private, data: bytes) -> bytes:
+    return private.sign(data, padding.PKCS1v15(), hashes.SHA256())  # RFC 7518 §3.3
+
+
+def _es256(private, data: bytes) -> bytes:
+    # RFC 7518 §3.4: R and S as 32-byte big-endian integers, not DER.
+    r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+_SIGN = {"RS256": _rs256, "ES256": _es256}
+_HEADERS: dict[tuple[str, str, str], bytes] = {}
+
+
+def _header_segment(kid: str, alg: str, typ: str) -> bytes:
+    """The encoded protected header; a handful per process (one per kid and typ)."""
+    found = _HEADERS.get((kid, alg, typ))
+    if found is None:
+        header = json.dumps({"alg": alg, "kid": kid, "typ": typ}, separators=(",", ":"))
+        found = _HEADERS[(kid, alg, typ)] = urlsafe_b64encode(header.encode())
+    return found
 
 
 class InvalidToken(Exception):
@@ -210,9 +237,19 @@ class KeyRing:
         return self._current().jwks_bytes
 
     def sign(self, claims: dict[str, Any], *, alg: str = "RS256", typ: str = "JWT") -> str:
+        """A compact JWS (RFC 7515 §7.1) of ``claims`` with the active key for ``alg``.
+
+        Written out rather than through ``joserfc.jwt.encode``: every token GovID issues
+        passes here (issue 5, S2), and the library's header registry checks and generic
+        serialisation cost twice the signature itself. The output is an ordinary JWS —
+        every test and relying party verifies it with joserfc, Authlib or openid-client.
+        """
         key = self._current().signing[alg]
-        header = {"alg": alg, "kid": key.kid, "typ": typ}
-        return jwt.encode(header, claims, key, algorithms=[alg])
+        head = _header_segment(key.kid, alg, typ)
+        payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+        signing_input = head + b"." + urlsafe_b64encode(payload)
+        signature = _SIGN[alg](key.private_key, signing_input)
+        return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")
 
     def verify(
         self,

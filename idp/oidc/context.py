@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from idp.audit.models import AuditEvent
+from idp.audit.service import NewEvent
 from idp.config import Settings
 from idp.keys.service import KeyRing
 from idp.services import Services
@@ -34,7 +34,7 @@ class OidcContext:
         self.services = services
         self.ip = ip
         self.user_agent = user_agent
-        self.pending_audit: list[AuditEvent] | None = [] if db is None else None
+        self.pending_audit: list[NewEvent] | None = [] if db is None else None
 
     @property
     def db(self) -> Session:

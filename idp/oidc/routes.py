@@ -92,8 +92,13 @@ def oauth_request(
     query: list[tuple[str, str]] | None = None,
 ) -> GovIDOAuth2Request:
     q = list(request.query_params.multi_items()) if query is None else query
+    # The path from the ASGI scope: ``request.url`` would parse a whole URL per request.
     return GovIDOAuth2Request(
-        request.method, f"{issuer}{request.url.path}", query=q, form=form, headers=request.headers
+        request.method,
+        f"{issuer}{request.scope['path']}",
+        query=q,
+        form=form,
+        headers=request.headers,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
@@ -147,6 +148,11 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
         code_hash = sha256_hex(code)
         # Single use (RFC 6749 §4.1.2): the UPDATE is the lock, so two concurrent
         # redemptions cannot both win; RETURNING reads the row in the same statement.
+        # The claim also names the grant this redemption will create, so a replay can
+        # revoke what it issued (§4.1.2, RFC 9700 §4.5.3.1) without a second UPDATE. If
+        # the redemption then fails (PKCE, redirect_uri, account), that grant is never
+        # created and a replay revokes nothing (it is still audited).
+        grant_id = uuid.uuid4()
         row = db.scalars(
             update(AuthCode)
             .where(
@@ -154,7 +160,7 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
                 AuthCode.client_id == client.get_client_id(),
                 AuthCode.used_at.is_(None),
             )
-            .values(used_at=utcnow())
+            .values(used_at=utcnow(), grant_id=grant_id)
             .returning(AuthCode)
         ).one_or_none()
         if row is None:
@@ -195,8 +201,8 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
             auth_time=row.auth_time,
             claims=row.claims,
             lifetime=self.ctx.settings.refresh_token_ttl,
+            grant_id=row.grant_id,  # named when the code was claimed
         )
-        row.grant_id = grant.id
         self.request.govid_grant = grant
         self.request.govid_ctx = self.ctx
         return account

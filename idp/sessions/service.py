@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from idp.accounts.models import Account
 from idp.config import Settings
@@ -64,7 +64,11 @@ def find(
     if not cookie_value or len(cookie_value) > 128:
         return None
     now = now or utcnow()
-    row = db.scalar(select(SsoSession).where(SsoSession.cookie_hash == sha256_hex(cookie_value)))
+    row = db.scalar(
+        select(SsoSession)
+        .options(joinedload(SsoSession.account))  # always read below: one statement
+        .where(SsoSession.cookie_hash == sha256_hex(cookie_value))
+    )
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
     idle = now - row.last_seen_at

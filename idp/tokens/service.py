@@ -59,9 +59,10 @@ def create_grant(
     auth_time: dt.datetime | None,
     claims: dict | None,
     lifetime: int,
+    grant_id: uuid.UUID | None = None,
 ) -> Grant:
     grant = Grant(
-        id=uuid.uuid4(),
+        id=grant_id or uuid.uuid4(),
         client_id=client.client_id,
         account_id=account.id,
         sid=sid,

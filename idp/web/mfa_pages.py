@@ -52,7 +52,8 @@ def verify_second_factor(db, services, account: Account, code: str, ip: str | No
     """The method that matched ("totp" | "recovery"), or None. Throttled per account."""
     store = services.throttle_store(db)
     key, rules, now = f"mfa:{account.id}", rules_for(services.settings), utcnow()
-    if not decide(store.get(key), rules, now).allowed:
+    state = store.get(key)
+    if not decide(state, rules, now).allowed:
         return None
     code = code.strip()
     method = None
@@ -76,7 +77,8 @@ def verify_second_factor(db, services, account: Account, code: str, ip: str | No
             },
         )
         return None
-    store.clear(key)
+    if state.failures or state.locked_until is not None:
+        store.clear(key)  # nothing to reset on most sign-ins: no write
     return method
 
 

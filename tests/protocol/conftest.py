@@ -93,7 +93,7 @@ def seed(services: Services, u: str, receiver: BackchannelReceiver, rp_key: RSAK
                 code=f"d-{u}", name_th="กรมทดสอบ", name_en="Test Department", parent_code=f"m-{u}"
             ),
         )
-        for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"):
+        for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"):
             email = f"{name}@{u}.go.th"
             acc = accounts.create(
                 db,

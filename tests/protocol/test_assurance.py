@@ -127,6 +127,37 @@ def test_client_min_acr_asks_for_second_factor(world):
     assert decode_jwt(world.base, tok["id_token"])[1]["acr"] == L2
 
 
+def _wrong_code(secret: str) -> str:
+    valid = {pyotp.TOTP(secret).at(time.time() + d) for d in (-60, -30, 0, 30, 60)}
+    return next(c for c in ("000000", "111111", "222222") if c not in valid)
+
+
+def test_wrong_second_factor_codes_are_throttled_and_a_success_resets_the_count(world):
+    """Two wrong codes, then the right one: signed in, and the count starts again — two
+    more wrong codes still leave the right code usable. Without the reset the four
+    failures would put the account past the server's delay threshold (3, set in
+    conftest) and the right code would be refused for seconds."""
+    b, secret, codes = enrol_totp(world, "ivan")
+    rp = rp_client(world)
+
+    def second_factor_page():
+        with world.services.sessions.begin() as db:
+            db.execute(
+                update(SsoSession).where(SsoSession.ended_at.is_(None)).values(acr=L1, amr=["pwd"])
+            )
+        url, *_ = authorize_url(world, rp, acr_values=L2)
+        page = b.go(url)
+        assert 'action="/mfa"' in page.text
+        return page
+
+    for round_, right in enumerate((next_code(secret), codes[0])):
+        page = second_factor_page()
+        for _ in range(2):
+            page = mfa_submit(b, page, _wrong_code(secret))
+            assert page.status_code == 401 and 'action="/mfa"' in page.text, round_
+        assert "code" in callback_params(mfa_submit(b, page, right)), round_
+
+
 def test_legacy_ssha_hash_is_upgraded_at_first_login(world):
     email = world.users["grace"]
     with world.services.sessions.begin() as db:

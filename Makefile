@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.installed-test
 INTEROP_STAMP := tests/interop/node_modules/.package-lock.json
 export IDP_DATABASE_URL ?= sqlite:///var/idp.db
 
-.PHONY: run serve test lint fmt bench clean install install-test install-interop db argon2-avx2
+.PHONY: run serve test lint fmt bench bench-instructions clean install install-test install-interop db argon2-avx2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -73,6 +73,10 @@ test: $(TEST_STAMP) $(INTEROP_STAMP)
 # BENCH_ARGS="--duration 10 --only S1,S2" to change the run.
 bench: $(STAMP) $(BENCH_NODE_STAMP)
 	$(BIN)/python bench/oidc_bench.py $(BENCH_ARGS)
+
+# Instructions per token / sign-in under valgrind: repeatable on a noisy VM (needs valgrind).
+bench-instructions: $(STAMP)
+	$(BIN)/python bench/instructions.py $(BENCH_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check idp admin_ui tests bench

@@ -14,7 +14,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
 from joserfc.jwk import KeySet
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.accounts.models import Account
@@ -114,6 +114,9 @@ class GovIDOpenIDCode(OpenIDCode):
         )
 
 
+_INSERT_CODE = insert(AuthCode.__table__)
+
+
 class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
 
@@ -123,25 +126,27 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request) -> None:
         user = request.user  # idp.oidc.authorize.AuthenticatedUser
         data = request.payload.data
-        self.ctx.db.add(
-            AuthCode(
-                code_hash=sha256_hex(code),
-                client_id=request.client.get_client_id(),
-                account_id=user.account.id,
-                sid=user.sid,
-                redirect_uri=request.payload.redirect_uri,
-                scope=request.scope,
-                nonce=data.get("nonce"),
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                acr=user.acr,
-                amr=list(user.amr),
-                auth_time=user.auth_time,
-                claims=getattr(request, "govid_claims", None),
-                expires_at=utcnow() + dt.timedelta(seconds=self.ctx.settings.auth_code_ttl),
-            )
+        # A Core INSERT: the code is only read when it is redeemed, by another request
+        # (issue 5, S3: the ORM's flush cost more than the statement).
+        self.ctx.db.execute(
+            _INSERT_CODE,
+            {
+                "code_hash": sha256_hex(code),
+                "client_id": request.client.get_client_id(),
+                "account_id": user.account.id,
+                "sid": user.sid,
+                "redirect_uri": request.payload.redirect_uri,
+                "scope": request.scope,
+                "nonce": data.get("nonce"),
+                "code_challenge": data.get("code_challenge"),
+                "code_challenge_method": data.get("code_challenge_method"),
+                "acr": user.acr,
+                "amr": list(user.amr),
+                "auth_time": user.auth_time,
+                "claims": getattr(request, "govid_claims", None),
+                "expires_at": utcnow() + dt.timedelta(seconds=self.ctx.settings.auth_code_ttl),
+            },
         )
-        self.ctx.db.flush()
 
     def query_authorization_code(self, code: str, client: ClientAdapter):
         db = self.ctx.db

@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from idp.accounts.models import Account
 from idp.agencies.models import Agency
@@ -47,6 +47,11 @@ def _ts(value: dt.datetime) -> int:
     return int(value.timestamp())
 
 
+# Compiled once; rows that nothing reads back in the same request go in as Core INSERTs.
+_INSERT_GRANT = insert(Grant.__table__)
+_INSERT_REFRESH = insert(RefreshToken.__table__)
+
+
 def create_grant(
     session: Session,
     *,
@@ -61,20 +66,29 @@ def create_grant(
     lifetime: int,
     grant_id: uuid.UUID | None = None,
 ) -> Grant:
-    grant = Grant(
-        id=grant_id or uuid.uuid4(),
-        client_id=client.client_id,
-        account_id=account.id,
-        sid=sid,
-        scope=scope,
-        acr=acr,
-        amr=list(amr),
-        auth_time=auth_time,
-        claims=claims,
-        expires_at=utcnow() + dt.timedelta(seconds=lifetime),
-    )
+    now = utcnow()
+    values = {
+        "id": grant_id or uuid.uuid4(),
+        "client_id": client.client_id,
+        "account_id": account.id,
+        "sid": sid,
+        "scope": scope,
+        "acr": acr,
+        "amr": list(amr),
+        "auth_time": auth_time,
+        "claims": claims,
+        "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=lifetime),
+        "revoked_at": None,
+        "revoked_reason": None,
+    }
+    # A Core INSERT, then the same values attached to the session as a persistent row
+    # (every column set, so nothing is loaded again): the ORM's flush cost more than the
+    # statement (issue 5, S3; docs/decisions/0009).
+    session.execute(_INSERT_GRANT, values)
+    grant = Grant(**values)
+    make_transient_to_detached(grant)
     session.add(grant)
-    session.flush()
     return grant
 
 
@@ -127,15 +141,18 @@ def issue_refresh_token(
 ) -> str:
     value = secrets.token_urlsafe(32)
     expires = min(utcnow() + dt.timedelta(seconds=lifetime), grant.expires_at)
-    session.add(
-        RefreshToken(
-            token_hash=sha256_hex(value),
-            grant_id=grant.id,
-            client_id=client.client_id,
-            scope=scope,
-            rotated_from=rotated_from,
-            expires_at=expires,
-        )
+    # A Core INSERT: nothing in this request reads the row back, and the ORM's flush
+    # bookkeeping cost more than the statement (issue 5, S3; docs/decisions/0009).
+    session.execute(
+        _INSERT_REFRESH,
+        {
+            "token_hash": sha256_hex(value),
+            "grant_id": grant.id,
+            "client_id": client.client_id,
+            "scope": scope,
+            "rotated_from": rotated_from,
+            "expires_at": expires,
+        },
     )
     return value
 

@@ -1,0 +1,244 @@
+"""Instructions per request, counted by valgrind: a benchmark that a noisy VM cannot move.
+
+    .venv/bin/python bench/instructions.py [--only S2,S3,S3L2] [--tokens 400] [--logins 30]
+
+`make bench` measures seconds; on a shared VM those swing by ±30 % from one run to the
+next (docs/status.md), so a change worth 5 % cannot be seen there. This script runs the
+same work in one process under `valgrind --tool=callgrind` with instrumentation switched
+on only around the measured loop (`callgrind_control -i on|off`), and prints
+instructions per token or per sign-in, which repeat to within ~1 % whatever else the
+machine does. It also prints what each sign-in costs in SQL statements and transaction
+round trips (BEGIN/COMMIT), and for S3 how much of it is argon2id.
+
+* S2: `client_credentials` tokens (ES256 access tokens, the default), sent straight to
+  the ASGI application (no HTTP parsing, no sockets), the audit group commit included.
+* S3: whole sign-ins (`bench/oidc_bench.py: one_login`: sign-in page, password, code,
+  token) through httpx's ASGI transport, one at a time, thread-pool work included; the
+  httpx client's own instructions are part of the count (the same in every run).
+* S3L2: the same at level 2 (password and TOTP).
+
+Each scenario gets its own PostgreSQL database (created, migrated, seeded through the CLI,
+dropped) and runs with the production argon2id parameters. Needs valgrind (`apt-get
+install -y valgrind`); takes 1–2 minutes per scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import oidc_bench as B  # noqa: E402  (the benchmark's seeding, client and database helpers)
+
+ARGON2_FUNCTIONS = re.compile(r"argon2|blake2|fill_segment|fill_block", re.IGNORECASE)
+
+
+# ------------------------------------------------------------------- inside valgrind
+
+
+def _callgrind(switch: str) -> None:
+    subprocess.run(
+        ["callgrind_control", "-i", switch, str(os.getpid())], capture_output=True, check=False
+    )
+
+
+def _count_round_trips(engine) -> collections.Counter:
+    """Statements (SQLAlchemy's cursor executions) and psycopg's own BEGIN/COMMIT."""
+    import psycopg._connection_base as base
+    from sqlalchemy import event
+
+    counts: collections.Counter = collections.Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(*_args) -> None:
+        counts["statements"] += 1
+
+    original = base.BaseConnection._exec_command
+
+    def _command(self, command, result_format=0):
+        counts[bytes(command).split(b" ")[0].decode()] += 1
+        return original(self, command, result_format)
+
+    base.BaseConnection._exec_command = _command
+    return counts
+
+
+async def _s2(app, seeded: B.Seeded, n: int) -> None:
+    body = f"grant_type=client_credentials&scope={seeded.machine_scope}".encode()
+    machine = seeded.machine
+    headers = [
+        (b"host", b"127.0.0.1:9"),
+        (b"authorization", B.basic_auth(machine["client_id"], machine["client_secret"]).encode()),
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+
+    async def one() -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/token",
+            "raw_path": b"/token",
+            "root_path": "",
+            "query_string": b"",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 9),
+            "state": {},
+        }
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        if sent[0]["status"] != 200:
+            raise RuntimeError(f"token request failed: {sent}")
+
+    async def client(k: int) -> None:
+        for _ in range(k):
+            await one()
+
+    for _ in range(20):  # warm caches, prepared statements, the audit writer
+        await one()
+    _callgrind("on")
+    await asyncio.gather(*(client(n // 16) for _ in range(16)))  # group commit: 16 at once
+    _callgrind("off")
+
+
+async def _s3(app, seeded: B.Seeded, n: int, totp, counts: collections.Counter) -> None:
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    emails = totp.emails if totp else seeded.emails
+    for i in range(10):
+        await B.one_login(transport, "http://127.0.0.1:9", emails[i % len(emails)], seeded, totp)
+    counts.clear()
+    _callgrind("on")
+    for i in range(n):
+        await B.one_login(transport, "http://127.0.0.1:9", emails[i % len(emails)], seeded, totp)
+    _callgrind("off")
+
+
+def inner(scenario: str, n: int, out: Path) -> None:
+    """Run in the valgrind'ed process: database, seed, app, the measured loop."""
+    with B.BenchDatabase(B.PG_ADMIN_DSN) as db:
+        db_url = db.url
+        env = B.govid_env(db_url, 9)
+        subprocess.run([B.IDP, "db", "upgrade"], env=env, check=True, capture_output=True)
+        seeded = B.seed(env, 8)
+        totp = B.enrol_totp(db_url, seeded, 60) if scenario == "S3L2" else None
+        os.environ.update(env)
+        from idp.main import create_app
+
+        app = create_app(start_workers=False)
+        counts = _count_round_trips(app.state.services.engine)
+
+        async def main() -> None:
+            async with app.router.lifespan_context(app):
+                if scenario == "S2":
+                    await _s2(app, seeded, n)
+                else:
+                    await _s3(app, seeded, n, totp, counts)
+
+        asyncio.run(main())
+        out.write_text(json.dumps({k: v / n for k, v in counts.items()}))
+
+
+# ------------------------------------------------------------------- outside
+
+
+def measure(scenario: str, n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="govid-instr-") as tmp:
+        data, stats = Path(tmp) / "callgrind.out", Path(tmp) / "counts.json"
+        argv = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={data}",
+            sys.executable,
+            __file__,
+            "--inner",
+            scenario,
+            "--n",
+            str(n),
+            "--out",
+            str(stats),
+        ]
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+        if run.returncode != 0 or not stats.exists():
+            raise SystemExit(
+                f"{scenario} failed under valgrind:\n{run.stdout[-2000:]}{run.stderr[-3000:]}"
+            )
+        total = argon2 = 0
+        for line in data.read_text(errors="replace").splitlines():
+            if line.startswith("totals:"):
+                total = int(line.split()[1])
+        annotate = subprocess.run(
+            ["callgrind_annotate", "--threshold=100", str(data)], capture_output=True, text=True
+        ).stdout
+        for line in annotate.splitlines():
+            m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)", line)
+            if m and ARGON2_FUNCTIONS.search(m.group(2)) and "PROGRAM TOTALS" not in line:
+                argon2 += int(m.group(1).replace(",", ""))
+        result = json.loads(stats.read_text())
+        result.update(instructions=total / n, argon2=argon2 / n)
+        return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--only", default="S2,S3,S3L2")
+    p.add_argument("--tokens", type=int, default=400, help="S2 requests measured")
+    p.add_argument("--logins", type=int, default=30, help="S3/S3L2 sign-ins measured")
+    p.add_argument("--inner", help=argparse.SUPPRESS)
+    p.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.inner:
+        inner(a.inner, a.n, a.out)
+        return
+    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
+        raise SystemExit("valgrind is not installed: apt-get install -y valgrind")
+    print(f"GovID instructions per request — {B.git_describe()}, Python {sys.version.split()[0]}")
+    print("(valgrind callgrind, instrumentation on only around the measured loop)")
+    print(f"{'scenario':<44} {'instructions':>14} {'argon2id':>12} {'other':>12}  SQL")
+    for scenario in a.only.split(","):
+        n = a.tokens if scenario == "S2" else a.logins
+        r = measure(scenario, n)
+        label = {
+            "S2": "S2 client_credentials token (ES256)",
+            "S3": "S3 sign-in, password (3 HTTP requests)",
+            "S3L2": "S3L2 sign-in, password + TOTP",
+        }[scenario]
+        sql = (
+            f"{r.get('statements', 0):.0f} statements, {r.get('BEGIN', 0):.0f} BEGIN, "
+            f"{r.get('COMMIT', 0):.0f} COMMIT per sign-in"
+            if scenario != "S2"
+            else "audit group commit"
+        )
+        other = r["instructions"] - r["argon2"]
+        print(
+            f"{label:<44} {r['instructions']:>14,.0f} {r['argon2']:>12,.0f} {other:>12,.0f}  {sql}"
+        )
+
+
+if __name__ == "__main__":
+    main()

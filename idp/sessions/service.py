@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from idp.accounts.models import Account
 from idp.config import Settings
 from idp.crypto import sha256_hex
-from idp.db import utcnow
+from idp.db import insert_row, new_uuid, utcnow
 from idp.sessions.models import SessionClient, SsoSession
 
 
@@ -38,23 +38,23 @@ def create(
 ) -> NewSession:
     now = now or utcnow()
     cookie = secrets.token_urlsafe(16)  # 128 bits
-    row = SsoSession(
-        sid=secrets.token_urlsafe(16),
-        cookie_hash=sha256_hex(cookie),
-        account_id=account.id,
-        account=account,
-        acr=acr,
-        amr=list(amr),
-        auth_time=now,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + dt.timedelta(seconds=settings.session_absolute_ttl),
-        ip=ip,
-        user_agent=(user_agent or "")[:512] or None,
-    )
-    db.add(row)
-    db.flush()
-    return NewSession(row, cookie)
+    values = {
+        "id": new_uuid(),
+        "sid": secrets.token_urlsafe(16),
+        "cookie_hash": sha256_hex(cookie),
+        "account_id": account.id,
+        "acr": acr,
+        "amr": list(amr),
+        "auth_time": now,
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": now + dt.timedelta(seconds=settings.session_absolute_ttl),
+        "ended_at": None,
+        "end_reason": None,
+        "ip": ip,
+        "user_agent": (user_agent or "")[:512] or None,
+    }
+    return NewSession(insert_row(db, SsoSession, values, account=account), cookie)
 
 
 def find(

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
 from idp.agencies.models import Agency
 from idp.audit import service as audit
 from idp.clients.models import Client
 from idp.crypto import sha256_hex
-from idp.db import utcnow
+from idp.db import insert_row, utcnow
 from idp.keys.service import InvalidToken, KeyRing
 from idp.tokens.models import Grant, RefreshToken, RevokedToken
 
@@ -48,7 +48,6 @@ def _ts(value: dt.datetime) -> int:
 
 
 # Compiled once; rows that nothing reads back in the same request go in as Core INSERTs.
-_INSERT_GRANT = insert(Grant.__table__)
 _INSERT_REFRESH = insert(RefreshToken.__table__)
 
 
@@ -82,14 +81,7 @@ def create_grant(
         "revoked_at": None,
         "revoked_reason": None,
     }
-    # A Core INSERT, then the same values attached to the session as a persistent row
-    # (every column set, so nothing is loaded again): the ORM's flush cost more than the
-    # statement (issue 5, S3; docs/decisions/0009).
-    session.execute(_INSERT_GRANT, values)
-    grant = Grant(**values)
-    make_transient_to_detached(grant)
-    session.add(grant)
-    return grant
+    return insert_row(session, Grant, values)
 
 
 def issue_access_token(

@@ -20,6 +20,10 @@ round trips (BEGIN/COMMIT), and for S3 how much of it is argon2id.
 Each scenario gets its own PostgreSQL database (created, migrated, seeded through the CLI,
 dropped) and runs with the production argon2id parameters. Needs valgrind (`apt-get
 install -y valgrind`); takes 1–2 minutes per scenario.
+
+To count an older commit with today's script: `git worktree add /tmp/old <commit>`, then
+`PYTHONPATH=/tmp/old .venv/bin/python bench/instructions.py` (the server code comes from
+the worktree, the benchmark client and seeding from this checkout).
 """
 
 from __future__ import annotations
@@ -139,6 +143,10 @@ async def _s3(app, seeded: B.Seeded, n: int, totp, counts: collections.Counter) 
 
 def inner(scenario: str, n: int, out: Path) -> None:
     """Run in the valgrind'ed process: database, seed, app, the measured loop."""
+    # Imported before the seeding helpers put the repository on sys.path, so that
+    # PYTHONPATH can point at another checkout (see the module's docstring).
+    from idp.main import create_app
+
     with B.BenchDatabase(B.PG_ADMIN_DSN) as db:
         db_url = db.url
         env = B.govid_env(db_url, 9)
@@ -146,8 +154,6 @@ def inner(scenario: str, n: int, out: Path) -> None:
         seeded = B.seed(env, 8)
         totp = B.enrol_totp(db_url, seeded, 60) if scenario == "S3L2" else None
         os.environ.update(env)
-        from idp.main import create_app
-
         app = create_app(start_workers=False)
         counts = _count_round_trips(app.state.services.engine)
 

@@ -76,6 +76,16 @@ def new_uuid() -> uuid.UUID:
 _INSERTS: dict[type, object] = {}
 
 
+def insert_values(session: Session, model: type[Base], values: dict) -> None:
+    """One row by a Core INSERT compiled once per model (column defaults fill what
+    ``values`` leaves out), for rows nothing in the request reads back: cheaper than
+    the unit of work's flush (issue 5, S3; docs/decisions/0009)."""
+    stmt = _INSERTS.get(model)
+    if stmt is None:
+        stmt = _INSERTS[model] = insert(model.__table__)
+    session.execute(stmt, values)
+
+
 def insert_row(session: Session, model: type[Base], values: dict, **related: object):
     """Insert one row with a Core INSERT (compiled once per model) and return it attached
     to ``session`` as a persistent object, as if it had been loaded: ``values`` must name
@@ -87,10 +97,7 @@ def insert_row(session: Session, model: type[Base], values: dict, **related: obj
     missing = set(model.__table__.columns.keys()) - set(values)
     if missing:
         raise ValueError(f"insert_row({model.__name__}): no value for {sorted(missing)}")
-    stmt = _INSERTS.get(model)
-    if stmt is None:
-        stmt = _INSERTS[model] = insert(model.__table__)
-    session.execute(stmt, values)
+    insert_values(session, model, values)
     row = model(**values)
     make_transient_to_detached(row)
     session.add(row)

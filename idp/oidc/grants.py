@@ -14,13 +14,13 @@ from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
 from joserfc.jwk import KeySet
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
 from idp.crypto import random_token, sha256_hex
-from idp.db import utcnow
+from idp.db import insert_values, utcnow
 from idp.oidc import claims as oidc_claims
 from idp.oidc.models import AuthCodeAdapter, ClientAdapter, RefreshTokenAdapter
 from idp.tokens import service as tokens
@@ -114,9 +114,6 @@ class GovIDOpenIDCode(OpenIDCode):
         )
 
 
-_INSERT_CODE = insert(AuthCode.__table__)
-
-
 class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
 
@@ -128,8 +125,9 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
         data = request.payload.data
         # A Core INSERT: the code is only read when it is redeemed, by another request
         # (issue 5, S3: the ORM's flush cost more than the statement).
-        self.ctx.db.execute(
-            _INSERT_CODE,
+        insert_values(
+            self.ctx.db,
+            AuthCode,
             {
                 "code_hash": sha256_hex(code),
                 "client_id": request.client.get_client_id(),

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
@@ -19,7 +19,7 @@ from idp.agencies.models import Agency
 from idp.audit import service as audit
 from idp.clients.models import Client
 from idp.crypto import sha256_hex
-from idp.db import insert_row, utcnow
+from idp.db import insert_row, insert_values, utcnow
 from idp.keys.service import InvalidToken, KeyRing
 from idp.tokens.models import Grant, RefreshToken, RevokedToken
 
@@ -45,10 +45,6 @@ class TokenContext:
 
 def _ts(value: dt.datetime) -> int:
     return int(value.timestamp())
-
-
-# Compiled once; rows that nothing reads back in the same request go in as Core INSERTs.
-_INSERT_REFRESH = insert(RefreshToken.__table__)
 
 
 def create_grant(
@@ -135,8 +131,9 @@ def issue_refresh_token(
     expires = min(utcnow() + dt.timedelta(seconds=lifetime), grant.expires_at)
     # A Core INSERT: nothing in this request reads the row back, and the ORM's flush
     # bookkeeping cost more than the statement (issue 5, S3; docs/decisions/0009).
-    session.execute(
-        _INSERT_REFRESH,
+    insert_values(
+        session,
+        RefreshToken,
         {
             "token_hash": sha256_hex(value),
             "grant_id": grant.id,

@@ -146,8 +146,17 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def pick_locale(ui_locales: str | None, cookie: str | None, accept_language: str | None) -> str:
-    """ui_locales (OIDC Core §3.1.2.1) wins, then the user's choice, then the browser."""
+def pick_locale(
+    ui_locales: str | None,
+    cookie: str | None,
+    accept_language: str | None,
+    chosen: str | None = None,
+) -> str:
+    """The person's explicit choice on this request (``chosen``: the ``lang`` of a
+    language link) wins; then the app's ``ui_locales`` (OIDC Core §3.1.2.1, a
+    preference), then the choice remembered in the cookie, then the browser."""
+    if chosen in LOCALES:
+        return chosen
     for candidate in (ui_locales or "").split():
         base = candidate.split("-")[0].lower()
         if base in LOCALES:

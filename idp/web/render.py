@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from idp.web import csrf
-from idp.web.i18n import pick_locale, translator
+from idp.web.i18n import LOCALES, pick_locale, translator
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALE_COOKIE = "govid_locale"
@@ -34,10 +34,9 @@ class Pages:
     def locale(self, request: Request, ui_locales: str | None = None) -> str:
         return pick_locale(
             ui_locales or request.query_params.get("ui_locales"),
-            request.cookies.get(LOCALE_COOKIE)
-            if request.query_params.get("lang") is None
-            else request.query_params.get("lang"),
+            request.cookies.get(LOCALE_COOKIE),
             request.headers.get("accept-language"),
+            chosen=request.query_params.get("lang"),
         )
 
     def csrf_pair(self, request: Request) -> tuple[str, str]:
@@ -74,8 +73,9 @@ class Pages:
         )
         response = HTMLResponse(html, status_code=status, headers=headers)
         self.set_cookie(response, self.csrf_cookie, cookie_value, max_age=None)
-        if request.query_params.get("lang") in ("th", "en"):
-            self.set_cookie(response, LOCALE_COOKIE, locale, max_age=365 * 86400)
+        chosen = request.query_params.get("lang")
+        if chosen in LOCALES:  # the person's choice, remembered (not the app's ui_locales)
+            self.set_cookie(response, LOCALE_COOKIE, chosen, max_age=365 * 86400)
         return response
 
     def set_cookie(self, response: Response, name: str, value: str, *, max_age: int | None) -> None:

@@ -75,6 +75,33 @@ def end_session_route(
 router.add_api_route("/end_session", end_session_route, methods=["GET", "POST"])
 
 
+def _confirmation(services, i: str) -> dict | None:
+    try:
+        return _signer(services).loads(i)
+    except BadSignature:
+        return None
+
+
+@router.get("/end_session/confirm")
+def end_session_confirm_page(
+    request: Request, db: DbDep, services: ServicesDep, i: str = ""
+) -> Response:
+    """The confirmation again (the language links of the pages around it lead here):
+    nothing is ended by a GET."""
+    pg = pages(request)
+    if sessions.find(db, services.settings, request.cookies.get(pg.session_cookie)) is None:
+        return pg.render(request, "logged_out.html")
+    if _confirmation(services, i) is None:
+        return pg.render(
+            request,
+            "error.html",
+            status=400,
+            error="invalid_request",
+            description="This sign-out form has expired. Please try again.",
+        )
+    return pg.render(request, "logout_confirm.html", interaction=i)
+
+
 @router.post("/end_session/confirm")
 def end_session_confirm(
     request: Request,
@@ -85,10 +112,7 @@ def end_session_confirm(
     decision: Str = "",
 ) -> Response:
     pg = pages(request)
-    try:
-        data = _signer(services).loads(i)
-    except BadSignature:
-        data = None
+    data = _confirmation(services, i)
     if data is None or not pg.csrf_ok(request, csrf_token):
         return pg.render(
             request,
@@ -96,6 +120,7 @@ def end_session_confirm(
             status=400,
             error="invalid_request",
             description="This sign-out form has expired. Please try again.",
+            interaction=i,
         )
     if decision != "yes":
         return RedirectResponse("/", status_code=303)

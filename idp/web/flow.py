@@ -55,7 +55,7 @@ def parse(request: Request, services, token: str | None) -> Flow | None:
     return Flow(data, token or "", locale)
 
 
-def expired_page(request: Request) -> Response:
+def expired_page(request: Request, token: str | None = None) -> Response:
     pg = pages(request)
     return pg.render(
         request,
@@ -63,6 +63,7 @@ def expired_page(request: Request) -> Response:
         status=400,
         error="interaction_expired",
         description=translator(pg.locale(request))("csrf"),
+        interaction=token,  # the language links keep the step (idp.web.render.same_step_url)
     )
 
 
@@ -76,7 +77,7 @@ def load_flow(request: Request, db, services, token: str | None, *, csrf: str | 
     flow = parse(request, services, token)
     pg = pages(request)
     if flow is None or (csrf is not None and not pg.csrf_ok(request, csrf)):
-        return None, None, None, expired_page(request)
+        return None, None, None, expired_page(request, token)
     sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
     if sso is None:
         return flow, None, None, login_redirect(flow)

@@ -39,13 +39,14 @@ def _resume(services, data: dict, **flags) -> RedirectResponse:
     return continue_after(services, Flow(data, "", "th"), **flags)
 
 
-def _expired(request: Request, pg: Pages) -> Response:
+def _expired(request: Request, pg: Pages, i: str) -> Response:
     return pg.render(
         request,
         "error.html",
         status=400,
         error="interaction_expired",
         description=translator(pg.locale(request))("csrf"),
+        interaction=i,  # the language links keep the step (idp.web.render.same_step_url)
     )
 
 
@@ -54,7 +55,7 @@ def login_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") 
     pg = pages(request)
     data = _interaction(services, i)
     if data is None:
-        return _expired(request, pg)
+        return _expired(request, pg, i)
     return login_page(request, pg, db, data, i)
 
 
@@ -71,7 +72,7 @@ def login_submit(
     pg = pages(request)
     data = _interaction(services, i)
     if data is None:
-        return _expired(request, pg)
+        return _expired(request, pg, i)
     t = translator(pg.locale(request, dict(data.get("p") or []).get("ui_locales")))
     if not pg.csrf_ok(request, csrf_token):
         return login_page(request, pg, db, data, i, error=t("csrf"), email=email, status=400)
@@ -171,7 +172,7 @@ def consent_submit(
     pg = pages(request)
     data = _interaction(services, i)
     if data is None or not pg.csrf_ok(request, csrf_token):
-        return _expired(request, pg)
+        return _expired(request, pg, i)
     sso, redirect = _sso_or_login(request, db, services, data, i)
     if redirect:
         return redirect
@@ -205,7 +206,7 @@ def select_account_submit(
     pg = pages(request)
     data = _interaction(services, i)
     if data is None or not pg.csrf_ok(request, csrf_token):
-        return _expired(request, pg)
+        return _expired(request, pg, i)
     if choice == "current":
         return _resume(services, data, s=True)
     # Another account: sign in afresh; the choice itself is then made.

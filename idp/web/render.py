@@ -16,6 +16,23 @@ from idp.web.i18n import LOCALES, pick_locale, translator
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALE_COOKIE = "govid_locale"
 
+# A page that answers a form POST has no address of its own: its language links go to
+# the GET page that shows the same step, (path, parameter carried from the page's
+# context, whether that parameter is needed). Without one, the page has no links.
+SAME_STEP_BY_GET = {
+    "/login": ("/login", "interaction", True),
+    "/consent": ("/authorize/resume", "interaction", True),
+    "/select-account": ("/authorize/resume", "interaction", True),
+    "/authorize": ("/authorize/resume", "interaction", True),
+    "/mfa": ("/mfa", "interaction", True),
+    "/mfa/enrol": ("/mfa/enrol", "interaction", True),
+    "/account/totp": ("/account/totp", "", False),
+    "/password/set": ("/password/set", "token", True),
+    "/end_session": ("/end_session/confirm", "interaction", False),
+    "/end_session/confirm": ("/end_session/confirm", "interaction", False),
+}
+SHOWN_ONCE = {"recovery_codes.html"}  # a language switch would lose what it shows
+
 
 class Pages:
     def __init__(self, *, secret_key: str, https: bool) -> None:
@@ -59,16 +76,17 @@ class Pages:
         locale = locale or self.locale(request)
         cookie_value, token = self.csrf_pair(request)
 
+        same_step = same_step_url(request, template, context)
+
         def lang_url(code: str) -> str:
-            params = dict(request.query_params)
-            params["lang"] = code
-            return f"{request.url.path}?{urlencode(params)}"
+            joiner = "&" if "?" in same_step else "?"
+            return f"{same_step}{joiner}{urlencode({'lang': code})}"
 
         html = self.env.get_template(template).render(
             t=translator(locale),
             locale=locale,
             csrf_token=token,
-            lang_url=lang_url,
+            lang_url=lang_url if same_step is not None else None,
             **context,
         )
         response = HTMLResponse(html, status_code=status, headers=headers)
@@ -89,3 +107,23 @@ class Pages:
     @staticmethod
     def nonce() -> str:
         return secrets.token_urlsafe(16)
+
+
+def same_step_url(request: Request, template: str, context: dict) -> str | None:
+    """A GET address (without ``lang``) that shows this page's step again, or None."""
+    path = request.url.path
+    if request.method in ("GET", "HEAD"):
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+        return f"{path}?{urlencode(params)}" if params else path
+    if template in SHOWN_ONCE:
+        return None
+    if path.startswith("/account") and path not in SAME_STEP_BY_GET:
+        return "/account"
+    target, carried, needed = SAME_STEP_BY_GET.get(path, (None, "", True))
+    if target is None:
+        return None
+    value = context.get(carried) if carried else None
+    if value:
+        name = "token" if carried == "token" else "i"
+        return f"{target}?{urlencode({name: value})}"
+    return None if needed else target

@@ -36,3 +36,55 @@ def test_ui_locales_still_beats_the_cookie_without_a_fresh_choice(world):
     assert '<html lang="th">' in b.http.get(url).text
     url, *_ = authorize_url(world, rp_client(world, "web"))
     assert '<html lang="en">' in b.http.get(url).text  # no ui_locales: the cookie
+
+
+def sign_in_page(world, b: Browser, client: str = "web", **extra):
+    url, *_ = authorize_url(world, rp_client(world, client), **extra)
+    page = b.go(url)
+    assert 'action="/login"' in page.text, page.text[:400]
+    return page
+
+
+def test_language_link_after_a_failed_sign_in_keeps_the_sign_in(world):
+    b = Browser(world.base)
+    page = sign_in_page(world, b)
+    failed = b.login(page, world.users["alice"], "not the password at all")
+    assert failed.status_code == 401 and '<html lang="th">' in failed.text
+    link = lang_link(failed, "en")
+    assert link.startswith("/login?") and "i=" in link
+    english = b.http.get(link)
+    assert english.status_code == 200 and '<html lang="en">' in english.text
+    assert 'action="/login"' in english.text
+    # The sign-in goes on from the English page.
+    assert b.login(english, world.users["alice"]).status_code in (302, 303)
+
+
+def test_language_links_after_refused_form_posts_show_the_same_step(world):
+    from tests.protocol.conftest import form_fields
+    from tests.protocol.rp import login
+
+    lg = login(world, user="dave")
+    b = lg.browser
+    steps = []
+    # The consent page, then its POST with a stale CSRF token.
+    url, *_ = authorize_url(world, rp_client(world, "thirdparty"), scope="openid email")
+    page = b.go(url)
+    assert 'action="/consent"' in page.text
+    steps.append(("/consent", page, 'action="/consent"'))
+    url, *_ = authorize_url(world, rp_client(world, "web"), prompt="select_account")
+    page = b.go(url)
+    assert 'action="/select-account"' in page.text
+    steps.append(("/select-account", page, 'action="/select-account"'))
+    page = b.http.get("/end_session")
+    assert 'action="/end_session/confirm"' in page.text
+    steps.append(("/end_session/confirm", page, 'action="/end_session/confirm"'))
+    for action, page, form in steps:
+        b.http.cookies.delete("govid_locale")  # set to "en" by the previous step's link
+        refused = b.http.post(action, data={"i": form_fields(page.text)["i"], "csrf_token": "x"})
+        assert refused.status_code == 400 and '<html lang="th">' in refused.text, action
+        english = b.http.get(lang_link(refused, "en"))
+        assert english.status_code == 200, (action, english.text[:300])
+        assert '<html lang="en">' in english.text and form in english.text, action
+    # Nothing was ended by following the links: still signed in.
+    url, *_ = authorize_url(world, rp_client(world, "web"))
+    assert b.go(url).status_code in (302, 303)

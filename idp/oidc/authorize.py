@@ -194,6 +194,15 @@ def check_response_type(s: _State) -> None:
         raise _error(s, "unsupported_response_type", "Only response_type=code is supported.")
 
 
+def check_request_objects(s: _State) -> None:
+    """Request objects are not supported (discovery says so): OIDC Core §6.1/§6.2 and the
+    error codes of §3.1.2.6 — refused, never silently ignored."""
+    if "request" in s.data:
+        raise _error(s, "request_not_supported", "Request objects are not supported.")
+    if "request_uri" in s.data:
+        raise _error(s, "request_uri_not_supported", "'request_uri' is not supported.")
+
+
 def check_oauth_grammar(s: _State) -> None:
     """Authlib: response type allowed for the client, scope, nonce, PKCE."""
     try:
@@ -211,8 +220,8 @@ def check_oidc_parameters(s: _State) -> None:
     if "none" in s.prompts and len(s.prompts) > 1:
         raise _error(s, "invalid_request", "prompt=none cannot be combined with other values.")
     raw_max_age = s.data.get("max_age")
-    if raw_max_age is not None:
-        if not raw_max_age.isdigit() or len(raw_max_age) > 9:
+    if raw_max_age:  # RFC 6749 §3.1: a parameter without a value counts as omitted
+        if not raw_max_age.isascii() or not raw_max_age.isdigit() or len(raw_max_age) > 18:
             raise _error(s, "invalid_request", "'max_age' must be a non-negative integer.")
         s.max_age = int(raw_max_age)
     try:
@@ -228,6 +237,12 @@ def check_oidc_parameters(s: _State) -> None:
         if claims.get("iss") != s.ctx.issuer or header.get("typ") not in (None, "JWT"):
             raise _error(s, "invalid_request", "'id_token_hint' was not issued by this provider.")
         s.hint_sub = str(claims.get("sub"))
+    # OIDC Core §5.5.1: `sub` asked for with a value means "only for this person".
+    wanted_sub = oidc_claims.requested_sub(s.claims_request)
+    if wanted_sub is not None:
+        if s.hint_sub is not None and s.hint_sub != wanted_sub:
+            raise _error(s, "invalid_request", "'id_token_hint' and the requested 'sub' differ.")
+        s.hint_sub = wanted_sub
 
 
 def check_login(s: _State) -> None:
@@ -270,6 +285,9 @@ def check_acr(s: _State) -> None:
     (OIDC Core §5.5.1.1); a level-1 session steps up with the second factor only."""
     level1, level2 = s.ctx.settings.acr_level1, s.ctx.settings.acr_level2
     values, essential = oidc_claims.requested_acr(s.claims_request)
+    # An essential acr without values only asks that acr be returned, which it always
+    # is (OIDC Core §5.5.1.1); with values, one of them must be met.
+    essential = essential and bool(values)
     known = [v for v in values if v in (level1, level2)]
     required, mandatory = level1, False
     if essential:
@@ -309,7 +327,10 @@ def check_consent(s: _State) -> None:
         raise _error(s, "access_denied", "The user did not allow this application.")
     if s.client.row.first_party:
         return
-    scopes = sorted(set(s.req.scope.split()))
+    # Claims asked for one by one count as their scopes (OIDC Core §3.1.2.4, §5.5).
+    scopes = sorted(
+        set(s.req.scope.split()) | oidc_claims.claim_scopes(s.claims_request, s.client.row)
+    )
     stored = s.db.get(Consent, (s.account.id, s.client.row.client_id))
     covered = stored is not None and set(scopes) <= set(stored.scopes or [])
     wants = "consent" in s.prompts and not s.resumed.consent_done
@@ -342,6 +363,7 @@ CHECKS = (
     check_response_mode,
     check_single_values,
     check_response_type,
+    check_request_objects,
     check_oauth_grammar,
     check_oidc_parameters,
     check_login,

@@ -86,6 +86,36 @@ def parse_claims_request(raw: str | None) -> dict[str, Any] | None:
     return out
 
 
+def requestable_for(client: Client) -> set[str]:
+    """Claims this client may ask for one by one with the `claims` parameter: those of
+    the scopes it is registered for (never citizen_id, which keeps its own rule). The
+    parameter selects claims; it does not widen what the client may see."""
+    registered = set(client.scopes or [])
+    return {
+        c for scope, names in SCOPE_CLAIMS.items() if scope in registered for c in names
+    } & REQUESTABLE
+
+
+def claim_scopes(claims_request: dict | None, client: Client) -> set[str]:
+    """The scopes whose claims the `claims` parameter asks for individually (in the ID
+    token or at userinfo), among those the client may ask for: the person's consent must
+    cover them as if they had been requested as scopes (OIDC Core §3.1.2.4, §5.5)."""
+    asked: set[str] = set()
+    for member in ("id_token", "userinfo"):
+        asked |= set(((claims_request or {}).get(member) or {}).keys())
+    asked &= requestable_for(client)
+    return {scope for scope, names in SCOPE_CLAIMS.items() if asked & set(names)}
+
+
+def requested_sub(claims_request: dict | None) -> str | None:
+    """A `sub` asked for with a value in the ID token (OIDC Core §5.5.1): the request is
+    then only for that person."""
+    spec = ((claims_request or {}).get("id_token") or {}).get("sub")
+    if isinstance(spec, dict) and isinstance(spec.get("value"), str):
+        return spec["value"]
+    return None
+
+
 def requested_acr(claims_request: dict | None) -> tuple[list[str], bool]:
     """Values asked for `acr` in claims.id_token, and whether they are essential."""
     spec = ((claims_request or {}).get("id_token") or {}).get("acr") or {}
@@ -178,9 +208,9 @@ def userinfo(
 ) -> dict[str, Any]:
     allowed = allowed_claim_names(scope, client, acr, ctx.settings.acr_level2)
     # OIDC Core §5.5: `claims.userinfo` may ask for individual claims; they are still
-    # limited to what this client may see.
+    # limited to what this client may see (and the consent covered them at /authorize).
     extra = set(((claims_request or {}).get("userinfo") or {}).keys())
-    names = allowed | (extra & REQUESTABLE)
+    names = allowed | (extra & requestable_for(client))
     out = {"sub": str(account.id)}
     out.update(user_claims(ctx.db, account, names))
     if "citizen_id" in allowed:
@@ -218,7 +248,7 @@ def build_id_token(
     # client allow; citizen_id keeps its own rule.
     wanted = set(((grant.claims or {}).get("id_token") or {}).keys())
     allowed = allowed_claim_names(grant.scope, client, grant.acr, ctx.settings.acr_level2)
-    names = wanted & (allowed | REQUESTABLE)
+    names = wanted & (allowed | requestable_for(client))
     claims.update(user_claims(ctx.db, account, names - {"citizen_id"}))
     if "citizen_id" in names:
         claims.update(citizen_id_claim(ctx, account))

@@ -93,7 +93,18 @@ def seed(services: Services, u: str, receiver: BackchannelReceiver, rp_key: RSAK
                 code=f"d-{u}", name_th="กรมทดสอบ", name_en="Test Department", parent_code=f"m-{u}"
             ),
         )
-        for name in ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"):
+        for name in (
+            "alice",
+            "bob",
+            "carol",
+            "dave",
+            "erin",
+            "frank",
+            "grace",
+            "heidi",
+            "ivan",
+            "judy",
+        ):
             email = f"{name}@{u}.go.th"
             acc = accounts.create(
                 db,
@@ -146,6 +157,7 @@ def seed(services: Services, u: str, receiver: BackchannelReceiver, rp_key: RSAK
         reg("machine", grant_types=("client_credentials",), scopes=("admin:accounts",))
         reg("rs", grant_types=("client_credentials",), scopes=(), extra={"resource_server": True})
         reg("strict", redirect_uris=(REDIRECT,), first_party=True, min_acr="urn:govid:acr:2")
+        reg("narrow", redirect_uris=(REDIRECT,), first_party=True, scopes=("openid",))
         reg(
             "es",
             redirect_uris=(REDIRECT,),

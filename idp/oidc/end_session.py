@@ -14,6 +14,7 @@ from idp.oidc.routes import FormDep, client_ip, make_ctx, oauth_request, pages
 from idp.oidc.server import server_for
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
+from idp.web.i18n import translator
 from idp.web.signing import BadSignature, Signer
 
 router = APIRouter()
@@ -97,7 +98,7 @@ def end_session_confirm_page(
             "error.html",
             status=400,
             error="invalid_request",
-            description="This sign-out form has expired. Please try again.",
+            description=translator(pg.locale(request))("logout_expired"),
         )
     return pg.render(request, "logout_confirm.html", interaction=i)
 
@@ -119,7 +120,7 @@ def end_session_confirm(
             "error.html",
             status=400,
             error="invalid_request",
-            description="This sign-out form has expired. Please try again.",
+            description=translator(pg.locale(request))("logout_expired"),
             interaction=i,
         )
     if decision != "yes":

@@ -21,6 +21,7 @@ from idp.oidc.context import NeedsDatabase, OidcContext
 from idp.oidc.server import GovIDOAuth2Request, server_for
 from idp.services import Services
 from idp.sessions import service as sessions
+from idp.web.i18n import localize_description, translator
 from idp.web.login_page import login_page
 from idp.web.render import Pages
 from idp.web.signing import BadSignature, Signer
@@ -166,7 +167,7 @@ def run_authorize(
             status=400,
             locale=locale,
             error=outcome.error,
-            description=outcome.description,
+            description=localize_description(outcome.description, locale),
         )
     if isinstance(outcome, authz.Redirect):
         return authorization_response(request, pg, outcome, locale, method)
@@ -295,13 +296,13 @@ def authorize_resume(request: Request, db: DbDep, services: ServicesDep, i: str 
     try:
         data = interaction_signer(services).loads(i)
     except BadSignature:
-        return pages(request).render(
+        pg = pages(request)
+        return pg.render(
             request,
             "error.html",
             status=400,
             error="invalid_request",
-            description="The sign-in took too long or the link is broken. Start again "
-            "from the application.",
+            description=translator(pg.locale(request))("interaction_broken"),
         )
     return run_authorize(request, db, services, *resumed_from(data), "GET")
 

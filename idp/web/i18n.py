@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 LOCALES = ("th", "en")
 DEFAULT_LOCALE = "th"
 
@@ -139,6 +141,34 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Password changed. Your other sessions were signed out.",
     },
     "saved": {"th": "บันทึกแล้ว", "en": "Saved."},
+    "interaction_broken": {
+        "th": "การเข้าสู่ระบบใช้เวลานานเกินไปหรือลิงก์ไม่ถูกต้อง กรุณาเริ่มใหม่จากแอปพลิเคชัน",
+        "en": "The sign-in took too long or the link is broken. Start again from the application.",
+    },
+    "logout_expired": {
+        "th": "แบบฟอร์มออกจากระบบนี้หมดอายุแล้ว กรุณาลองใหม่อีกครั้ง",
+        "en": "This sign-out form has expired. Please try again.",
+    },
+    "no_client_id": {
+        "th": "คำขอนี้ไม่มีรหัสแอปพลิเคชัน ('client_id')",
+        "en": "The request has no 'client_id'.",
+    },
+    "unknown_client": {
+        "th": "แอปพลิเคชันนี้ไม่ได้ลงทะเบียนไว้กับระบบ",
+        "en": "This application is not registered.",
+    },
+    "no_redirect_uri": {
+        "th": "คำขอนี้ไม่มีที่อยู่สำหรับส่งกลับ ('redirect_uri')",
+        "en": "The request has no 'redirect_uri'.",
+    },
+    "redirect_uri_mismatch": {
+        "th": "ที่อยู่สำหรับส่งกลับ ('redirect_uri') ไม่ตรงกับที่ลงทะเบียนไว้สำหรับแอปพลิเคชันนี้ (ต้องตรงกันทุกตัวอักษร)",
+        "en": "The 'redirect_uri' is not registered for this application (exact match).",
+    },
+    "param_repeated": {
+        "th": "พารามิเตอร์ '{name}' ปรากฏในคำขอมากกว่าหนึ่งครั้ง",
+        "en": "'{name}' appears more than once.",
+    },
     "need_fresh_mfa": {
         "th": "กรุณายืนยันตัวตนขั้นที่สองอีกครั้งก่อนทำรายการนี้",
         "en": "Confirm your second factor again before doing this.",
@@ -179,3 +209,26 @@ def translator(locale: str):
         return text.format(**kw) if kw else text
 
     return t
+
+
+# The descriptions of idp.oidc.authorize's error pages (shown to the person, never sent
+# to the app) are English sentences; these say them in the person's language.
+_AUTHORIZE_ERRORS = {
+    MESSAGES[key]["en"]: key
+    for key in ("no_client_id", "unknown_client", "no_redirect_uri", "redirect_uri_mismatch")
+}
+_REPEATED = re.compile(r"'(\w+)' appears more than once\.")
+
+
+def localize_description(description: str | None, locale: str) -> str | None:
+    """An authorization error page's description in ``locale``; one this table does not
+    know is shown as it is."""
+    if not description:
+        return description
+    t = translator(locale)
+    if description in _AUTHORIZE_ERRORS:
+        return t(_AUTHORIZE_ERRORS[description])
+    repeated = _REPEATED.fullmatch(description)
+    if repeated:
+        return t("param_repeated", name=repeated.group(1))
+    return description

@@ -88,3 +88,34 @@ def test_language_links_after_refused_form_posts_show_the_same_step(world):
     # Nothing was ended by following the links: still signed in.
     url, *_ = authorize_url(world, rp_client(world, "web"))
     assert b.go(url).status_code in (302, 303)
+
+
+def test_error_pages_for_people_speak_thai(world):
+    import httpx
+
+    th = {"Accept-Language": "th"}
+    en = {"Accept-Language": "en"}
+    web = world.client("web")["client_id"]
+    cases = [
+        ("/authorize/resume?i=broken", "การเข้าสู่ระบบใช้เวลานานเกินไป", "took too long"),
+        ("/authorize?response_type=code&scope=openid", "ไม่มีรหัสแอปพลิเคชัน", "no 'client_id'"),
+        ("/authorize?client_id=nobody&redirect_uri=x", "ไม่ได้ลงทะเบียน", "not registered"),
+        (
+            f"/authorize?client_id={web}&redirect_uri=https://evil.example/cb",
+            "ไม่ตรงกับที่ลงทะเบียนไว้",
+            "'redirect_uri' is not registered",
+        ),
+        (f"/authorize?client_id={web}&client_id=x", "มากกว่าหนึ่งครั้ง", "more than once"),
+    ]
+    for path, thai, english in cases:
+        r = httpx.get(f"{world.base}{path}", headers=th)
+        assert r.status_code == 400 and '<html lang="th">' in r.text, path
+        assert thai in r.text and english not in html.unescape(r.text), (path, r.text[-600:])
+        r = httpx.get(f"{world.base}{path}", headers=en)
+        assert '<html lang="en">' in r.text and english in html.unescape(r.text), path
+    # A sign-out confirmation posted with a stale form.
+    r = httpx.post(
+        f"{world.base}/end_session/confirm", data={"i": "x", "csrf_token": "y"}, headers=th
+    )
+    assert r.status_code == 400 and "แบบฟอร์มออกจากระบบนี้หมดอายุแล้ว" in r.text
+    assert "expired" not in r.text

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from idp import health
 from idp.admin import app as admin_api
@@ -70,6 +71,7 @@ def create_app(
     app.state.logout_worker = worker
     app.add_middleware(SecurityHeaders, https=https)
     app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
+    app.add_exception_handler(StarletteHTTPException, pages.http_error)  # 404/405 pages
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # /token first, as a plain Starlette route (see idp.oidc.routes.token).
     app.router.routes[:0] = routes.FAST_ROUTES

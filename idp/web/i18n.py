@@ -169,6 +169,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "พารามิเตอร์ '{name}' ปรากฏในคำขอมากกว่าหนึ่งครั้ง",
         "en": "'{name}' appears more than once.",
     },
+    "page_not_found": {
+        "th": "ไม่พบหน้าที่ต้องการ กรุณาตรวจสอบที่อยู่เว็บอีกครั้ง",
+        "en": "There is no page at this address. Check the address and try again.",
+    },
+    "method_not_allowed": {
+        "th": "ไม่สามารถเปิดหน้านี้ได้โดยตรง กรุณาเริ่มใหม่จากแอปพลิเคชัน",
+        "en": "This page cannot be opened directly. Start again from the application.",
+    },
     "need_fresh_mfa": {
         "th": "กรุณายืนยันตัวตนขั้นที่สองอีกครั้งก่อนทำรายการนี้",
         "en": "Confirm your second factor again before doing this.",

@@ -8,7 +8,9 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
@@ -219,3 +221,47 @@ def select_account_submit(
 @router.get("/")
 def home(request: Request) -> Response:
     return RedirectResponse("/.well-known/openid-configuration", status_code=302)
+
+
+# Paths whose callers are programs: their errors keep their own format (RFC 9457 for the
+# admin API and SCIM, which also answer from their own applications; JSON elsewhere).
+API_PATHS = (
+    "/admin/v1",
+    "/scim/v2",
+    "/token",
+    "/userinfo",
+    "/revoke",
+    "/introspect",
+    "/jwks",
+    "/.well-known",
+    "/mfa/webauthn",
+    "/account/webauthn",
+    "/healthz",
+    "/readyz",
+    "/static",
+)
+PAGE_ERRORS = {
+    404: ("not_found", "page_not_found"),
+    405: ("method_not_allowed", "method_not_allowed"),
+}
+
+
+def _is_api(path: str) -> bool:
+    return any(path == p or path.startswith(f"{p}/") for p in API_PATHS)
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """No route or no such method: a page for a browser, FastAPI's JSON for programs."""
+    accepts_html = "text/html" in request.headers.get("accept", "")
+    if exc.status_code in PAGE_ERRORS and accepts_html and not _is_api(request.url.path):
+        pg = pages(request)
+        error, message = PAGE_ERRORS[exc.status_code]
+        return pg.render(
+            request,
+            "error.html",
+            status=exc.status_code,
+            headers=getattr(exc, "headers", None),  # 405: Allow
+            error=error,
+            description=translator(pg.locale(request))(message),
+        )
+    return await http_exception_handler(request, exc)

@@ -119,3 +119,24 @@ def test_error_pages_for_people_speak_thai(world):
     )
     assert r.status_code == 400 and "แบบฟอร์มออกจากระบบนี้หมดอายุแล้ว" in r.text
     assert "expired" not in r.text
+
+
+def test_missing_pages_and_wrong_methods_are_pages_for_people(world):
+    import httpx
+
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "th"}
+    for path, status in (("/nonexistent", 404), ("/consent", 405), ("/select-account", 405)):
+        r = httpx.get(f"{world.base}{path}", headers=browser)
+        assert r.status_code == status and r.headers["content-type"].startswith("text/html")
+        assert '<html lang="th">' in r.text and "ไม่" in r.text, path
+        assert r.headers["x-frame-options"] == "DENY" and "content-security-policy" in r.headers
+        english = httpx.get(f"{world.base}{lang_link(r, 'en')}", headers=browser)
+        assert english.status_code == status and '<html lang="en">' in english.text
+    assert "POST" in httpx.get(f"{world.base}/consent", headers=browser).headers["allow"]
+    # Programs keep their formats.
+    assert httpx.get(f"{world.base}/nonexistent").json() == {"detail": "Not Found"}
+    assert httpx.get(f"{world.base}/token", headers=browser).json()["detail"]
+    r = httpx.get(f"{world.base}/admin/v1/nonexistent", headers=browser)
+    assert r.status_code == 404 and "json" in r.headers["content-type"]
+    r = httpx.get(f"{world.base}/scim/v2/nonexistent", headers=browser)
+    assert r.status_code == 404 and "json" in r.headers["content-type"]

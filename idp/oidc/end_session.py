@@ -124,5 +124,6 @@ def end_session_confirm(
             interaction=i,
         )
     if decision != "yes":
-        return RedirectResponse("/", status_code=303)
+        # Still signed in: the person's own account page (not the discovery JSON).
+        return RedirectResponse("/account", status_code=303)
     return _finish(request, db, services, data.get("r"))

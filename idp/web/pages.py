@@ -220,6 +220,10 @@ def select_account_submit(
 
 @router.get("/")
 def home(request: Request) -> Response:
+    # A person's browser goes to their account page (sign-in first); programs get the
+    # provider's metadata as before.
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/account", status_code=302)
     return RedirectResponse("/.well-known/openid-configuration", status_code=302)
 
 

@@ -140,3 +140,28 @@ def test_missing_pages_and_wrong_methods_are_pages_for_people(world):
     assert r.status_code == 404 and "json" in r.headers["content-type"]
     r = httpx.get(f"{world.base}/scim/v2/nonexistent", headers=browser)
     assert r.status_code == 404 and "json" in r.headers["content-type"]
+
+
+def test_cancel_on_the_sign_out_confirmation_lands_on_the_account_page(world):
+    from tests.protocol.rp import login
+
+    lg = login(world, user="erin")
+    b = lg.browser
+    page = b.http.get("/end_session")
+    assert 'action="/end_session/confirm"' in page.text
+    r = b.submit(page, "/end_session/confirm", decision="no")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert str(r.url).endswith("/account") and world.users["erin"] in r.text
+    # Still signed in.
+    url, *_ = authorize_url(world, rp_client(world, "web"))
+    assert b.go(url).status_code in (302, 303)
+
+
+def test_the_root_is_a_page_for_browsers_and_metadata_for_programs(world):
+    import httpx
+
+    r = httpx.get(f"{world.base}/", headers={"Accept": "text/html"}, follow_redirects=True)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'action="/login"' in r.text  # signed out: sign in to the account page
+    r = httpx.get(f"{world.base}/", follow_redirects=True)
+    assert r.json()["issuer"] == world.base

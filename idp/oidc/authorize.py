@@ -82,6 +82,9 @@ class Resumed:
 class ErrorPage:  # no redirect: the RP cannot be trusted with it (RFC 6749 §4.1.2.1)
     error: str
     description: str
+    # The page's text for the person: a key of idp.web.i18n.MESSAGES and its values.
+    message: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,21 +156,33 @@ class _State:
 def check_client_and_redirect_uri(s: _State) -> None:
     for name in ("client_id", "redirect_uri"):
         if len(s.req.payload.datalist.get(name, [])) > 1:
-            raise _Stop(ErrorPage("invalid_request", f"'{name}' appears more than once."))
+            raise _Stop(
+                ErrorPage(
+                    "invalid_request",
+                    f"'{name}' appears more than once.",
+                    "param_repeated",
+                    {"name": name},
+                )
+            )
     client_id = s.data.get("client_id")
     if not client_id:
-        raise _Stop(ErrorPage("invalid_request", "The request has no 'client_id'."))
+        raise _Stop(ErrorPage("invalid_request", "The request has no 'client_id'.", "no_client_id"))
     s.client = s.server.query_client(client_id)
     if s.client is None:
-        raise _Stop(ErrorPage("invalid_client", "This application is not registered."))
+        raise _Stop(
+            ErrorPage("invalid_client", "This application is not registered.", "unknown_client")
+        )
     uri = s.data.get("redirect_uri")
     if not uri:
-        raise _Stop(ErrorPage("invalid_request", "The request has no 'redirect_uri'."))
+        raise _Stop(
+            ErrorPage("invalid_request", "The request has no 'redirect_uri'.", "no_redirect_uri")
+        )
     if not s.client.check_redirect_uri(uri):
         raise _Stop(
             ErrorPage(
                 "invalid_request",
                 "The 'redirect_uri' is not registered for this application (exact match).",
+                "redirect_uri_mismatch",
             )
         )
     s.redirect_uri = uri

@@ -21,7 +21,7 @@ from idp.oidc.context import NeedsDatabase, OidcContext
 from idp.oidc.server import GovIDOAuth2Request, server_for
 from idp.services import Services
 from idp.sessions import service as sessions
-from idp.web.i18n import localize_description, translator
+from idp.web.i18n import translator
 from idp.web.login_page import login_page
 from idp.web.render import Pages
 from idp.web.signing import BadSignature, Signer
@@ -167,7 +167,11 @@ def run_authorize(
             status=400,
             locale=locale,
             error=outcome.error,
-            description=localize_description(outcome.description, locale),
+            description=(
+                translator(locale)(outcome.message, **outcome.values)
+                if outcome.message
+                else outcome.description
+            ),
         )
     if isinstance(outcome, authz.Redirect):
         return authorization_response(request, pg, outcome, locale, method)

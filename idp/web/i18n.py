@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 LOCALES = ("th", "en")
 DEFAULT_LOCALE = "th"
 
@@ -217,26 +215,3 @@ def translator(locale: str):
         return text.format(**kw) if kw else text
 
     return t
-
-
-# The descriptions of idp.oidc.authorize's error pages (shown to the person, never sent
-# to the app) are English sentences; these say them in the person's language.
-_AUTHORIZE_ERRORS = {
-    MESSAGES[key]["en"]: key
-    for key in ("no_client_id", "unknown_client", "no_redirect_uri", "redirect_uri_mismatch")
-}
-_REPEATED = re.compile(r"'(\w+)' appears more than once\.")
-
-
-def localize_description(description: str | None, locale: str) -> str | None:
-    """An authorization error page's description in ``locale``; one this table does not
-    know is shown as it is."""
-    if not description:
-        return description
-    t = translator(locale)
-    if description in _AUTHORIZE_ERRORS:
-        return t(_AUTHORIZE_ERRORS[description])
-    repeated = _REPEATED.fullmatch(description)
-    if repeated:
-        return t("param_repeated", name=repeated.group(1))
-    return description

@@ -25,8 +25,10 @@ def find_token(ctx: OidcContext, value: str, hint: str | None):
     """An access token (JWT, signature checked) or a refresh token, or None."""
     if not isinstance(value, str) or not value or len(value) > 8192:
         return None
+    # The hint only says where to look first (RFC 7009 §2.1, RFC 7662 §2.1: a wrong or
+    # unknown hint must not hide a token); refresh tokens are never JWT-shaped.
     looks_like_jwt = value.count(".") == 2
-    if looks_like_jwt and hint != "refresh_token":
+    if looks_like_jwt:
         try:
             _, claims = ctx.keys.verify(value)
         except InvalidToken:
@@ -41,7 +43,15 @@ def find_token(ctx: OidcContext, value: str, hint: str | None):
     return RefreshTokenAdapter(row) if row else None
 
 
-class RevocationEndpoint(_Revocation):
+class _AdvisoryHint:
+    def check_params(self, request, client) -> None:
+        # RFC 7009 §2.1 / RFC 7662 §2.1: token_type_hint is advisory; an unknown value is
+        # ignored rather than answered with Authlib's 401 unsupported_token_type.
+        if not request.form.get("token"):
+            raise InvalidRequestError(description="The request has no 'token'.")
+
+
+class RevocationEndpoint(_AdvisoryHint, _Revocation):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
     @property
@@ -60,7 +70,7 @@ class RevocationEndpoint(_Revocation):
             tokens.revoke_grant(self.ctx.db, token.row.grant_id, "revoked_by_client")
 
 
-class IntrospectionEndpoint(_Introspection):
+class IntrospectionEndpoint(_AdvisoryHint, _Introspection):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     @property

@@ -3,16 +3,26 @@ rotation and reuse detection, client credentials, and private_key_jwt client aut
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hmac
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope, validate_nonce
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -313,8 +323,37 @@ class ClientCredentialsGrant(_CtxMixin, grants.ClientCredentialsGrant):
         self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=False
     ):
         # No end user: no ID token, no refresh token, and never the openid scope.
-        scope = " ".join(s for s in (scope or "").split() if s != "openid")
+        wanted = [s for s in (scope or "").split() if s != "openid"]
+        registered = set(self.request.client.row.scopes or [])
+        unregistered = sorted(set(wanted) - registered)
+        if unregistered:
+            # RFC 6749 §4.4.2, §5.2: never more than the client is registered for.
+            raise InvalidScopeError(
+                description=f"Not registered for this client: {' '.join(unregistered)}."
+            )
+        scope = " ".join(wanted)
         return self._token_response(self.request.client, tokens.TokenContext(scope=scope), None)
+
+
+def authenticate_client_secret_basic(query_client, request):
+    """RFC 6749 §2.3.1: the client id and secret in HTTP Basic are form-urlencoded first
+    (Appendix B: a space is ``+``); Authlib's own reader percent-decodes only."""
+    auth = request.headers.get("Authorization") or ""
+    kind, _, value = auth.partition(" ")
+    if kind.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if not sep or not client_id or not secret:
+        return None
+    client = query_client(client_id)
+    if client is None:
+        raise InvalidClientError(status_code=401, description="The client does not exist.")
+    return client if client.check_client_secret(secret) else None
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -334,7 +373,15 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return [self.ctx.endpoint("/token"), self.ctx.issuer]
 
     def resolve_client_public_key(self, client: ClientAdapter):
-        return KeySet.import_key_set(client.row.jwks or {"keys": []})
+        # A client without registered keys cannot use private_key_jwt: invalid_client
+        # (RFC 7523 §3.2), not an unhandled error from importing an empty key set.
+        jwks = client.row.jwks or {}
+        if not jwks.get("keys"):
+            raise InvalidClientError(description="The client has no registered keys.")
+        try:
+            return KeySet.import_key_set(jwks)
+        except (ValueError, TypeError, KeyError, JoseError) as exc:
+            raise InvalidClientError(description="The client's keys cannot be used.") from exc
 
     def authenticate_client(self, client):
         return client
@@ -342,7 +389,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def validate_jti(self, claims: dict, jti: str) -> bool:
         key = f"pkjwt:{sha256_hex(str(claims.get('iss')) + '|' + str(jti))}"
         exp = claims.get("exp")
-        expires = dt.datetime.fromtimestamp(exp, dt.UTC) if isinstance(exp, int) else utcnow()
+        # Kept until the assertion itself expires (RFC 7523 §3 item 7), whatever JSON
+        # number `exp` is; a fractional exp must not shorten the memory of the jti.
+        expires = utcnow()
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            try:
+                expires = max(expires, dt.datetime.fromtimestamp(exp, dt.UTC))
+            except (OverflowError, OSError, ValueError):
+                expires = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
         db = self.ctx.db
         existing = db.get(ReplayEntry, key)
         if existing is not None:

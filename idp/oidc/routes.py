@@ -7,7 +7,7 @@ import time
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -67,6 +67,26 @@ async def form_pairs(request: Request) -> list[tuple[str, str]]:
 
 
 FormDep = Annotated[list[tuple[str, str]], Depends(form_pairs)]
+
+
+def form_problem(request: Request, form: list[tuple[str, str]]) -> Response | None:
+    """What RFC 6749 asks of every token-endpoint style request (also /revoke and
+    /introspect): no parameter twice (§3.2), and one way of authenticating the client
+    (§2.3: "MUST NOT use more than one authentication method in each request")."""
+    names = [name for name, _ in form]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        return oauth_error_response(
+            InvalidRequestError(description=f"Repeated parameter: {', '.join(repeated)}.")
+        )
+    basic = request.headers.get("authorization", "")[:6].lower() == "basic "
+    if basic + ("client_secret" in names) + ("client_assertion" in names) > 1:
+        return oauth_error_response(
+            InvalidRequestError(
+                description="More than one client authentication method in the request."
+            )
+        )
+    return None
 
 
 def pages(request: Request) -> Pages:
@@ -334,6 +354,9 @@ async def token(request: Request) -> Response:
     of every route cost more than the rest of a machine token (issue 5, S2)."""
     services: Services = request.app.state.services
     form = await form_pairs(request)
+    problem = form_problem(request, form)
+    if problem is not None:
+        return problem
     if ("grant_type", "client_credentials") in form:
         ctx = make_ctx(request, None, services)
         try:
@@ -366,6 +389,9 @@ def _token(ctx: OidcContext, request: Request, form) -> Response:
 
 @router.post("/revoke")
 def revoke(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
+    problem = form_problem(request, form)
+    if problem is not None:
+        return problem
     ctx = make_ctx(request, db, services)
     server = server_for(ctx)
     req = oauth_request(request, form, ctx.issuer, query=[])
@@ -374,6 +400,9 @@ def revoke(request: Request, db: DbDep, services: ServicesDep, form: FormDep) ->
 
 @router.post("/introspect")
 def introspect(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
+    problem = form_problem(request, form)
+    if problem is not None:
+        return problem
     ctx = make_ctx(request, db, services)
     server = server_for(ctx)
     req = oauth_request(request, form, ctx.issuer, query=[])

@@ -121,6 +121,9 @@ class GovIDAuthorizationServer(AuthorizationServer):
         self.register_grant(grants.RefreshTokenGrant)
         self.register_grant(grants.ClientCredentialsGrant)
         self.register_client_auth_method("private_key_jwt", grants.PrivateKeyJWT(self))
+        self.register_client_auth_method(
+            "client_secret_basic", grants.authenticate_client_secret_basic
+        )
         self.register_endpoint(endpoints.RevocationEndpoint(self))
         self.register_endpoint(endpoints.IntrospectionEndpoint(self))
         self.register_endpoint(endpoints.EndSessionEndpoint(self))

@@ -188,17 +188,18 @@ def pick_locale(
     accept_language: str | None,
     chosen: str | None = None,
 ) -> str:
-    """The person's explicit choice on this request (``chosen``: the ``lang`` of a
-    language link) wins; then the app's ``ui_locales`` (OIDC Core §3.1.2.1, a
-    preference), then the choice remembered in the cookie, then the browser."""
+    """The person's own choice wins: made on this request (``chosen``: the ``lang`` of a
+    language link) or earlier (the cookie, which only a language link sets), so it holds
+    through every step of a sign-in; then the app's ``ui_locales`` (OIDC Core §3.1.2.1:
+    the app's guess at the person's preference), then the browser."""
     if chosen in LOCALES:
         return chosen
+    if cookie in LOCALES:
+        return cookie
     for candidate in (ui_locales or "").split():
         base = candidate.split("-")[0].lower()
         if base in LOCALES:
             return base
-    if cookie in LOCALES:
-        return cookie
     for part in (accept_language or "").split(","):
         base = part.split(";")[0].strip().split("-")[0].lower()
         if base in LOCALES:

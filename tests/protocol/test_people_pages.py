@@ -29,13 +29,20 @@ def test_the_persons_language_choice_beats_the_apps_ui_locales(world):
     assert '<html lang="th">' in thai.text and b.http.cookies.get("govid_locale") == "th"
 
 
-def test_ui_locales_still_beats_the_cookie_without_a_fresh_choice(world):
+def test_ui_locales_applies_until_the_person_chooses_and_the_choice_then_holds(world):
     b = Browser(world.base)
-    b.http.cookies.set("govid_locale", "en")
+    url, *_ = authorize_url(world, rp_client(world, "web"), ui_locales="en")
+    assert '<html lang="en">' in b.http.get(url).text  # no choice yet: the app's hint
+    page = sign_in_page(world, b, ui_locales="th")
+    assert '<html lang="th">' in page.text
+    english = b.http.get(lang_link(page, "en"))
+    assert '<html lang="en">' in english.text
+    # The choice holds through the next step of the same sign-in (a failed password)...
+    failed = b.login(english, world.users["alice"], "not the password at all")
+    assert failed.status_code == 401 and '<html lang="en">' in failed.text
+    # ...and for the next app that hints otherwise.
     url, *_ = authorize_url(world, rp_client(world, "web"), ui_locales="th")
-    assert '<html lang="th">' in b.http.get(url).text
-    url, *_ = authorize_url(world, rp_client(world, "web"))
-    assert '<html lang="en">' in b.http.get(url).text  # no ui_locales: the cookie
+    assert '<html lang="en">' in b.http.get(url).text
 
 
 def sign_in_page(world, b: Browser, client: str = "web", **extra):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+import unicodedata
 import uuid
 
 import pyotp
@@ -79,9 +80,26 @@ def start_totp(
     return cred, uri, svg
 
 
-def _match_step(secret: str, code: str, now: dt.datetime) -> int | None:
+def ascii_digits(code: str) -> str | None:
+    """A one-time code as ASCII digits: whitespace removed, and digits of any script
+    (Thai ๐–๙ from a Thai keyboard, full-width, …) read as the digits they are; None when
+    anything else is in it (superscripts and other "digit-like" characters included)."""
     code = "".join(code.split())
-    if len(code) != 6 or not code.isdigit():
+    out = []
+    for ch in code:
+        if "0" <= ch <= "9":
+            out.append(ch)
+            continue
+        value = unicodedata.decimal(ch, None)
+        if value is None:
+            return None
+        out.append(str(value))
+    return "".join(out)
+
+
+def _match_step(secret: str, code: str, now: dt.datetime) -> int | None:
+    code = ascii_digits(code) or ""
+    if len(code) != 6:
         return None
     totp = pyotp.TOTP(secret, interval=TOTP_PERIOD)
     current = int(now.timestamp()) // TOTP_PERIOD

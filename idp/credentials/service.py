@@ -83,6 +83,17 @@ def change_password(
     return ended
 
 
+def may_bind_factor(db: Session, sso: SsoSession, account_id, settings: Settings) -> bool:
+    """Whether this session may bind a new second factor (or replace one).
+
+    NIST SP 800-63B §6.1.2.1: binding an authenticator needs authentication at the level
+    it will be used at, except the first one, bound from a password sign-in. So an
+    account's first factor may be added at level 1; once it has one, adding or replacing
+    a factor needs that factor proved recently. Otherwise a stolen password would reach
+    level 2 by enrolling the thief's own authenticator (and replace the owner's)."""
+    return not mfa.has_second_factor(db, account_id) or fresh_level2(sso, settings)
+
+
 def fresh_level2(sso: SsoSession, settings: Settings, within: int = 600) -> bool:
     """A second factor was proved in the last ``within`` seconds (for removing factors)."""
     return sso.acr == settings.acr_level2 and utcnow() - sso.auth_time <= dt.timedelta(

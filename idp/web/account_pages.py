@@ -132,11 +132,21 @@ def change_password(
     return RedirectResponse("/account?done=password", status_code=303)
 
 
+def _may_bind(db, services, sso, account: Account) -> Response | None:
+    """A new or replacement factor needs the existing one proved recently (NIST SP
+    800-63B §6.1.2.1; credentials.service.may_bind_factor): else to /mfa first."""
+    if creds.may_bind_factor(db, sso, account.id, services.settings):
+        return None
+    return RedirectResponse(f"/mfa?i={new_flow(services, '/account/totp')}", status_code=303)
+
+
 @router.get("/account/totp")
 def totp_form(request: Request, db: DbDep, services: ServicesDep) -> Response:
     sso, account, early = _current(request, db, services)
     if early:
         return early
+    if refused := _may_bind(db, services, sso, account):
+        return refused
     flow = Flow({"n": "/account"}, new_flow(services, "/account"), pages(request).locale(request))
     return render_enrol(request, db, services, account, flow, action="/account/totp")
 
@@ -154,6 +164,8 @@ def totp_confirm(
     sso, account, early = _checked(request, db, services, csrf_token)
     if early:
         return early
+    if refused := _may_bind(db, services, sso, account):
+        return refused
     flow = Flow({"n": "/account"}, i, pages(request).locale(request))
     retry = confirm_enrolment(
         request, db, services, account, flow, credential, code, action="/account/totp"

@@ -20,4 +20,5 @@ def form_token(secret: str, cookie_value: str) -> str:
 def check(secret: str, cookie_value: str | None, submitted: str | None) -> bool:
     if not cookie_value or not submitted:
         return False
-    return hmac.compare_digest(form_token(secret, cookie_value), submitted)
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+    return hmac.compare_digest(form_token(secret, cookie_value).encode(), submitted.encode())

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
 from idp.credentials import mfa
+from idp.credentials import service as creds
 from idp.credentials.login import rules_for
 from idp.credentials.throttle import decide
 from idp.db import utcnow
@@ -138,11 +140,21 @@ def mfa_submit(
     return complete_step_up(request, db, services, sso, account, method, flow)
 
 
+def _has_factor_already(db, services, sso, account: Account, flow: Flow) -> Response | None:
+    """Enrolment during a sign-in is for an account without a second factor; one that
+    has one proves it at /mfa instead (credentials.service.may_bind_factor)."""
+    if creds.may_bind_factor(db, sso, account.id, services.settings):
+        return None
+    return RedirectResponse(f"/mfa?{urlencode({'i': flow.token})}", status_code=303)
+
+
 @router.get("/mfa/enrol")
 def enrol_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
     flow, sso, account, early = load_flow(request, db, services, i)
     if early:
         return early
+    if refused := _has_factor_already(db, services, sso, account, flow):
+        return refused
     return render_enrol(request, db, services, account, flow, action="/mfa/enrol")
 
 
@@ -209,6 +221,8 @@ def enrol_submit(
     flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
     if early:
         return early
+    if refused := _has_factor_already(db, services, sso, account, flow):
+        return refused
     retry = confirm_enrolment(
         request, db, services, account, flow, credential, code, action="/mfa/enrol"
     )

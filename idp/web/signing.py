@@ -39,7 +39,8 @@ class Signer:
         if not token or "." not in token or len(token) > 16384:
             raise BadSignature("missing or malformed")
         body, mac = token.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(body)):
+        # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
+        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
             raise BadSignature("bad signature")
         try:
             payload = json.loads(_unb64(body))

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
+from idp.credentials import service as creds
 from idp.credentials import webauthn_keys as wa
 from idp.deps import DbDep, ServicesDep
 from idp.oidc.routes import client_ip, pages
@@ -126,6 +127,8 @@ def register_options(request: Request, db: DbDep, services: ServicesDep) -> Resp
     sso, account = _account(request, db, services)
     if account is None:
         return _error(401, "sign in first")
+    if not creds.may_bind_factor(db, sso, account.id, services.settings):
+        return _error(403, "prove your current second factor first")
     options, challenge = wa.registration_options(db, account, services.settings.issuer)
     return JSONResponse(
         {"options": wa.dumps(options), "state": _state(services, account, challenge, "register")}
@@ -139,6 +142,8 @@ def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) 
     sso, account = _account(request, db, services)
     if account is None:
         return _error(401, "sign in first")
+    if not creds.may_bind_factor(db, sso, account.id, services.settings):
+        return _error(403, "prove your current second factor first")
     challenge = _challenge(services, body.get("state"), account, "register")
     credential = body.get("credential")
     if challenge is None or not isinstance(credential, dict):

@@ -104,6 +104,8 @@ def seed(services: Services, u: str, receiver: BackchannelReceiver, rp_key: RSAK
             "heidi",
             "ivan",
             "judy",
+            "oscar",
+            "peggy",
         ):
             email = f"{name}@{u}.go.th"
             acc = accounts.create(

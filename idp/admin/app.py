@@ -14,7 +14,8 @@ PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components
 COMMON_RESPONSES = {
     code: {"description": desc, "content": PROBLEM_CONTENT}
     for code, desc in (
-        (401, "No valid GovID access token"),
+        (400, "Unusable cursor (invalid-cursor) or an unparsable body (bad-request)"),
+        (401, "No valid GovID access token, or a person's token below level 2"),
         (403, "Not allowed for this caller (role, scope or assurance level)"),
         (404, "Not found, or outside your agency subtree (the two look the same)"),
         (409, "Conflict with existing data"),

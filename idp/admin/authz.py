@@ -19,6 +19,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, RoleGrant
+from idp.admin.errors import InsufficientScope
 from idp.agencies.models import Agency
 from idp.clients.models import Client
 from idp.db import utcnow
@@ -144,13 +145,17 @@ class Caller:
 
     def scope(self, permission: str) -> Scope:
         """The scope in which the caller holds ``permission``; PermissionDenied if none."""
+        table = SCOPE_PERMISSIONS if self.kind == "client" else PERSON_SCOPE_PERMISSIONS
+        if not any(permission in table.get(s, ()) for s in self.token_scopes):
+            needed = tuple(s for s, perms in table.items() if permission in perms)
+            raise InsufficientScope(
+                f"the token's scopes do not allow {permission}; it needs one of: "
+                + ", ".join(needed),
+                needed,
+            )
         if self.kind == "client":
-            if any(permission in SCOPE_PERMISSIONS.get(s, ()) for s in self.token_scopes):
-                assert self.agency is not None
-                return Scope((self.agency,))
-            raise PermissionDenied(f"the token's scopes do not allow {permission}")
-        if not any(permission in PERSON_SCOPE_PERMISSIONS.get(s, ()) for s in self.token_scopes):
-            raise PermissionDenied(f"the token's scopes do not allow {permission}")
+            assert self.agency is not None
+            return Scope((self.agency,))
         roots: list[Agency] = []
         for role, agency in self.grants:
             if permission in ROLE_PERMISSIONS[role]:
@@ -166,6 +171,20 @@ class Caller:
             if not any(r.path.startswith(k.path) for k in kept):
                 kept.append(r)
         return Scope(tuple(kept))
+
+    def holds_scope(self, scope: str, agency: Agency) -> bool:
+        """Whether the caller itself holds the admin/SCIM ``scope`` over ``agency``: the
+        scope is in its token and, for a person, their roles there allow everything the
+        scope allows a machine. A caller can only give a client what it holds."""
+        if scope not in self.token_scopes:
+            return False
+        for permission in SCOPE_PERMISSIONS[scope]:
+            try:
+                if not self.scope(permission).covers(agency):
+                    return False
+            except PermissionDenied:
+                return False
+        return True
 
     def require(self, permission: str, agency: Agency) -> Scope:
         """``permission`` over ``agency``; an agency outside the scope is not found."""

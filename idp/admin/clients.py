@@ -5,12 +5,13 @@ No web framework here."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import select
 
-from idp.admin.authz import agency_code_in_scope
+from idp.admin.authz import ADMIN_SCOPES, agency_code_in_scope
 from idp.admin.context import Ctx, apply_changes, check_version
+from idp.admin.errors import ScopeNotHeld
 from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
 from idp.audit import service as audit
@@ -76,6 +77,49 @@ def _check_scopes(ctx: Ctx, scopes: Sequence[str]) -> list[str]:
     return sorted(set(scopes))
 
 
+def _not_held(ctx: Ctx, scopes: Sequence[str] | None, agency: Agency) -> list[str]:
+    """The admin/SCIM scopes among ``scopes`` that the caller does not hold over ``agency``."""
+    wanted = {s for s in scopes or () if s in ADMIN_SCOPES}
+    return sorted(s for s in wanted if not ctx.caller.holds_scope(s, agency))
+
+
+def _refuse(
+    ctx: Ctx,
+    missing: list[str],
+    event_type: str,
+    agency: Agency,
+    details: dict,
+    message: str,
+    client_id: str | None = None,
+) -> None:
+    """Record the refused attempt (outcome ``denied``) and raise ``ScopeNotHeld``. The
+    route answers the error without raising, so the denial is committed."""
+    audit.record(
+        ctx.db,
+        event_type,
+        outcome="denied",
+        actor=ctx.actor,
+        agency_id=agency.id,
+        client_id=client_id,
+        details=details,
+    )
+    raise ScopeNotHeld(missing, message)
+
+
+def _guard_held(ctx: Ctx, client: Client, event_type: str, details: dict) -> Agency:
+    """Only a caller holding every admin/SCIM scope of ``client`` may manage it (else it
+    could take the client's secret or redirect URIs, and so its scopes)."""
+    agency = ctx.db.get(Agency, client.agency_id)
+    missing = _not_held(ctx, client.scopes, agency)
+    if missing:
+        _refuse(
+            ctx, missing, event_type, agency, details,
+            "this client holds scope(s) you do not hold yourself: " + ", ".join(missing),
+            client.client_id,
+        )  # fmt: skip
+    return agency
+
+
 def _check_acr(ctx: Ctx, min_acr: str | None) -> None:
     if min_acr is not None and min_acr not in _acr_values(ctx):
         raise InvalidInput(f"min_acr must be one of {', '.join(_acr_values(ctx))}", field="min_acr")
@@ -83,10 +127,16 @@ def _check_acr(ctx: Ctx, min_acr: str | None) -> None:
 
 def create(ctx: Ctx, data: clients.NewClient) -> tuple[Client, str | None]:
     scope = ctx.scope("clients:write")
-    agency_code_in_scope(ctx.db, scope, data.agency_code)
+    agency = agency_code_in_scope(ctx.db, scope, data.agency_code)
     if data.first_party and not ctx.caller.is_operator:
         raise PermissionDenied("only operators may register first-party apps")
     _check_scopes(ctx, data.scopes)
+    missing = _not_held(ctx, data.scopes, agency)
+    if missing:
+        _refuse(
+            ctx, missing, "admin.client.created", agency, {"auth_method": data.auth_method},
+            "you cannot give a client scope(s) you do not hold yourself: " + ", ".join(missing),
+        )  # fmt: skip
     _check_acr(ctx, data.min_acr)
     return clients.create(ctx.db, data, actor=ctx.actor)
 
@@ -109,6 +159,10 @@ def update(ctx: Ctx, client_id: str, c: ClientChanges, expected) -> Client:
     check_version(client.version, expected)
     if client.status != "active":
         raise Conflict("a disabled client cannot be changed", field="status")
+    asked = sorted(
+        f.name.removeprefix("clear_") for f in fields(c) if getattr(c, f.name) not in (None, False)
+    )
+    agency = _guard_held(ctx, client, "admin.client.updated", {"changed": asked})
     new: dict = {}
     for name in ("name_th", "name_en"):
         value = getattr(c, name)
@@ -140,6 +194,14 @@ def update(ctx: Ctx, client_id: str, c: ClientChanges, expected) -> Client:
             new["backchannel_logout_uri"] = c.backchannel_logout_uri
     if c.scopes is not None:
         scopes = _check_scopes(ctx, c.scopes)
+        missing = _not_held(ctx, scopes, agency)
+        if missing:
+            _refuse(
+                ctx, missing, "admin.client.updated", agency, {"changed": ["scopes"]},
+                "you cannot give a client scope(s) you do not hold yourself: "
+                + ", ".join(missing),
+                client.client_id,
+            )  # fmt: skip
         if scopes != sorted(client.scopes or []):
             new["scopes"] = scopes
     if c.clear_min_acr:
@@ -166,6 +228,7 @@ def rotate_secret(ctx: Ctx, client_id: str, expected) -> tuple[Client, str]:
         raise Conflict("this client authenticates without a shared secret", field="auth_method")
     if client.status != "active":
         raise Conflict("a disabled client cannot be changed", field="status")
+    _guard_held(ctx, client, "admin.client.secret_rotated", {"client_id": client.client_id})
     secret = random_token(32)  # 256 bits; only its SHA-256 is stored
     client.secret_hash = sha256_hex(secret)
     ctx.db.flush()
@@ -188,6 +251,7 @@ def disable(ctx: Ctx, client_id: str, expected) -> Client:
         raise Conflict("a client cannot disable itself", field="client_id")
     if client.status == "disabled":
         return client
+    _guard_held(ctx, client, "admin.client.disabled", {"client_id": client.client_id})
     client.status = "disabled"
     ctx.db.flush()
     audit.record(

@@ -5,7 +5,7 @@ Their HTTP form (status, problem type) is decided in ``idp.admin.problems`` only
 
 from __future__ import annotations
 
-from idp.errors import Conflict, DomainError, InvalidInput
+from idp.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 
 
 class Unauthenticated(DomainError):
@@ -65,3 +65,38 @@ class ProtectedAccount(DomainError):
 
     code = "protected_account"
     exit_code = 5
+
+
+class InsufficientScope(PermissionDenied):
+    """The token lacks the scope the operation needs (RFC 6750 §3.1 insufficient_scope);
+    ``scopes`` names the scopes that would allow it."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, message: str, scopes: tuple[str, ...] = ()) -> None:
+        super().__init__(message, field="scope")
+        self.scopes = tuple(scopes)
+
+
+class ScopeNotHeld(PermissionDenied):
+    """A caller tried to give (or manage) a client an admin/SCIM scope that the caller does
+    not hold itself: no escalation through client registration."""
+
+    code = "scope_not_held"
+
+    def __init__(self, scopes: list[str], message: str | None = None) -> None:
+        self.scopes = sorted(scopes)
+        super().__init__(
+            message
+            or f"you cannot give a client scope(s) you do not hold: {', '.join(self.scopes)}",
+            field="scopes",
+        )
+
+
+class InvalidCursor(InvalidInput):
+    """A ``cursor`` that is not one this API handed out for this listing."""
+
+    code = "invalid_cursor"
+
+    def __init__(self, message: str = "the cursor is not usable; start from the first page"):
+        super().__init__(message, field="cursor")

@@ -11,6 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
+from idp.admin.errors import InvalidCursor
 from idp.errors import InvalidInput
 
 MAX_LIMIT = 500
@@ -38,12 +40,56 @@ def _encode_value(v: Any) -> Any:
     return v
 
 
-def _decode_value(v: Any) -> Any:
-    if isinstance(v, dict) and "t" in v:
-        return dt.datetime.fromisoformat(v["t"])
-    if isinstance(v, dict) and "u" in v:
+MAX_CURSOR = 1024
+_CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def check_cursor_text(cursor: str) -> None:
+    """The shape every cursor of this API has (unpadded base64url, bounded)."""
+    if len(cursor) > MAX_CURSOR or not _CURSOR_TEXT.fullmatch(cursor):
+        raise InvalidCursor()
+
+
+def _decode_value(v: Any, kind: type) -> Any:
+    """A cursor value of the Python type of its column, else InvalidCursor: the values go
+    straight into SQL, so nothing of another type may pass."""
+    if kind is dt.datetime:
+        if not (isinstance(v, dict) and set(v) == {"t"} and isinstance(v["t"], str)):
+            raise InvalidCursor()
+        try:
+            t = dt.datetime.fromisoformat(v["t"])
+            if t.tzinfo is None:
+                raise InvalidCursor()
+            return t.astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            raise InvalidCursor() from None
+    if kind is uuid.UUID:
+        if not (
+            isinstance(v, dict)
+            and set(v) == {"u"}
+            and isinstance(v["u"], str)
+            and re.fullmatch(r"[0-9a-f]{32}", v["u"])
+        ):
+            raise InvalidCursor()
         return uuid.UUID(hex=v["u"])
-    return v
+    if kind is str:
+        if not isinstance(v, str) or "\x00" in v or len(v) > MAX_CURSOR:
+            raise InvalidCursor()
+        return v
+    if kind is int:
+        if isinstance(v, bool) or not isinstance(v, int) or not -(2**63) <= v < 2**63:
+            raise InvalidCursor()
+        return v
+    raise InvalidCursor()
+
+
+def _kind(column: Any) -> type:
+    """The Python type of a column's values (through a TypeDecorator to its impl)."""
+    t = column.type
+    kind = t.python_type
+    if kind is object and hasattr(t, "impl_instance"):
+        kind = t.impl_instance.python_type
+    return dt.datetime if issubclass(kind, dt.datetime) else kind
 
 
 def encode_cursor(sort: str, value: Any, row_id: Any) -> str:
@@ -51,16 +97,22 @@ def encode_cursor(sort: str, value: Any, row_id: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str) -> tuple[Any, Any]:
+def decode_cursor(
+    cursor: str, sort: str, value_kind: type = str, id_kind: type = uuid.UUID
+) -> tuple[Any, Any]:
+    """(sort value, row id) from a cursor of ``sort``; InvalidCursor (400) for anything
+    this API did not hand out: bad base64 or JSON, another sort, values of wrong types."""
+    check_cursor_text(cursor)
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-        s, value, row_id = data["s"], _decode_value(data["v"]), _decode_value(data["i"])
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput("malformed cursor", field="cursor") from exc
-    if s != sort:
-        raise InvalidInput("the cursor belongs to another sort order", field="cursor")
-    return value, row_id
+    except (binascii.Error, ValueError, RecursionError):
+        raise InvalidCursor() from None
+    if not (isinstance(data, dict) and set(data) == {"s", "v", "i"}):
+        raise InvalidCursor()
+    if data["s"] != sort:
+        raise InvalidCursor("the cursor belongs to another sort order; start from the first page")
+    return _decode_value(data["v"], value_kind), _decode_value(data["i"], id_kind)
 
 
 def paginate(
@@ -85,7 +137,7 @@ def paginate(
     col = sort_fields[name]
     desc = sort.startswith("-")
     if cursor:
-        value, row_id = decode_cursor(cursor, sort)
+        value, row_id = decode_cursor(cursor, sort, _kind(col), _kind(id_column))
         if desc:
             cond = or_(col < value, and_(col == value, id_column < row_id))
         else:

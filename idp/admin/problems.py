@@ -31,6 +31,11 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
         "Sign in with a second factor (level 2) to use the admin API",
     ),
     errors.PermissionDenied: (403, "forbidden", "Not allowed"),
+    admin_errors.ScopeNotHeld: (
+        403,
+        "scope-not-held",
+        "You cannot give or manage scopes you do not hold yourself",
+    ),
     admin_errors.ProtectedAccount: (403, "protected-account", "Only operators may do that"),
     errors.NotFound: (404, "not-found", "Not found"),
     errors.UnknownAgency: (404, "not-found", "Not found"),
@@ -52,7 +57,15 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
         "idempotency-key-reused",
         "This Idempotency-Key was used with a different request",
     ),
+    admin_errors.InvalidCursor: (400, "invalid-cursor", "The cursor is not usable"),
     errors.DomainError: (400, "bad-request", "Bad request"),
+}
+
+# Errors raised by the framework itself (routing, body parsing): status -> (slug, code).
+HTTP_PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "bad_request"),
+    404: ("not-found", "not_found"),
+    405: ("method-not-allowed", "method_not_allowed"),
 }
 
 
@@ -83,24 +96,52 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def from_domain(exc: errors.DomainError) -> JSONResponse:
+def normalise(exc: errors.DomainError) -> errors.DomainError:
+    """Errors that services report generically but the API names precisely."""
     # A stale version reported by a domain service is a failed precondition here.
     if isinstance(exc, errors.Conflict) and exc.field == "version":
-        exc = admin_errors.PreconditionFailed(exc.message)
-    status, slug, title = lookup(exc)
-    headers = None
+        return admin_errors.PreconditionFailed(exc.message)
+    # Any cursor a service could not use (also the audit log's own cursors).
+    if (
+        isinstance(exc, errors.InvalidInput)
+        and exc.field == "cursor"
+        and not isinstance(exc, admin_errors.InvalidCursor)
+    ):
+        return admin_errors.InvalidCursor(exc.message)
+    return exc
+
+
+def challenge(exc: errors.DomainError, realm: str) -> str | None:
+    """The ``WWW-Authenticate`` value for an error, if it has one."""
     if isinstance(exc, admin_errors.InsufficientAssurance):
-        # RFC 9470 §3: the step-up challenge; the app asks GovID for these acr values.
-        headers = {
-            "WWW-Authenticate": 'Bearer realm="govid-admin", '
-            'error="insufficient_user_authentication", '
+        # RFC 9470 §3: a valid token issued at too low an acr is a 401 step-up
+        # challenge; the app asks GovID again with these acr values.
+        return (
+            f'Bearer realm="{realm}", error="insufficient_user_authentication", '
             'error_description="A second factor is required", '
             f'acr_values="{exc.acr_values}"'
-        }
-    elif status == 401:
+        )
+    if isinstance(exc, admin_errors.Unauthenticated):
         # RFC 6750 §3: tell the client how to authenticate (no detail for bad tokens).
-        headers = {"WWW-Authenticate": 'Bearer realm="govid-admin", error="invalid_token"'}
+        return f'Bearer realm="{realm}", error="invalid_token"'
+    if isinstance(exc, admin_errors.InsufficientScope):
+        # RFC 6750 §3.1: the token lacks the scope; name the scopes that would do.
+        return f'Bearer realm="{realm}", error="insufficient_scope", scope="{" ".join(exc.scopes)}"'
+    return None
+
+
+def from_domain(exc: errors.DomainError) -> JSONResponse:
+    exc = normalise(exc)
+    status, slug, title = lookup(exc)
+    headers = None
+    www = challenge(exc, "govid-admin")
+    if www is None and status == 401:
+        www = 'Bearer realm="govid-admin"'
+    if www:
+        headers = {"WWW-Authenticate": www}
     extra: dict[str, Any] = {"code": exc.code}
+    if getattr(exc, "scopes", None):
+        extra["scopes"] = list(exc.scopes)
     if isinstance(exc, errors.InvalidInput):
         extra["errors"] = getattr(exc, "errors", None) or [
             {"field": exc.field or "", "message": exc.message, "code": exc.code}
@@ -153,9 +194,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        slug, code = HTTP_PROBLEMS.get(exc.status_code, ("http-error", "http_error"))
         return problem_response(
-            exc.status_code, slug, str(exc.detail), headers=getattr(exc, "headers", None)
+            exc.status_code,
+            slug,
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+            code=code,
         )
 
 
@@ -185,14 +230,17 @@ def install_scim(app: FastAPI) -> None:
 
     @app.exception_handler(errors.DomainError)
     async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:
-        if isinstance(exc, errors.Conflict) and exc.field == "version":
-            exc = admin_errors.PreconditionFailed(exc.message)
+        exc = normalise(exc)
         status, _slug, _title = lookup(exc)
         if status == 422:
             status = 400  # SCIM reports bad values as 400 with a scimType
-        response = scim_error(status, exc.message, SCIM_TYPES.get(exc.code))
-        if status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="govid-scim"'
+        scim_type = getattr(exc, "scim_type", None) or SCIM_TYPES.get(exc.code)
+        response = scim_error(status, exc.message, scim_type)
+        www = challenge(exc, "govid-scim")
+        if www is None and status == 401:
+            www = 'Bearer realm="govid-scim"'
+        if www:
+            response.headers["WWW-Authenticate"] = www
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -210,4 +258,5 @@ def install_scim(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return scim_error(exc.status_code, str(exc.detail))
+        scim_type = "invalidSyntax" if exc.status_code == 400 else None
+        return scim_error(exc.status_code, str(exc.detail), scim_type)

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from idp.accounts.service import AccountChanges, NewAccount
 from idp.admin import accounts as svc
@@ -26,6 +26,7 @@ from idp.admin.schemas import (
     AccountCreated,
     AccountOut,
     AccountPatch,
+    Instant,
     MfaResetOut,
     Page,
     PasswordResetIn,
@@ -64,7 +65,7 @@ def list_accounts(
     status: Annotated[str | None, Query(pattern="^(active|suspended|deleted)$")] = None,
     agency: Filter = None,
     email_prefix: Filter = None,
-    updated_since: AwareDatetime | None = None,
+    updated_since: Instant | None = None,
     sort: Annotated[str, Query(pattern=r"^-?(email|created_at|updated_at)$")] = "email",
     cursor: Cursor = None,
     limit: Limit = 50,

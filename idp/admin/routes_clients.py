@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from idp.admin import clients as svc
+from idp.admin import problems
 from idp.admin.context import etag
 from idp.admin.deps import CtxDep, Cursor, IdempotencyKey, IfMatch, Limit, idempotent, respond
+from idp.admin.errors import ScopeNotHeld
 from idp.admin.schemas import Page, dump
 from idp.admin.schemas_clients import (
     ClientCreate,
@@ -23,6 +26,15 @@ from idp.clients.service import NewClient
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 ClientId = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9._~-]+$")]
+
+
+def _denials_committed(run: Callable[[], Response]) -> Response:
+    """A refused scope escalation is answered, not raised: the service recorded the
+    attempt (outcome ``denied``), and raising would roll that record back."""
+    try:
+        return run()
+    except ScopeNotHeld as exc:
+        return problems.from_domain(exc)
 
 
 def client_body(ctx, c: Client) -> dict:
@@ -81,7 +93,7 @@ def create_client(request: Request, ctx: CtxDep, body: ClientCreate, key: Idempo
             location=f"{request.scope.get('root_path', '')}/clients/{c.client_id}",
         )
 
-    return idempotent(request, ctx, key, body, run)
+    return idempotent(request, ctx, key, body, lambda: _denials_committed(run))
 
 
 @router.get("/{client_id}", response_model=ClientOut, summary="Read an app")
@@ -99,8 +111,12 @@ def patch_client(ctx: CtxDep, client_id: ClientId, body: ClientPatch, if_match: 
         and data["backchannel_logout_uri"] is None,
         clear_min_acr="min_acr" in data and data["min_acr"] is None,
     )
-    c = svc.update(ctx, client_id, changes, if_match)
-    return respond(200, client_body(ctx, c), etag=etag(c.version))
+
+    def run():
+        c = svc.update(ctx, client_id, changes, if_match)
+        return respond(200, client_body(ctx, c), etag=etag(c.version))
+
+    return _denials_committed(run)
 
 
 @router.post(
@@ -119,10 +135,13 @@ def rotate_secret(
             200, {"client": client_body(ctx, c), "client_secret": secret}, etag=etag(c.version)
         )
 
-    return idempotent(request, ctx, key, None, run)
+    return idempotent(request, ctx, key, None, lambda: _denials_committed(run))
 
 
 @router.delete("/{client_id}", response_model=ClientOut, summary="Disable an app")
 def delete_client(ctx: CtxDep, client_id: ClientId, if_match: IfMatch):
-    c = svc.disable(ctx, client_id, if_match)
-    return respond(200, client_body(ctx, c), etag=etag(c.version))
+    def run():
+        c = svc.disable(ctx, client_id, if_match)
+        return respond(200, client_body(ctx, c), etag=etag(c.version))
+
+    return _denials_committed(run)

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (no NUL for PostgreSQL)
@@ -20,6 +20,18 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_PR
 Email = Annotated[str, StringConstraints(min_length=3, max_length=320, pattern=_PRINTABLE)]
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=_PRINTABLE)]
 Quota = Annotated[int, Field(gt=0, le=10_000_000)]
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
+# A date-time with a time zone, as UTC; one whose UTC form does not exist
+# (0001-01-01T00:00:00+01:00, 9999-12-31T23:59:59-01:00) is an invalid value.
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
 class In(BaseModel):
@@ -42,6 +54,9 @@ class Problem(BaseModel):
     code: str | None = None
     field: str | None = None
     errors: list[ProblemError] | None = None
+    scopes: list[str] | None = Field(
+        None, description="The scopes concerned (insufficient-scope, scope-not-held)"
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -274,7 +289,7 @@ class RoleGrantCreate(In):
     account_id: uuid.UUID
     role: Literal["operator", "agency_admin", "auditor"]
     agency_id: uuid.UUID
-    expires_at: AwareDatetime | None = None
+    expires_at: Instant | None = None
 
     model_config = ConfigDict(
         extra="forbid",

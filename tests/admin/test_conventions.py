@@ -79,9 +79,9 @@ def test_paging_rules(client, world):
     assert client.get(f"{A}/accounts?sort=password_hash", headers=h).status_code == 422
     page = client.get(f"{A}/accounts?limit=1&sort=email", headers=h).json()
     r = client.get(f"{A}/accounts?limit=1&sort=-email&cursor={page['next_cursor']}", headers=h)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cursor"
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "cursor"
     r = client.get(f"{A}/accounts?cursor=!!!", headers=h)
-    assert r.status_code == 422
+    assert r.status_code == 400 and r.json()["type"] == "urn:govid:problem:invalid-cursor"
 
 
 def test_problem_types_are_stable(client, world):

@@ -188,6 +188,27 @@ def _writable(ctx: Ctx, account_id, expected) -> Account:
     return account
 
 
+def writable(ctx: Ctx, account_id, expected) -> Account:
+    """The account, if the caller may change it (scope, operator guard, If-Match)."""
+    return _writable(ctx, account_id, expected)
+
+
+def touch(ctx: Ctx, account: Account, changed: list[str]) -> Account:
+    """Record a change kept outside the account row (SCIM externalId): the account gets
+    a new version (so its ETag changes) and ``admin.account.updated`` names the fields."""
+    account.updated_at = utcnow()  # a dirty row: the mapper bumps the version
+    ctx.db.flush()
+    audit.record(
+        ctx.db,
+        "admin.account.updated",
+        actor=ctx.actor,
+        agency_id=account.agency_id,
+        subject=str(account.id),
+        details={"changed": sorted(changed)},
+    )
+    return account
+
+
 def update(ctx: Ctx, account_id, changes: accounts.AccountChanges, expected) -> Account:
     """Names, locale, aliases and quotas. Agency, status and roles have their own
     operations (no mass assignment)."""

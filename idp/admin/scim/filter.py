@@ -201,7 +201,10 @@ def _time(value: Any) -> dt.datetime:
         raise FilterError("meta.lastModified compares with an ISO 8601 date-time") from None
     if t.tzinfo is None:
         raise FilterError("meta.lastModified needs a time zone")
-    return t
+    try:
+        return t.astimezone(dt.UTC)
+    except OverflowError:
+        raise FilterError("the date-time is out of range once converted to UTC") from None
 
 
 def _text_cond(col, op: str, value: str, lower: bool):

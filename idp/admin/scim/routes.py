@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from idp.admin import problems
 from idp.admin.context import Ctx, parse_if_match
 from idp.admin.deps import CtxDep
+from idp.admin.errors import InsufficientScope
 from idp.admin.scim import static
 from idp.admin.scim import users as svc
-from idp.errors import InvalidInput, NotFound, PermissionDenied
+from idp.admin.scim.parse import ScimInvalid
+from idp.errors import NotFound
 
 SCIM_JSON = "application/scim+json"
 MAX_BODY = 1024 * 1024
@@ -23,7 +25,7 @@ router = APIRouter()
 def scim_ctx(ctx: CtxDep) -> Ctx:
     # SCIM is for HR systems: the token must carry the `scim` scope.
     if "scim" not in ctx.caller.token_scopes:
-        raise PermissionDenied("SCIM needs an access token with the scope `scim`")
+        raise InsufficientScope("SCIM needs an access token with the scope `scim`", ("scim",))
     return ctx
 
 
@@ -49,13 +51,13 @@ def scim(body: Any, status: int = 200, etag: str | None = None, location: str | 
 async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > MAX_BODY:
-        raise InvalidInput("request body too large", field="body")
+        raise ScimInvalid("request body too large", "invalidSyntax", "body")
     try:
         body = json.loads(raw or b"null")
-    except ValueError:
-        raise InvalidInput("the body is not JSON", field="body") from None
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
+        raise ScimInvalid("the body is not JSON", "invalidSyntax", "body") from None
     if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object", field="body")
+        raise ScimInvalid("the body must be a JSON object", "invalidSyntax", "body")
     return body
 
 

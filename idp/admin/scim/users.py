@@ -20,16 +20,16 @@ from idp.admin import accounts as admin_accounts
 from idp.admin.context import Ctx, check_version
 from idp.admin.models import AccountExternalId
 from idp.admin.scim import filter as scim_filter
+from idp.admin.scim import parse
+from idp.admin.scim.parse import ENTERPRISE, GOVID, USER, ScimInvalid
 from idp.agencies.models import Agency
-from idp.errors import InvalidInput, NotFound
+from idp.errors import NotFound
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GOVID = "urn:govid:params:scim:schemas:extension:2.0:User"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MAX_COUNT = 500
+MAX_OPERATIONS = 100
 
 USER_COLUMNS = {
     "username": (Account.email, "ci_text"),
@@ -121,102 +121,84 @@ def get_user(ctx: Ctx, user_id: str) -> Account:
     return account
 
 
-def _primary_email(body: dict[str, Any]) -> str | None:
-    emails = body.get("emails") or []
-    for e in emails:
-        if isinstance(e, dict) and e.get("primary"):
-            return e.get("value")
-    return body.get("userName") or (emails[0].get("value") if emails else None)
-
-
-def _set_external_id(ctx: Ctx, account: Account, value: Any) -> None:
+def _set_external_id(ctx: Ctx, account: Account, value: str | None, *, new: bool = False) -> None:
+    """Store (or, with None or "", remove) the account's externalId. A change bumps the
+    account's version (its ETag) and is audited like any other change."""
     row = ctx.db.get(AccountExternalId, account.id)
-    if value in (None, ""):
-        if row is not None:
-            ctx.db.delete(row)
+    current = row.external_id if row is not None else None
+    value = value or None
+    if value == current:
         return
-    if not isinstance(value, str) or len(value) > 255:
-        raise InvalidInput(
-            "externalId must be a string of at most 255 characters", field="externalId"
-        )
-    if row is None:
+    if value is None:
+        ctx.db.delete(row)
+    elif row is None:
         ctx.db.add(AccountExternalId(account_id=account.id, external_id=value))
     else:
         row.external_id = value
-    ctx.db.flush()
+    if new:  # part of the creation (its audit event and first version)
+        ctx.db.flush()
+        return
+    admin_accounts.touch(ctx, account, ["external_id"])
 
 
-def _department(ctx: Ctx, body: dict[str, Any]) -> str:
-    dept = (body.get(ENTERPRISE) or {}).get("department")
-    if dept:
-        return str(dept)
+def _department(ctx: Ctx, values: dict[str, Any]) -> str:
+    if values.get("department"):
+        return values["department"]
     caller = ctx.caller
     if caller.agency is not None:
         return caller.agency.code
-    raise InvalidInput(f"{ENTERPRISE}:department (the agency code) is required", field="department")
+    raise ScimInvalid(
+        f"{ENTERPRISE}:department (the agency code) is required", "invalidValue", "department"
+    )
 
 
 def create_user(ctx: Ctx, body: dict[str, Any]):
-    name = body.get("name") or {}
-    gov = body.get(GOVID) or {}
-    email = _primary_email(body)
+    values = parse.read_user(body)
+    email = values.get("primary_email") or values.get("user_name")
     if not email:
-        raise InvalidInput("userName is required", field="userName")
+        raise ScimInvalid("userName is required", "invalidValue", "userName")
     created = admin_accounts.create(
         ctx,
         accounts.NewAccount(
-            email=str(email),
-            agency_code=_department(ctx, body),
-            given_name_en=str(name.get("givenName") or ""),
-            family_name_en=str(name.get("familyName") or ""),
-            given_name_th=str(gov.get("givenNameTh") or ""),
-            family_name_th=str(gov.get("familyNameTh") or ""),
-            password=body.get("password"),
+            email=email,
+            agency_code=_department(ctx, values),
+            given_name_en=values.get("given_name_en", ""),
+            family_name_en=values.get("family_name_en", ""),
+            given_name_th=values.get("given_name_th", ""),
+            family_name_th=values.get("family_name_th", ""),
+            locale=values.get("locale", "th"),
+            password=values.get("password"),
         ),
     )
-    if body.get("externalId") is not None:
-        _set_external_id(ctx, created.account, body["externalId"])
-    if body.get("active") is False:
+    if values.get("external_id"):
+        _set_external_id(ctx, created.account, values["external_id"], new=True)
+    if values.get("active") is False:
         admin_accounts.suspend(ctx, created.account.id, "scim: active=false", None)
     return created
 
 
-def _apply(ctx: Ctx, account: Account, attrs: dict[str, Any]) -> Account:
-    """Apply SCIM attribute values (from PUT or PATCH) through the admin services."""
-    changes: dict[str, Any] = {}
-    name = attrs.get("name")
-    if isinstance(name, dict):
-        if "givenName" in name:
-            changes["given_name_en"] = str(name["givenName"] or "")
-        if "familyName" in name:
-            changes["family_name_en"] = str(name["familyName"] or "")
-    for key, field_name in (
-        ("name.givenname", "given_name_en"),
-        ("name.familyname", "family_name_en"),
-    ):
-        if key in attrs:
-            changes[field_name] = str(attrs[key] or "")
-    gov = attrs.get(GOVID)
-    if isinstance(gov, dict):
-        for src, dst in (("givenNameTh", "given_name_th"), ("familyNameTh", "family_name_th")):
-            if src in gov:
-                changes[dst] = str(gov[src] or "")
-    if "preferredlanguage" in attrs:
-        changes["locale"] = attrs["preferredlanguage"]
-    dept = (attrs.get(ENTERPRISE) or {}).get("department") or attrs.get("department")
-    if dept and str(dept).lower() != account.agency.code.lower():
-        raise InvalidInput("department (agency) cannot be changed through SCIM", field="department")
-    user_name = attrs.get("username")
-    if user_name and str(user_name).lower() != account.email:
-        raise InvalidInput("userName cannot be changed through SCIM", field="userName")
+NAME_KEYS = ("given_name_en", "family_name_en", "given_name_th", "family_name_th", "locale")
+
+
+def _apply(ctx: Ctx, account: Account, values: dict[str, Any]) -> Account:
+    """Apply typed values (``parse.read_user``) through the admin services, which check
+    the caller, guard operators' accounts, bump the version and audit."""
+    dept = values.get("department")
+    if dept is not None and dept.lower() != account.agency.code.lower():
+        raise ScimInvalid(
+            "department (agency) cannot be changed through SCIM", "mutability", "department"
+        )
+    user_name = values.get("user_name")
+    if user_name is not None and user_name.lower() != account.email:
+        raise ScimInvalid("userName cannot be changed through SCIM", "mutability", "userName")
+    changes = {k: values[k] for k in NAME_KEYS if k in values}
     if changes:
         admin_accounts.update(ctx, account.id, accounts.AccountChanges(**changes), None)
-    if "externalid" in attrs:
-        _set_external_id(ctx, account, attrs["externalid"])
-    if "active" in attrs:
-        active = attrs["active"]
-        if not isinstance(active, bool):
-            raise InvalidInput("active must be true or false", field="active")
+    if "external_id" in values:
+        admin_accounts.writable(ctx, account.id, None)  # same checks as any change
+        _set_external_id(ctx, account, values["external_id"])
+    if "active" in values:
+        active = values["active"]
         if active and account.status == "suspended":
             admin_accounts.resume(ctx, account.id, None)
         elif not active and account.status == "active":
@@ -224,50 +206,54 @@ def _apply(ctx: Ctx, account: Account, attrs: dict[str, Any]) -> Account:
     return account
 
 
-def _lower_keys(body: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in body.items():
-        out[k if k.startswith("urn:") else k.lower()] = v
-    if "name" in out:
-        out["name"] = out["name"]
-    return out
-
-
 def replace_user(ctx: Ctx, user_id: str, body: dict[str, Any], expected) -> Account:
     account = get_user(ctx, user_id)
     check_version(account.version, expected)
-    return _apply(ctx, account, _lower_keys(body))
+    values = parse.read_user(body)
+    values.pop("password", None)  # changePassword is not supported (ServiceProviderConfig)
+    values.pop("primary_email", None)
+    return _apply(ctx, account, values)
+
+
+def _operation(op: Any) -> dict[str, Any]:
+    """One PATCH operation (RFC 7644 §3.5.2) as typed values."""
+    if not isinstance(op, dict):
+        raise ScimInvalid("each operation is an object", "invalidSyntax", "Operations")
+    kind = op.get("op")
+    kind = kind.lower() if isinstance(kind, str) else kind
+    path, value = op.get("path"), op.get("value")
+    if kind not in ("add", "replace", "remove"):
+        raise ScimInvalid(f"unknown op {op.get('op')!r}", "invalidSyntax", "op")
+    if kind == "remove":
+        if path is None:
+            raise ScimInvalid("remove needs a path", "noTarget", "path")
+        key = parse.removable(path)
+        return {key: "" if key in NAME_KEYS else None}
+    if path is None:
+        if not isinstance(value, dict):
+            raise ScimInvalid("without a path, value is an object", "invalidValue", "value")
+        values = parse.read_user(value, patch=True)
+    else:
+        values = parse.read_user(parse.path_body(path, value), patch=True)
+    if "password" in values:
+        raise ScimInvalid("password cannot be changed through SCIM", "mutability", "password")
+    return values
 
 
 def patch_user(ctx: Ctx, user_id: str, body: dict[str, Any], expected) -> Account:
-    if PATCH_OP not in (body.get("schemas") or []):
-        raise InvalidInput(f"a PATCH body names the schema {PATCH_OP}", field="schemas")
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or PATCH_OP not in schemas:
+        raise ScimInvalid(f"a PATCH body names the schema {PATCH_OP}", "invalidSyntax", "schemas")
     ops = body.get("Operations")
     if not isinstance(ops, list) or not ops:
-        raise InvalidInput("Operations must be a non-empty list", field="Operations")
+        raise ScimInvalid("Operations must be a non-empty list", "invalidSyntax", "Operations")
+    if len(ops) > MAX_OPERATIONS:
+        raise ScimInvalid(f"at most {MAX_OPERATIONS} operations", "invalidValue", "Operations")
+    parsed = [_operation(op) for op in ops]  # every operation is checked before any applies
     account = get_user(ctx, user_id)
     check_version(account.version, expected)
-    for op in ops:
-        if not isinstance(op, dict):
-            raise InvalidInput("each operation is an object", field="Operations")
-        kind = str(op.get("op", "")).lower()
-        path = op.get("path")
-        value = op.get("value")
-        if kind not in ("add", "replace", "remove"):
-            raise InvalidInput(f"unknown op {op.get('op')!r}", field="op")
-        if kind == "remove":
-            if not isinstance(path, str) or path.lower() not in ("externalid",):
-                raise InvalidInput("only externalId can be removed", field="path")
-            attrs = {"externalid": None}
-        elif path is None:
-            if not isinstance(value, dict):
-                raise InvalidInput("without a path, value is an object", field="value")
-            attrs = _lower_keys(value)
-        else:
-            attrs = {str(path) if str(path).startswith("urn:") else str(path).lower(): value}
-            if ":" in str(path) and str(path).startswith(ENTERPRISE):
-                attrs = {"department": value}
-        _apply(ctx, account, attrs)
+    for values in parsed:
+        _apply(ctx, account, values)
     ctx.db.refresh(account)
     return account
 

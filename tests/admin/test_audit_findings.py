@@ -268,6 +268,7 @@ def test_d3_scim_patch_and_filter_of_wrong_types_are_400(client, hr):
     for f in (
         'meta.lastModified gt "0001-01-01T00:00:00+01:00"',
         'meta.lastModified lt "9999-12-31T23:59:59-01:00"',
+        'userName eq "a\\u0000b"',  # NUL: PostgreSQL refuses it in text (was a 500)
     ):
         r = client.get(f"{S}/Users", params={"filter": f}, headers=h)
         assert_scim_error(r, 400, "invalidFilter")

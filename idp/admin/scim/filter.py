@@ -154,9 +154,12 @@ class _Parser:
         kind, raw = self.take()
         if kind == "str":
             try:
-                return json.loads(raw)
+                text = json.loads(raw)
             except ValueError:
                 raise FilterError(f"bad string {raw}") from None
+            if "\x00" in text:  # no stored value has one; PostgreSQL refuses them in text
+                raise FilterError("a string in a filter cannot contain NUL")
+            return text
         if kind == "word":
             low = raw.lower()
             if low in ("true", "false"):

@@ -80,10 +80,15 @@ def _check_password(
     cipher: DataCipher | None,
     account: Account | None,
     password: str,
+    typed: str | None = None,
 ) -> tuple[bool, bool, str | None]:
     """(verified, federated, reason). An agency with its own LDAP/AD checks the password
     there (issue 9); a directory outage is "try again later", never a silent fallback to a
-    stale local password unless the operator configured that fallback."""
+    stale local password unless the operator configured that fallback.
+
+    ``password`` is NFKC-normalised for GovID's own hashes; the agency's directory gets
+    the password as ``typed``: it compares against what was set there (Thai "ำ" is one
+    of the characters NFKC changes)."""
     config = None
     if account is not None and cipher is not None and account.status == "active":
         from idp.directory import agency_federation
@@ -93,7 +98,7 @@ def _check_password(
         return hasher.verify(password, account.password_hash if account else None), False, None
     from idp.directory.federation import Outcome, authenticate
 
-    result = authenticate(config, account.email, password)
+    result = authenticate(config, account.email, typed if typed is not None else password)
     if result.outcome == Outcome.OK:
         return True, True, None
     if result.outcome == Outcome.UNAVAILABLE:
@@ -119,6 +124,7 @@ def password_login(
 ) -> LoginResult:
     now = utcnow()
     email = (email or "").strip().lower()[:320]
+    typed = (password or "")[:MAX_PASSWORD_CHARS]
     password = normalise_password(password or "")
     account = get_by_email(db, email) if email else None
     # Keyed by the email, known or not: otherwise only real accounts would ever be
@@ -146,7 +152,7 @@ def password_login(
         _failed(db, account, "throttled", ip, user_agent, client_id)
         return LoginResult(None, "throttled", retry_after=wait)
 
-    verified, federated, reason = _check_password(db, hasher, cipher, account, password)
+    verified, federated, reason = _check_password(db, hasher, cipher, account, password, typed)
     if reason == "directory_unavailable":
         _failed(db, account, reason, ip, user_agent, client_id)
         return LoginResult(None, reason, unavailable=True)

@@ -136,7 +136,7 @@ def make_server(url: str, t: Transport) -> Server:
     )
 
 
-def _open(url: str, t: Transport, user: str | None, password: str | None) -> Connection:
+def _open(url: str, t: Transport, user: str | None, password: bytes | None) -> Connection:
     conn = Connection(
         make_server(url, t),
         user=user,
@@ -169,12 +169,17 @@ def connect(
         # RFC 4513 §5.1.2: a name with an empty password is an *unauthenticated* bind,
         # which many servers answer with success. Never send one.
         raise BindRejected("empty password refused", INVALID_CREDENTIALS)
+    # The password goes as the UTF-8 of what was typed: ldap3 would SASLprep (NFKC) a
+    # str, which RFC 4513 §5.1.3 leaves to the client, and directories compare against
+    # the password as it was set — Thai "ำ" (U+0E33) would never match, and text SASLprep
+    # refuses (mixed scripts) would look like an outage.
+    secret = password.encode("utf-8") if isinstance(password, str) else password
     failures: list[str] = []
     tls_failed = False
     for url in t.urls:
         conn = None
         try:
-            conn = _open(url, t, user, password)
+            conn = _open(url, t, user, secret)
             if user and not conn.bind(read_server_info=False):
                 err = result_error(conn, "bind")
                 _quiet_close(conn)

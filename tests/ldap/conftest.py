@@ -229,6 +229,8 @@ AGENCY_USERS = {
     "somchai": ("correct horse battery", "somchai@agency.go.th"),
     "malee": ("another long password", "malee@agency.go.th"),
     "*": ("star user password", "star@agency.go.th"),  # a uid that is a filter metachar
+    # A Thai password with "ำ" (U+0E33), which NFKC/SASLprep would change.
+    "kamon": ("รหัสผ่านภาษาไทยคำยาวน้ำ", "kamon@agency.go.th"),
 }
 
 

@@ -85,3 +85,46 @@ def test_configured_fallback_uses_the_local_password(db, hasher, cipher, federat
     _, configure = federated
     configure([f"ldap://127.0.0.1:{free_port()}"], fallback=True)
     assert login(db, hasher, cipher, LOCAL).ok
+
+
+def test_a_thai_directory_password_is_sent_as_typed(
+    db, unique, hasher, cipher, agency_slapd, agency_tls
+):
+    """NFKC (GovID's own hashes) and SASLprep (ldap3's default) both change "ำ"; the
+    agency's directory compares against the password exactly as it was set there."""
+    agency = factories.agency(db, f"th-{unique}", domains=["agency.go.th"])
+    account = factories.account(
+        db, "kamon@agency.go.th", agency.code, hasher=hasher, cipher=cipher, password=LOCAL
+    )
+    fed.configure(
+        db,
+        agency.code,
+        fed.FederationInput(
+            servers=[agency_slapd.url],
+            start_tls=True,
+            ca_pem=agency_tls["ca"].read_text(),
+            search_base=AGENCY_PEOPLE,
+            service_bind_dn=SERVICE_DN,
+            service_password=SERVICE_PASSWORD,
+            timeout_seconds=2,
+        ),
+        cipher=cipher,
+    )
+
+    def attempt(password):
+        return password_login(
+            db,
+            hasher,
+            make_settings("sqlite://"),
+            DbThrottleStore(db),
+            "kamon@agency.go.th",
+            password,
+            ip="192.0.2.8",
+            cipher=cipher,
+        )
+
+    assert attempt(AGENCY_USERS["kamon"][0]).account.id == account.id
+    # A password SASLprep would refuse (mixed scripts) is a wrong password, not an outage
+    # (an outage answer would tell that the account exists).
+    wrong = attempt("abc\u05d0")
+    assert not wrong.ok and not wrong.unavailable

@@ -13,6 +13,7 @@ against someone who can rewrite the whole database.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -62,13 +63,25 @@ def _info(cp: AuditCheckpoint) -> CheckpointInfo:
 
 
 def sign_checkpoint(
-    session: Session, signer: Signer, seq: int, hash_: str, reason: str
+    session: Session,
+    signer: Signer,
+    seq: int,
+    hash_: str,
+    reason: str,
+    *,
+    at: dt.datetime | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> AuditCheckpoint:
-    """Sign and store a checkpoint of (seq, hash); the caller holds the head lock."""
+    """Sign and store a checkpoint of (seq, hash); the caller holds the head lock.
+
+    ``extra`` claims are signed too (a purge signs ``last_at``, the time of the newest
+    event it removes, and ``retention_days``, so ``verify`` can check its age).
+    """
     if reason not in REASONS:
         raise ValueError(f"reason must be one of {', '.join(REASONS)}")
-    at = utcnow()
-    token = signer.sign({"seq": seq, "hash": hash_, "at": format_at(at), "reason": reason}, typ=TYP)
+    at = at or utcnow()
+    claims = {**(extra or {}), "seq": seq, "hash": hash_, "at": format_at(at), "reason": reason}
+    token = signer.sign(claims, typ=TYP)
     kid = signer.verify(token, archive=True)[0]["kid"]
     cp = AuditCheckpoint(seq=seq, hash=hash_, at=at, kid=kid, reason=reason, jws=token)
     session.add(cp)

@@ -112,7 +112,18 @@ def purge(
     report = verify(session, signer, from_seq=result.first_seq, to_seq=result.last_seq + 1)
     if not report.ok:
         raise AuditChainBroken(f"refusing to purge: {report.message}")
-    cp = sign_checkpoint(session, signer, result.last_seq, result.hash, "purge")
+    last_at = session.scalar(select(AuditEvent.at).where(AuditEvent.seq == result.last_seq))
+    # Signed with the age of what it removes (verify refuses a purge anchor whose events
+    # are younger than the retention period), at the purge's clock if that is ahead.
+    cp = sign_checkpoint(
+        session,
+        signer,
+        result.last_seq,
+        result.hash,
+        "purge",
+        at=max(now, utcnow()) if now else None,
+        extra={"last_at": format_at(last_at), "retention_days": retention_days},
+    )
     session.execute(delete(AuditEvent).where(AuditEvent.seq <= result.last_seq))
     ev = record(
         session,

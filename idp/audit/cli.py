@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -140,6 +139,8 @@ def _cp_line(d: dict[str, Any]) -> str:
 
 
 def _seq_bound(session: Any, value: str | None, name: str) -> int | None:
+    """A seq, or the first seq at/after (--from) or last before (--to) a date; --from
+    past the newest event is one past the head (an empty range)."""
     from idp.audit import query
 
     if value is None:
@@ -150,8 +151,38 @@ def _seq_bound(session: Any, value: str | None, name: str) -> int | None:
     assert when is not None
     if name == "from":
         seq = query.first_seq_at_or_after(session, when)
-        return seq if seq is not None else sys.maxsize
+        if seq is None:
+            from sqlalchemy import func, select
+
+            from idp.audit.models import AuditEvent
+
+            return (session.scalar(select(func.max(AuditEvent.seq))) or 0) + 1
+        return seq
     return query.last_seq_before(session, when) or 0
+
+
+def _check_range(from_: str | None, to: str | None) -> None:
+    """A reversed range is a typo, not an empty range (exit 2)."""
+    if from_ is None or to is None:
+        return
+    if from_.isdigit() and to.isdigit():
+        reversed_ = int(from_) > int(to)
+    elif not from_.isdigit() and not to.isdigit():
+        since, until = _when(from_, "from"), _when(to, "to")
+        reversed_ = bool(since and until and since >= until)
+    else:
+        return
+    if reversed_:
+        raise _fail("invalid_input", f"--from {from_} is after --to {to}: the range is reversed")
+
+
+def _keyset(path: Path) -> Any:
+    from idp.audit.verify_export import JwksKeys
+
+    try:
+        return JwksKeys(json.loads(path.read_text(encoding="utf-8")))
+    except Exception as exc:  # unreadable, not JSON, or keys joserfc refuses
+        raise _fail("invalid_input", f"--jwks {path}: not a usable JWKS file ({exc})") from None
 
 
 @audit_app.command("verify")
@@ -161,27 +192,44 @@ def verify(
         str | None, typer.Option("--from", help="First seq, or a date/time (UTC)")
     ] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last seq, or a date/time (excl.)")] = None,
+    jwks: Annotated[
+        Path | None,
+        typer.Option(
+            help="Check checkpoints with this JWKS file kept off the database (from "
+            "`idp audit trust-anchor`) instead of the database's own keys"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute the hash chain and check every checkpoint; report the first break."""
     from idp.audit.verify import verify as run
     from idp.cli import _services
 
+    _check_range(from_, to)
+    keyset = _keyset(jwks) if jwks is not None else None
     with _services() as services, _session(services) as session:
         lo, hi = _seq_bound(session, from_, "from"), _seq_bound(session, to, "to")
-        report = run(session, services.keys, from_seq=lo, to_seq=hi)
+        if keyset is not None:
+            report = run(session, keyset, from_seq=lo, to_seq=hi, keys_source=f"file {jwks}")
+        else:
+            report = run(session, services.keys, from_seq=lo, to_seq=hi)
     data = report.to_dict()
+    note = ("" if report.keys_independent else "note: ") + report.trust
     if report.ok:
 
         def human() -> None:
-            typer.echo(
-                f"OK: {report.checked_events} events (seq {report.first_seq}–{report.last_seq})"
-                f" and {report.checked_checkpoints} checkpoints verified"
-            )
+            if report.checked_events:
+                typer.echo(
+                    f"OK: {report.checked_events} events (seq {report.first_seq}–"
+                    f"{report.last_seq}) and {report.checked_checkpoints} checkpoints verified"
+                )
+            else:
+                typer.echo(f"OK: 0 events verified ({report.message})")
             if report.uncovered_events:
                 typer.echo(f"{report.uncovered_events} newest events not yet checkpointed")
             for w in report.warnings:
                 typer.echo(f"warning: {w}")
+            typer.echo(note)
 
         _emit(as_json, data, human)
         return
@@ -193,7 +241,87 @@ def verify(
             f"BROKEN at seq {report.first_bad_seq} ({report.problem}): {report.message}",
             err=True,
         )
+        typer.echo(note, err=True)
     raise typer.Exit(EXIT_DATAERR)
+
+
+# ------------------------------------------------------------------------- trust-anchor
+
+
+@audit_app.command("trust-anchor")
+@handles_errors
+def trust_anchor(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="JWKS file to create or add new keys to (default: stdout)"
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Save every public signing key (incl. retired and next) as a JWKS to keep off the host;
+    `idp audit verify --jwks FILE` then trusts only those keys."""
+    from sqlalchemy import select
+
+    from idp.cli import _services
+    from idp.keys.models import SigningKey
+
+    kept: dict[str, Any] = {"keys": []}
+    if output is not None:
+        _check_writable(output, "output")
+        if output.exists():
+            try:
+                kept = json.loads(output.read_text(encoding="utf-8"))
+                assert isinstance(kept, dict) and isinstance(kept.get("keys"), list)
+            except (OSError, ValueError, AssertionError):
+                raise _fail("invalid_input", f"{output} exists and is not a JWKS file", 2) from None
+    with _services() as services:
+        services.keys.jwks()  # creates the first keys of a new installation
+        with services.sessions() as session:
+            rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+            current = [{**r.public_jwk, "kid": r.kid, "alg": r.alg, "use": "sig"} for r in rows]
+    known = {k.get("kid"): k for k in kept["keys"] if isinstance(k, dict)}
+    added = []
+    for key in current:
+        old = known.get(key["kid"])
+        if old is None:
+            kept["keys"].append(key)
+            added.append(key["kid"])
+        elif {k: v for k, v in old.items() if k not in ("alg", "use")} != {
+            k: v for k, v in key.items() if k not in ("alg", "use")
+        }:
+            raise _fail(
+                "trust_anchor_conflict",
+                f"key {key['kid']} in the database differs from the one saved in {output}: "
+                "the database's keys were changed",
+                EXIT_DATAERR,
+            )
+    if output is None:
+        typer.echo(json.dumps(kept, ensure_ascii=False))
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.part")
+    tmp.write_text(json.dumps(kept, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, output)
+    data = {"file": str(output), "keys": len(kept["keys"]), "added": added}
+    _emit(
+        as_json,
+        data,
+        lambda: typer.echo(
+            f"{output}: {len(kept['keys'])} keys ({len(added)} added). Keep it off this "
+            "host; refresh it after each `idp keys rotate`."
+        ),
+    )
+
+
+def _check_writable(path: Path, name: str) -> None:
+    """Refuse an output path that cannot be written before any work is done (exit 2)."""
+    if path.is_dir():
+        raise _fail("invalid_input", f"--{name} {path} is a directory, not a file", 2)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise _fail("invalid_input", f"--{name} {path}: directory {parent} does not exist", 2)
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _fail("invalid_input", f"--{name} {path}: not writable", 2)
 
 
 # -------------------------------------------------------------------------------- export
@@ -226,9 +354,15 @@ def export(
     from idp.db import transaction
 
     manifest_path = manifest or output.with_name(output.name + ".manifest.json")
+    # Before anything is read or audited: a path that cannot be written is a typo.
+    _check_writable(output, "output")
+    _check_writable(manifest_path, "manifest")
+    if manifest_path.resolve() == output.resolve():
+        raise _fail("invalid_input", "--manifest must not be the export file itself", 2)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.part")
     started = time.perf_counter()
     with _services() as services:
+        services.keys.jwks()  # create the first keys now: SQLite has one writer at a time
         with _session(services) as session:
             filters = _filters(
                 session, agency=agency, since=since, until=until, types=types,
@@ -308,6 +442,7 @@ def verify_export(
         from idp.cli import _services
 
         with _services() as services:
+            services.keys.jwks()  # an unavailable database is exit 69, not a mismatch
             report = run(file, doc, lambda t: services.keys.verify(t, archive=True))
     data = report.to_dict()
     if report.ok:

@@ -6,6 +6,8 @@
 3. Every row re-hashes to its ``hash`` with its ``prev_hash`` (the rows are genuine chain
    rows), seqs increase, and count, first and last seq/hash are the signed ones. An
    export without filters must also be one unbroken piece of the chain.
+4. The manifest says the export is complete (``complete: true``); a download that stopped
+   early is signed as incomplete and fails as ``incomplete_export``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp.audit.chain import COLUMNS, hash_material
 from idp.audit.export import MANIFEST_TYP
@@ -86,6 +90,8 @@ def verify_export(path: Path, manifest_doc: Any, verify_jws: JwsVerifier) -> Exp
         return check.fail("manifest_invalid", "the manifest is not a GovID export manifest")
     try:
         header, claims = verify_jws(manifest_doc["jws"])
+    except SQLAlchemyError:
+        raise  # the database's keys are unavailable: not a verdict on the export (exit 69)
     except Exception as exc:  # InvalidToken, or anything a foreign JWKS makes joserfc raise
         return check.fail("manifest_signature", f"the manifest signature does not verify: {exc}")
     check.manifest = claims
@@ -116,6 +122,17 @@ def verify_export(path: Path, manifest_doc: Any, verify_jws: JwsVerifier) -> Exp
         return check.fail("count_mismatch", "rows, first or last seq differ from the manifest")
     if prev is not None and prev["hash"] != claims.get("last_hash"):
         return check.fail("count_mismatch", "the last row's hash differs from the manifest")
+    if claims.get("complete") is False:
+        # The file is what was sent, but the sending stopped early (an HTTP download the
+        # client abandoned): it is not the export that was asked for.
+        upto = claims.get("up_to_seq")
+        return check.fail(
+            "incomplete_export",
+            f"the file matches its signed manifest, but the manifest records an incomplete "
+            f"export: the download stopped after {check.count} events"
+            + (f" (the log then ended at seq {upto})" if upto is not None else "")
+            + "; export again",
+        )
     return check
 
 
@@ -146,3 +163,30 @@ def jwks_verifier(jwks: dict[str, Any]) -> JwsVerifier:
         return dict(decoded.header), dict(decoded.claims)
 
     return verify
+
+
+class JwksKeys:
+    """A key set kept outside the database (``idp audit verify --jwks FILE``), with the
+    ``verify`` of ``KeyRing`` that ``idp.audit.verify`` needs."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+            raise ValueError('not a JWKS (a JSON object with "keys")')
+        self._jwks = jwks
+        self._verify = jwks_verifier(jwks)
+
+    def jwks(self) -> dict[str, Any]:
+        return self._jwks
+
+    def sign(self, claims: dict[str, Any], *, alg: str = "RS256", typ: str = "JWT") -> str:
+        raise NotImplementedError("a public key set cannot sign")
+
+    def verify(
+        self, token: str, *, algorithms: tuple[str, ...] = ("RS256", "ES256"), archive: bool = True
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        from idp.keys.service import InvalidToken
+
+        try:
+            return self._verify(token)
+        except Exception as exc:  # whatever joserfc raises for a kid or signature
+            raise InvalidToken(f"not signed by a key in the given key set ({exc})") from exc

@@ -17,13 +17,66 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from typer.core import TyperGroup
 
 from idp.audit.cli import audit_app  # commands import lazily
 from idp.config import Settings
 from idp.directory.cli import directory_app, outbox_app  # commands import lazily
 from idp.errors import DomainError
 
-app = typer.Typer(help="GovID identity provider", no_args_is_help=True, add_completion=False)
+
+def _wants_json(args: Sequence[str]) -> bool:
+    args = list(args)
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+class _JsonUsageErrors(TyperGroup):
+    """The root group: with ``--json`` anywhere on the command line, a usage error (a
+    missing or unknown option, a value out of range, a missing argument) is one JSON
+    object on stdout too, ``{"error": "invalid_input", "message": ..., "field": ...}``,
+    exit 2 — for every command, since sub-commands' parse errors all pass through here."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: Any = None,
+        **extra: Any,
+    ) -> Any:
+        as_json = _wants_json(args)
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except typer.TyperException as exc:  # click's ClickException (typer vendors click)
+            _usage_error(exc, as_json)
+            raise
+        ctx.meta["idp_json"] = as_json
+        return ctx
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.TyperException as exc:
+            _usage_error(exc, bool(ctx.meta.get("idp_json")))
+            raise
+
+
+def _usage_error(exc: typer.TyperException, as_json: bool) -> None:
+    if not as_json:
+        return  # click prints its usage message to stderr
+    payload = {"error": "invalid_input", "message": exc.format_message()}
+    param = getattr(exc, "param", None)
+    if param is not None and param.name:
+        payload["field"] = param.name
+    typer.echo(json.dumps(payload, ensure_ascii=False))
+    raise typer.Exit(exc.exit_code)  # 2 for a usage error
+
+
+app = typer.Typer(
+    help="GovID identity provider",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=_JsonUsageErrors,
+)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 agencies_app = typer.Typer(help="Agencies (ministry → department → office)", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts (civil servant mailboxes)", no_args_is_help=True)
@@ -114,7 +167,35 @@ def handles_errors(fn: Callable[..., None]) -> Callable[..., None]:
 
 
 def _settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    _check_database_url(settings.database_url)
+    return settings
+
+
+def _check_database_url(url: str) -> None:
+    """A URL SQLAlchemy cannot use is bad configuration (exit 78), not a traceback."""
+    from sqlalchemy.engine import make_url
+
+    from idp.db import normalise_url
+
+    try:
+        parsed = make_url(normalise_url(url))
+        _ = parsed.port  # "host:notaport"
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        raise CliError(
+            "invalid_settings",
+            f"IDP_DATABASE_URL: the database driver is not installed ({exc}); GovID uses "
+            "sqlite:///PATH or postgresql://user@host/db",
+            EXIT_CONFIG,
+        ) from None
+    except Exception as exc:  # ArgumentError, NoSuchModuleError, ValueError (the port)
+        raise CliError(
+            "invalid_settings",
+            f"IDP_DATABASE_URL is not a usable database URL ({type(exc).__name__}: {exc}); "
+            "expected sqlite:///PATH or postgresql://user[:password]@host[:port]/db",
+            EXIT_CONFIG,
+        ) from None
 
 
 @contextmanager

@@ -240,3 +240,45 @@ def test_console_script_runs_without_traceback(env):
     assert r.returncode == 0, r.stderr
     head = migrate.describe(migrate.head_revisions())
     assert json.loads(r.stdout) == {"revision": None, "head": head, "up_to_date": False}
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("bogus://x", "not a usable database URL"),
+        ("mysql://u@127.0.0.1/x", "driver is not installed"),
+        ("postgresql://postgres@127.0.0.1:notaport/x", "not a usable database URL"),
+    ],
+)
+def test_malformed_database_url_is_bad_configuration(env, monkeypatch, url, message):
+    """Defect 6: was a traceback (exit 1)."""
+    monkeypatch.setenv("IDP_DATABASE_URL", url)
+    for args in (["db", "current"], ["audit", "verify"], ["agencies", "list"]):
+        human = run(*args)
+        assert human.exit_code == 78 and "Traceback" not in human.output, human.output
+        assert "IDP_DATABASE_URL" in human.stderr and message in human.stderr
+        r, payload = run_json(*args)
+        assert r.exit_code == 78 and payload["error"] == "invalid_settings"
+
+
+@pytest.mark.parametrize(
+    "args, field, message",
+    [
+        (["audit", "export"], "output", "Missing option"),
+        (["audit", "events", "--limit", "0"], "limit", "--limit"),
+        (["audit", "verify", "--bogus"], None, "No such option: --bogus"),
+        (["audit", "verify-export", "x.csv"], "manifest", "Missing argument"),
+        (["agencies", "create", "--code", "x"], "name_th", "Missing option"),
+    ],
+)
+def test_usage_errors_with_json_are_one_json_object(env, args, field, message):
+    """Defect 7: click's usage errors printed nothing on stdout with --json."""
+    r = run(*args, "--json")
+    assert r.exit_code == 2
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1, r.stdout
+    payload = json.loads(lines[0])
+    assert payload["error"] == "invalid_input" and message in payload["message"]
+    assert payload.get("field") == field
+    human = run(*args)  # without --json: click's usage message on stderr, as before
+    assert human.exit_code == 2 and not human.stdout and message.split()[0] in human.stderr

@@ -228,8 +228,16 @@ def directory_reconcile(
             f"\n{report.agency}: {report.accounts} account(s), {report.entries} entr(ies); "
             f"{len(report.differences)} difference(s) {verb}"
         )
+        for d in report.differences:
+            if d.error:
+                typer.echo(f"not fixed: {d.dn}: {d.error}", err=True)
 
     _emit(as_json, data, human)
+    # The report (and the fixes that worked) stand; the exit code says what did not.
+    if report.aborted:
+        raise typer.Exit(EXIT_UNAVAILABLE)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 from idp.directory.cli_federation import federation_app  # noqa: E402

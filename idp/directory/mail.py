@@ -36,6 +36,8 @@ class MailDirectory(Protocol):
 
     def read(self, account_id: uuid.UUID) -> Entry | None: ...
 
+    def read_all(self, account_id: uuid.UUID) -> list[Entry]: ...
+
     def entries_for_agencies(self, codes: Sequence[str]) -> Iterator[Entry]: ...
 
     def delete_dn(self, dn: str) -> bool: ...
@@ -166,44 +168,86 @@ class LdapMailDirectory:
         )
         return code == 0
 
+    def read_all(self, account_id: uuid.UUID) -> list[Entry]:
+        """Every entry the account has at one of its candidate DNs (normally 0 or 1)."""
+        found = []
+        for dn in E.candidate_dns(account_id, self.s):
+            entry = self._read_dn(dn)
+            if entry is not None:
+                found.append(entry)
+        return found
+
+    def _delete_others(self, desired: Desired, keep: str) -> bool:
+        """Delete the account's entries at candidate DNs other than ``keep``."""
+        removed = False
+        for dn in E.candidate_dns(desired.account_id, self.s):
+            if dn.lower() != keep.lower() and self.delete_dn(dn):
+                removed = True
+        return removed
+
     def apply(self, desired: Desired, *, hint: str = "") -> str:
-        """Make the account's entry match ``desired``. Returns what was done."""
+        """Make the account's entry match ``desired``. Returns what was done.
+
+        Converges to exactly one entry, at ``desired.dn``, whatever was there before: an
+        entry in the other container is moved (or, when the target exists too, deleted
+        after the target has been made right), so re-applying an old row after its lease
+        ran out never leaves a duplicate.
+        """
         if not desired.present:
             deleted = [
                 dn for dn in E.candidate_dns(desired.account_id, self.s) if self.delete_dn(dn)
             ]
             return "deleted" if deleted else "unchanged"
-        # A new account is almost always absent: try the add first (one round trip).
+        # A new account is almost always absent: try the add first. If it worked, a copy
+        # may still sit in the other container (this row applied once already, then the
+        # account was suspended or resumed before the row was re-applied): remove it.
         if hint == "add" and self._add(desired):
+            self._delete_others(desired, desired.dn)
             return "added"
-        entry = self.read(desired.account_id)
-        if entry is None:
-            if self._add(desired):
-                return "added"
-            entry = self._read_dn(desired.dn)  # raced with another writer
-            if entry is None:
-                raise DirectoryError("entry vanished during add", transient=True)
+        found = self.read_all(desired.account_id)
+        target = next((e for e in found if e.dn.lower() == desired.dn.lower()), None)
         done = "unchanged"
-        if entry.dn.lower() != desired.dn.lower():
-            container = desired.dn.split(",", 1)[1]
-            self._call(
-                "move",
-                Connection.modify_dn,
-                entry.dn,
-                E.rdn(desired.account_id),
-                new_superior=container,
-            )
+        if target is None and found:
+            target = self._move(found[0], desired)
             done = "moved"
+        elif target is None:
+            if self._add(desired):
+                self._delete_others(desired, desired.dn)
+                return "added"
+            target = self._read_dn(desired.dn)  # raced with another writer
+            if target is None:
+                raise DirectoryError("entry vanished during add", transient=True)
         changes: dict[str, list] = {}
-        missing_oc = E.missing_object_classes(entry, desired)
+        missing_oc = E.missing_object_classes(target, desired)
         if missing_oc:
             changes["objectClass"] = [(MODIFY_ADD, missing_oc)]
-        for name, values in E.differences(entry, desired).items():
+        for name, values in E.differences(target, desired).items():
             changes[name] = [(MODIFY_REPLACE, values)]  # [] removes the attribute
         if changes:
             self._call("modify", Connection.modify, desired.dn, changes)
             done = "modified" if done == "unchanged" else done
+        # Only now that the target is right: drop any other copy (a duplicate).
+        if self._delete_others(desired, desired.dn) and done in ("unchanged", "modified"):
+            done = "deduplicated"
         return done
+
+    def _move(self, entry: Entry, desired: Desired) -> Entry:
+        """Move ``entry`` to ``desired.dn``. If an entry already exists there (another
+        writer, or a copy left by an earlier apply), keep that one: the caller makes it
+        right and deletes the stale copy."""
+        container = desired.dn.split(",", 1)[1]
+        self._call(
+            "move",
+            Connection.modify_dn,
+            entry.dn,
+            E.rdn(desired.account_id),
+            new_superior=container,
+            ok=(0, ALREADY_EXISTS),
+        )
+        target = self._read_dn(desired.dn)
+        if target is None:
+            raise DirectoryError("entry vanished during move", transient=True)
+        return target
 
 
 def _entry(item: dict) -> Entry:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from idp.accounts.models import Account
 
 Status = Literal["pending", "parked", "done"]
+MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist (and cannot even be sent to SQLite)
 STATUSES: tuple[str, ...] = ("pending", "parked", "done", "all")
 
 
@@ -97,6 +98,8 @@ def list_entries(
     after_id: int | None = None,
 ) -> list[OutboxEntry]:
     """Rows by id (oldest first); ``after_id`` is the cursor for the next page."""
+    if after_id is not None and not 0 <= after_id <= MAX_ID:
+        raise InvalidInput(f"after must be an outbox id (0-{MAX_ID})", field="after")
     stmt = _where_status(select(OutboxEntry), status).order_by(OutboxEntry.id).limit(limit)
     if account_id is not None:
         stmt = stmt.where(OutboxEntry.account_id == account_id)
@@ -131,6 +134,8 @@ def counts(session: Session) -> Counts:
 
 def retry(session: Session, entry_id: int, *, actor: str | None = None) -> OutboxEntry:
     """Put a parked (or waiting) row back in the queue, due now."""
+    if not 1 <= entry_id <= MAX_ID:
+        raise InvalidInput(f"not an outbox id: {entry_id}", field="id")
     row = session.get(OutboxEntry, entry_id)
     if row is None:
         raise NotFound(f"no outbox entry {entry_id}", field="id")

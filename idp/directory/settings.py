@@ -34,6 +34,12 @@ def check_ldap_urls(urls: list[str]) -> list[str]:
             raise ValueError(f"not an ldap:// or ldaps:// URL: {url!r}")
         if parts.path not in ("", "/") or parts.query:
             raise ValueError(f"LDAP server URLs carry host and port only: {url!r}")
+        try:
+            port = parts.port  # urlsplit raises for non-numbers and > 65535
+        except ValueError:
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(f"port must be 1-65535: {url!r}")
         out.append(url)
     if not out:
         raise ValueError("at least one LDAP server URL is required")

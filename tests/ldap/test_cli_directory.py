@@ -163,3 +163,37 @@ def test_federation_commands(env, agency_slapd, agency_tls, tmp_path):
     assert r.exit_code == 0
     r, shown = run_json("directory", "federation", "show", "--agency", "clim")
     assert shown == {"agency": "clim", "federated": False}
+
+
+def test_out_of_range_input_is_invalid_input_not_a_traceback(env):
+    huge = "99999999999999999999999"  # > BIGINT: SQLite cannot even bind it (OverflowError)
+    for args in (("outbox", "retry", huge), ("outbox", "list", "--after", huge)):
+        r, out = run_json(*args)
+        assert r.exit_code == 2 and out["error"] == "invalid_input", (args, r.output)
+        assert "Traceback" not in run(*args).output
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "65536"])
+def test_ldap_url_port_out_of_range_is_bad_configuration(env, monkeypatch, port):
+    assert run("accounts", "create", "--email", "pp@cli.go.th", "--agency", "clim").exit_code == 0
+    monkeypatch.setenv("IDP_LDAP_URLS", f"ldap://127.0.0.1:{port}")
+    for args in (("directory", "reconcile", "--agency", "clim"), ("outbox", "run", "--once")):
+        r, out = run_json(*args)
+        assert r.exit_code == 78 and out["error"] == "invalid_settings", (args, r.output)
+        assert "1-65535" in out["message"] and "IDP_LDAP_URLS" in out["message"]
+    # Refused before anything was claimed: the row is due now, not leased.
+    r, listed = run_json("outbox", "list")
+    assert listed["outbox"]["due"] == 1 and listed["entries"][0]["attempts"] == 0
+
+
+def test_reconcile_fix_repairs_a_duplicate_from_the_cli(env, monkeypatch, mail_slapd, ldap_base):
+    monkeypatch.setenv("IDP_LDAP_DISABLE_MODE", "move")
+    assert run("accounts", "create", "--email", "d@cli.go.th", "--agency", "clim").exit_code == 0
+    assert run("outbox", "run", "--once").exit_code == 0
+    (uid, entry) = ldap_entries(mail_slapd, ldap_base).popitem()
+    attrs = {k: v for k, v in entry.items() if k not in ("dn", "objectclass")}
+    mail_slapd.add_entry(f"uid={uid},ou=disabled,{ldap_base}", entry["objectclass"], attrs)
+    r, rec = run_json("directory", "reconcile", "--agency", "clim", "--fix")
+    assert r.exit_code == 0, r.output
+    assert rec["counts"]["duplicate"] == 1 and rec["failed"] == 0
+    assert ldap_entries(mail_slapd, ldap_base)[uid]["dn"] == f"uid={uid},ou=people,{ldap_base}"

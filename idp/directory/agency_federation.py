@@ -6,6 +6,7 @@ federated, check the local password"; otherwise a ``FederationResult``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,13 +21,17 @@ from idp.directory.federation import (
     DEFAULT_SEARCH_FILTER,
     FederationConfig,
     FederationResult,
+    Outcome,
     authenticate,
 )
 from idp.directory.models import AgencyFederation
+from idp.directory.settings import plain_remote_allowed
 from idp.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from idp.accounts.models import Account
+
+log = logging.getLogger("idp.directory.federation")
 
 PASSWORD_PURPOSE = "agency_federation.service_password"  # noqa: S105 (a label)
 
@@ -63,6 +68,7 @@ def _to_config(row: AgencyFederation, cipher: DataCipher) -> FederationConfig:
         service_password=password,
         timeout=float(row.timeout_seconds),
         fallback_to_local=row.fallback_to_local,
+        allow_plain_remote=plain_remote_allowed(),
     )
 
 
@@ -106,7 +112,9 @@ def configure(
     try:
         _to_config(row, cipher)  # the same checks the login path will make
     except ValueError as exc:
-        raise InvalidInput(f"federation settings: {exc}", field="federation") from exc
+        raise InvalidInput(
+            f"federation settings: {exc}", field=getattr(exc, "field", "federation")
+        ) from None
     session.add(row)
     session.flush()
     audit.record(
@@ -168,7 +176,13 @@ def authenticate_account(
 ) -> FederationResult | None:
     """Sign-in for ``account`` against its agency's directory, or ``None`` when the
     agency is not federated (then the local password applies)."""
-    config = config_for(session, account.agency, cipher=cipher)
+    try:
+        config = config_for(session, account.agency, cipher=cipher)
+    except ValueError as exc:
+        # Stored before these settings were checked (or the rules got stricter): the
+        # operator must fix them; the user gets "try again later", never a traceback.
+        log.error("federation settings of %s unusable: %s", account.agency.code, exc)
+        return FederationResult(Outcome.UNAVAILABLE, reason="bad_configuration")
     if config is None:
         return None
     return authenticate(config, account.email, password)

@@ -33,7 +33,12 @@ def federation_set(
     ] = False,
     start_tls: Annotated[bool, typer.Option(help="StartTLS on ldap:// URLs")] = True,
     allow_plain: Annotated[
-        bool, typer.Option("--allow-plain", help="No TLS at all (loopback testing only)")
+        bool,
+        typer.Option(
+            "--allow-plain",
+            help="No TLS at all (loopback testing only; a remote host also needs "
+            "IDP_LDAP_ALLOW_PLAIN_REMOTE=true)",
+        ),
     ] = False,
     ca_file: Annotated[Path | None, typer.Option(help="PEM CA bundle to trust")] = None,
     timeout: Annotated[int, typer.Option(min=1, max=60, help="Seconds per server")] = 5,
@@ -135,9 +140,14 @@ def federation_test(
 
     password = sys.stdin.readline().rstrip("\r\n")
     with _services() as services, services.sessions() as session:
-        config = fed.config_for(
-            session, agencies.get_by_code(session, agency), cipher=services.cipher
-        )
+        try:
+            config = fed.config_for(
+                session, agencies.get_by_code(session, agency), cipher=services.cipher
+            )
+        except ValueError as exc:  # stored before the settings were checked
+            raise CliError(
+                "invalid_settings", f"federation settings: {exc} (set them again)", 78
+            ) from None
     if config is None:
         raise CliError("not_found", f"agency {agency} is not federated", 3)
     r = authenticate(config, login, password)

@@ -11,13 +11,16 @@ RFC 8176 §2); level 2 still needs GovID's own second factor.
 from __future__ import annotations
 
 import logging
+import ssl
+import string
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ldap3 import SUBTREE
 from ldap3.core.exceptions import LDAPException
+from ldap3.operation.search import parse_filter
 from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import escape_rdn
+from ldap3.utils.dn import escape_rdn, parse_dn
 
 from idp.directory.ldap import (
     INVALID_CREDENTIALS,
@@ -45,6 +48,44 @@ class Outcome(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
+PLACEHOLDERS = ("username", "email")
+
+
+class SettingsError(ValueError):
+    """Federation settings that can never work; ``field`` names the setting."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+def _render(name: str, template: str, escape) -> str:
+    """``template`` filled in as the login path does, after checking its placeholders:
+    only ``{username}`` and ``{email}``, no conversions or format specs, balanced braces."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise SettingsError(name, f"{exc} (write a literal brace as {{{{ or }}}})") from None
+    used = [f for _, f, _, _ in parts if f is not None]
+    for _, f, spec, conv in parts:
+        if f is not None and (f not in PLACEHOLDERS or spec or conv):
+            shown = "{" + f + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            raise SettingsError(
+                name, f"unknown placeholder {shown} (allowed: {{username}}, {{email}})"
+            )
+    if not used:
+        raise SettingsError(name, "must contain {username} or {email}")
+    sample = "a*b(c)\\d,e+f"
+    return template.format(username=escape(sample), email=escape(sample + "@x.go.th"))
+
+
+def _check_dn(name: str, dn: str) -> None:
+    try:
+        parse_dn(dn)
+    except LDAPException as exc:
+        raise SettingsError(name, f"not a valid DN (RFC 4514): {exc}") from None
+
+
 @dataclass(frozen=True)
 class FederationConfig:
     """How one agency's directory is asked. Build it with ``agency_config`` or directly.
@@ -68,22 +109,50 @@ class FederationConfig:
     service_password: str | None = field(default=None, repr=False)
     timeout: float = 5.0
     fallback_to_local: bool = False
+    # Plain LDAP to a non-loopback host: only with IDP_LDAP_ALLOW_PLAIN_REMOTE as well.
+    allow_plain_remote: bool = False
 
     def __post_init__(self) -> None:
+        # Everything the login path will do with these settings is tried here, so that
+        # settings that can never work are refused when they are made, not at every
+        # sign-in ("try again later" for a whole agency subtree).
         if not self.bind_dn_template and not self.search_base:
-            raise ValueError("set a bind DN template or a search base")
-        for tpl in (self.bind_dn_template, self.search_filter):
-            if tpl and not ("{username}" in tpl or "{email}" in tpl):
-                raise ValueError(f"{tpl!r} must contain {{username}} or {{email}}")
-        if self.service_bind_dn and not self.service_password:
-            raise ValueError("a service bind DN needs its password")
-        self.transport()  # validates URLs and the TLS rule
+            raise SettingsError("search_base", "set a bind DN template or a search base")
+        if self.bind_dn_template:
+            _check_dn(
+                "bind_dn_template", _render("bind_dn_template", self.bind_dn_template, escape_rdn)
+            )
+        if self.search_base:
+            _check_dn("search_base", self.search_base)
+            flt = _render("search_filter", self.search_filter, escape_filter_chars)
+            try:
+                parse_filter(flt, None, False, True, None, False)
+            except LDAPException as exc:
+                raise SettingsError(
+                    "search_filter", f"not a valid LDAP filter (RFC 4515): {exc}"
+                ) from None
+        if self.service_bind_dn:
+            _check_dn("service_bind_dn", self.service_bind_dn)
+            if not self.service_password:
+                raise SettingsError("service_password", "a service bind DN needs its password")
+        if self.ca_pem is not None or self.ca_file is not None:
+            try:
+                if self.ca_pem is not None and not self.ca_pem.strip():
+                    raise ssl.SSLError("empty")
+                ssl.create_default_context(cafile=self.ca_file, cadata=self.ca_pem or None)
+            except (ssl.SSLError, OSError, ValueError):
+                raise SettingsError("ca_file", "not a PEM CA certificate bundle") from None
+        try:
+            self.transport()  # URLs (ports 1-65535) and the TLS rule
+        except ValueError as exc:
+            raise SettingsError("servers", str(exc)) from None
 
     def transport(self) -> Transport:
         return Transport(
             urls=tuple(self.servers),
             start_tls=self.start_tls,
             allow_plain=self.allow_plain,
+            allow_plain_remote=self.allow_plain_remote,
             ca_pem=self.ca_pem,
             ca_file=self.ca_file,
             connect_timeout=self.timeout,
@@ -213,5 +282,6 @@ __all__ = [
     "FederationConfig",
     "FederationResult",
     "Outcome",
+    "SettingsError",
     "authenticate",
 ]

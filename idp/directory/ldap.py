@@ -84,6 +84,7 @@ class Transport:
     urls: tuple[str, ...]
     start_tls: bool = True
     allow_plain: bool = False
+    allow_plain_remote: bool = False
     ca_file: str | None = None
     ca_pem: str | None = None
     connect_timeout: float = 5.0
@@ -92,8 +93,15 @@ class Transport:
     def __post_init__(self) -> None:
         check_ldap_urls(list(self.urls))
         for url in self.urls:
-            if url.startswith("ldap://") and not self.start_tls and not self.allow_plain:
+            if not url.startswith("ldap://") or self.start_tls:
+                continue
+            if not self.allow_plain:
                 raise ValueError(f"{url}: plain LDAP needs allow_plain (loopback/testing only)")
+            if not is_loopback_url(url) and not self.allow_plain_remote:
+                raise ValueError(
+                    f"{url}: plain LDAP to a non-loopback host is refused "
+                    "(IDP_LDAP_ALLOW_PLAIN_REMOTE=true overrides)"
+                )
 
     def secured(self, url: str) -> bool:
         return url.startswith("ldaps://") or self.start_tls
@@ -215,6 +223,7 @@ def transport_from_urls(
     *,
     start_tls: bool,
     allow_plain: bool,
+    allow_plain_remote: bool = False,
     ca_file: str | None = None,
     ca_pem: str | None = None,
     connect_timeout: float = 5.0,
@@ -224,6 +233,7 @@ def transport_from_urls(
         urls=tuple(urls),
         start_tls=start_tls,
         allow_plain=allow_plain,
+        allow_plain_remote=allow_plain_remote,
         ca_file=ca_file,
         ca_pem=ca_pem,
         connect_timeout=connect_timeout,

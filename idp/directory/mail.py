@@ -56,6 +56,7 @@ class LdapMailDirectory:
             urls=tuple(settings.urls),
             start_tls=settings.start_tls,
             allow_plain=settings.allow_plain,
+            allow_plain_remote=settings.allow_plain_remote,
             ca_file=settings.ca_file,
             connect_timeout=settings.connect_timeout,
             op_timeout=settings.op_timeout,

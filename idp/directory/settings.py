@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -22,6 +30,16 @@ def is_loopback_url(url: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        return False
+
+
+def plain_remote_allowed() -> bool:
+    """``IDP_LDAP_ALLOW_PLAIN_REMOTE``: the one override for plain LDAP to a non-loopback
+    host, for provisioning and for agency federation alike."""
+    raw = os.environ.get("IDP_LDAP_ALLOW_PLAIN_REMOTE", "")
+    try:
+        return bool(raw.strip()) and TypeAdapter(bool).validate_python(raw.strip())
+    except ValidationError:
         return False
 
 

@@ -110,3 +110,72 @@ def test_authenticate_account(db, tree, cipher, hasher, agency_slapd, agency_tls
     assert ok.outcome is Outcome.OK and ok.amr == ("pwd",)
     bad = fed.authenticate_account(db, account, "wrong", cipher=cipher)
     assert bad.outcome is Outcome.BAD_CREDENTIALS
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "text"),
+    [
+        ({"search_filter": "(&(uid={username})(x={x}))"}, "search_filter", "{x}"),
+        ({"search_filter": "(&(uid={username})(mail={0}))"}, "search_filter", "{0}"),
+        ({"search_filter": "(uid={username!r})"}, "search_filter", "{username!r}"),
+        ({"search_filter": "(uid={username}"}, "search_filter", "RFC 4515"),
+        ({"search_filter": "(uid={username})}"}, "search_filter", "brace"),
+        ({"search_filter": "(objectClass=person)"}, "search_filter", "{username}"),
+        ({"search_base": "not a dn"}, "search_base", "RFC 4514"),
+        ({"service_bind_dn": "govid-search"}, "service_bind_dn", "RFC 4514"),
+        ({"bind_dn_template": "{username}"}, "bind_dn_template", "RFC 4514"),
+        ({"bind_dn_template": "uid={user},ou=people"}, "bind_dn_template", "{user}"),
+        ({"servers": ["ldap://localhost:599730"]}, "servers", "1-65535"),
+        ({"servers": ["ldaps://localhost:0"]}, "servers", "1-65535"),
+        ({"ca_pem": "this is not a certificate"}, "ca_file", "PEM"),
+        ({"ca_pem": ""}, "ca_file", "PEM"),
+    ],
+)
+def test_settings_that_can_never_work_are_refused(
+    db, tree, cipher, agency_slapd, agency_tls, change, field, text
+):
+    change = {"ca_pem": agency_tls["ca"].read_text(), **change}
+    data = settings_for(agency_slapd, **change)
+    with pytest.raises(InvalidInput) as err:
+        fed.configure(db, tree["ministry"].code, data, cipher=cipher)
+    assert err.value.field == field and text in err.value.message
+    assert db.get(AgencyFederation, tree["ministry"].id) is None
+
+
+def test_documented_placeholders_and_literal_braces_are_fine(db, tree, cipher, agency_slapd):
+    flt = "(&(objectClass=person)(|(uid={username})(mail={email})(description={{x}})))"
+    data = settings_for(agency_slapd, None, search_filter=flt, service_bind_dn=None)
+    assert fed.configure(db, tree["ministry"].code, data, cipher=cipher).search_filter == flt
+    tpl = "uid={username},ou=people,dc=agency,dc=test"
+    data = settings_for(agency_slapd, None, bind_dn_template=tpl, search_base=None)
+    assert fed.configure(db, tree["ministry"].code, data, cipher=cipher).bind_dn_template == tpl
+
+
+def test_plain_ldap_to_a_remote_host_needs_the_explicit_override(
+    db, tree, cipher, agency_slapd, monkeypatch
+):
+    plain = dict(start_tls=False, allow_plain=True, service_bind_dn=None)
+    monkeypatch.delenv("IDP_LDAP_ALLOW_PLAIN_REMOTE", raising=False)
+    # Loopback: allowed (tests, a local relay).
+    fed.configure(db, tree["ministry"].code, settings_for(agency_slapd, None, **plain),
+                  cipher=cipher)  # fmt: skip
+    remote = settings_for(agency_slapd, None, servers=["ldap://ad1.agency.go.th:389"], **plain)
+    with pytest.raises(InvalidInput, match="non-loopback") as err:
+        fed.configure(db, tree["dept"].code, remote, cipher=cipher)
+    assert err.value.field == "servers"
+    monkeypatch.setenv("IDP_LDAP_ALLOW_PLAIN_REMOTE", "true")
+    fed.configure(db, tree["dept"].code, remote, cipher=cipher)
+
+
+def test_settings_stored_before_the_checks_give_unavailable_not_a_traceback(
+    db, tree, cipher, hasher, agency_slapd
+):
+    account = factories.account(
+        db, "somchai@agency.go.th", tree["office"].code, hasher=hasher, cipher=cipher
+    )
+    fed.configure(db, tree["ministry"].code, settings_for(agency_slapd, None), cipher=cipher)
+    row = db.get(AgencyFederation, tree["ministry"].id)
+    row.search_filter = "(&(uid={username})(x={x}))"  # as an older version stored it
+    db.flush()
+    r = fed.authenticate_account(db, account, "whatever", cipher=cipher)
+    assert r.outcome is Outcome.UNAVAILABLE and r.reason == "bad_configuration"

@@ -197,3 +197,33 @@ def test_reconcile_fix_repairs_a_duplicate_from_the_cli(env, monkeypatch, mail_s
     assert r.exit_code == 0, r.output
     assert rec["counts"]["duplicate"] == 1 and rec["failed"] == 0
     assert ldap_entries(mail_slapd, ldap_base)[uid]["dn"] == f"uid={uid},ou=people,{ldap_base}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        (["--search-filter", "(&(uid={username})(x={x}))"], "search_filter"),
+        (["--search-filter", "(&(uid={username})(mail={0}))"], "search_filter"),
+        (["--search-filter", "(uid={username}"], "search_filter"),
+        (["--server", "ldap://localhost:599730"], "servers"),
+        (["--bind-dn-template", "nobody {username}"], "bind_dn_template"),
+        (["--ca-file", "NOT-PEM"], "ca_file"),
+        (["--no-start-tls", "--allow-plain", "--server", "ldap://ad.agency.go.th"], "servers"),
+    ],
+)
+def test_federation_set_refuses_settings_that_cannot_work(
+    env, agency_slapd, tmp_path, extra, field
+):
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("hello\n")
+    extra = [str(not_pem) if x == "NOT-PEM" else x for x in extra]
+    server = [] if "--server" in extra else ["--server", agency_slapd.url]
+    args = ("directory", "federation", "set", "--agency", "clim", *server,
+            "--search-base", AGENCY_PEOPLE, *extra)  # fmt: skip
+    r, out = run_json(*args)
+    assert r.exit_code == 2 and out["error"] == "invalid_input", r.output
+    assert out["field"] == field and out["message"].startswith(f"federation settings: {field}")
+    human = run(*args)
+    assert human.exit_code == 2 and "Traceback" not in human.output
+    r, shown = run_json("directory", "federation", "show", "--agency", "clim")
+    assert shown["federated"] is False

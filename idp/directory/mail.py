@@ -203,7 +203,11 @@ class LdapMailDirectory:
         # may still sit in the other container (this row applied once already, then the
         # account was suspended or resumed before the row was re-applied): remove it.
         if hint == "add" and self._add(desired):
-            self._delete_others(desired, desired.dn)
+            # Only in move mode can suspension have put an earlier application of this
+            # row in the other container; in attribute mode the DN never changes, so a
+            # new account costs one LDAP operation, not two (the bulk migration's rate).
+            if self.s.disable_mode == "move":
+                self._delete_others(desired, desired.dn)
             return "added"
         found = self.read_all(desired.account_id)
         target = next((e for e in found if e.dn.lower() == desired.dn.lower()), None)

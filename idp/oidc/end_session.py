@@ -14,7 +14,6 @@ from idp.oidc.routes import FormDep, client_ip, make_ctx, oauth_request, pages
 from idp.oidc.server import server_for
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
-from idp.web.i18n import translator
 from idp.web.signing import BadSignature, Signer
 
 router = APIRouter()
@@ -93,13 +92,7 @@ def end_session_confirm_page(
     if sessions.find(db, services.settings, request.cookies.get(pg.session_cookie)) is None:
         return pg.render(request, "logged_out.html")
     if _confirmation(services, i) is None:
-        return pg.render(
-            request,
-            "error.html",
-            status=400,
-            error="invalid_request",
-            description=translator(pg.locale(request))("logout_expired"),
-        )
+        return pg.error(request, "invalid_request", "logout_expired")
     return pg.render(request, "logout_confirm.html", interaction=i)
 
 
@@ -115,14 +108,7 @@ def end_session_confirm(
     pg = pages(request)
     data = _confirmation(services, i)
     if data is None or not pg.csrf_ok(request, csrf_token):
-        return pg.render(
-            request,
-            "error.html",
-            status=400,
-            error="invalid_request",
-            description=translator(pg.locale(request))("logout_expired"),
-            interaction=i,
-        )
+        return pg.error(request, "invalid_request", "logout_expired", interaction=i)
     if decision != "yes":
         # Still signed in: the person's own account page (not the discovery JSON).
         return RedirectResponse("/account", status_code=303)

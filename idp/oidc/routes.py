@@ -320,14 +320,7 @@ def authorize_resume(request: Request, db: DbDep, services: ServicesDep, i: str 
     try:
         data = interaction_signer(services).loads(i)
     except BadSignature:
-        pg = pages(request)
-        return pg.render(
-            request,
-            "error.html",
-            status=400,
-            error="invalid_request",
-            description=translator(pg.locale(request))("interaction_broken"),
-        )
+        return pages(request).error(request, "invalid_request", "interaction_broken")
     return run_authorize(request, db, services, *resumed_from(data), "GET")
 
 

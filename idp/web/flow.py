@@ -15,7 +15,6 @@ from starlette.responses import RedirectResponse, Response
 
 from idp.oidc.routes import INTERACTION_TTL, interaction_signer, pages, resume_here
 from idp.sessions import service as sessions
-from idp.web.i18n import translator
 from idp.web.signing import BadSignature
 
 
@@ -56,15 +55,8 @@ def parse(request: Request, services, token: str | None) -> Flow | None:
 
 
 def expired_page(request: Request, token: str | None = None) -> Response:
-    pg = pages(request)
-    return pg.render(
-        request,
-        "error.html",
-        status=400,
-        error="interaction_expired",
-        description=translator(pg.locale(request))("csrf"),
-        interaction=token,  # the language links keep the step (idp.web.render.same_step_url)
-    )
+    # The language links keep the step (idp.web.render.same_step_url).
+    return pages(request).error(request, "interaction_expired", "csrf", interaction=token)
 
 
 def login_redirect(flow: Flow) -> RedirectResponse:

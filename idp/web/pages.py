@@ -20,10 +20,9 @@ from idp.oidc import authorize as authz
 from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
-from idp.web.flow import Flow, continue_after
+from idp.web.flow import Flow, continue_after, expired_page
 from idp.web.i18n import translator
 from idp.web.login_page import login_page
-from idp.web.render import Pages
 from idp.web.signing import BadSignature
 
 router = APIRouter()
@@ -41,23 +40,12 @@ def _resume(services, data: dict, **flags) -> RedirectResponse:
     return continue_after(services, Flow(data, "", "th"), **flags)
 
 
-def _expired(request: Request, pg: Pages, i: str) -> Response:
-    return pg.render(
-        request,
-        "error.html",
-        status=400,
-        error="interaction_expired",
-        description=translator(pg.locale(request))("csrf"),
-        interaction=i,  # the language links keep the step (idp.web.render.same_step_url)
-    )
-
-
 @router.get("/login")
 def login_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
     pg = pages(request)
     data = _interaction(services, i)
     if data is None:
-        return _expired(request, pg, i)
+        return expired_page(request, i)
     return login_page(request, pg, db, data, i)
 
 
@@ -74,7 +62,7 @@ def login_submit(
     pg = pages(request)
     data = _interaction(services, i)
     if data is None:
-        return _expired(request, pg, i)
+        return expired_page(request, i)
     t = translator(pg.locale(request, dict(data.get("p") or []).get("ui_locales")))
     if not pg.csrf_ok(request, csrf_token):
         return login_page(request, pg, db, data, i, error=t("csrf"), email=email, status=400)
@@ -174,7 +162,7 @@ def consent_submit(
     pg = pages(request)
     data = _interaction(services, i)
     if data is None or not pg.csrf_ok(request, csrf_token):
-        return _expired(request, pg, i)
+        return expired_page(request, i)
     sso, redirect = _sso_or_login(request, db, services, data, i)
     if redirect:
         return redirect
@@ -208,7 +196,7 @@ def select_account_submit(
     pg = pages(request)
     data = _interaction(services, i)
     if data is None or not pg.csrf_ok(request, csrf_token):
-        return _expired(request, pg, i)
+        return expired_page(request, i)
     if choice == "current":
         return _resume(services, data, s=True)
     # Another account: sign in afresh; the choice itself is then made.

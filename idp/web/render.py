@@ -63,6 +63,30 @@ class Pages:
     def csrf_ok(self, request: Request, submitted: str | None) -> bool:
         return csrf.check(self.secret_key, request.cookies.get(self.csrf_cookie), submitted)
 
+    def error(
+        self,
+        request: Request,
+        error: str,
+        message: str,
+        *,
+        status: int = 400,
+        interaction: str | None = None,
+        **values: str,
+    ) -> HTMLResponse:
+        """The error page for a person: ``error`` is the code shown as it is, ``message``
+        a key of idp.web.i18n.MESSAGES said in the page's language; ``interaction`` keeps
+        the step for the language links (``same_step_url``)."""
+        locale = self.locale(request)
+        return self.render(
+            request,
+            "error.html",
+            status=status,
+            locale=locale,
+            error=error,
+            description=translator(locale)(message, **values),
+            interaction=interaction,
+        )
+
     def render(
         self,
         request: Request,

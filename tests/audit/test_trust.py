@@ -18,20 +18,9 @@ from idp.audit.models import AuditCheckpoint, AuditEvent
 from idp.audit.verify import verify
 from idp.audit.verify_export import JwksKeys
 from idp.keys.models import SigningKey
+from tests.audit.test_retention import add
 
 NOW = dt.datetime.now(dt.UTC)
-
-
-def add(s, n, at=None):
-    return [
-        audit.record(
-            s,
-            "admin.account.resumed",
-            subject=str(i),
-            at=at + dt.timedelta(seconds=i) if at else None,
-        )
-        for i in range(n)
-    ]
 
 
 def trusted(s):

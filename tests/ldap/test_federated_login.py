@@ -18,6 +18,24 @@ LOCAL = "a local password nobody should use"
 DIRECTORY = AGENCY_USERS["somchai"][0]
 
 
+def configure_agency(db, code, cipher, agency_tls, servers, fallback=False):
+    fed.configure(
+        db,
+        code,
+        fed.FederationInput(
+            servers=servers,
+            start_tls=True,
+            ca_pem=agency_tls["ca"].read_text(),
+            search_base=AGENCY_PEOPLE,
+            service_bind_dn=SERVICE_DN,
+            service_password=SERVICE_PASSWORD,
+            timeout_seconds=2,
+            fallback_to_local=fallback,
+        ),
+        cipher=cipher,
+    )
+
+
 @pytest.fixture
 def federated(db, unique, cipher, hasher, agency_slapd, agency_tls):
     agency = factories.agency(db, f"fl-{unique}", domains=["agency.go.th"])
@@ -26,21 +44,7 @@ def federated(db, unique, cipher, hasher, agency_slapd, agency_tls):
     )
 
     def configure(servers, fallback=False):
-        fed.configure(
-            db,
-            agency.code,
-            fed.FederationInput(
-                servers=servers,
-                start_tls=True,
-                ca_pem=agency_tls["ca"].read_text(),
-                search_base=AGENCY_PEOPLE,
-                service_bind_dn=SERVICE_DN,
-                service_password=SERVICE_PASSWORD,
-                timeout_seconds=2,
-                fallback_to_local=fallback,
-            ),
-            cipher=cipher,
-        )
+        configure_agency(db, agency.code, cipher, agency_tls, servers, fallback)
 
     return account, configure
 
@@ -96,20 +100,7 @@ def test_a_thai_directory_password_is_sent_as_typed(
     account = factories.account(
         db, "kamon@agency.go.th", agency.code, hasher=hasher, cipher=cipher, password=LOCAL
     )
-    fed.configure(
-        db,
-        agency.code,
-        fed.FederationInput(
-            servers=[agency_slapd.url],
-            start_tls=True,
-            ca_pem=agency_tls["ca"].read_text(),
-            search_base=AGENCY_PEOPLE,
-            service_bind_dn=SERVICE_DN,
-            service_password=SERVICE_PASSWORD,
-            timeout_seconds=2,
-        ),
-        cipher=cipher,
-    )
+    configure_agency(db, agency.code, cipher, agency_tls, [agency_slapd.url])
 
     def attempt(password):
         return password_login(

@@ -73,11 +73,13 @@ def form_problem(request: Request, form: list[tuple[str, str]]) -> Response | No
     """What RFC 6749 asks of every token-endpoint style request (also /revoke and
     /introspect): no parameter twice (§3.2), and one way of authenticating the client
     (§2.3: "MUST NOT use more than one authentication method in each request")."""
-    names = [name for name, _ in form]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    names: set[str] = set()
+    repeated: set[str] = set()
+    for name, _ in form:  # linear: a body may carry up to MAX_FORM_FIELDS fields
+        (repeated if name in names else names).add(name)
     if repeated:
         return oauth_error_response(
-            InvalidRequestError(description=f"Repeated parameter: {', '.join(repeated)}.")
+            InvalidRequestError(description=f"Repeated parameter: {', '.join(sorted(repeated))}.")
         )
     basic = request.headers.get("authorization", "")[:6].lower() == "basic "
     if basic + ("client_secret" in names) + ("client_assertion" in names) > 1:

@@ -175,6 +175,7 @@ def _settings() -> Settings:
 def _check_database_url(url: str) -> None:
     """A URL SQLAlchemy cannot use is bad configuration (exit 78), not a traceback."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     from idp.db import normalise_url
 
@@ -190,9 +191,12 @@ def _check_database_url(url: str) -> None:
             EXIT_CONFIG,
         ) from None
     except Exception as exc:  # ArgumentError, NoSuchModuleError, ValueError (the port)
+        # SQLAlchemy 1.x's ArgumentError quoted the whole URL, password included: name the
+        # kind of error only, never the value (no secrets in output).
+        detail = type(exc).__name__ if isinstance(exc, ArgumentError) else f"{exc}"
         raise CliError(
             "invalid_settings",
-            f"IDP_DATABASE_URL is not a usable database URL ({type(exc).__name__}: {exc}); "
+            f"IDP_DATABASE_URL is not a usable database URL ({detail}); "
             "expected sqlite:///PATH or postgresql://user[:password]@host[:port]/db",
             EXIT_CONFIG,
         ) from None

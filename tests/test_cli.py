@@ -248,6 +248,7 @@ def test_console_script_runs_without_traceback(env):
         ("bogus://x", "not a usable database URL"),
         ("mysql://u@127.0.0.1/x", "driver is not installed"),
         ("postgresql://postgres@127.0.0.1:notaport/x", "not a usable database URL"),
+        ("not a url: s3cret-db-password", "not a usable database URL"),
     ],
 )
 def test_malformed_database_url_is_bad_configuration(env, monkeypatch, url, message):
@@ -259,6 +260,7 @@ def test_malformed_database_url_is_bad_configuration(env, monkeypatch, url, mess
         assert "IDP_DATABASE_URL" in human.stderr and message in human.stderr
         r, payload = run_json(*args)
         assert r.exit_code == 78 and payload["error"] == "invalid_settings"
+        assert "s3cret" not in human.output + r.output  # never the URL's secrets
 
 
 @pytest.mark.parametrize(

@@ -106,17 +106,34 @@ def _refuse(
     raise ScopeNotHeld(missing, message)
 
 
-def _guard_held(ctx: Ctx, client: Client, event_type: str, details: dict) -> Agency:
-    """Only a caller holding every admin/SCIM scope of ``client`` may manage it (else it
-    could take the client's secret or redirect URIs, and so its scopes)."""
-    agency = ctx.db.get(Agency, client.agency_id)
-    missing = _not_held(ctx, client.scopes, agency)
+def _require_held(
+    ctx: Ctx,
+    scopes: Sequence[str] | None,
+    agency: Agency,
+    event_type: str,
+    details: dict,
+    *,
+    client_id: str | None = None,
+    giving: bool = True,
+) -> None:
+    """Refuse (audited) unless the caller holds every admin/SCIM scope in ``scopes`` over
+    ``agency``: to give them to a client (``giving``), or to manage a client that has them
+    (else it could take its secret or redirect URIs, and so its scopes)."""
+    missing = _not_held(ctx, scopes, agency)
     if missing:
-        _refuse(
-            ctx, missing, event_type, agency, details,
-            "this client holds scope(s) you do not hold yourself: " + ", ".join(missing),
-            client.client_id,
-        )  # fmt: skip
+        what = (
+            "you cannot give a client scope(s) you do not hold yourself: "
+            if giving
+            else "this client holds scope(s) you do not hold yourself: "
+        )
+        _refuse(ctx, missing, event_type, agency, details, what + ", ".join(missing), client_id)
+
+
+def _guard_held(ctx: Ctx, client: Client, event_type: str, details: dict) -> Agency:
+    agency = ctx.db.get(Agency, client.agency_id)
+    _require_held(
+        ctx, client.scopes, agency, event_type, details, client_id=client.client_id, giving=False
+    )
     return agency
 
 
@@ -131,12 +148,9 @@ def create(ctx: Ctx, data: clients.NewClient) -> tuple[Client, str | None]:
     if data.first_party and not ctx.caller.is_operator:
         raise PermissionDenied("only operators may register first-party apps")
     _check_scopes(ctx, data.scopes)
-    missing = _not_held(ctx, data.scopes, agency)
-    if missing:
-        _refuse(
-            ctx, missing, "admin.client.created", agency, {"auth_method": data.auth_method},
-            "you cannot give a client scope(s) you do not hold yourself: " + ", ".join(missing),
-        )  # fmt: skip
+    _require_held(
+        ctx, data.scopes, agency, "admin.client.created", {"auth_method": data.auth_method}
+    )
     _check_acr(ctx, data.min_acr)
     return clients.create(ctx.db, data, actor=ctx.actor)
 
@@ -194,14 +208,14 @@ def update(ctx: Ctx, client_id: str, c: ClientChanges, expected) -> Client:
             new["backchannel_logout_uri"] = c.backchannel_logout_uri
     if c.scopes is not None:
         scopes = _check_scopes(ctx, c.scopes)
-        missing = _not_held(ctx, scopes, agency)
-        if missing:
-            _refuse(
-                ctx, missing, "admin.client.updated", agency, {"changed": ["scopes"]},
-                "you cannot give a client scope(s) you do not hold yourself: "
-                + ", ".join(missing),
-                client.client_id,
-            )  # fmt: skip
+        _require_held(
+            ctx,
+            scopes,
+            agency,
+            "admin.client.updated",
+            {"changed": ["scopes"]},
+            client_id=client.client_id,
+        )
         if scopes != sorted(client.scopes or []):
             new["scopes"] = scopes
     if c.clear_min_acr:

@@ -179,7 +179,12 @@ class LdapMailDirectory:
         return found
 
     def _delete_others(self, desired: Desired, keep: str) -> bool:
-        """Delete the account's entries at candidate DNs other than ``keep``."""
+        """Delete the account's entries at candidate DNs other than ``keep``. Only in move
+        mode can an account have been in the other container; in attribute mode its DN
+        never changes, so nothing is sent (an add or a change stays one LDAP operation,
+        the bulk migration's rate; reconcile finds copies left by an earlier mode)."""
+        if self.s.disable_mode != "move":
+            return False
         removed = False
         for dn in E.candidate_dns(desired.account_id, self.s):
             if dn.lower() != keep.lower() and self.delete_dn(dn):
@@ -203,13 +208,12 @@ class LdapMailDirectory:
         # may still sit in the other container (this row applied once already, then the
         # account was suspended or resumed before the row was re-applied): remove it.
         if hint == "add" and self._add(desired):
-            # Only in move mode can suspension have put an earlier application of this
-            # row in the other container; in attribute mode the DN never changes, so a
-            # new account costs one LDAP operation, not two (the bulk migration's rate).
-            if self.s.disable_mode == "move":
-                self._delete_others(desired, desired.dn)
+            self._delete_others(desired, desired.dn)
             return "added"
-        found = self.read_all(desired.account_id)
+        if self.s.disable_mode == "move":
+            found = self.read_all(desired.account_id)
+        else:  # one place at a time, people first (as before move-mode duplicates)
+            found = [e for e in (self.read(desired.account_id),) if e is not None]
         target = next((e for e in found if e.dn.lower() == desired.dn.lower()), None)
         done = "unchanged"
         if target is None and found:

@@ -77,7 +77,10 @@ EVENT_TYPES: dict[str, str] = {
     # Mail directory (subject = account id; issue 9)
     "directory.outbox.parked": "outbox_id, op, error (the LDAP error; never a secret)",
     "directory.outbox.retried": "outbox_ids, count, was (parked | pending)",
-    "directory.reconcile.fixed": "agency, missing, unexpected, different, orphan (counts)",
+    "directory.reconcile.fixed": (
+        "agency, missing, unexpected, different, orphan, duplicate (counts), "
+        "failed (fixes that could not be made)"
+    ),
     # Keys
     "keys.key.created": "kid, alg, state",
     "keys.key.rotated": "activated, retired",

@@ -34,7 +34,6 @@ from idp.directory.mail import MailDirectory
 from idp.directory.settings import DirectorySettings
 
 KINDS = ("missing", "unexpected", "different", "orphan", "duplicate")
-AUDITED_KINDS = ("missing", "unexpected", "different", "orphan")
 
 
 @dataclass
@@ -202,8 +201,6 @@ def reconcile(
             actor=actor,
             agency_id=scope.id,
             subject=scope.code,
-            # Only the documented detail fields (idp/audit/events.py); duplicates and
-            # failed fixes are in the report.
-            details={"agency": scope.code, **{k: report.counts()[k] for k in AUDITED_KINDS}},
+            details={"agency": scope.code, **report.counts(), "failed": report.failed},
         )
     return report

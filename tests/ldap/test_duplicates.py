@@ -12,9 +12,10 @@ import datetime as dt
 
 import pytest
 from ldap3 import SUBTREE
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from idp.accounts import service as accounts
+from idp.audit.models import AuditEvent
 from idp.db import utcnow
 from idp.directory import entries, worker
 from idp.directory.ldap import DirectoryError
@@ -146,6 +147,10 @@ def test_reconcile_reports_and_fixes_duplicates(
 
     fixed = reconcile(db, move_directory, s, mail_agency.code, fix=True, actor="test")
     assert all(d.fixed and not d.error for d in fixed.differences)
+    event = db.scalars(
+        select(AuditEvent).where(AuditEvent.type == "directory.reconcile.fixed")
+    ).one()
+    assert event.details["duplicate"] == 2 and event.details["failed"] == 0
     (ea,) = entries_of(mail_slapd, ldap_base, str(a.id))
     (eb,) = entries_of(mail_slapd, ldap_base, str(b.id))
     assert ea["dn"] == f"uid={a.id},{s.people_dn}" and eb["dn"] == f"uid={b.id},{s.disabled_dn}"

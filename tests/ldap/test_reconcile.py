@@ -71,6 +71,8 @@ def test_reconcile_reports_then_fixes_hand_made_differences(
         "unexpected": 1,
         "different": 1,
         "orphan": 1,
+        "duplicate": 0,
+        "failed": 0,
     }
 
 

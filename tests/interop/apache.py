@@ -45,8 +45,17 @@ PACKAGES = {
     "auth_openidc": "libapache2-mod-auth-openidc",
     "oauth2": "libapache2-mod-oauth2",
 }
-# Always loaded: the MPM, authn/authz cores, MIME types, a claims page by CGI.
-BASE_MODULES = ("mpm_event", "authn_core", "authz_core", "mime", "cgid", "alias", "env")
+# Always loaded: the MPM, authn/authz cores (+ `Require valid-user`), MIME types, CGI.
+BASE_MODULES = (
+    "mpm_event",
+    "authn_core",
+    "authz_core",
+    "authz_user",
+    "mime",
+    "cgid",
+    "alias",
+    "env",
+)
 # mod_foo.so whose module symbol is not foo_module.
 _SYMBOLS = {"mpm_event": "mpm_event_module"}
 START_TIMEOUT = 20.0
@@ -165,10 +174,13 @@ class Apache:
             "TypesConfig /etc/mime.types",
             "Timeout 30",
             "KeepAliveTimeout 2",
+            # Small: one child of 8 threads, a second only under load.
             "StartServers 1",
-            "ServerLimit 1",
-            "ThreadsPerChild 16",
+            "ServerLimit 2",
+            "ThreadsPerChild 8",
             "MaxRequestWorkers 16",
+            "MinSpareThreads 1",
+            "MaxSpareThreads 16",
             "ServerTokens Prod",
             "TraceEnable off",
         ]

@@ -68,7 +68,9 @@ def end_session_route(
     if sso is not None and not same_user:
         # §6: without a valid hint for this user, ask before acting (logout CSRF).
         token = _signer(services).dumps({"r": validated.redirect_uri}, 600)
-        return pg.render(request, "logout_confirm.html", interaction=token)
+        return pg.render(
+            request, "logout_confirm.html", interaction=token, form_target=validated.redirect_uri
+        )
     return _finish(request, db, services, validated.redirect_uri)
 
 
@@ -91,9 +93,10 @@ def end_session_confirm_page(
     pg = pages(request)
     if sessions.find(db, services.settings, request.cookies.get(pg.session_cookie)) is None:
         return pg.render(request, "logged_out.html")
-    if _confirmation(services, i) is None:
+    data = _confirmation(services, i)
+    if data is None:
         return pg.error(request, "invalid_request", "logout_expired")
-    return pg.render(request, "logout_confirm.html", interaction=i)
+    return pg.render(request, "logout_confirm.html", interaction=i, form_target=data.get("r"))
 
 
 @router.post("/end_session/confirm")

@@ -149,6 +149,15 @@ class EndSessionEndpoint(_EndSession):
             raise InvalidRequestError("'id_token_hint' was not issued by this provider")
         return claims
 
+    def is_post_logout_redirect_uri_legitimate(
+        self, request, post_logout_redirect_uri, client, logout_hint
+    ) -> bool:
+        # RP-Initiated Logout §2 allows client_id + post_logout_redirect_uri without an
+        # id_token_hint. The URI is an exact registered match (§3, checked before this
+        # hook), and the route ends a session without a valid hint only after the
+        # person confirms (§6), so redirecting back afterwards is safe.
+        return True
+
     def end_session(self, end_session_request) -> None:
         """The route does the work (it owns the cookie); see idp.oidc.routes."""
 

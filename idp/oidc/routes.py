@@ -23,7 +23,8 @@ from idp.services import Services
 from idp.sessions import service as sessions
 from idp.web.i18n import translator
 from idp.web.login_page import login_page
-from idp.web.render import Pages
+from idp.web.render import Pages, redirect_target
+from idp.web.security import form_target_source
 from idp.web.signing import BadSignature, Signer
 
 router = APIRouter()
@@ -224,7 +225,12 @@ def run_authorize(
     account = sso.account
     if outcome.kind == "select_account":
         return pg.render(
-            request, "select_account.html", locale=locale, interaction=token, email=account.email
+            request,
+            "select_account.html",
+            locale=locale,
+            interaction=token,
+            email=account.email,
+            form_target=redirect_target(interaction),
         )
     row = outcome.client.row
     agency = get_agency(db, row.agency_id)
@@ -237,6 +243,7 @@ def run_authorize(
         client_name=row.name_th if locale == "th" else row.name_en,
         agency_name=agency.name_th if locale == "th" else agency.name_en,
         scopes=[s for s in outcome.scopes if s in discovery.SCOPE_LABELS],
+        form_target=redirect_target(interaction),
     )
 
 
@@ -246,8 +253,7 @@ def authorization_response(
     if outcome.response_mode == "form_post":
         # OAuth 2.0 Form Post Response Mode: an auto-submitting form to the RP.
         nonce = pg.nonce()
-        parts = urlsplit(outcome.redirect_uri)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = form_target_source(outcome.redirect_uri) or "'none'"
         csp = (
             f"default-src 'none'; script-src 'nonce-{nonce}'; form-action {origin}; "
             "frame-ancestors 'none'; base-uri 'none'"

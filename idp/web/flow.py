@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from idp.oidc.routes import INTERACTION_TTL, interaction_signer, pages, resume_here
 from idp.sessions import service as sessions
+from idp.web.render import redirect_target
 from idp.web.signing import BadSignature
 
 
@@ -27,6 +28,11 @@ class Flow:
     @property
     def skippable(self) -> bool:
         return bool(self.data.get("sk"))
+
+    @property
+    def form_target(self) -> str | None:
+        """Where this flow's forms may end: the app's validated redirect URI."""
+        return redirect_target(self.data)
 
     @property
     def ui_locales(self) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from idp.web.i18n import translator
-from idp.web.render import Pages
+from idp.web.render import Pages, redirect_target
 
 
 def _client_name(request: Request, db, data: dict | None, locale: str) -> str | None:
@@ -46,4 +46,5 @@ def login_page(
         email=email if email is not None else (data or {}).get("h"),
         notice=notice,
         client_name=_client_name(request, db, data, locale),
+        form_target=redirect_target(data),
     )

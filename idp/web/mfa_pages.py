@@ -47,6 +47,7 @@ def _page(
         error=error,
         interaction=flow.token,
         has_keys=has_keys,
+        form_target=flow.form_target,
     )
 
 
@@ -85,8 +86,19 @@ def verify_second_factor(db, services, account: Account, code: str, ip: str | No
 
 
 def complete_step_up(
-    request, db, services, sso, account: Account, method: str, flow: Flow
+    request,
+    db,
+    services,
+    sso,
+    account: Account,
+    method: str,
+    flow: Flow,
+    *,
+    answer_here: bool = True,
 ) -> Response:
+    """Level 2 for the session, then on to the next step. ``answer_here=False`` sends
+    the browser through ``/authorize/resume`` instead of answering the app in this
+    response (a page shown first must not carry a code that expires while it is read)."""
     cookie = sessions.step_up(sso, services.settings, method)
     audit.record(
         db,
@@ -98,7 +110,7 @@ def complete_step_up(
         ip=client_ip(request),
         details={"acr": sso.acr, "amr": sso.amr, "method": method},
     )
-    response = continue_after(services, flow, here=(request, db, sso))
+    response = continue_after(services, flow, here=(request, db, sso) if answer_here else None)
     pg = pages(request)
     pg.set_cookie(
         response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl
@@ -183,6 +195,7 @@ def render_enrol(
         action=action,
         error=error,
         skippable=flow.skippable,
+        form_target=flow.form_target,
     )
 
 
@@ -229,8 +242,12 @@ def enrol_submit(
     if retry:
         return retry
     codes = mfa.regenerate_recovery_codes(db, account)
-    # The user has just proved the new factor: the session is level 2 now.
-    response = complete_step_up(request, db, services, sso, account, "totp", flow)
+    # The user has just proved the new factor: the session is level 2 now. The app's
+    # answer (and its authorization code, 60 s) is made only when the person leaves the
+    # recovery codes page: Continue goes through /authorize/resume.
+    response = complete_step_up(
+        request, db, services, sso, account, "totp", flow, answer_here=False
+    )
     next_url = response.headers["location"]
     page = pages(request).render(
         request, "recovery_codes.html", locale=flow.locale, codes=codes, next_url=next_url

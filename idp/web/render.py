@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from idp.web import csrf
 from idp.web.i18n import LOCALES, pick_locale, translator
+from idp.web.security import page_csp
 
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALE_COOKIE = "govid_locale"
@@ -95,9 +96,14 @@ class Pages:
         status: int = 200,
         locale: str | None = None,
         headers: dict[str, str] | None = None,
+        form_target: str | None = None,
         **context,
     ) -> HTMLResponse:
+        """``form_target``: the validated redirect URI a form on this page may end at
+        (``idp.web.security.page_csp``); without it, forms may only post to GovID."""
         locale = locale or self.locale(request)
+        if form_target:
+            headers = {**(headers or {}), "Content-Security-Policy": page_csp(form_target)}
         cookie_value, token = self.csrf_pair(request)
 
         same_step = same_step_url(request, template, context)
@@ -131,6 +137,14 @@ class Pages:
     @staticmethod
     def nonce() -> str:
         return secrets.token_urlsafe(16)
+
+
+def redirect_target(data: dict | None) -> str | None:
+    """The app's ``redirect_uri`` of the authorization request an interaction carries
+    (validated against the client's registration before the interaction was signed)."""
+    if not data or data.get("p") is None:
+        return None
+    return dict(data["p"]).get("redirect_uri")
 
 
 def same_step_url(request: Request, template: str, context: dict) -> str | None:

@@ -5,6 +5,8 @@ Pure ASGI middleware (no BaseHTTPMiddleware) so it adds nothing measurable per r
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -12,11 +14,40 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # for /token with PKCE public clients, OIDC Core §5.3 userinfo). Never /authorize.
 CORS_PATHS = ("/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/revoke")
 
-DEFAULT_CSP = (
+_CSP_BEFORE_FORMS = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "img-src 'self' data:; "
 )
+_CSP_AFTER_FORMS = "; frame-ancestors 'none'; base-uri 'none'"
+DEFAULT_CSP = f"{_CSP_BEFORE_FORMS}form-action 'self'{_CSP_AFTER_FORMS}"
+
+
+def form_target_source(uri: str) -> str | None:
+    """The CSP source expression that allows a form's answer to redirect to ``uri``:
+    its origin (``https://app.example.go.th:8443``), or ``scheme:`` for a native app's
+    private-use scheme (RFC 8252 §7.1). None for anything a CSP cannot name safely."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname or any(c in parts.netloc for c in " ;,'\"\\"):
+            return None
+        return f"{scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+    if scheme and all(c.isalnum() or c in "+-." for c in scheme):
+        return f"{scheme}:"
+    return None
+
+
+def page_csp(form_target: str | None = None) -> str:
+    """A page's CSP. ``form_target`` is the validated redirect URI (an app's
+    ``redirect_uri`` or ``post_logout_redirect_uri``) that a form on this page may end
+    at: Chromium applies ``form-action`` to every redirect that follows a submission
+    (CSP Level 3 §6.3.1.1: a form's navigation, redirects included, is checked), so
+    ``POST /login`` → 303 → the app would be blocked with ``'self'`` alone. Exactly that
+    origin is added, nothing wider."""
+    source = form_target_source(form_target) if form_target else None
+    if source is None:
+        return DEFAULT_CSP
+    return f"{_CSP_BEFORE_FORMS}form-action 'self' {source}{_CSP_AFTER_FORMS}"
 
 
 class SecurityHeaders:

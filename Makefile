@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 # `npm ci` writes node_modules/.package-lock.json; older than the lock = reinstall.
 INTEROP_STAMP := tests/interop/node_modules/.package-lock.json
+SPA_STAMP := tests/interop/spa/node_modules/.package-lock.json
 export IDP_DATABASE_URL ?= sqlite:///var/idp.db
 
 .PHONY: run serve test lint fmt bench bench-instructions clean install install-test install-interop db argon2-avx2
@@ -45,13 +46,19 @@ $(INTEROP_STAMP): tests/interop/package-lock.json tests/interop/package.json
 		npm ci --prefix tests/interop --no-audit --no-fund && touch $@; \
 	else echo "make: npm not found; tests/interop cannot be installed" >&2; fi
 
+# The oidc-client-ts single-page app (tests/interop/spa, bundled by esbuild in the test).
+$(SPA_STAMP): tests/interop/spa/package-lock.json tests/interop/spa/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/interop/spa --no-audit --no-fund && touch $@; \
+	else echo "make: npm not found; tests/interop/spa cannot be installed" >&2; fi
+
 BENCH_NODE_STAMP := bench/node-oidc-provider/node_modules/.package-lock.json
 $(BENCH_NODE_STAMP): bench/node-oidc-provider/package-lock.json bench/node-oidc-provider/package.json
 	npm ci --prefix bench/node-oidc-provider --no-audit --no-fund && touch $@
 
 install: $(STAMP)
 install-test: $(TEST_STAMP)
-install-interop: $(INTEROP_STAMP)
+install-interop: $(INTEROP_STAMP) $(SPA_STAMP)
 
 db: $(STAMP)
 	@mkdir -p var
@@ -64,7 +71,7 @@ run: db
 
 ## test: the whole suite (PostgreSQL, SQLite, Redis, slapd, Chromium as each part needs)
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
-test: $(TEST_STAMP) $(INTEROP_STAMP)
+test: $(TEST_STAMP) $(INTEROP_STAMP) $(SPA_STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
 

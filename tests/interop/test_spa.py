@@ -307,7 +307,8 @@ def test_sign_in_userinfo_and_cors(page, spa_server, spa_client, e2e_world):  # 
     )
     assert not introspect["ok"] and "TypeError" in introspect["error"], introspect
     assert introspect["csp_violations"] == []
-    for path in ("/healthz", "/authorize?client_id=" + spa_client["client_id"], "/account"):
+    refused = ("/authorize?client_id=" + spa_client["client_id"], "/end_session", "/account")
+    for path in (*refused, "/healthz"):
         r = spa_call(page, f"probe({json.dumps(base + path)})")
         assert not r["ok"] and r["csp_violations"] == [], (path, r)
     # ... and the app's own CSP is in force: an origin outside connect-src is a violation.
@@ -365,7 +366,7 @@ def test_silent_renew_in_iframe(page, spa_server, spa_client, e2e_world):  # noq
     renewed = spa_call(page, "silentIframe()")
     assert not renewed.get("failed"), (renewed, page.console)
     silent = [h for h in spa_server.hits[hits_before:] if h.startswith("/silent.html?")]
-    assert silent and "code=" in silent[0], spa_server.hits[hits_before:]
+    assert silent and "code=" in silent[0] and "iss=" in silent[0], spa_server.hits[hits_before:]
     framed = [r for r in answers if r.url.startswith(f"{base}/authorize?")]
     assert len(framed) == 1 and "prompt=none" in framed[0].url
     assert "id_token_hint=" in framed[0].url

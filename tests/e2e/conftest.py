@@ -56,15 +56,36 @@ def ensure_chromium() -> str:
     return CHROMIUM
 
 
+# One Playwright and one Chromium per test process. Modules elsewhere (tests/interop)
+# import this fixture, which gives each its own session fixture; Playwright's sync API
+# cannot start twice in one thread ("using Playwright Sync API inside the asyncio loop"),
+# so they all share this one, closed when the last user is torn down.
+_CHROMIUM: dict = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def browser():
-    path = ensure_chromium()
-    from playwright.sync_api import sync_playwright
+    if _CHROMIUM["users"] == 0:
+        path = ensure_chromium()
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        pw = sync_playwright().start()
+        try:
+            _CHROMIUM["browser"] = pw.chromium.launch(
+                executable_path=path, headless=True, args=CHROMIUM_ARGS
+            )
+        except Exception:
+            pw.stop()
+            raise
+        _CHROMIUM["playwright"] = pw
+    _CHROMIUM["users"] += 1
+    try:
+        yield _CHROMIUM["browser"]
+    finally:
+        _CHROMIUM["users"] -= 1
+        if _CHROMIUM["users"] == 0:
+            _CHROMIUM.pop("browser").close()
+            _CHROMIUM.pop("playwright").stop()
 
 
 @pytest.fixture(scope="session")

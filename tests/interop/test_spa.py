@@ -296,6 +296,12 @@ def test_sign_in_userinfo_and_cors(page, spa_server, spa_client, e2e_world):  # 
     for path in ("/.well-known/openid-configuration", "/jwks"):
         r = spa_call(page, f"probe({json.dumps(base + path)})")
         assert r["ok"] and r["status"] == 200 and r["body"], (path, r)
+    # An error answer is readable too, its challenge exposed (RFC 6750 §3).
+    bad = spa_call(
+        page, f"probe({json.dumps(base + '/userinfo')}, {{headers: {{Authorization: 'Bearer x'}}}})"
+    )
+    assert bad["ok"] and bad["status"] == 401, bad
+    assert "invalid_token" in (bad["www_authenticate"] or ""), bad
     jwks = spa_call(page, f"probe({json.dumps(base + '/jwks')})")["body"]
     assert jwks["keys"] and all("d" not in k for k in jwks["keys"])
     introspect = spa_call(

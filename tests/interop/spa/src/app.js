@@ -86,7 +86,13 @@ async function main() {
       } catch {
         body = null;
       }
-      return { ok: true, status: r.status, body, csp_violations: violations.slice(before) };
+      return {
+        ok: true,
+        status: r.status,
+        body,
+        www_authenticate: r.headers.get("WWW-Authenticate"),
+        csp_violations: violations.slice(before),
+      };
     } catch (err) {
       // securitypolicyviolation is a task of its own, queued after the rejection.
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -9,7 +9,10 @@ a site is scheme + registrable domain, ports do not count), as an agency serving
 and GovID under one registrable domain would. Proven here: sign-in with redirect, the
 browser's own calls to discovery, /token, /userinfo, /jwks and /revoke (CORS as Chromium
 enforces it), refresh with rotation and reuse detection, silent renew with ``prompt=none``
-in a hidden iframe, and RP-initiated logout back to ``post_logout_redirect_uri``."""
+in a hidden iframe, and RP-initiated logout back to ``post_logout_redirect_uri``. The same
+app served from another site (``http://127.0.0.1:C``) shows why iframe renew is for
+same-site apps only: the browser keeps GovID's SameSite=Lax cookie out of the iframe, and
+``login_required`` comes back; refresh tokens renew there (docs/integration.md)."""
 
 from __future__ import annotations
 

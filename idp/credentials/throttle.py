@@ -4,17 +4,25 @@ in PostgreSQL/SQLite or in Redis when ``IDP_REDIS_URL`` is set.
 Rules (NIST SP 800-63B §5.2.2, without turning lockout into a denial of service):
 after ``delay_after`` consecutive failures each further attempt must wait 2^n seconds
 (capped); after ``lock_threshold`` failures the key is locked for ``lock_seconds``, then
-unlocks by itself. A success, an administrator or a password reset clears it.
+unlocks by itself. A success, an administrator or a password reset clears it, and a count
+without a new failure for ``decay_seconds`` is forgotten.
+
+The stores also keep counters per fixed time window (``add``; keys from ``window_key``,
+``w:<name>:<window>``): failed sign-ins per address (idp/credentials/login.py) and the
+rate limiters' shared budgets (idp/ratelimit.py). In the database they are rows of the
+same table, ``failures`` the count and ``locked_until`` the time the row may be purged;
+in Redis they expire on their own. See decision 0012.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,6 +36,7 @@ class Rules:
     max_delay: int = 900
     lock_threshold: int = 20
     lock_seconds: int = 1800
+    decay_seconds: int = 0  # 0: a count is kept until cleared or locked
 
 
 @dataclass(frozen=True)
@@ -46,12 +55,24 @@ class Decision:
     failures: int = 0
 
 
+def decayed(state: State, rules: Rules, now: dt.datetime) -> bool:
+    """No failure for ``decay_seconds``: the count no longer counts."""
+    return bool(
+        rules.decay_seconds
+        and state.locked_until is None
+        and state.last_failure_at is not None
+        and now - state.last_failure_at >= dt.timedelta(seconds=rules.decay_seconds)
+    )
+
+
 def decide(state: State, rules: Rules, now: dt.datetime) -> Decision:
     if state.locked_until is not None:
         if state.locked_until > now:
             wait = math.ceil((state.locked_until - now).total_seconds())
             return Decision(False, wait, locked=True, failures=state.failures)
         return Decision(True, expired_lock=True, failures=0)
+    if decayed(state, rules, now):
+        return Decision(True, failures=0)
     if state.failures >= rules.delay_after and state.last_failure_at is not None:
         delay = min(2 ** (state.failures - rules.delay_after), rules.max_delay)
         ready = state.last_failure_at + dt.timedelta(seconds=delay)
@@ -62,11 +83,22 @@ def decide(state: State, rules: Rules, now: dt.datetime) -> Decision:
     return Decision(True, failures=state.failures)
 
 
+def window_key(name: str, seconds: int, now: dt.datetime, back: int = 0) -> tuple[str, dt.datetime]:
+    """The key of ``name``'s counter for the fixed window of ``seconds`` holding ``now``
+    (``back`` windows earlier), and when that counter may be forgotten."""
+    if len(name) > 96:  # keys are at most 128 characters
+        name = hashlib.sha256(name.encode()).hexdigest()[:40]
+    index = int(now.timestamp() // seconds) - back
+    return f"w:{name}:{index}", dt.datetime.fromtimestamp((index + 2) * seconds, dt.UTC)
+
+
 class ThrottleStore(Protocol):
     def get(self, key: str) -> State: ...
     def get_many(self, keys: list[str]) -> dict[str, State]: ...
     def record_failure(self, key: str, rules: Rules, now: dt.datetime) -> State: ...
     def clear(self, key: str) -> bool: ...
+    def add(self, key: str, n: int, now: dt.datetime, expires_at: dt.datetime) -> int: ...
+    def purge(self, now: dt.datetime) -> int: ...
 
 
 class DbThrottleStore:
@@ -98,8 +130,10 @@ class DbThrottleStore:
         dialect = self.db.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         current = self.get(key)
-        if current.locked_until is not None and current.locked_until <= now:
-            self.clear(key)  # an expired lock starts a fresh count
+        if (current.locked_until is not None and current.locked_until <= now) or decayed(
+            current, rules, now
+        ):
+            self.clear(key)  # an expired lock or a forgotten count starts afresh
         stmt = insert(ThrottleEntry).values(key=key, failures=1, last_failure_at=now)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"],
@@ -120,6 +154,28 @@ class DbThrottleStore:
             .values(failures=0, locked_until=None, last_failure_at=None)
         )
         return result.rowcount > 0
+
+    def add(self, key: str, n: int, now: dt.datetime, expires_at: dt.datetime) -> int:
+        """Add ``n`` to a window counter; the new total (one atomic statement)."""
+        dialect = self.db.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(ThrottleEntry).values(
+            key=key, failures=n, last_failure_at=now, locked_until=expires_at
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"failures": ThrottleEntry.failures + n, "last_failure_at": now},
+        ).returning(ThrottleEntry.failures)
+        return self.db.execute(stmt).scalar_one()
+
+    def purge(self, now: dt.datetime) -> int:
+        """Forget window counters whose windows are over."""
+        result = self.db.execute(
+            delete(ThrottleEntry).where(
+                ThrottleEntry.key.like("w:%"), ThrottleEntry.locked_until < now
+            )
+        )
+        return result.rowcount or 0
 
 
 class RedisThrottleStore:
@@ -144,12 +200,14 @@ class RedisThrottleStore:
     def record_failure(self, key: str, rules: Rules, now: dt.datetime) -> State:
         k = self._k(key)
         current = self.get(key)
-        if current.locked_until is not None and current.locked_until <= now:
+        if (current.locked_until is not None and current.locked_until <= now) or decayed(
+            current, rules, now
+        ):
             self.r.delete(k)
         pipe = self.r.pipeline(transaction=True)  # MULTI/EXEC: atomic increment
         pipe.hincrby(k, "failures", 1)
         pipe.hset(k, "last", now.timestamp())
-        pipe.expire(k, rules.lock_seconds + rules.max_delay + 86400)
+        pipe.expire(k, rules.lock_seconds + rules.max_delay + rules.decay_seconds + 86400)
         failures = pipe.execute()[0]
         if failures >= rules.lock_threshold:
             # HSETNX: the first worker to cross the threshold sets the lock end.
@@ -160,6 +218,16 @@ class RedisThrottleStore:
 
     def clear(self, key: str) -> bool:
         return bool(self.r.delete(self._k(key)))
+
+    def add(self, key: str, n: int, now: dt.datetime, expires_at: dt.datetime) -> int:
+        k = self._k(key)
+        pipe = self.r.pipeline(transaction=True)  # one round trip, atomic
+        pipe.hincrby(k, "failures", n)
+        pipe.expireat(k, math.ceil(expires_at.timestamp()))
+        return int(pipe.execute()[0])
+
+    def purge(self, now: dt.datetime) -> int:
+        return 0  # window counters expire in Redis
 
 
 def _state(data: dict[bytes, bytes]) -> State:

@@ -11,6 +11,7 @@ from idp.credentials.throttle import (
     RedisThrottleStore,
     Rules,
     decide,
+    window_key,
 )
 from tests.conftest import service_missing
 
@@ -89,3 +90,45 @@ def test_get_many_reads_each_key_as_get_does(store):
     assert list(states) == keys
     assert states == {key: store.get(key) for key in keys}
     assert states["user:many"].failures == 3 and states["user:never"].failures == 0
+
+
+def test_a_count_decays_after_a_quiet_period(store):
+    rules = Rules(
+        delay_after=3, max_delay=60, lock_threshold=6, lock_seconds=300, decay_seconds=600
+    )
+    key = "user:decays"
+    for n in range(4):
+        store.record_failure(key, rules, at(n))
+    assert not decide(store.get(key), rules, at(4)).allowed
+    quiet = decide(store.get(key), rules, at(3 + 600))
+    assert quiet.allowed and quiet.failures == 0
+    # The next failure starts a fresh count instead of adding to the old one.
+    assert store.record_failure(key, rules, at(3 + 601)).failures == 1
+
+
+def test_window_counters_add_atomically_and_are_read_by_get_many(store):
+    key, expires = window_key("rl:test", 10, at(0))
+    assert key == f"w:rl:test:{int(at(0).timestamp()) // 10}"
+    assert expires == dt.datetime.fromtimestamp((int(at(0).timestamp()) // 10 + 2) * 10, dt.UTC)
+    # Redis expires keys by the real clock: a real expiry for the counting itself.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60)
+    assert store.add(key, 5, at(0), later) == 5
+    assert store.add(key, 3, at(1), later) == 8
+    assert store.get_many([key])[key].failures == 8
+    previous, _ = window_key("rl:test", 10, at(0), back=1)
+    assert store.get_many([previous])[previous].failures == 0
+    # Long names are hashed to fit the key column.
+    assert len(window_key("x" * 500, 10, at(0))[0]) <= 128
+
+
+def test_window_counters_are_purged_once_over(store):
+    now = dt.datetime.now(dt.UTC)
+    key, expires = window_key("rl:purge", 10, now)
+    store.add(key, 1, now, expires)
+    store.record_failure("user:kept", RULES, now)
+    store.purge(now)
+    assert store.get(key).failures == 1  # its window is not over
+    store.purge(expires + dt.timedelta(seconds=1))
+    if isinstance(store, DbThrottleStore):  # Redis lets the key expire by itself
+        assert store.get(key).failures == 0
+    assert store.get("user:kept").failures == 1  # only window counters are purged

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     # area of argon2_memory_kib (idp/credentials/argon2_memory.py); 0 = one per CPU the
     # process may run on.
     argon2_concurrency: int = Field(0, ge=0)
+    # The most work a stored (imported) hash may ask of one verification; beyond it an
+    # import refuses the row and sign-in refuses without verifying (issue 17 item 5,
+    # idp/credentials/hash_bounds.py; CPU at each bound: bench/legacy_hashes.py).
+    hash_max_sha_crypt_rounds: int = Field(100_000, ge=1000)
+    hash_max_bcrypt_cost: int = Field(12, ge=4, le=31)
+    hash_max_pbkdf2_rounds: int = Field(400_000, ge=1)
+    hash_max_argon2_memory_kib: int = Field(64 * 1024, ge=8)
+    hash_max_argon2_time_cost: int = Field(4, ge=1)
+    hash_max_argon2_parallelism: int = Field(4, ge=1)
 
     # Password policy (NIST SP 800-63B §5.1.1.2).
     password_min_length_with_mfa: int = Field(8, ge=8)
@@ -85,8 +94,32 @@ class Settings(BaseSettings):
     # A failed sign-in answers no sooner than this: known and unknown emails then take the
     # same time even though a known account costs a few more database round trips.
     login_failure_floor_ms: int = Field(200, ge=0, le=5000)
+    # An account's failure count is forgotten after this long without a failure.
+    login_failure_decay_seconds: int = Field(86400, ge=60)
+    # An address with this many failed sign-ins (any accounts) in a window of
+    # ip_failure_window_seconds (this one or the last) is suspect: accounts signing in from
+    # it without a device cookie are delayed from their first failure. It never refuses a
+    # correct password for an account that is not itself throttled (decision 0012).
     ip_failure_threshold: int = Field(100, ge=10)
+    ip_failure_window_seconds: int = Field(900, ge=60)
+    # No longer used (decision 0012: an address is never locked); kept while older code
+    # and environments still name it.
     ip_lockout_seconds: int = Field(900, ge=60)
+    # Device cookies (OWASP): a browser that signed in to an account is not slowed by
+    # failures on that account from elsewhere. Rotated at every sign-in.
+    device_cookie_days: int = Field(180, ge=1, le=400)
+    # Reverse proxies whose X-Forwarded-For is believed (CIDRs or addresses, comma or
+    # space separated). Empty: none; the client is the TCP peer (decision 0012).
+    trusted_proxies: str = ""
+
+    # Rate limits (decision 0012): per fixed window of rate_limit_window_seconds, shared
+    # by every worker (Redis when configured, else the database). 0 = no limit.
+    rate_limits: bool = True
+    rate_limit_window_seconds: int = Field(10, ge=1, le=3600)
+    rate_limit_token_per_client: int = Field(1000, ge=0)
+    rate_limit_admin_per_caller: int = Field(600, ge=0)
+    rate_limit_scim_per_caller: int = Field(1200, ge=0)
+    rate_limit_per_address: int = Field(1000, ge=0)
 
     audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
 
@@ -113,6 +146,21 @@ class Settings(BaseSettings):
                 "(Computer Crime Act B.E. 2550 requires 90 days of traffic data)"
             )
         return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_form(cls, v: str) -> str:
+        import ipaddress
+
+        nets = []
+        for item in v.replace(",", " ").split():
+            try:
+                nets.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"IDP_TRUSTED_PROXIES: {item!r} is not an address or CIDR"
+                ) from None
+        return ",".join(nets)
 
     @field_validator("issuer")
     @classmethod

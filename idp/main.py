@@ -14,7 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from idp import health
 from idp.admin import app as admin_api
 from idp.config import Settings, fastapi_telemetry
+from idp.net import TrustedProxies
 from idp.oidc import end_session, routes, userinfo
+from idp.ratelimit import RateLimits
 from idp.services import Services
 from idp.sessions.logout import LogoutWorker
 from idp.web import account_pages, mfa_pages, pages, password_pages, webauthn_routes
@@ -69,7 +71,13 @@ def create_app(
     app.state.services = services
     app.state.pages = Pages(secret_key=settings.secret_key, https=https)
     app.state.logout_worker = worker
+    # Rate limits inside the security headers (a 429 page gets them too); outermost,
+    # the client's address behind the trusted proxies, which everything inside sees as
+    # request.client (decision 0012).
+    app.add_middleware(RateLimits, limiter=services.rate_limiter)
     app.add_middleware(SecurityHeaders, https=https)
+    if settings.trusted_proxies:
+        app.add_middleware(TrustedProxies, resolve=services.client_address)
     app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
     app.add_exception_handler(StarletteHTTPException, pages.http_error)  # 404/405 pages
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

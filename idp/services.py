@@ -54,6 +54,20 @@ class Services:
         return DbThrottleStore(db)
 
     @cached_property
+    def client_address(self):
+        """The client's address behind IDP_TRUSTED_PROXIES (idp/net.py)."""
+        from idp.net import ClientAddress, parse_networks
+
+        return ClientAddress(parse_networks(self.settings.trusted_proxies))
+
+    @cached_property
+    def rate_limiter(self):
+        """Per-process slices of the shared rate-limit budgets (idp/ratelimit.py)."""
+        from idp.ratelimit import RateLimiter
+
+        return RateLimiter(self)
+
+    @cached_property
     def client_cache(self) -> ClientCache:
         return ClientCache(self.settings.client_cache_seconds)
 
@@ -66,6 +80,8 @@ class Services:
         return make_batcher(self.engine)
 
     def close(self) -> None:
+        if "rate_limiter" in self.__dict__:
+            self.rate_limiter.refusals.flush()  # the last refusals' summary
         if "audit_batcher" in self.__dict__:
             self.audit_batcher.close()  # lets the writer finish what it holds
         self.engine.dispose()

@@ -46,6 +46,10 @@ def make_settings(database_url: str, **overrides) -> Settings:
         # Fast hashing in unit tests; benchmarks use the production parameters.
         argon2_memory_kib=8192,
         argon2_time_cost=1,
+        # In-process apps run inside the test's transaction, which on SQLite holds the
+        # write lock the limiter's own short transaction would wait for. The limits are
+        # tested against real servers (tests/protocol/test_rate_limits.py).
+        rate_limits=False,
     )
     values.update(overrides)
     return Settings(**values)

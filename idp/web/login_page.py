@@ -28,6 +28,7 @@ def login_page(
     error: str | None = None,
     email: str | None = None,
     status: int = 200,
+    headers: dict[str, str] | None = None,
 ):
     locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales") if data else None)
     t = translator(locale)
@@ -40,6 +41,7 @@ def login_page(
         request,
         "login.html",
         status=status,
+        headers=headers,
         locale=locale,
         interaction=token,
         error=error,

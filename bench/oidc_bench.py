@@ -894,6 +894,13 @@ def main() -> int:
         default="cpu",
         help="gil: the thread holding the GIL; cpu: every running thread; wall: waiting too",
     )
+    p.add_argument(
+        "--rate-limits",
+        choices=("on", "off", "both"),
+        default="on",
+        help="S2/S2ES with the rate limiter on (a budget S2 cannot spend), off, or both "
+        "(S2ES run twice, back to back: the limiter's cost, decision 0012)",
+    )
     p.add_argument("--py-spy", default=None, help="path of py-spy if not on PATH")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args()
@@ -957,7 +964,8 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
                 results["S3 GovID L2"] = s3_scenario(args, base, seeded, server.pid, db.name, pool)
 
         if "S2" in only:
-            server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="RS256")
+            limits = RATE_LIMITS_OFF if args.rate_limits == "off" else RATE_LIMITS_ON
+            server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="RS256", **limits)
             with running(server, f"{base}/readyz"):
                 check_s2(base, mc, ms, scope, "RS256")
                 log("S2 GovID: client_credentials, RS256 access tokens")
@@ -976,12 +984,20 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
                     args, base, s2_env(mc, ms, scope), server.pid, "S2-nochain", db.name
                 )
 
-        if "S2ES" in only:
-            server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256")
+        variants = {
+            "on": [("S2 GovID ES256", RATE_LIMITS_ON)],
+            "off": [("S2 GovID ES256 no limits", RATE_LIMITS_OFF)],
+            "both": [
+                ("S2 GovID ES256", RATE_LIMITS_ON),
+                ("S2 GovID ES256 no limits", RATE_LIMITS_OFF),
+            ],
+        }[args.rate_limits]
+        for name, limits in variants if "S2ES" in only else []:
+            server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256", **limits)
             with running(server, f"{base}/readyz"):
                 check_s2(base, mc, ms, scope, "ES256")
-                log("S2 GovID: client_credentials, ES256 access tokens")
-                results["S2 GovID ES256"] = wrk_scenario(
+                log(f"S2 GovID: client_credentials, ES256 access tokens ({name})")
+                results[name] = wrk_scenario(
                     args, base, s2_env(mc, ms, scope), server.pid, "S2-ES256", db.name
                 )
 
@@ -1018,7 +1034,14 @@ LABELS = {
     "S3 GovID L2": ("S3 level 2: password + TOTP", "GovID"),
     "S3 GovID no chain": ("S3 password, audit chain OFF", "GovID (measure only)"),
     "S2 GovID no chain": ("S2 ES256, audit chain OFF", "GovID (measure only)"),
+    "S2 GovID ES256 no limits": ("S2 ES256, rate limits OFF", "GovID (measure only)"),
 }
+
+# S2 is one client asking as fast as it can: with the limiter on, its budget is set
+# beyond reach so that every request pays for the limiter (slices of 100, one shared
+# increment per 100 tokens) and none is refused; "off" is IDP_RATE_LIMITS=false.
+RATE_LIMITS_ON = {"IDP_RATE_LIMIT_TOKEN_PER_CLIENT": "1000000000"}
+RATE_LIMITS_OFF = {"IDP_RATE_LIMITS": "false"}
 
 
 def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
 import time
@@ -219,7 +220,7 @@ def apache_rp(e2e_world: World) -> Iterator[ApacheRp]:  # noqa: F811 - the impor
             "cgi/claims": (CLAIMS_CGI, 0o755),
             "htdocs/loggedout.html": (LOGGED_OUT, 0o644),
         },
-        log_level="warn auth_openidc:info",
+        log_level=os.environ.get("GOVID_APACHE_LOG_LEVEL", "warn auth_openidc:info"),
     )
     httpd.start()
     try:

@@ -56,8 +56,6 @@ BASE_MODULES = (
     "alias",
     "env",
 )
-# mod_foo.so whose module symbol is not foo_module.
-_SYMBOLS = {"mpm_event": "mpm_event_module"}
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
@@ -187,8 +185,8 @@ class Apache:
         for port in [self.port, *self.extra_ports]:
             lines.insert(0, f"Listen 127.0.0.1:{port}")
         for name in self.modules:
-            symbol = _SYMBOLS.get(name, f"{name}_module")
-            lines.insert(0, f'LoadModule {symbol} "{module_path(name)}"')
+            # mod_<name>.so exports <name>_module (Debian's .load files agree, dumpio too)
+            lines.insert(0, f'LoadModule {name}_module "{module_path(name)}"')
         run_as = _run_as()
         if run_as:
             lines += [f"User {run_as[0]}", f"Group {run_as[1]}"]

@@ -27,7 +27,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from urllib.parse import quote, urlsplit
 
@@ -136,7 +136,6 @@ class ApacheRp:
     query: Rp
     form_post: Rp
     agency_code: str
-    made: list[str] = field(default_factory=list)
 
     def user(self, name: str) -> str:
         """A fresh account of the seed's department (no test shares one)."""
@@ -163,7 +162,9 @@ class ApacheRp:
         return self.world.users["alice"].split("@", 1)[1]
 
 
-def _register(world: World, agency_code: str, port: int, *, first_party: bool, **kw) -> Rp:
+def _register(
+    world: World, agency_code: str, port: int, response_mode: str, *, first_party: bool, **kw
+) -> Rp:
     url = f"http://localhost:{port}"
     with world.services.sessions.begin() as db:
         row, secret = clients.create(
@@ -179,7 +180,7 @@ def _register(world: World, agency_code: str, port: int, *, first_party: bool, *
                 **kw,
             ),
         )
-    return Rp(port=port, client_id=row.client_id, secret=secret, response_mode="query")
+    return Rp(port=port, client_id=row.client_id, secret=secret, response_mode=response_mode)
 
 
 @pytest.fixture(scope="module")
@@ -194,12 +195,12 @@ def apache_rp(e2e_world: World) -> Iterator[ApacheRp]:  # noqa: F811 - the impor
         w,
         agency_code,
         qport,
+        "query",
         first_party=True,
         # mod_auth_openidc's back-channel logout endpoint is its redirect URI.
         backchannel_logout_uri=f"http://localhost:{qport}/protected/redirect_uri?logout=backchannel",
     )
-    form_post = _register(w, agency_code, fport, first_party=False)
-    form_post.response_mode = "form_post"
+    form_post = _register(w, agency_code, fport, "form_post", first_party=False)
     body = SERVER_CONF
     for rp in (query, form_post):
         body += (
@@ -279,7 +280,7 @@ class Person:
         try:
             self.page.wait_for_selector("body pre, body")
             return json.loads(self.page.inner_text("body"))
-        except (json.JSONDecodeError, Exception) as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - not JSON, or no page: show what came
             raise AssertionError(f"no claims page: {exc}{self.evidence()}") from None
 
     def sign_in(self, email: str) -> None:

@@ -21,6 +21,8 @@ GovID is the e2e server (issuer ``http://localhost:PORT``); Apache is
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import ipaddress
 import json
 import os
 import re
@@ -33,6 +35,10 @@ from urllib.parse import quote, urlsplit
 
 import pyotp
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from idp.accounts import service as accounts
@@ -75,11 +81,11 @@ Alias /loggedout.html "{dir}/htdocs/loggedout.html"
 
 VHOST = """
 <VirtualHost 127.0.0.1:{vport}>
-    ServerName localhost:{vport}
-    OIDCProviderMetadataURL {issuer}/.well-known/openid-configuration
+    ServerName {host}:{vport}
+{tls}    OIDCProviderMetadataURL {issuer}/.well-known/openid-configuration
     OIDCClientID {client_id}
     OIDCClientSecret {client_secret}
-    OIDCRedirectURI http://localhost:{vport}/protected/redirect_uri
+    OIDCRedirectURI {origin}/protected/redirect_uri
     OIDCCryptoPassphrase {passphrase}
     OIDCScope "openid profile email govid"
     OIDCPKCEMethod S256
@@ -88,7 +94,7 @@ VHOST = """
     OIDCPassClaimsAs environment
     OIDCPassIDTokenAs claims payload
     OIDCPassUserInfoAs claims json
-    OIDCDefaultLoggedOutURL http://localhost:{vport}/loggedout.html
+    OIDCDefaultLoggedOutURL {origin}/loggedout.html
     OIDCInfoHook iat access_token access_token_expires id_token userinfo refresh_token session
 
     <Location /protected/>
@@ -119,10 +125,11 @@ class Rp:
     client_id: str
     secret: str
     response_mode: str
+    origin: str  # http://localhost:PORT, or https://127.0.0.1:PORT (another site)
 
     @property
     def url(self) -> str:
-        return f"http://localhost:{self.port}"
+        return self.origin
 
     @property
     def redirect_uri(self) -> str:
@@ -135,6 +142,7 @@ class ApacheRp:
     httpd: Apache
     query: Rp
     form_post: Rp
+    cross_site: Rp
     agency_code: str
 
     def user(self, name: str) -> str:
@@ -162,10 +170,44 @@ class ApacheRp:
         return self.world.users["alice"].split("@", 1)[1]
 
 
+def self_signed(ip: str) -> tuple[str, str]:
+    """A throw-away certificate for ``ip`` (the browser context ignores its issuer)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
 def _register(
-    world: World, agency_code: str, port: int, response_mode: str, *, first_party: bool, **kw
+    world: World,
+    agency_code: str,
+    port: int,
+    response_mode: str,
+    *,
+    first_party: bool,
+    url: str | None = None,
+    **kw,
 ) -> Rp:
-    url = f"http://localhost:{port}"
+    url = url or f"http://localhost:{port}"
     with world.services.sessions.begin() as db:
         row, secret = clients.create(
             db,
@@ -180,7 +222,7 @@ def _register(
                 **kw,
             ),
         )
-    return Rp(port=port, client_id=row.client_id, secret=secret, response_mode=response_mode)
+    return Rp(port, row.client_id, secret, response_mode, url)
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +232,7 @@ def apache_rp(e2e_world: World) -> Iterator[ApacheRp]:  # noqa: F811 - the impor
     with w.services.sessions.begin() as db:
         account = db.scalars(select(Account).where(Account.email == w.users["alice"])).one()
         agency_code = agencies.get(db, account.agency_id).code
-    qport, fport = free_port(), free_port()
+    qport, fport, xport = free_port(), free_port(), free_port()
     query = _register(
         w,
         agency_code,
@@ -201,10 +243,22 @@ def apache_rp(e2e_world: World) -> Iterator[ApacheRp]:  # noqa: F811 - the impor
         backchannel_logout_uri=f"http://localhost:{qport}/protected/redirect_uri?logout=backchannel",
     )
     form_post = _register(w, agency_code, fport, "form_post", first_party=False)
+    # As agencies deploy: https, and another site than GovID (localhost vs 127.0.0.1).
+    cross_site = _register(
+        w, agency_code, xport, "form_post", first_party=True, url=f"https://127.0.0.1:{xport}"
+    )
+    cert, key = self_signed("127.0.0.1")
+    tls = (
+        '    SSLEngine on\n    SSLCertificateFile "{dir}/tls/cert.pem"\n'
+        '    SSLCertificateKeyFile "{dir}/tls/key.pem"\n'
+    )
     body = SERVER_CONF
-    for rp in (query, form_post):
+    for rp in (query, form_post, cross_site):
         body += (
             VHOST.replace("{vport}", str(rp.port))
+            .replace("{host}", urlsplit(rp.origin).hostname)
+            .replace("{tls}", tls if rp.origin.startswith("https:") else "")
+            .replace("{origin}", rp.origin)
             .replace("{issuer}", w.base)
             .replace("{client_id}", rp.client_id)
             .replace("{client_secret}", rp.secret)
@@ -214,18 +268,20 @@ def apache_rp(e2e_world: World) -> Iterator[ApacheRp]:  # noqa: F811 - the impor
         )
     httpd = Apache(
         body,
-        modules=("auth_openidc",),
+        modules=("auth_openidc", "ssl", "socache_shmcb"),
         port=qport,
-        extra_ports=(fport,),
+        extra_ports=(fport, xport),
         files={
             "cgi/claims": (CLAIMS_CGI, 0o755),
             "htdocs/loggedout.html": (LOGGED_OUT, 0o644),
+            "tls/cert.pem": (cert, 0o644),
+            "tls/key.pem": (key, 0o600),
         },
         log_level=os.environ.get("GOVID_APACHE_LOG_LEVEL", "warn auth_openidc:info"),
     )
     httpd.start()
     try:
-        yield ApacheRp(w, httpd, query, form_post, agency_code)
+        yield ApacheRp(w, httpd, query, form_post, cross_site, agency_code)
     finally:
         httpd.stop()
 
@@ -238,7 +294,8 @@ class Person:
 
     def __init__(self, browser, rp: ApacheRp) -> None:  # noqa: F811
         self.rp = rp
-        self.context = browser.new_context(locale="en")
+        # The https app's certificate is self-signed; GovID's pages keep their CSP.
+        self.context = browser.new_context(locale="en", ignore_https_errors=True)
         self.context.set_default_timeout(WAIT_MS)
         self.page = self.context.new_page()
         self.console: list[str] = []
@@ -469,3 +526,20 @@ def test_form_post_app_with_consent(apache_rp, person):
     assert not csp_violations(person), person.console
     assert c["REMOTE_USER"] == email and c["OIDC_CLAIM_aud"] == rp.client_id
     assert '"POST /protected/redirect_uri HTTP/1.1" 302' in apache_rp.httpd.access_log()
+
+
+def test_form_post_to_an_https_app_on_another_site(apache_rp, person):
+    """The agencies' case: the app is https and another site than GovID (go.th is a
+    public suffix). mod_auth_openidc's state cookie is SameSite=None; Secure on https,
+    so it comes with GovID's cross-site POST."""
+    rp, email = apache_rp.cross_site, apache_rp.user("crosssite")
+    person.page.goto(f"{rp.url}/protected/")
+    person.sign_in(email)
+    c = person.claims()
+    assert person.page.url.startswith(rp.url)
+    assert not csp_violations(person), person.console
+    assert c["REMOTE_USER"] == email and c["OIDC_CLAIM_aud"] == rp.client_id
+    log = apache_rp.httpd.access_log()
+    assert '"POST /protected/redirect_uri HTTP/1.1" 302' in log
+    # GovID's page that posts the answer allows exactly the app's origin.
+    assert any(f"form-action 'self' {rp.url};" in csp for csp in person.csp.values()), person.csp

@@ -2,11 +2,13 @@
 (Debian's ``libapache2-mod-auth-openidc``), driven by Debian's Chromium with every page's
 Content-Security-Policy in force (never ``bypass_csp``).
 
-One Apache for the module, two virtual hosts on loopback ports, each its own GovID app:
+One Apache for the module, three virtual hosts on loopback ports, each its own GovID app:
 
 - ``query``: response_mode query (mod_auth_openidc's default), first-party (no consent),
   back-channel logout URI = its redirect URI ``?logout=backchannel``.
 - ``form_post``: ``OIDCResponseMode form_post``, third-party (the consent page once).
+- ``cross_site``: form_post to ``https://127.0.0.1:PORT`` (self-signed), another site
+  than GovID's ``localhost``, as agencies' apps are.
 
 Both protect ``/protected/`` with a CGI page that prints, as JSON, what mod_auth_openidc
 hands the application (``OIDC_CLAIM_*``, ``OIDC_access_token`` ..., ``REMOTE_USER``).
@@ -14,8 +16,8 @@ hands the application (``OIDC_CLAIM_*``, ``OIDC_access_token`` ..., ``REMOTE_USE
 ``acr_values`` when it is missing (step-up); ``/protected/refresh/`` makes
 mod_auth_openidc refresh the access token on every visit.
 
-GovID is the e2e server (issuer ``http://localhost:PORT``); Apache is
-``http://localhost:PORT2``. The directives are the ones in docs/integration.md.
+GovID is the e2e server (issuer ``http://localhost:PORT``). The directives are the ones
+in docs/integration.md.
 """
 
 from __future__ import annotations

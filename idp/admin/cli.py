@@ -47,6 +47,7 @@ def register(accounts_app: typer.Typer) -> None:
         from idp.admin import importer
         from idp.admin.authz import Scope
         from idp.admin.import_rows import detect_format, read_rows
+        from idp.credentials.hash_bounds import HashBounds
         from idp.db import transaction
 
         if mode not in importer.MODES:
@@ -76,6 +77,7 @@ def register(accounts_app: typer.Typer) -> None:
                     mode=mode,
                     max_errors=max_errors,
                     progress=bar.advance,
+                    bounds=HashBounds.from_settings(services.settings),
                 )
         except UnicodeDecodeError as exc:
             raise CliError("invalid_input", f"the file is not UTF-8 ({exc.reason})", 2) from None

@@ -30,6 +30,7 @@ from idp.admin.authz import Scope
 from idp.admin.import_rows import RowError, clean
 from idp.agencies.models import Agency
 from idp.audit import service as audit
+from idp.credentials.hash_bounds import HashBounds
 from idp.crypto import DataCipher, random_token
 from idp.errors import InvalidCitizenId, InvalidInput
 
@@ -106,8 +107,18 @@ def _email(value: str, fld: str) -> str:
     return email
 
 
-def _check(row: dict[str, Any], agencies: _Agencies, cipher: DataCipher) -> dict[str, Any]:
+def _check(
+    row: dict[str, Any], agencies: _Agencies, cipher: DataCipher, bounds: HashBounds
+) -> dict[str, Any]:
     r = clean(row)
+    if r["scheme"]:
+        problem = bounds.problem(r["password_hash"])
+        if problem:  # a wrong password would cost this much at every attempt
+            raise RowError(
+                "password_hash",
+                f"{problem}; import the row without password_hash (an activation link) "
+                "or raise the limit",
+            )
     agency = agencies.get(r["agency"])
     domains = agencies.domains(agency)
     email = _email(r["email"], "email")
@@ -144,8 +155,10 @@ def validate_rows(
     result: ImportResult,
     max_errors: int,
     progress: Callable[[int], None] | None = None,
+    bounds: HashBounds | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     agencies = _Agencies(db, scope)
+    bounds = bounds or HashBounds()
     good: list[tuple[int, dict[str, Any]]] = []
     seen_email: dict[str, int] = {}
     seen_cid: dict[str, int] = {}
@@ -154,7 +167,7 @@ def validate_rows(
         try:
             if isinstance(row, RowError):
                 raise row
-            r = _check(row, agencies, cipher)
+            r = _check(row, agencies, cipher, bounds)
             if r["email"] in seen_email:
                 raise RowError("email", f"duplicate of row {seen_email[r['email']]}")
             seen_email[r["email"]] = n
@@ -205,6 +218,7 @@ def run_import(
     chunk_size: int = CHUNK,
     progress: Callable[[str, int], None] | None = None,
     import_id: str | None = None,
+    bounds: HashBounds | None = None,
 ) -> ImportResult:
     """Validate, then (unless ``dry_run``) write. ``progress(phase, n)`` reports rows."""
     if mode not in MODES:
@@ -218,6 +232,7 @@ def run_import(
         result=result,
         max_errors=max_errors,
         progress=(lambda n: progress("validate", n)) if progress else None,
+        bounds=bounds,
     )
     if dry_run or (mode == "all_or_nothing" and result.error_count):
         return result

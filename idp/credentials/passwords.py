@@ -18,7 +18,9 @@ the host (``bench/argon2_backends.py``):
 - argon2-cffi computes in ``WorkAreas`` (idp/credentials/argon2_memory.py): one
   reusable 19 MiB area per slot, on transparent huge pages, and at most
   ``IDP_ARGON2_CONCURRENCY`` computations at once per process (every backend, hashing
-  included), which bounds a worker's argon2 memory.
+  included), which bounds a worker's argon2 memory. Legacy verifications take a slot
+  too, and a stored hash asking for more work than ``HashBounds`` allows is refused
+  without being verified (idp/credentials/hash_bounds.py, issue 17 item 5).
 So with ``IDP_ARGON2_BACKEND=auto`` (the default) the hasher times one verification
 with each at start-up (~0.1 s, once per process and parameter set) and uses the faster.
 passlib still identifies schemes, parses parameters for ``needs_update`` and handles
@@ -41,6 +43,7 @@ from passlib.utils.handlers import PrefixWrapper
 
 from idp.config import Settings
 from idp.credentials.argon2_memory import WorkAreas, default_slots
+from idp.credentials.hash_bounds import HashBounds
 
 # Legacy schemes accepted at import, by the prefix that identifies them.
 LEGACY_SCHEMES = (
@@ -150,6 +153,7 @@ class PasswordHasher:
         self.areas = WorkAreas(
             settings.argon2_memory_kib, settings.argon2_concurrency or default_slots()
         )
+        self.bounds = HashBounds.from_settings(settings)
         choice = settings.argon2_backend
         self.backend = "libsodium" if choice == "auto" else choice  # until measured
         # Verified against when the account does not exist, so an unknown email costs
@@ -172,6 +176,12 @@ class PasswordHasher:
         if not stored:
             self._verify(password, self._dummy)
             return False
+        problem = self.out_of_bounds(stored)
+        if problem:
+            # Not verified at the cost it asks for (issue 17 item 5): a wrong password.
+            log.warning("stored password hash refused without verifying: %s", problem)
+            self._verify(password, self._dummy)
+            return False
         try:
             return self._verify(password, stored)
         except (ValueError, TypeError):
@@ -179,9 +189,20 @@ class PasswordHasher:
             self._verify(password, self._dummy)
             return False
 
+    def out_of_bounds(self, stored: str | None) -> str | None:
+        """Why verifying ``stored`` would cost more than the work limits allow
+        (idp/credentials/hash_bounds.py), or None. A hash with GovID's own parameters
+        is inside without being parsed (the sign-in's hot path, decision 0009)."""
+        if not stored or stored.startswith(self._current):
+            return None
+        return self.bounds.problem(stored)
+
     def _verify(self, password: str, stored: str) -> bool:
         if not stored.startswith(_ARGON2ID):
-            return self._ctx.verify(password, stored)
+            # Legacy schemes too take a slot: at most IDP_ARGON2_CONCURRENCY
+            # verifications of any scheme at once, so they cannot fill the thread pool.
+            with self.areas.slot():
+                return self._ctx.verify(password, stored)
         _parse(self._ctx.handler("argon2"), stored)  # ValueError when malformed
         with self.areas.slot() as area:
             return self._argon2_verify(stored, password, area)

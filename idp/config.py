@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # idp/credentials/hash_bounds.py; CPU at each bound: bench/legacy_hashes.py).
     hash_max_sha_crypt_rounds: int = Field(100_000, ge=1000)
     hash_max_bcrypt_cost: int = Field(12, ge=4, le=31)
-    hash_max_pbkdf2_rounds: int = Field(400_000, ge=1)
+    hash_max_pbkdf2_rounds: int = Field(300_000, ge=1)
     hash_max_argon2_memory_kib: int = Field(64 * 1024, ge=8)
     hash_max_argon2_time_cost: int = Field(4, ge=1)
     hash_max_argon2_parallelism: int = Field(4, ge=1)
@@ -125,6 +125,13 @@ class Settings(BaseSettings):
 
     default_mailbox_quota_mb: int = Field(6144, ge=1)
     default_attachment_limit_mb: int = Field(25, ge=1)
+
+    # Request bodies over these are refused with 413 before being read (idp/body_limit.py,
+    # issue 17 item 6): protocol endpoints and people's pages; admin API and SCIM JSON;
+    # bulk imports (POST /admin/v1/imports; bigger files go through `idp accounts import`).
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_admin_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_import_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)
 
     # Off by default: request lines can carry tokens (id_token_hint) and personal data;
     # security events are in the audit log.

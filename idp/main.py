@@ -11,8 +11,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from idp import health
+from idp import body_limit, health
 from idp.admin import app as admin_api
+from idp.body_limit import BodyLimit
 from idp.config import Settings, fastapi_telemetry
 from idp.net import TrustedProxies
 from idp.oidc import end_session, routes, userinfo
@@ -75,10 +76,14 @@ def create_app(
     # the client's address behind the trusted proxies, which everything inside sees as
     # request.client (decision 0012).
     app.add_middleware(RateLimits, limiter=services.rate_limiter)
+    # Oversized bodies are refused before anything reads them; inside SecurityHeaders, so
+    # the 413 has the usual headers (CSP on the page).
+    app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(SecurityHeaders, https=https)
     if settings.trusted_proxies:
         app.add_middleware(TrustedProxies, resolve=services.client_address)
     app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
+    app.add_exception_handler(RecursionError, body_limit.nested_too_deeply)  # deep JSON
     app.add_exception_handler(StarletteHTTPException, pages.http_error)  # 404/405 pages
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # /token first, as a plain Starlette route (see idp.oidc.routes.token).

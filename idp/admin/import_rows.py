@@ -24,11 +24,11 @@ import base64
 import binascii
 import csv
 import io
-import json
 import re
 from collections.abc import Iterator
 from typing import IO, Any
 
+from idp import json_depth
 from idp.errors import InvalidInput
 
 FIELDS = (
@@ -203,7 +203,10 @@ def read_rows(stream: IO[bytes], fmt: str) -> Iterator[dict[str, Any] | RowError
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json_depth.loads(line)
+            except json_depth.JsonTooDeep as exc:
+                yield RowError("row", str(exc))
+                continue
             except ValueError:
                 yield RowError("row", "not valid JSON")
                 continue

@@ -80,6 +80,9 @@ def hasher(request):
     ],
 )
 def test_legacy_hashes_verify_and_need_rehash(hasher, legacy):
+    if legacy.name.endswith("sha512_crypt"):
+        # glibc's default rounds: passlib's own (656,000) is beyond IDP_HASH_MAX_SHA_CRYPT_ROUNDS
+        legacy = legacy.using(rounds=5000)
     stored = legacy.hash("old mail password")
     assert hasher.check_importable(stored) == legacy.name
     assert hasher.verify("old mail password", stored)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from idp import json_depth
 from idp.admin import problems
 from idp.admin.context import Ctx, parse_if_match
 from idp.admin.deps import CtxDep
@@ -53,8 +53,10 @@ async def json_body(request: Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise ScimInvalid("request body too large", "invalidSyntax", "body")
     try:
-        body = json.loads(raw or b"null")
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply
+        body = json_depth.loads(raw or b"null")
+    except json_depth.JsonTooDeep as exc:
+        raise ScimInvalid(str(exc), "invalidSyntax", "body") from None
+    except ValueError:
         raise ScimInvalid("the body is not JSON", "invalidSyntax", "body") from None
     if not isinstance(body, dict):
         raise ScimInvalid("the body must be a JSON object", "invalidSyntax", "body")

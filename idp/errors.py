@@ -58,3 +58,9 @@ class UnknownAgency(NotFound):
 class PermissionDenied(DomainError):
     code = "forbidden"
     exit_code = 5
+
+
+class LifetimeAboveMaximum(InvalidInput):
+    """A client asked for a token lifetime longer than the server allows."""
+
+    code = "lifetime_above_maximum"

@@ -5,34 +5,31 @@ No web framework here."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 
 from sqlalchemy import select
 
 from idp.admin.authz import ADMIN_SCOPES, agency_code_in_scope
-from idp.admin.context import Ctx, apply_changes, check_version
+from idp.admin.context import Ctx, check_version
 from idp.admin.errors import ScopeNotHeld
 from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
 from idp.audit import service as audit
 from idp.clients import service as clients
 from idp.clients.models import Client
-from idp.crypto import random_token, sha256_hex
+from idp.clients.service import ClientChanges
 from idp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 SORT_FIELDS = {"client_id": Client.client_id, "created_at": Client.created_at}
 # Scopes an agency may give its own apps; anything else (citizen_id, resource servers,
-# first-party consent skipping) is for operators.
-AGENCY_SCOPES = frozenset(
-    {"openid", "profile", "email", "govid", "offline_access"}
-    | {"admin:accounts", "admin:clients", "admin:audit", "scim"}
-)
+# first-party consent skipping) is for operators. What a scope is at all, and every other
+# rule of a registration, is idp.clients.service's (the CLI uses the same).
 OPERATOR_SCOPES = frozenset({"citizen_id"})
+AGENCY_SCOPES = clients.KNOWN_SCOPES - OPERATOR_SCOPES
+__all__ = ["ClientChanges"]
 
 
-def _acr_values(ctx: Ctx) -> tuple[str, str]:
-    s = ctx.services.settings
-    return s.acr_level1, s.acr_level2
+def _limits(ctx: Ctx) -> clients.Limits:
+    return clients.Limits.of(ctx.services.settings)
 
 
 def get(ctx: Ctx, client_id: str, permission: str = "clients:read") -> Client:
@@ -70,6 +67,7 @@ def list_clients(
 
 
 def _check_scopes(ctx: Ctx, scopes: Sequence[str]) -> list[str]:
+    """The caller's authority over scopes (the vocabulary is checked by the service)."""
     allowed = AGENCY_SCOPES | (OPERATOR_SCOPES if ctx.caller.is_operator else frozenset())
     bad = [s for s in scopes if s not in allowed]
     if bad:
@@ -137,11 +135,6 @@ def _guard_held(ctx: Ctx, client: Client, event_type: str, details: dict) -> Age
     return agency
 
 
-def _check_acr(ctx: Ctx, min_acr: str | None) -> None:
-    if min_acr is not None and min_acr not in _acr_values(ctx):
-        raise InvalidInput(f"min_acr must be one of {', '.join(_acr_values(ctx))}", field="min_acr")
-
-
 def create(ctx: Ctx, data: clients.NewClient) -> tuple[Client, str | None]:
     scope = ctx.scope("clients:write")
     agency = agency_code_in_scope(ctx.db, scope, data.agency_code)
@@ -151,61 +144,14 @@ def create(ctx: Ctx, data: clients.NewClient) -> tuple[Client, str | None]:
     _require_held(
         ctx, data.scopes, agency, "admin.client.created", {"auth_method": data.auth_method}
     )
-    _check_acr(ctx, data.min_acr)
-    return clients.create(ctx.db, data, actor=ctx.actor)
-
-
-@dataclass(frozen=True)
-class ClientChanges:
-    name_th: str | None = None
-    name_en: str | None = None
-    redirect_uris: Sequence[str] | None = None
-    post_logout_redirect_uris: Sequence[str] | None = None
-    backchannel_logout_uri: str | None = None
-    clear_backchannel_logout_uri: bool = False
-    scopes: Sequence[str] | None = None
-    min_acr: str | None = None
-    clear_min_acr: bool = False
+    return clients.create(ctx.db, data, actor=ctx.actor, limits=_limits(ctx))
 
 
 def update(ctx: Ctx, client_id: str, c: ClientChanges, expected) -> Client:
     client = get(ctx, client_id, "clients:write")
     check_version(client.version, expected)
-    if client.status != "active":
-        raise Conflict("a disabled client cannot be changed", field="status")
-    asked = sorted(
-        f.name.removeprefix("clear_") for f in fields(c) if getattr(c, f.name) not in (None, False)
-    )
-    agency = _guard_held(ctx, client, "admin.client.updated", {"changed": asked})
-    new: dict = {}
-    for name in ("name_th", "name_en"):
-        value = getattr(c, name)
-        if value is not None and value.strip() != getattr(client, name):
-            if not value.strip():
-                raise InvalidInput(f"{name} must not be empty", field=name)
-            new[name] = value.strip()
-    if c.redirect_uris is not None:
-        uris = [clients.validate_redirect_uri(u) for u in c.redirect_uris]
-        if "authorization_code" in (client.grant_types or []) and not uris:
-            raise InvalidInput(
-                "an authorization-code client needs a redirect URI", field="redirect_uris"
-            )
-        if uris != list(client.redirect_uris or []):
-            new["redirect_uris"] = uris
-    if c.post_logout_redirect_uris is not None:
-        uris = [
-            clients.validate_redirect_uri(u, "post_logout_redirect_uris")
-            for u in c.post_logout_redirect_uris
-        ]
-        if uris != list(client.post_logout_redirect_uris or []):
-            new["post_logout_redirect_uris"] = uris
-    if c.clear_backchannel_logout_uri:
-        if client.backchannel_logout_uri is not None:
-            new["backchannel_logout_uri"] = None
-    elif c.backchannel_logout_uri is not None:
-        clients.validate_redirect_uri(c.backchannel_logout_uri, "backchannel_logout_uri")
-        if c.backchannel_logout_uri != client.backchannel_logout_uri:
-            new["backchannel_logout_uri"] = c.backchannel_logout_uri
+    clients.ensure_changeable(client)
+    agency = _guard_held(ctx, client, "admin.client.updated", {"changed": c.asked()})
     if c.scopes is not None:
         scopes = _check_scopes(ctx, c.scopes)
         _require_held(
@@ -216,45 +162,18 @@ def update(ctx: Ctx, client_id: str, c: ClientChanges, expected) -> Client:
             {"changed": ["scopes"]},
             client_id=client.client_id,
         )
-        if scopes != sorted(client.scopes or []):
-            new["scopes"] = scopes
-    if c.clear_min_acr:
-        if client.min_acr is not None:
-            new["min_acr"] = None
-    elif c.min_acr is not None:
-        _check_acr(ctx, c.min_acr)
-        if c.min_acr != client.min_acr:
-            new["min_acr"] = c.min_acr
-    return apply_changes(
-        ctx,
-        client,
-        new,
-        "admin.client.updated",
-        agency_id=client.agency_id,
-        client_id=client.client_id,
-    )
+    clients.update(ctx.db, client, c, actor=ctx.actor, limits=_limits(ctx))
+    return client
 
 
 def rotate_secret(ctx: Ctx, client_id: str, expected) -> tuple[Client, str]:
     client = get(ctx, client_id, "clients:write")
     check_version(client.version, expected)
-    if client.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post"):
+    if client.token_endpoint_auth_method not in clients.SECRET_METHODS:
         raise Conflict("this client authenticates without a shared secret", field="auth_method")
-    if client.status != "active":
-        raise Conflict("a disabled client cannot be changed", field="status")
+    clients.ensure_changeable(client)
     _guard_held(ctx, client, "admin.client.secret_rotated", {"client_id": client.client_id})
-    secret = random_token(32)  # 256 bits; only its SHA-256 is stored
-    client.secret_hash = sha256_hex(secret)
-    ctx.db.flush()
-    audit.record(
-        ctx.db,
-        "admin.client.secret_rotated",
-        actor=ctx.actor,
-        agency_id=client.agency_id,
-        client_id=client.client_id,
-        details={"client_id": client.client_id},
-    )
-    return client, secret
+    return client, clients.rotate_secret(ctx.db, client, actor=ctx.actor)
 
 
 def disable(ctx: Ctx, client_id: str, expected) -> Client:
@@ -266,14 +185,5 @@ def disable(ctx: Ctx, client_id: str, expected) -> Client:
     if client.status == "disabled":
         return client
     _guard_held(ctx, client, "admin.client.disabled", {"client_id": client.client_id})
-    client.status = "disabled"
-    ctx.db.flush()
-    audit.record(
-        ctx.db,
-        "admin.client.disabled",
-        actor=ctx.actor,
-        agency_id=client.agency_id,
-        client_id=client.client_id,
-        details={"client_id": client.client_id},
-    )
+    clients.set_status(ctx.db, client, "disabled", actor=ctx.actor)
     return client

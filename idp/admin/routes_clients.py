@@ -83,6 +83,9 @@ def create_client(request: Request, ctx: CtxDep, body: ClientCreate, key: Idempo
                 min_acr=body.min_acr,
                 first_party=body.first_party,
                 jwks=body.jwks,
+                id_token_signed_response_alg=body.id_token_signed_response_alg,
+                access_token_ttl=body.access_token_ttl,
+                refresh_token_ttl=body.refresh_token_ttl,
             ),
         )
         out = {**client_body(ctx, c), "client_secret": secret}
@@ -110,6 +113,8 @@ def patch_client(ctx: CtxDep, client_id: ClientId, body: ClientPatch, if_match: 
         clear_backchannel_logout_uri="backchannel_logout_uri" in data
         and data["backchannel_logout_uri"] is None,
         clear_min_acr="min_acr" in data and data["min_acr"] is None,
+        clear_access_token_ttl="access_token_ttl" in data and data["access_token_ttl"] is None,
+        clear_refresh_token_ttl="refresh_token_ttl" in data and data["refresh_token_ttl"] is None,
     )
 
     def run():

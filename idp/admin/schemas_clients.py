@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +11,11 @@ from idp.admin.schemas import AgencyRef, Code, In, Name, Text, Uri
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+IdTokenAlg = Literal["RS256", "ES256"]
+# A token lifetime in seconds; the server's maximum (IDP_ACCESS_TOKEN_TTL,
+# IDP_REFRESH_TOKEN_TTL) is checked by the service: above it is 422 with code
+# lifetime_above_maximum.
+Lifetime = Annotated[int, Field(ge=60, le=10 * 365 * 86400)]
 
 
 class ClientOut(BaseModel):
@@ -25,6 +30,11 @@ class ClientOut(BaseModel):
     grant_types: list[str]
     scopes: list[str]
     min_acr: str | None
+    id_token_signed_response_alg: IdTokenAlg = Field(
+        description="How this client's ID tokens are signed (OIDC Registration §2)"
+    )
+    access_token_ttl: int | None = Field(description="Seconds; null: the server's default")
+    refresh_token_ttl: int | None = Field(description="Seconds; null: the server's default")
     first_party: bool
     status: Literal["active", "disabled"]
     version: int
@@ -56,6 +66,9 @@ class ClientCreate(In):
         default_factory=lambda: ["openid", "profile", "email", "govid"], max_length=20
     )
     min_acr: Text | None = None
+    id_token_signed_response_alg: IdTokenAlg = "RS256"
+    access_token_ttl: Lifetime | None = None
+    refresh_token_ttl: Lifetime | None = None
     first_party: bool = False
     jwks: dict[str, Any] | None = None
 
@@ -84,10 +97,19 @@ class ClientPatch(In):
     backchannel_logout_uri: Uri | None = Field(None, description="null removes it")
     scopes: list[Text] | None = Field(None, max_length=20)
     min_acr: Text | None = Field(None, description="null removes it")
+    grant_types: list[GrantType] | None = Field(None, max_length=3)
+    id_token_signed_response_alg: IdTokenAlg | None = None
+    access_token_ttl: Lifetime | None = Field(None, description="null: the server's default")
+    refresh_token_ttl: Lifetime | None = Field(None, description="null: the server's default")
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"min_acr": "urn:govid:acr:2"}]},
+        json_schema_extra={
+            "examples": [
+                {"min_acr": "urn:govid:acr:2"},
+                {"id_token_signed_response_alg": "ES256", "refresh_token_ttl": 3600},
+            ]
+        },
     )
 
 

@@ -55,7 +55,10 @@ EVENT_TYPES: dict[str, str] = {
     "admin.role.granted": "role, agency, expires_at",
     "admin.role.revoked": "role, agency",
     "admin.client.created": "client_id, auth_method, redirect_uris",
-    "admin.client.updated": "changed (field names)",
+    "admin.client.updated": (
+        "changed (field names), redirect_uris, post_logout_redirect_uris, "
+        "backchannel_logout_uri (each {before, after}, when it changed)"
+    ),
     "admin.client.secret_rotated": "client_id",
     # Admin API (issue 7; actor = account id of the admin, or the client_id of a machine)
     "admin.agency.deleted": "code",
@@ -64,6 +67,7 @@ EVENT_TYPES: dict[str, str] = {
     "admin.account.sessions_ended": "sessions (count ended), sid (when one session was named)",
     "admin.account.purged": "deleted_at (when the account was soft-deleted)",
     "admin.client.disabled": "client_id",
+    "admin.client.enabled": "client_id",
     "admin.import.completed": (
         "import_id, mode (all_or_nothing | per_row), chunk (1-based), rows, created, failed, "
         "agencies (codes, at most 20), schemes (count per password-hash scheme; one summary "

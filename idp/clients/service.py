@@ -1,10 +1,14 @@
-"""Client registration. Secrets are shown once and stored as SHA-256 (issue 5)."""
+"""Client registration and its changes: the rules every registration obeys, in one place
+for the CLI and the admin API (issue 5, issue 16). Secrets are shown once and stored as
+SHA-256. Who may do what (agency subtree, operator-only scopes, scopes held) is decided
+by the caller (``idp.admin.clients``); what a registration may *be* is decided here."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -13,10 +17,45 @@ from sqlalchemy.orm import Session
 from idp.agencies import service as agencies
 from idp.audit import service as audit
 from idp.clients.models import AUTH_METHODS, Client
+from idp.config import Settings
 from idp.crypto import constant_time_equal, random_token, sha256_hex
-from idp.errors import InvalidInput, NotFound
+from idp.errors import Conflict, InvalidInput, LifetimeAboveMaximum, NotFound
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+# OIDC Registration §2 id_token_signed_response_alg: the algorithms GovID signs with
+# (discovery's id_token_signing_alg_values_supported lists the same).
+ID_TOKEN_ALGS = ("RS256", "ES256")
+# The scopes GovID knows (discovery's scopes_supported). Which of them a caller may give
+# is the caller's rule (idp.admin.clients: citizen_id for operators only).
+KNOWN_SCOPES = frozenset(
+    {"openid", "profile", "email", "govid", "citizen_id", "offline_access"}
+    | {"admin:accounts", "admin:clients", "admin:audit", "scim"}
+)
+MIN_TOKEN_TTL = 60  # seconds; shorter tokens only make apps hammer /token
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the server's settings allow a registration: the assurance levels, and the
+    longest access and refresh token lifetimes (a client may ask for shorter ones)."""
+
+    acr_values: tuple[str, ...]
+    max_access_token_ttl: int
+    max_refresh_token_ttl: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            (settings.acr_level1, settings.acr_level2),
+            settings.access_token_ttl,
+            settings.refresh_token_ttl,
+        )
+
+
+def _default_limits() -> Limits:
+    d = {name: f.default for name, f in Settings.model_fields.items()}
+    return Limits((d["acr_level1"], d["acr_level2"]), d["access_token_ttl"], d["refresh_token_ttl"])
 
 
 @dataclass(frozen=True)
@@ -34,7 +73,42 @@ class NewClient:
     first_party: bool = False
     jwks: dict | None = None
     client_id: str | None = None
+    id_token_signed_response_alg: str = "RS256"
+    access_token_ttl: int | None = None  # None: the server's (IDP_ACCESS_TOKEN_TTL)
+    refresh_token_ttl: int | None = None  # None: the server's (IDP_REFRESH_TOKEN_TTL)
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClientChanges:
+    """A change to a registration; None leaves a field as it is, ``clear_*`` removes an
+    optional one (back to none, or to the server's default lifetime)."""
+
+    name_th: str | None = None
+    name_en: str | None = None
+    redirect_uris: Sequence[str] | None = None
+    post_logout_redirect_uris: Sequence[str] | None = None
+    backchannel_logout_uri: str | None = None
+    clear_backchannel_logout_uri: bool = False
+    scopes: Sequence[str] | None = None
+    min_acr: str | None = None
+    clear_min_acr: bool = False
+    grant_types: Sequence[str] | None = None
+    id_token_signed_response_alg: str | None = None
+    access_token_ttl: int | None = None
+    clear_access_token_ttl: bool = False
+    refresh_token_ttl: int | None = None
+    clear_refresh_token_ttl: bool = False
+
+    def asked(self) -> list[str]:
+        """The names of the fields this change touches."""
+        return sorted(
+            {
+                f.name.removeprefix("clear_")
+                for f in fields(self)
+                if getattr(self, f.name) not in (None, False)
+            }
+        )
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -65,55 +139,131 @@ def validate_redirect_uri(uri: str, field_name: str = "redirect_uris") -> str:
     return uri
 
 
-def create(
-    session: Session, data: NewClient, *, actor: str | None = None
-) -> tuple[Client, str | None]:
-    """Register a client; returns it and its secret (None for public/private_key_jwt)."""
-    agency = agencies.get_by_code(session, data.agency_code)
-    if data.auth_method not in AUTH_METHODS:
+def _name(value: str, field_name: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(f"{field_name} must not be empty", field=field_name)
+    return value
+
+
+def _ttl(value: int | None, maximum: int, field_name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_TOKEN_TTL:
+        raise InvalidInput(
+            f"{field_name} must be a whole number of seconds, at least {MIN_TOKEN_TTL}",
+            field=field_name,
+        )
+    if value > maximum:
+        raise LifetimeAboveMaximum(
+            f"{field_name} {value} s is above this server's maximum of {maximum} s "
+            f"(IDP_{field_name.upper()}); ask for {maximum} or less, or leave it unset",
+            field=field_name,
+        )
+    return value
+
+
+def check_registration(r: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """The rules every registration obeys, at creation and after every change (so a
+    change can never leave a client the CLI or the API could not have created). ``r``
+    maps ``Client`` attribute names to values; returns them normalised."""
+    out = dict(r)
+    out["name_th"] = _name(r["name_th"], "name_th")
+    out["name_en"] = _name(r["name_en"], "name_en")
+    method = r["token_endpoint_auth_method"]
+    if method not in AUTH_METHODS:
         raise InvalidInput(
             f"auth method must be one of {', '.join(AUTH_METHODS)}", field="auth_method"
         )
-    for g in data.grant_types:
+    grant_types = list(dict.fromkeys(r["grant_types"]))
+    for g in grant_types:
         if g not in GRANT_TYPES:
-            raise InvalidInput(f"unsupported grant type {g!r}", field="grant_types")
-    if "authorization_code" in data.grant_types and not data.redirect_uris:
+            raise InvalidInput(
+                f"unsupported grant type {g!r}; one of {', '.join(GRANT_TYPES)}",
+                field="grant_types",
+            )
+    if not grant_types:
+        raise InvalidInput("a client needs at least one grant type", field="grant_types")
+    out["grant_types"] = grant_types
+    out["redirect_uris"] = [validate_redirect_uri(u) for u in r["redirect_uris"]]
+    if "authorization_code" in grant_types and not out["redirect_uris"]:
         raise InvalidInput(
             "an authorization-code client needs a redirect URI", field="redirect_uris"
         )
-    if data.auth_method == "none" and "client_credentials" in data.grant_types:
+    if method == "none" and "client_credentials" in grant_types:
         raise InvalidInput("a public client cannot use client_credentials", field="grant_types")
-    if data.auth_method == "private_key_jwt" and not data.jwks:
+    if method == "private_key_jwt" and not r.get("jwks"):
         raise InvalidInput("private_key_jwt needs the client's public JWKS", field="jwks")
-    redirect_uris = [validate_redirect_uri(u) for u in data.redirect_uris]
-    logout_uris = [
+    out["post_logout_redirect_uris"] = [
         validate_redirect_uri(u, "post_logout_redirect_uris")
-        for u in data.post_logout_redirect_uris
+        for u in r["post_logout_redirect_uris"]
     ]
-    if data.backchannel_logout_uri:
-        validate_redirect_uri(data.backchannel_logout_uri, "backchannel_logout_uri")
+    if r.get("backchannel_logout_uri"):
+        validate_redirect_uri(r["backchannel_logout_uri"], "backchannel_logout_uri")
+    unknown = sorted(set(r["scopes"]) - KNOWN_SCOPES)
+    if unknown:
+        raise InvalidInput(
+            f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_SCOPES))}",
+            field="scopes",
+        )
+    out["scopes"] = sorted(set(r["scopes"]))
+    if r.get("min_acr") is not None and r["min_acr"] not in limits.acr_values:
+        raise InvalidInput(
+            f"min_acr must be one of {', '.join(limits.acr_values)}", field="min_acr"
+        )
+    if r["id_token_signed_response_alg"] not in ID_TOKEN_ALGS:
+        raise InvalidInput(
+            f"id_token_signed_response_alg must be one of {', '.join(ID_TOKEN_ALGS)}",
+            field="id_token_signed_response_alg",
+        )
+    out["access_token_ttl"] = _ttl(
+        r.get("access_token_ttl"), limits.max_access_token_ttl, "access_token_ttl"
+    )
+    out["refresh_token_ttl"] = _ttl(
+        r.get("refresh_token_ttl"), limits.max_refresh_token_ttl, "refresh_token_ttl"
+    )
+    return out
+
+
+def create(
+    session: Session,
+    data: NewClient,
+    *,
+    actor: str | None = None,
+    limits: Limits | None = None,
+) -> tuple[Client, str | None]:
+    """Register a client; returns it and its secret (None for public/private_key_jwt)."""
+    agency = agencies.get_by_code(session, data.agency_code)
+    r = check_registration(
+        {
+            "name_th": data.name_th,
+            "name_en": data.name_en,
+            "token_endpoint_auth_method": data.auth_method,
+            "grant_types": data.grant_types,
+            "redirect_uris": data.redirect_uris,
+            "post_logout_redirect_uris": data.post_logout_redirect_uris,
+            "backchannel_logout_uri": data.backchannel_logout_uri,
+            "scopes": data.scopes,
+            "min_acr": data.min_acr,
+            "jwks": data.jwks,
+            "id_token_signed_response_alg": data.id_token_signed_response_alg,
+            "access_token_ttl": data.access_token_ttl,
+            "refresh_token_ttl": data.refresh_token_ttl,
+        },
+        limits or _default_limits(),
+    )
     client_id = data.client_id or random_token(16)
     if session.scalar(select(Client.id).where(Client.client_id == client_id)):
         raise InvalidInput(f"client_id {client_id!r} is taken", field="client_id")
     secret = None
-    if data.auth_method in ("client_secret_basic", "client_secret_post"):
+    if data.auth_method in SECRET_METHODS:
         secret = random_token(32)  # 256 bits
     client = Client(
         client_id=client_id,
         agency_id=agency.id,
-        name_th=data.name_th,
-        name_en=data.name_en,
-        token_endpoint_auth_method=data.auth_method,
         secret_hash=sha256_hex(secret) if secret else None,
-        jwks=data.jwks,
-        redirect_uris=redirect_uris,
-        post_logout_redirect_uris=logout_uris,
-        backchannel_logout_uri=data.backchannel_logout_uri,
-        grant_types=list(data.grant_types),
-        scopes=list(data.scopes),
-        min_acr=data.min_acr,
         first_party=data.first_party,
-        **data.extra,
+        **{**r, **data.extra},
     )
     session.add(client)
     session.flush()
@@ -126,10 +276,131 @@ def create(
         details={
             "client_id": client_id,
             "auth_method": data.auth_method,
-            "redirect_uris": redirect_uris,
+            "redirect_uris": r["redirect_uris"],
         },
     )
     return client, secret
+
+
+# Fields whose old and new values go into the audit event (URIs are where a client's
+# codes, tokens and people are sent: an auditor must see where to, before and after).
+AUDITED_VALUES = ("redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri")
+_REGISTRATION = (
+    "name_th",
+    "name_en",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "scopes",
+    "min_acr",
+    "jwks",
+    "id_token_signed_response_alg",
+    "access_token_ttl",
+    "refresh_token_ttl",
+)
+
+
+def ensure_changeable(client: Client) -> None:
+    if client.status != "active":
+        raise Conflict("a disabled client cannot be changed; enable it first", field="status")
+
+
+def update(
+    session: Session,
+    client: Client,
+    changes: ClientChanges,
+    *,
+    actor: str | None,
+    limits: Limits | None = None,
+) -> list[str]:
+    """Apply ``changes`` if the resulting registration obeys ``check_registration``;
+    returns the names of the fields that changed (nothing is written or audited when
+    none did). One ``admin.client.updated`` event names them, with the redirect URIs'
+    values before and after."""
+    ensure_changeable(client)
+    current = {name: getattr(client, name) for name in _REGISTRATION}
+    current = {
+        **current,
+        "grant_types": list(current["grant_types"] or []),
+        "redirect_uris": list(current["redirect_uris"] or []),
+        "post_logout_redirect_uris": list(current["post_logout_redirect_uris"] or []),
+        "scopes": sorted(current["scopes"] or []),
+    }
+    wanted = dict(current)
+    for name in ("name_th", "name_en", "backchannel_logout_uri", "min_acr"):
+        if getattr(changes, name) is not None:
+            wanted[name] = getattr(changes, name)
+    for name in ("redirect_uris", "post_logout_redirect_uris", "scopes", "grant_types"):
+        if getattr(changes, name) is not None:
+            wanted[name] = list(getattr(changes, name))
+    for name in ("id_token_signed_response_alg", "access_token_ttl", "refresh_token_ttl"):
+        if getattr(changes, name) is not None:
+            wanted[name] = getattr(changes, name)
+    for name in ("backchannel_logout_uri", "min_acr", "access_token_ttl", "refresh_token_ttl"):
+        if getattr(changes, f"clear_{name}"):
+            wanted[name] = None
+    wanted = check_registration(wanted, limits or _default_limits())
+    new = {k: v for k, v in wanted.items() if v != current[k]}
+    if not new:
+        return []
+    details: dict[str, Any] = {"changed": sorted(new)}
+    for name in AUDITED_VALUES:
+        if name in new:
+            details[name] = {"before": current[name], "after": new[name]}
+    for name, value in new.items():
+        setattr(client, name, value)
+    session.flush()
+    audit.record(
+        session,
+        "admin.client.updated",
+        actor=actor,
+        agency_id=client.agency_id,
+        client_id=client.client_id,
+        details=details,
+    )
+    return sorted(new)
+
+
+def rotate_secret(session: Session, client: Client, *, actor: str | None) -> str:
+    """A new secret (shown once; the old one stops working at once in this process and
+    within ``IDP_CLIENT_CACHE_SECONDS`` in others)."""
+    if client.token_endpoint_auth_method not in SECRET_METHODS:
+        raise Conflict("this client authenticates without a shared secret", field="auth_method")
+    ensure_changeable(client)
+    secret = random_token(32)  # 256 bits; only its SHA-256 is stored
+    client.secret_hash = sha256_hex(secret)
+    session.flush()
+    audit.record(
+        session,
+        "admin.client.secret_rotated",
+        actor=actor,
+        agency_id=client.agency_id,
+        client_id=client.client_id,
+        details={"client_id": client.client_id},
+    )
+    return secret
+
+
+def set_status(session: Session, client: Client, status: str, *, actor: str | None) -> bool:
+    """Disable (the row stays, so tokens and audit events still resolve; its tokens stop
+    working at once) or enable a client. False when it already was."""
+    if status not in ("active", "disabled"):
+        raise InvalidInput("status must be active or disabled", field="status")
+    if client.status == status:
+        return False
+    client.status = status
+    session.flush()
+    audit.record(
+        session,
+        "admin.client.disabled" if status == "disabled" else "admin.client.enabled",
+        actor=actor,
+        agency_id=client.agency_id,
+        client_id=client.client_id,
+        details={"client_id": client.client_id},
+    )
+    return True
 
 
 def get_by_client_id(session: Session, client_id: str) -> Client:

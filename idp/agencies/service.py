@@ -68,6 +68,17 @@ def get(session: Session, agency_id: uuid.UUID) -> Agency:
     return agency
 
 
+def claim(agency: Agency) -> dict[str, str]:
+    """The ``agency`` claim: one shape in ID tokens, userinfo, access tokens and
+    introspection answers, so an app or API reads it the same way wherever it gets it."""
+    return {
+        "id": str(agency.id),
+        "code": agency.code,
+        "name_th": agency.name_th,
+        "name_en": agency.name_en,
+    }
+
+
 def create(
     session: Session,
     data: NewAgency,

@@ -139,10 +139,14 @@ def user_claims(db: Session, account: Account, names: set[str]) -> dict[str, Any
 
     full_en = f"{account.given_name_en} {account.family_name_en}".strip()
     full_th = f"{account.given_name_th} {account.family_name_th}".strip()
-    primary_full = full_th if account.locale == "th" and full_th else full_en or full_th
-    put("name", primary_full)
-    put("given_name", account.given_name_th if account.locale == "th" else account.given_name_en)
-    put("family_name", account.family_name_th if account.locale == "th" else account.family_name_en)
+    # `name`, `given_name` and `family_name` come from ONE language, so they always agree
+    # (OIDC Core §5.1: given + family make up name): the account's locale when it has a
+    # name in that language, else the language it has a name in. An account with English
+    # names only gets all three in English, whatever its locale.
+    thai = (account.locale == "th" and full_th) or not full_en
+    put("name", full_th if thai else full_en)
+    put("given_name", account.given_name_th if thai else account.given_name_en)
+    put("family_name", account.family_name_th if thai else account.family_name_en)
     put("locale", account.locale)
     # OIDC Core §5.2: language-tagged claims.
     put("name#th", full_th)
@@ -160,12 +164,7 @@ def user_claims(db: Session, account: Account, names: set[str]) -> dict[str, Any
     if names & {"agency", "agency_path"}:
         agency = agencies.get(db, account.agency_id)
         if "agency" in names:
-            out["agency"] = {
-                "id": str(agency.id),
-                "code": agency.code,
-                "name_th": agency.name_th,
-                "name_en": agency.name_en,
-            }
+            out["agency"] = agencies.claim(agency)
         if "agency_path" in names:
             out["agency_path"] = [a.code for a in agencies.ancestors(db, agency, include_self=True)]
     if "roles" in names:

@@ -11,6 +11,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSession
 
 from idp.accounts.models import Account
+from idp.agencies import service as agencies
 from idp.audit import service as audit
 from idp.keys.service import InvalidToken
 from idp.oidc.models import AccessTokenRef, ClientAdapter, RefreshTokenAdapter
@@ -101,6 +102,7 @@ class IntrospectionEndpoint(_AdvisoryHint, _Introspection):
                     "acr",
                     "auth_time",
                     "sid",
+                    "agency",
                 )
                 if k in c
             }
@@ -126,6 +128,7 @@ class IntrospectionEndpoint(_AdvisoryHint, _Introspection):
             out["acr"] = grant.acr
         if grant.auth_time:
             out["auth_time"] = int(grant.auth_time.timestamp())
+        out["agency"] = agencies.claim(account.agency)  # the access token's shape
         return out
 
 

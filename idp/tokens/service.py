@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
+from idp.agencies import service as agencies
 from idp.agencies.models import Agency
 from idp.audit import service as audit
 from idp.clients.models import Client
@@ -114,7 +115,9 @@ def issue_access_token(
             claims["amr"] = list(ctx.amr)
         if ctx.sid:
             claims["sid"] = ctx.sid
-        claims["agency"] = str(ctx.account.agency_id)
+        # The same object as in the ID token and userinfo (Account.agency is loaded with
+        # the account: no query).
+        claims["agency"] = agencies.claim(ctx.account.agency)
     return keys.sign(claims, alg=alg, typ="at+jwt"), claims
 
 

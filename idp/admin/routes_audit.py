@@ -58,7 +58,7 @@ class ExportRequest(In):
     types: list[Text] = Field(default_factory=list, max_length=50)
     account: Text | None = None
     client_id: Text | None = None
-    outcome: Literal["success", "failure", "denied", "error"] | None = None
+    outcome: Literal["success", "failure", "denied", "refused", "error"] | None = None
 
 
 def _scope_and_agency(ctx: Ctx, agency_code: str | None) -> tuple[Agency | None, Agency | None]:
@@ -102,7 +102,9 @@ def list_events(
     types: Annotated[list[str] | None, Query(max_length=50)] = None,
     account: Str = None,
     client_id: Str = None,
-    outcome: Annotated[str | None, Query(pattern="^(success|failure|denied|error)$")] = None,
+    outcome: Annotated[
+        str | None, Query(pattern="^(success|failure|denied|refused|error)$")
+    ] = None,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -24,6 +24,12 @@ EVENT_TYPES: dict[str, str] = {
         "directory_unavailable)"
     ),
     "oidc.token.issued": "grant_type, scope, jti, refresh",
+    "oidc.token.refused": (
+        "error (the OAuth error code, RFC 6749 §5.2), grant_type, "
+        "reason (what the server saw; the answer to the client names none), "
+        "suppressed (refusals from the same address and client not recorded one by one "
+        "since the previous recorded one)"
+    ),
     "oidc.refresh.reused": "grant, reason, revoked_refresh_tokens",
     "oidc.token.revoked": "token_type, jti, grant, reason, revoked_refresh_tokens",
     "oidc.code.replayed": "grant, reason, revoked_refresh_tokens",

@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 _ADVISORY_LOCK_KEY = 0x60D1D_A0D1  # arbitrary, constant: "GovID audit"
-OUTCOMES = ("success", "failure", "denied", "error")
+OUTCOMES = ("success", "failure", "denied", "refused", "error")
 _COLUMNS = tuple(c.key for c in AuditEvent.__table__.columns)
 
 

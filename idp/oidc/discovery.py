@@ -1,4 +1,13 @@
-"""OpenID Provider metadata (OIDC Discovery 1.0 §3, RFC 8414). Only what is real."""
+"""OpenID Provider metadata (OIDC Discovery 1.0 §3) and OAuth 2.0 Authorization Server
+Metadata (RFC 8414 §2). Only what is real.
+
+One document answers both well-known URLs (``/.well-known/openid-configuration`` and,
+RFC 8414 §3, ``/.well-known/oauth-authorization-server``): RFC 8414 §2 lets an
+authorization server include OpenID metadata, and §4 wants the two consistent. An
+issuer with a path (``https://host/govid``) is looked up by RFC 8414 clients at
+``https://host/.well-known/oauth-authorization-server/govid`` (§3.1): the reverse proxy
+in front of GovID must send that URL here.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +39,15 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "userinfo_signing_alg_values_supported": [],
+        # No userinfo_signing_alg_values_supported: userinfo is plain JSON (OIDC Core
+        # §5.3.2); an empty list told RPs nothing and some read it as an error.
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        # RFC 8414 §2: MUST be present when private_key_jwt is listed for the endpoint.
+        "revocation_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS[:3],
+        "introspection_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "claims_parameter_supported": True,

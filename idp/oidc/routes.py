@@ -373,6 +373,8 @@ async def token(request: Request) -> Response:
 FAST_ROUTES = [
     Route("/token", token, methods=["POST"]),
     Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
+    # RFC 8414 §3: the same document, where OAuth clients and API gateways look.
+    Route("/.well-known/oauth-authorization-server", openid_configuration, methods=["GET"]),
     Route("/jwks", jwks, methods=["GET"]),
 ]
 

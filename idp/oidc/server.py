@@ -26,7 +26,7 @@ from authlib.oauth2.rfc6749 import (
 from starlette.responses import Response
 
 from idp.oidc import claims as oidc_claims
-from idp.oidc import endpoints, grants
+from idp.oidc import endpoints, grants, refusals
 from idp.oidc.context import OidcContext
 from idp.oidc.models import ClientAdapter
 
@@ -127,6 +127,8 @@ class GovIDAuthorizationServer(AuthorizationServer):
         self.register_endpoint(endpoints.RevocationEndpoint(self))
         self.register_endpoint(endpoints.IntrospectionEndpoint(self))
         self.register_endpoint(endpoints.EndSessionEndpoint(self))
+        # How many refused token requests this process audits one by one (refusals.py).
+        self.refusal_gate = refusals.RefusalGate()
 
     @property
     def ctx(self) -> OidcContext:
@@ -153,6 +155,21 @@ class GovIDAuthorizationServer(AuthorizationServer):
         if isinstance(request, JsonRequest):
             return request
         raise TypeError("routes must pass a GovIDJsonRequest")
+
+    def create_token_response(self, request=None):
+        response = super().create_token_response(request)
+        error = getattr(request, "govid_error", None)
+        if error is not None:
+            # Only refusals come here; an issued token went through save_token instead.
+            refusals.record(self.ctx, request, error, request.govid_said, self.refusal_gate)
+        return response
+
+    def handle_error_response(self, request, error):
+        # RFC 6749 §5.2: one invalid_client answer, whoever asks (no client-id probing).
+        said = refusals.hide_client_auth_detail(error)
+        if isinstance(request, OAuth2Request):
+            request.govid_error, request.govid_said = error, said
+        return super().handle_error_response(request, error)
 
     def handle_response(self, status: int, body: Any, headers: Iterable[tuple[str, str]]):
         hdrs = dict(headers or [])

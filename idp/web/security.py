@@ -12,7 +12,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Endpoints a browser-based RP may call cross-origin (OIDC Discovery §4, RFC 6749 §3.2
 # for /token with PKCE public clients, OIDC Core §5.3 userinfo). Never /authorize.
-CORS_PATHS = ("/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/revoke")
+CORS_PATHS = (
+    "/.well-known/openid-configuration",
+    "/.well-known/oauth-authorization-server",  # RFC 8414 §3
+    "/jwks",
+    "/token",
+    "/userinfo",
+    "/revoke",
+)
 
 _CSP_BEFORE_FORMS = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "

@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from idp.config import Settings
 from idp.services import Services
 
+COMMIT_ON_ERROR = "govid_commit_on_error"
+
 
 # async: they only read app.state, so they need no trip through the thread pool.
 async def get_services(request: Request) -> Services:
@@ -37,7 +39,9 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     except BaseException:
-        await _finish(session, commit=False)
+        # A dependency that rolled the failed work back to its savepoint and recorded
+        # the refusal asks for that record to be kept (idp.admin.deps.get_ctx).
+        await _finish(session, commit=session.info.pop(COMMIT_ON_ERROR, False))
         raise
     await _finish(session, commit=True)
 

@@ -64,7 +64,7 @@ def serve(env: dict[str, str], timeout: float = 30.0, port: int | None = None) -
             proc.wait()
         log.close()
         if not os.environ.get("GOVID_KEEP_SERVER_LOG"):
-            os.unlink(log.name)
+            Path(log.name).unlink(missing_ok=True)
 
 
 def base_env(**extra: str) -> dict[str, str]:

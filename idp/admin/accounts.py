@@ -20,9 +20,9 @@ from idp.accounts import citizen_id as cid
 from idp.accounts import service as accounts
 from idp.accounts.models import ACCOUNT_STATUSES, Account, RoleGrant
 from idp.admin import links
-from idp.admin.authz import agency_code_in_scope
+from idp.admin.authz import agency_code_in_scope, grants_of
 from idp.admin.context import Ctx, check_version
-from idp.admin.errors import InvalidFields, ProtectedAccount
+from idp.admin.errors import InvalidFields, OutsideScope
 from idp.admin.models import AccountToken
 from idp.admin.paging import Page, paginate
 from idp.audit import service as audit
@@ -65,9 +65,24 @@ def get(ctx: Ctx, account_id: uuid.UUID | str, permission: str = "accounts:read"
         raise NotFound("no such account", field="account") from None
     account = ctx.db.get(Account, aid)
     # Another agency's account is reported exactly like a missing one (DESIGN §6).
-    if account is None or not scope.covers(account.agency):
+    if account is None:
         raise NotFound("no such account", field="account")
+    if not scope.covers(account.agency):
+        raise OutsideScope("no such account", field="account")
     return account
+
+
+def protections(ctx: Ctx, rows: list[Account]) -> dict[uuid.UUID, str]:
+    """For a page of accounts: why the caller may not change each protected one
+    (``operator`` or ``role_outside_scope``), without naming grants outside the caller's
+    scope. One query for the page."""
+    grants = grants_of(ctx.db, [a.id for a in rows])
+    out = {}
+    for a in rows:
+        reason = ctx.caller.protection(grants.get(a.id, []))
+        if reason:
+            out[a.id] = reason
+    return out
 
 
 def list_accounts(
@@ -171,14 +186,9 @@ def create(ctx: Ctx, data: accounts.NewAccount) -> Created:
 
 
 def _guard(ctx: Ctx, account: Account) -> None:
-    """Only operators may change an operator's account (no escalation by reset)."""
-    if ctx.caller.is_operator:
-        return
-    holds_operator = ctx.db.scalar(
-        select(RoleGrant.id).where(RoleGrant.account_id == account.id, RoleGrant.role == "operator")
-    )
-    if holds_operator:
-        raise ProtectedAccount("this account belongs to an operator; only operators may change it")
+    """The caller's authority must cover every role the account holds (no escalation
+    by reset, suspension or address change; decision 0013)."""
+    ctx.caller.check_may_act_on(ctx.db, account)
 
 
 def _writable(ctx: Ctx, account_id, expected) -> Account:

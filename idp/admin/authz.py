@@ -19,7 +19,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, RoleGrant
-from idp.admin.errors import InsufficientScope
+from idp.admin.errors import InsufficientScope, OutsideScope, ProtectedAccount
 from idp.agencies.models import Agency
 from idp.clients.models import Client
 from idp.db import utcnow
@@ -190,18 +190,63 @@ class Caller:
         """``permission`` over ``agency``; an agency outside the scope is not found."""
         scope = self.scope(permission)
         if not scope.covers(agency):
-            raise NotFound("no such agency", field="agency")
+            raise OutsideScope("no such agency", field="agency")
         return scope
+
+    def protection(self, grants: list[tuple[str, Agency]]) -> str | None:
+        """Why the caller may not act on an account holding ``grants``, or None.
+
+        Acting on an account (password or second-factor reset, suspension, deletion,
+        ending sessions, address changes) hands its roles to whoever acts: the caller's
+        authority must cover every one of them, not only the account's agency
+        (decision 0013). An operator grant is for operators only."""
+        if self.is_operator:
+            return None
+        if any(role == "operator" for role, _ in grants):
+            return "operator"
+        try:
+            scope = self.scope("accounts:write")
+        except PermissionDenied:
+            return None  # cannot change any account: nothing to protect from this caller
+        if any(not scope.covers(agency) for _role, agency in grants):
+            return "role_outside_scope"
+        return None
+
+    def check_may_act_on(self, session: Session, account: Account) -> None:
+        reason = self.protection(load_grants(session, account))
+        if reason == "operator":
+            raise ProtectedAccount(
+                "this account belongs to an operator; only operators may change it", reason
+            )
+        if reason is not None:
+            raise ProtectedAccount(
+                "this account holds a role over an agency outside your authority; "
+                "an admin whose authority covers that agency must change it",
+                reason,
+            )
 
 
 def load_grants(session: Session, account: Account) -> list[tuple[str, Agency]]:
+    return grants_of(session, [account.id]).get(account.id, [])
+
+
+def grants_of(
+    session: Session, account_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, Agency]]]:
+    """The live (unexpired) role grants of several accounts, in one query."""
+    out: dict[uuid.UUID, list[tuple[str, Agency]]] = {}
+    if not account_ids:
+        return out
     now = utcnow()
     rows = session.execute(
-        select(RoleGrant.role, RoleGrant.expires_at, Agency)
+        select(RoleGrant.account_id, RoleGrant.role, RoleGrant.expires_at, Agency)
         .join(Agency, Agency.id == RoleGrant.agency_id)
-        .where(RoleGrant.account_id == account.id)
+        .where(RoleGrant.account_id.in_(account_ids))
     ).all()
-    return [(role, agency) for role, expires, agency in rows if expires is None or expires > now]
+    for account_id, role, expires, agency in rows:
+        if expires is None or expires > now:
+            out.setdefault(account_id, []).append((role, agency))
+    return out
 
 
 def caller_for_account(
@@ -235,8 +280,10 @@ def agency_in_scope(session: Session, scope: Scope, agency_id: uuid.UUID | str) 
     except ValueError:
         raise NotFound("no such agency", field="agency") from None
     agency = session.get(Agency, aid)
-    if agency is None or not scope.covers(agency):
+    if agency is None:
         raise NotFound("no such agency", field="agency")
+    if not scope.covers(agency):
+        raise OutsideScope("no such agency", field="agency")
     return agency
 
 
@@ -248,5 +295,5 @@ def agency_code_in_scope(session: Session, scope: Scope, code: str) -> Agency:
     except NotFound:
         raise NotFound(f"unknown agency {code!r}", field="agency") from None
     if not scope.covers(agency):
-        raise NotFound(f"unknown agency {code!r}", field="agency")
+        raise OutsideScope(f"unknown agency {code!r}", field="agency")
     return agency

@@ -135,6 +135,15 @@ def _guard_held(ctx: Ctx, client: Client, event_type: str, details: dict) -> Age
     return agency
 
 
+def _operator_only_if_first_party(ctx: Ctx, client: Client) -> None:
+    """A first-party app skips the consent page for every agency's people: whoever
+    changes its redirect URIs or takes its secret receives their claims without consent.
+    So only operators, who alone may register one, may change, re-key or disable it
+    (decision 0013)."""
+    if client.first_party and not ctx.caller.is_operator:
+        raise PermissionDenied("only operators may change a first-party app")
+
+
 def create(ctx: Ctx, data: clients.NewClient) -> tuple[Client, str | None]:
     scope = ctx.scope("clients:write")
     agency = agency_code_in_scope(ctx.db, scope, data.agency_code)
@@ -151,6 +160,7 @@ def update(ctx: Ctx, client_id: str, c: ClientChanges, expected) -> Client:
     client = get(ctx, client_id, "clients:write")
     check_version(client.version, expected)
     clients.ensure_changeable(client)
+    _operator_only_if_first_party(ctx, client)
     agency = _guard_held(ctx, client, "admin.client.updated", {"changed": c.asked()})
     if c.scopes is not None:
         scopes = _check_scopes(ctx, c.scopes)
@@ -172,6 +182,7 @@ def rotate_secret(ctx: Ctx, client_id: str, expected) -> tuple[Client, str]:
     if client.token_endpoint_auth_method not in clients.SECRET_METHODS:
         raise Conflict("this client authenticates without a shared secret", field="auth_method")
     clients.ensure_changeable(client)
+    _operator_only_if_first_party(ctx, client)
     _guard_held(ctx, client, "admin.client.secret_rotated", {"client_id": client.client_id})
     return client, clients.rotate_secret(ctx.db, client, actor=ctx.actor)
 
@@ -184,6 +195,7 @@ def disable(ctx: Ctx, client_id: str, expected) -> Client:
         raise Conflict("a client cannot disable itself", field="client_id")
     if client.status == "disabled":
         return client
+    _operator_only_if_first_party(ctx, client)
     _guard_held(ctx, client, "admin.client.disabled", {"client_id": client.client_id})
     clients.set_status(ctx.db, client, "disabled", actor=ctx.actor)
     return client

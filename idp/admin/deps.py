@@ -5,7 +5,7 @@ Idempotency-Key helper used by every POST."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
@@ -14,7 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from idp.admin import idempotency
+from idp import errors
+from idp.admin import denials, idempotency
 from idp.admin.authz import Caller, caller_for_account, caller_for_client
 from idp.admin.context import Ctx, parse_if_match
 from idp.admin.errors import (
@@ -24,7 +25,7 @@ from idp.admin.errors import (
     Unauthenticated,
 )
 from idp.admin.paging import DEFAULT_LIMIT, MAX_LIMIT
-from idp.deps import DbDep, ServicesDep
+from idp.deps import COMMIT_ON_ERROR, DbDep, ServicesDep
 from idp.tokens import service as tokens
 
 bearer = HTTPBearer(auto_error=False, description="A GovID access token (RFC 9068 JWT)")
@@ -63,11 +64,40 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_ctx(db: DbDep, services: ServicesDep, caller: CallerDep) -> Ctx:
-    return Ctx(db=db, caller=caller, services=services)
+def get_ctx(request: Request, db: DbDep, services: ServicesDep, caller: CallerDep) -> Iterator[Ctx]:
+    """The operation's context. Its work runs in a savepoint: when the caller is refused
+    (a role, a scope, a protected account, an object outside its subtree), the work is
+    undone and the refusal is recorded and kept (``denials``), then answered."""
+    savepoint = db.begin_nested()
+    try:
+        yield Ctx(db=db, caller=caller, services=services)
+    except errors.DomainError as exc:
+        if savepoint.is_active:
+            savepoint.rollback()
+        if not denials.is_denial(exc):
+            raise
+        route = request.scope.get("route")
+        params = request.scope.get("path_params") or {}
+        target = next(iter(params.values()), None)
+        denials.record(
+            db,
+            caller,
+            exc,
+            denials.RequestSeen(
+                method=request.method,
+                path=request.scope.get("root_path", "") + (route.path if route else ""),
+                target=str(target) if target is not None else None,
+                ip=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"),
+            ),
+        )
+        db.info[COMMIT_ON_ERROR] = True
+        raise
+    if savepoint.is_active:
+        savepoint.commit()
 
 
-CtxDep = Annotated[Ctx, Depends(get_ctx)]
+CtxDep = Annotated[Ctx, Depends(get_ctx, scope="function")]
 
 
 def if_match_required(

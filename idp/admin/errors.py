@@ -5,7 +5,7 @@ Their HTTP form (status, problem type) is decided in ``idp.admin.problems`` only
 
 from __future__ import annotations
 
-from idp.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from idp.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 
 
 class Unauthenticated(DomainError):
@@ -61,10 +61,21 @@ class AgencyNotEmpty(Conflict):
 
 
 class ProtectedAccount(DomainError):
-    """An agency admin tried to change an operator's account (operators only)."""
+    """The account holds a role the caller's authority does not cover (an operator
+    grant, or a grant over an agency outside the caller's subtree): changing it would
+    let the caller take over that role (decision 0013)."""
 
     code = "protected_account"
     exit_code = 5
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, field="account")
+        self.reason = reason  # "operator" | "role_outside_scope"
+
+
+class OutsideScope(NotFound):
+    """The object exists but lies outside the caller's agency subtree. Answered exactly
+    like a missing one (DESIGN §6); only the audit trail tells them apart."""
 
 
 class InsufficientScope(PermissionDenied):

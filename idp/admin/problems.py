@@ -36,7 +36,11 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
         "scope-not-held",
         "You cannot give or manage scopes you do not hold yourself",
     ),
-    admin_errors.ProtectedAccount: (403, "protected-account", "Only operators may do that"),
+    admin_errors.ProtectedAccount: (
+        403,
+        "protected-account",
+        "Your authority does not cover every role this account holds",
+    ),
     errors.NotFound: (404, "not-found", "Not found"),
     errors.UnknownAgency: (404, "not-found", "Not found"),
     errors.Conflict: (409, "conflict", "Conflict"),
@@ -140,6 +144,8 @@ def from_domain(exc: errors.DomainError) -> JSONResponse:
     if www:
         headers = {"WWW-Authenticate": www}
     extra: dict[str, Any] = {"code": exc.code}
+    if isinstance(exc, admin_errors.ProtectedAccount):
+        extra["reason"] = exc.reason
     if getattr(exc, "scopes", None):
         extra["scopes"] = list(exc.scopes)
     if isinstance(exc, errors.InvalidInput):

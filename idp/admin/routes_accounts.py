@@ -41,7 +41,7 @@ router = APIRouter(prefix="/accounts", tags=["accounts"])
 Filter = Annotated[str | None, Query(max_length=320, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
-def account_body(a) -> dict:
+def account_body(a, protected: str | None = None) -> dict:
     return dump(
         AccountOut,
         {
@@ -51,6 +51,7 @@ def account_body(a) -> dict:
             "agency": {"id": a.agency.id, "code": a.agency.code},
             "has_password": a.password_hash is not None,
             "aliases": list(a.aliases or []),
+            "protected": protected,
         },
     )
 
@@ -77,9 +78,9 @@ def list_accounts(
         cursor=cursor,
         limit=limit,
     )
-    return respond(
-        200, {"items": [account_body(a) for a in page.items], "next_cursor": page.next_cursor}
-    )
+    protected = svc.protections(ctx, page.items)
+    items = [account_body(a, protected.get(a.id)) for a in page.items]
+    return respond(200, {"items": items, "next_cursor": page.next_cursor})
 
 
 @router.post("", response_model=AccountCreated, status_code=201, summary="Create an account")
@@ -120,7 +121,8 @@ def create_account(request: Request, ctx: CtxDep, body: AccountCreate, key: Idem
 
 @router.get("/{account_id}", response_model=AccountOut, summary="Read an account")
 def get_account(ctx: CtxDep, account_id: uuid.UUID):
-    return _account(svc.get(ctx, account_id))
+    a = svc.get(ctx, account_id)
+    return respond(200, account_body(a, svc.protections(ctx, [a]).get(a.id)), etag=etag(a.version))
 
 
 @router.patch("/{account_id}", response_model=AccountOut, summary="Change names, aliases, quota")

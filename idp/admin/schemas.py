@@ -168,6 +168,14 @@ class AccountOut(BaseModel):
     updated_at: dt.datetime
     deleted_at: dt.datetime | None
     version: int
+    protected: Literal["operator", "role_outside_scope"] | None = Field(
+        None,
+        description=(
+            "Why you may not change this account (reset, suspend, delete, end sessions, "
+            "addresses): it holds an operator role, or a role over an agency outside your "
+            "authority. Null when you may."
+        ),
+    )
 
 
 class AccountCreated(AccountOut):

@@ -72,6 +72,11 @@ EVENT_TYPES: dict[str, str] = {
     "admin.account.mfa_reset": "credentials (count removed), sessions (count ended)",
     "admin.account.sessions_ended": "sessions (count ended), sid (when one session was named)",
     "admin.account.purged": "deleted_at (when the account was soft-deleted)",
+    "admin.request.denied": (
+        "method, path (the route, ids as placeholders; subject holds the id named), "
+        "reason (forbidden | insufficient_scope | operator | role_outside_scope | "
+        "outside_scope | ...)"
+    ),
     "admin.client.disabled": "client_id",
     "admin.client.enabled": "client_id",
     "admin.import.completed": (

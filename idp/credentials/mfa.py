@@ -263,10 +263,33 @@ def recovery_codes_left(db: Session, account_id: uuid.UUID) -> int:
     )
 
 
-def remove_factor(db: Session, account: Account, cred_id: uuid.UUID) -> bool:
-    cred = db.get(MfaCredential, cred_id)
+def lock_factors(db: Session, account_id: uuid.UUID) -> None:
+    """Serialise changes to one account's second factors until the transaction ends:
+    a row lock on PostgreSQL; on SQLite the first write takes the database's write lock
+    (a deferred transaction would read first and race)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(Account.id).where(Account.id == account_id).with_for_update())
+    else:
+        db.execute(
+            update(MfaCredential)
+            .where(MfaCredential.account_id == account_id, MfaCredential.id.is_(None))
+            .values(kind=MfaCredential.kind)
+        )
+
+
+def remove_factor(
+    db: Session, account: Account, cred_id: uuid.UUID, *, last_allowed: bool = True
+) -> str:
+    """Remove one authenticator: ``removed``, ``not_found``, or ``last_factor`` when it is
+    the account's last and ``last_allowed`` is false (the person has not just proved a
+    second factor). Counted under ``lock_factors``: two removals at once, each allowed
+    while the other factor exists, can no longer leave none (issue 17 rule 11)."""
+    lock_factors(db, account.id)
+    cred = db.get(MfaCredential, cred_id, populate_existing=True)
     if cred is None or cred.account_id != account.id or cred.kind == "recovery":
-        return False
+        return "not_found"
+    if not last_allowed and len(second_factors(db, account.id)) <= 1:
+        return "last_factor"
     db.delete(cred)
     db.flush()
     if not has_second_factor(db, account.id):
@@ -284,7 +307,7 @@ def remove_factor(db: Session, account: Account, cred_id: uuid.UUID) -> bool:
         agency_id=account.agency_id,
         details={"credential": cred.id.hex},
     )
-    return True
+    return "removed"
 
 
 def reset_all(db: Session, account: Account, *, actor: str) -> int:

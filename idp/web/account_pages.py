@@ -220,13 +220,11 @@ def remove_factor(
     sso, account, early = _checked(request, db, services, csrf_token)
     if early:
         return early
-    factors = mfa.second_factors(db, account.id)
-    if len(factors) <= 1:
-        # Removing the last factor needs a fresh level-2 sign-in (issue 6).
-        need = _require_fresh_mfa(request, services, sso)
-        if need:
-            return need
-    mfa.remove_factor(db, account, cred_id)
+    # Removing the last factor needs a fresh level-2 sign-in (issue 6); whether it is
+    # the last is decided under the account's lock (two removals at once).
+    need = _require_fresh_mfa(request, services, sso)
+    if mfa.remove_factor(db, account, cred_id, last_allowed=need is None) == "last_factor":
+        return need
     return RedirectResponse("/account", status_code=303)
 
 

@@ -65,6 +65,57 @@ def test_recovery_codes(db, cipher, account):
 def test_removing_last_factor_drops_recovery_codes(db, cipher, account):
     cred, _ = enrolled(db, cipher, account)
     mfa.regenerate_recovery_codes(db, account)
-    assert mfa.remove_factor(db, account, cred.id)
+    assert mfa.remove_factor(db, account, cred.id) == "removed"
     assert not mfa.has_second_factor(db, account.id)
     assert mfa.recovery_codes_left(db, account.id) == 0
+
+
+def test_two_removals_at_once_cannot_leave_none(engine, cipher, hasher, unique):
+    """An app and a key, two removals at the same moment, each refusing to remove the last:
+    exactly one succeeds (issue 17 rule 11). Real commits on two connections, the second
+    started while the first holds its transaction open."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as db, db.begin():
+        factories.agency(db, f"race-{unique}", domains=[f"r{unique}.go.th"])
+        acc = factories.account(
+            db, f"r@r{unique}.go.th", f"race-{unique}", hasher=hasher, cipher=cipher
+        )
+        one, _ = enrolled(db, cipher, acc)
+        two = MfaCredential(  # a security key beside the app
+            account_id=acc.id,
+            kind="webauthn",
+            label="key",
+            credential_id=f"cred-{unique}",
+            public_key="pk",
+            confirmed_at=T,
+        )
+        db.add(two)
+        db.flush()
+        ids = (acc.id, one.id, two.id)
+    account_id, first, second = ids
+    results: dict[str, str] = {}
+    first_locked = threading.Event()
+
+    def remove(name, cred_id, hold: bool):
+        with Session(engine) as db, db.begin():
+            from idp.accounts.models import Account
+
+            account = db.get(Account, account_id)
+            results[name] = mfa.remove_factor(db, account, cred_id, last_allowed=False)
+            if hold:
+                first_locked.set()
+                threading.Event().wait(0.5)  # keep the transaction (and its lock) open
+
+    t1 = threading.Thread(target=remove, args=("a", first, True))
+    t1.start()
+    assert first_locked.wait(10)
+    t2 = threading.Thread(target=remove, args=("b", second, False))
+    t2.start()
+    t1.join(20)
+    t2.join(20)
+    assert sorted(results.values()) == ["last_factor", "removed"], results
+    with Session(engine) as db:
+        assert len(mfa.second_factors(db, account_id)) == 1

@@ -26,6 +26,7 @@ from idp.admin.errors import (
 )
 from idp.admin.paging import DEFAULT_LIMIT, MAX_LIMIT
 from idp.deps import COMMIT_ON_ERROR, DbDep, ServicesDep
+from idp.sessions import service as sessions
 from idp.tokens import service as tokens
 
 bearer = HTTPBearer(auto_error=False, description="A GovID access token (RFC 9068 JWT)")
@@ -53,6 +54,15 @@ def get_caller(
         # People administer only after a second factor (DESIGN §6: level 2).
         if claims.get("acr") != settings.acr_level2:
             exc = InsufficientAssurance("the admin API needs a level-2 (second factor) sign-in")
+            exc.acr_values = settings.acr_level2
+            raise exc
+        # The level-2 session the token came from must still be live at level 2: a
+        # refresh token must not keep admin power past the level-2 idle limit.
+        sid = claims.get("sid") or (valid.grant.sid if valid.grant is not None else None)
+        if not sessions.level2_in_use(db, settings, sid):
+            exc = InsufficientAssurance(
+                "your level-2 sign-in has ended or lapsed; sign in again with your second factor"
+            )
             exc.acr_values = settings.acr_level2
             raise exc
         return caller_for_account(db, valid.account, client, scopes)

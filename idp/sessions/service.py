@@ -113,6 +113,27 @@ def find_by_row(
     )
 
 
+def level2_in_use(
+    db: Session, settings: Settings, sid: str | None, now: dt.datetime | None = None
+) -> bool:
+    """Whether the session ``sid`` is still at level 2 (not ended, within its absolute
+    and level-2 idle times), counting this use as activity. Admin and SCIM power held by
+    a person lasts exactly as long as the level-2 sign-in it came from: a refresh token
+    (8 h) cannot stretch it past the 30-minute level-2 idle limit (issue 17 rule 10)."""
+    if not sid:
+        return False
+    now = now or utcnow()
+    row = by_sid(db, sid)
+    if row is None or row.ended_at is not None or row.expires_at <= now:
+        return False
+    if row.acr != settings.acr_level2:
+        return False
+    if now - row.last_seen_at >= dt.timedelta(seconds=settings.session_idle_ttl_level2):
+        return False
+    touch(row, now)
+    return True
+
+
 # Idle expiry is measured from ``last_seen_at``; writing it on every request would be an
 # UPDATE per sign-in to each app. It is written when it is at least this old, so a session
 # may lapse up to this much earlier than its idle time (the shortest allowed is 60 s).

@@ -25,6 +25,7 @@ from idp.db import utcnow
 from idp.deps import COMMIT_ON_ERROR, get_db
 from idp.main import create_app
 from idp.services import Services
+from idp.sessions import service as sessions
 from idp.tokens import service as tokens
 from tests import factories
 from tests.conftest import make_settings
@@ -93,6 +94,7 @@ class World:
     accounts: dict = field(default_factory=dict)
     tokens: dict = field(default_factory=dict)
     apps: dict = field(default_factory=dict)
+    sids: dict = field(default_factory=dict)  # account id -> sid of its latest session
 
     def headers(self, who: str, **extra: str) -> dict[str, str]:
         h = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
@@ -116,14 +118,26 @@ class World:
         return a
 
     def person_token(self, account, acr: str | None = None, scope: str = ADMIN_UI_SCOPE) -> str:
+        """An access token from a real sign-in session at ``acr`` (level 2 by default),
+        as the admin console holds one."""
         s = self.services.settings
         app = self.apps["admin_ui"]
+        sso = sessions.create(
+            self.db,
+            s,
+            account,
+            acr=acr or s.acr_level2,
+            amr=["pwd", "otp", "mfa"],
+            ip=None,
+            user_agent=None,
+        ).row
+        self.sids[account.id] = sso.sid
         grant = tokens.create_grant(
             self.db,
             client=app,
             account=account,
             scope=scope,
-            sid=None,
+            sid=sso.sid,
             acr=acr or s.acr_level2,
             amr=["pwd", "otp", "mfa"],
             auth_time=utcnow(),
@@ -137,6 +151,7 @@ class World:
             acr=acr or s.acr_level2,
             amr=("pwd", "otp", "mfa"),
             auth_time=utcnow(),
+            sid=sso.sid,
         )
         tok, _ = tokens.issue_access_token(
             self.services.keys, issuer=s.issuer, client=app, ctx=ctx, lifetime=600

@@ -223,3 +223,35 @@ def test_first_party_app_is_changed_by_operators_only(client, db, world, who):
         "before": ["https://central.example.go.th/cb"],
         "after": ["https://evil.example.go.th/cb"],
     }
+
+
+def test_admin_power_ends_with_the_level2_session(client, db, world):
+    """Issue 17 rule 10: a person's admin token works only while the level-2 session it
+    came from does (its 30-minute idle limit, its end), whatever the token's own expiry
+    or a refresh token would allow; the answer is the RFC 9470 step-up challenge."""
+    import datetime as dt
+
+    from idp.db import utcnow
+    from idp.sessions import service as sessions
+
+    tok = world.person_token(world.accounts["admin_a"])
+    hdr = {"Authorization": f"Bearer {tok}"}
+    assert client.get(P, headers=hdr).status_code == 200
+    row = sessions.by_sid(db, world.sids[world.accounts["admin_a"].id])
+    idle = world.services.settings.session_idle_ttl_level2
+    row.last_seen_at = utcnow() - dt.timedelta(seconds=idle + 5)
+    db.flush()
+    r = client.get(P, headers=hdr)
+    assert r.status_code == 401 and r.json()["type"] == "urn:govid:problem:insufficient-assurance"
+    assert 'error="insufficient_user_authentication"' in r.headers["www-authenticate"]
+    # Used within the idle limit, the session stays at level 2 (use is activity).
+    tok = world.person_token(world.accounts["admin_a"])
+    row = sessions.by_sid(db, world.sids[world.accounts["admin_a"].id])
+    row.last_seen_at = utcnow() - dt.timedelta(seconds=idle - 60)
+    db.flush()
+    assert client.get(P, headers={"Authorization": f"Bearer {tok}"}).status_code == 200
+    assert utcnow() - row.last_seen_at < dt.timedelta(seconds=5)
+    # An ended session (sign-out, suspension) ends the admin power at once.
+    sessions.end(row, "test")
+    db.flush()
+    assert client.get(P, headers={"Authorization": f"Bearer {tok}"}).status_code == 401

@@ -9,6 +9,7 @@ from idp.credentials.models import MfaCredential, ThrottleEntry
 from idp.db import Base
 from idp.directory.models import OutboxEntry
 from idp.keys.models import SigningKey
+from idp.resources.models import ApiResource, ApiScope
 from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
 from idp.tokens.models import AuthCode, Consent, Grant, RefreshToken, ReplayEntry, RevokedToken
 
@@ -17,6 +18,8 @@ __all__ = [
     "AccountExternalId",
     "AccountToken",
     "Agency",
+    "ApiResource",
+    "ApiScope",
     "AuthCode",
     "Consent",
     "Grant",

@@ -31,6 +31,8 @@ TABLES = {
     "account_external_id",
     "audit_checkpoint",
     "agency_federation",
+    "api_resource",
+    "api_scope",
 }
 
 

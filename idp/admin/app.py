@@ -72,6 +72,7 @@ def create_admin_app(services: Services) -> FastAPI:
     from idp.admin import (
         routes_accounts,
         routes_agencies,
+        routes_apis,
         routes_audit,
         routes_clients,
         routes_imports,
@@ -94,6 +95,7 @@ def create_admin_app(services: Services) -> FastAPI:
     root.include_router(routes_agencies.grants_router)
     root.include_router(routes_accounts.router)
     root.include_router(routes_clients.router)
+    root.include_router(routes_apis.router)
     root.include_router(routes_imports.router)
     root.include_router(routes_outbox.router)
     root.include_router(routes_audit.router)

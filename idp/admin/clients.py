@@ -69,7 +69,9 @@ def list_clients(
 def _check_scopes(ctx: Ctx, scopes: Sequence[str]) -> list[str]:
     """The caller's authority over scopes (the vocabulary is checked by the service)."""
     allowed = AGENCY_SCOPES | (OPERATOR_SCOPES if ctx.caller.is_operator else frozenset())
-    bad = [s for s in scopes if s not in allowed]
+    # Scopes of registered APIs are not GovID's to withhold: the service checks that the
+    # API is shared with the client's agency (decision 0011).
+    bad = [s for s in scopes if s not in allowed and s in clients.KNOWN_SCOPES]
     if bad:
         raise InvalidInput(f"scope(s) not allowed: {', '.join(bad)}", field="scopes")
     return sorted(set(scopes))

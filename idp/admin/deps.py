@@ -41,9 +41,13 @@ def get_caller(
         raise Unauthenticated("a bearer access token is required")
     settings = services.settings
     try:
-        # Signature, typ at+jwt, issuer, expiry, deny-list, grant and account status.
+        # Signature, typ at+jwt, issuer, audience, expiry, deny-list, grant and account.
         valid = tokens.validate_access_token(
-            db, services.keys, credentials.credentials, issuer=settings.issuer
+            db,
+            services.keys,
+            credentials.credentials,
+            issuer=settings.issuer,
+            audience=settings.issuer,  # a token for an agency's API is not for us
         )
     except tokens.TokenError:
         raise Unauthenticated("the access token is invalid, expired or revoked") from None

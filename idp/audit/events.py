@@ -23,7 +23,10 @@ EVENT_TYPES: dict[str, str] = {
         "reason (unknown_or_wrong_password | throttled | suspended | deleted | "
         "directory_unavailable)"
     ),
-    "oidc.token.issued": "grant_type, scope, jti, refresh",
+    "oidc.token.issued": (
+        "grant_type, scope, jti, refresh, resource (the API the token is for, its aud; "
+        "absent for GovID itself)"
+    ),
     "oidc.token.refused": (
         "error (the OAuth error code, RFC 6749 §5.2), grant_type, "
         "reason (what the server saw; the answer to the client names none), "
@@ -79,6 +82,16 @@ EVENT_TYPES: dict[str, str] = {
     ),
     "admin.client.disabled": "client_id",
     "admin.client.enabled": "client_id",
+    # API resources (RFC 8707; subject = the API's id, client_id = its introspection client)
+    "admin.api.created": (
+        "identifier, scopes, shared_with (agency | subtree | all), introspection"
+    ),
+    "admin.api.updated": (
+        "changed (field names), scopes, shared_with (each {before, after}, when it changed)"
+    ),
+    "admin.api.secret_rotated": "client_id",
+    "admin.api.disabled": "identifier",
+    "admin.api.enabled": "identifier",
     "admin.import.completed": (
         "import_id, mode (all_or_nothing | per_row), chunk (1-based), rows, created, failed, "
         "agencies (codes, at most 20), schemes (count per password-hash scheme; one summary "

@@ -20,6 +20,8 @@ from idp.clients.models import AUTH_METHODS, Client
 from idp.config import Settings
 from idp.crypto import constant_time_equal, random_token, sha256_hex
 from idp.errors import Conflict, InvalidInput, LifetimeAboveMaximum, NotFound
+from idp.outbound import OutboundPolicy
+from idp.resources import service as api_resources
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 # OIDC Registration §2 id_token_signed_response_alg: the algorithms GovID signs with
@@ -43,6 +45,9 @@ class Limits:
     acr_values: tuple[str, ...]
     max_access_token_ttl: int
     max_refresh_token_ttl: int
+    # Where GovID may send back-channel logouts; without settings (the domain called
+    # directly, as on a developer's machine), anywhere.
+    outbound: OutboundPolicy = OutboundPolicy(allow_any=True)
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -50,6 +55,7 @@ class Limits:
             (settings.acr_level1, settings.acr_level2),
             settings.access_token_ttl,
             settings.refresh_token_ttl,
+            OutboundPolicy.of(settings),
         )
 
 
@@ -163,7 +169,9 @@ def _ttl(value: int | None, maximum: int, field_name: str) -> int | None:
     return value
 
 
-def check_registration(r: dict[str, Any], limits: Limits) -> dict[str, Any]:
+def check_registration(
+    r: dict[str, Any], limits: Limits, *, api_scopes: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The rules every registration obeys, at creation and after every change (so a
     change can never leave a client the CLI or the API could not have created). ``r``
     maps ``Client`` attribute names to values; returns them normalised."""
@@ -200,7 +208,9 @@ def check_registration(r: dict[str, Any], limits: Limits) -> dict[str, Any]:
     ]
     if r.get("backchannel_logout_uri"):
         validate_redirect_uri(r["backchannel_logout_uri"], "backchannel_logout_uri")
-    unknown = sorted(set(r["scopes"]) - KNOWN_SCOPES)
+        # GovID itself POSTs there: no private or loopback targets (SSRF, idp.outbound).
+        limits.outbound.check(r["backchannel_logout_uri"], "backchannel_logout_uri")
+    unknown = sorted(set(r["scopes"]) - KNOWN_SCOPES - api_scopes)
     if unknown:
         raise InvalidInput(
             f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_SCOPES))}",
@@ -225,6 +235,14 @@ def check_registration(r: dict[str, Any], limits: Limits) -> dict[str, Any]:
     return out
 
 
+def _api_scopes(session: Session, agency, scopes: Sequence[str]) -> frozenset[str]:
+    """The scopes of registered APIs (RFC 8707) among ``scopes``: each must be of an API
+    that apps of ``agency`` may use (docs/decisions/0011-api-resources.md), else
+    ``InvalidScope`` names it."""
+    api_resources.check_client_scopes(session, agency, scopes)
+    return frozenset(scopes) - api_resources.GOVID_SCOPES
+
+
 def create(
     session: Session,
     data: NewClient,
@@ -234,6 +252,7 @@ def create(
 ) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret (None for public/private_key_jwt)."""
     agency = agencies.get_by_code(session, data.agency_code)
+    api_scopes = _api_scopes(session, agency, data.scopes)
     r = check_registration(
         {
             "name_th": data.name_th,
@@ -251,6 +270,7 @@ def create(
             "refresh_token_ttl": data.refresh_token_ttl,
         },
         limits or _default_limits(),
+        api_scopes=api_scopes,
     )
     client_id = data.client_id or random_token(16)
     if session.scalar(select(Client.id).where(Client.client_id == client_id)):
@@ -341,7 +361,8 @@ def update(
     for name in ("backchannel_logout_uri", "min_acr", "access_token_ttl", "refresh_token_ttl"):
         if getattr(changes, f"clear_{name}"):
             wanted[name] = None
-    wanted = check_registration(wanted, limits or _default_limits())
+    api_scopes = _api_scopes(session, agencies.get(session, client.agency_id), wanted["scopes"])
+    wanted = check_registration(wanted, limits or _default_limits(), api_scopes=api_scopes)
     new = {k: v for k, v in wanted.items() if v != current[k]}
     if not new:
         return []

@@ -22,6 +22,7 @@ from idp.credentials import mfa
 from idp.db import utcnow
 from idp.keys.service import InvalidToken
 from idp.oidc import claims as oidc_claims
+from idp.resources import service as api_resources
 from idp.sessions import service as sessions
 from idp.sessions.models import SsoSession
 from idp.tokens.models import Consent
@@ -48,7 +49,7 @@ SINGLE_VALUED = (
     "acr_values",
     "id_token_hint",
     "login_hint",
-)
+)  # `resource` may be repeated (RFC 8707 §2: one per API)
 
 
 @dataclass
@@ -138,6 +139,7 @@ class _State:
     prompts: set[str] = field(default_factory=set)
     max_age: int | None = None
     claims_request: dict | None = None
+    resources: list[str] = field(default_factory=list)
     hint_sub: str | None = None
     account: Account | None = None
 
@@ -225,6 +227,22 @@ def check_oauth_grammar(s: _State) -> None:
         s.grant.validate_consent_request()
     except OAuth2Error as err:
         raise _error(s, err.error, err.description or err.error) from None
+
+
+def check_resources(s: _State) -> None:
+    """RFC 8707 §2.1: the APIs named by `resource` (invalid_target if one is unknown or
+    not for this client); an API's scopes only with its `resource`."""
+    values = [v for v in s.req.payload.datalist.get("resource", []) if v]
+    if not values and not set(s.req.scope.split()) - api_resources.GOVID_SCOPES:
+        return  # today's request: nothing to read
+    try:
+        s.resources = api_resources.plan_authorization(
+            s.db, s.client.row, values, s.req.scope.split(), issuer=s.ctx.issuer
+        )
+    except api_resources.InvalidTarget as exc:
+        raise _error(s, "invalid_target", exc.message) from None
+    except api_resources.InvalidScope as exc:
+        raise _error(s, "invalid_scope", exc.message) from None
 
 
 def check_oidc_parameters(s: _State) -> None:
@@ -363,6 +381,7 @@ def issue_code(s: _State) -> Redirect:
     sessions.touch(sso)
     sessions.record_client(s.db, sso, s.client.row.client_id)
     s.req.govid_claims = s.claims_request
+    s.req.govid_resources = s.resources
     user = AuthenticatedUser(s.account, sso.sid, sso.acr, list(sso.amr or []), sso.auth_time)
     try:
         _status, _body, headers = s.grant.create_authorization_response(s.redirect_uri, user)
@@ -380,6 +399,7 @@ CHECKS = (
     check_response_type,
     check_request_objects,
     check_oauth_grammar,
+    check_resources,
     check_oidc_parameters,
     check_login,
     check_select_account,

@@ -15,6 +15,7 @@ from idp.agencies import service as agencies
 from idp.audit import service as audit
 from idp.keys.service import InvalidToken
 from idp.oidc.models import AccessTokenRef, ClientAdapter, RefreshTokenAdapter
+from idp.resources import service as api_resources
 from idp.tokens import service as tokens
 from idp.tokens.models import Grant
 
@@ -82,8 +83,16 @@ class IntrospectionEndpoint(_AdvisoryHint, _Introspection):
         return find_token(self.ctx, token_string, token_type_hint)
 
     def check_permission(self, token, client: ClientAdapter, request) -> bool:
-        # A client sees its own tokens; a resource server may see any (RFC 7662 §4).
-        return token.check_client(client) or client.row.resource_server
+        # A client sees its own tokens. An API (its introspection client, RFC 7662 §2.1)
+        # sees the access tokens issued for it, whose `aud` names it, and nothing else
+        # (RFC 7662 §4: no token scanning; docs/decisions/0011-api-resources.md).
+        if token.check_client(client):
+            return True
+        if client.row.resource_server and isinstance(token, AccessTokenRef):
+            return api_resources.may_introspect(
+                self.ctx.db, client.row.client_id, token.claims.get("aud")
+            )
+        return False
 
     def introspect_token(self, token) -> dict[str, Any]:
         if isinstance(token, AccessTokenRef):

@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
+    OAuth2Error,
     grants,
 )
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -33,6 +34,7 @@ from idp.crypto import random_token, sha256_hex
 from idp.db import insert_values, utcnow
 from idp.oidc import claims as oidc_claims
 from idp.oidc.models import AuthCodeAdapter, ClientAdapter, RefreshTokenAdapter
+from idp.resources import service as api_resources
 from idp.tokens import service as tokens
 from idp.tokens.models import AuthCode, ReplayEntry
 
@@ -43,6 +45,22 @@ ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jw
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 §2: the requested resource is invalid, unknown or not for this client."""
+
+    error = "invalid_target"
+
+
+def oauth_error(exc: api_resources.InvalidTarget | api_resources.InvalidScope) -> OAuth2Error:
+    """The protocol form of a resource rule's refusal."""
+    if isinstance(exc, api_resources.InvalidTarget):
+        return InvalidTargetError(description=exc.message)
+    return InvalidScopeError(description=exc.message)
+
+
+RESOURCE_ERRORS = (api_resources.InvalidTarget, api_resources.InvalidScope)
+
+
 class _CtxMixin:
     server: Any
     request: Any
@@ -50,6 +68,23 @@ class _CtxMixin:
     @property
     def ctx(self) -> OidcContext:
         return self.server.ctx
+
+    def _for_resource(self, scope: str, granted: list[str] | None) -> tuple[str | None, str]:
+        """The audience and access-token scope for the request's ``resource`` (RFC 8707
+        §2.2): none or GovID's issuer keeps today's token (GovID's scopes only); an API
+        of the authorization request gets a token for it with only its scopes."""
+        resource = self.request.payload.data.get("resource") or None
+        try:
+            return api_resources.token_target(
+                self.ctx.db if resource else None,
+                self.request.client.row,
+                resource,
+                scope,
+                issuer=self.ctx.issuer,
+                granted=granted,
+            )
+        except RESOURCE_ERRORS as exc:
+            raise oauth_error(exc) from None
 
     def _token_response(
         self, client: ClientAdapter, tctx: tokens.TokenContext, refresh: str | None
@@ -110,6 +145,14 @@ class GovIDOpenIDCode(OpenIDCode):
                 lambda g, _uri: validate_nonce(g.request, self.exists_nonce, False),
             )
 
+    def process_token(self, grant, response):
+        # The ID token follows the authorization's scope, not the access token's: a token
+        # for an API carries only the API's scopes (RFC 8707), yet the sign-in was openid.
+        _, token, _ = response
+        if is_openid_scope(grant.request.authorization_code.get_scope()):
+            token["id_token"] = self.encode_id_token(token, grant.request)
+        return token
+
     def encode_id_token(self, token, request):
         ctx: OidcContext = request.govid_ctx
         grant = request.govid_grant
@@ -152,6 +195,7 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
                 "amr": list(user.amr),
                 "auth_time": user.auth_time,
                 "claims": getattr(request, "govid_claims", None),
+                "resources": getattr(request, "govid_resources", None) or None,
                 "expires_at": utcnow() + dt.timedelta(seconds=self.ctx.settings.auth_code_ttl),
             },
         )
@@ -215,6 +259,7 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
             claims=row.claims,
             lifetime=self.ctx.settings.refresh_token_ttl,
             grant_id=row.grant_id,  # named when the code was claimed
+            resources=row.resources,
         )
         self.request.govid_grant = grant
         self.request.govid_ctx = self.ctx
@@ -225,6 +270,7 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
     ):
         grant = self.request.govid_grant
         client: ClientAdapter = self.request.client
+        audience, at_scope = self._for_resource(scope or "", grant.resources)
         refresh = None
         if include_refresh_token:
             refresh = tokens.issue_refresh_token(
@@ -235,13 +281,14 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
                 lifetime=client.row.refresh_token_ttl or self.ctx.settings.refresh_token_ttl,
             )
         tctx = tokens.TokenContext(
-            scope=scope,
+            scope=at_scope,
             account=user,
             grant=grant,
             acr=grant.acr,
             amr=tuple(grant.amr or ()),
             auth_time=grant.auth_time,
             sid=grant.sid,
+            audience=audience,
         )
         return self._token_response(client, tctx, refresh)
 
@@ -285,6 +332,7 @@ class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
         # RFC 6749 §6: the new refresh token keeps the original scope; the access token
         # may be narrowed by the request (checked by Authlib to be a subset).
         scope = self.request.payload.scope or refresh_token.get_scope()
+        audience, scope = self._for_resource(scope, grant.resources)
         refresh = tokens.issue_refresh_token(
             self.ctx.db,
             grant=grant,
@@ -301,6 +349,7 @@ class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
             amr=tuple(grant.amr or ()),
             auth_time=grant.auth_time,
             sid=grant.sid,
+            audience=audience,
         )
         return self._token_response(client, tctx, refresh)
 
@@ -324,15 +373,41 @@ class ClientCredentialsGrant(_CtxMixin, grants.ClientCredentialsGrant):
     ):
         # No end user: no ID token, no refresh token, and never the openid scope.
         wanted = [s for s in (scope or "").split() if s != "openid"]
-        registered = set(self.request.client.row.scopes or [])
+        row = self.request.client.row
+        resource = self.request.payload.data.get("resource") or None
+        audience = None
+        if resource and resource != self.ctx.issuer:
+            # RFC 8707 §2: a token for the API, with only its scopes (by default all
+            # of them that the client holds, RFC 6749 §3.3).
+            try:
+                target = api_resources.target_for(self.ctx.db, row, resource)
+            except RESOURCE_ERRORS as exc:
+                raise oauth_error(exc) from None
+            wanted = wanted or sorted(target.scopes)
+            foreign = sorted(set(wanted) - target.scopes)
+            if foreign:
+                raise InvalidScopeError(
+                    description=f"Not scopes of {resource} held by this client: "
+                    f"{' '.join(foreign)}."
+                )
+            audience = target.identifier
+        else:
+            apis = [s for s in wanted if s not in api_resources.GOVID_SCOPES]
+            if apis:
+                owner = api_resources.owners(self.ctx.db, apis[:1]).get(apis[0], "")
+                raise InvalidScopeError(
+                    description=f"'{apis[0]}' is a scope of the API {owner}: ask for it "
+                    f"with resource={owner}."
+                )
+        registered = set(row.scopes or [])
         unregistered = sorted(set(wanted) - registered)
         if unregistered:
             # RFC 6749 §4.4.2, §5.2: never more than the client is registered for.
             raise InvalidScopeError(
                 description=f"Not registered for this client: {' '.join(unregistered)}."
             )
-        scope = " ".join(wanted)
-        return self._token_response(self.request.client, tokens.TokenContext(scope=scope), None)
+        tctx = tokens.TokenContext(scope=" ".join(wanted), audience=audience)
+        return self._token_response(self.request.client, tctx, None)
 
 
 def authenticate_client_secret_basic(query_client, request):
@@ -431,6 +506,7 @@ def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None
             "scope": token.get("scope"),
             "jti": claims.get("jti"),
             "refresh": "refresh_token" in token,
+            **({"resource": claims["aud"]} if claims.get("aud", ctx.issuer) != ctx.issuer else {}),
         },
     )
     if ctx.pending_audit is not None:

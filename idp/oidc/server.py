@@ -18,17 +18,20 @@ from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
+    InvalidScopeError,
     JsonPayload,
     JsonRequest,
     OAuth2Payload,
     OAuth2Request,
 )
+from authlib.oauth2.rfc6749.util import scope_to_list
 from starlette.responses import Response
 
 from idp.oidc import claims as oidc_claims
 from idp.oidc import endpoints, grants, refusals
 from idp.oidc.context import OidcContext
 from idp.oidc.models import ClientAdapter
+from idp.resources import service as api_resources
 
 
 class ParamsPayload(OAuth2Payload):
@@ -141,6 +144,16 @@ class GovIDAuthorizationServer(AuthorizationServer):
         ctx = self.ctx
         row = ctx.services.client_cache.active(client_id, lambda: ctx.db)
         return ClientAdapter(row) if row else None
+
+    def validate_requested_scope(self, scope: str | None) -> None:
+        """GovID's scopes, or scopes of registered APIs (RFC 8707); the database is
+        read only when a scope is not GovID's own (the inline token path stays off it)."""
+        wanted = set(scope_to_list(scope) or [])
+        others = wanted - api_resources.GOVID_SCOPES
+        if others:
+            unknown = sorted(others - set(api_resources.owners(self.ctx.db, others)))
+            if unknown:
+                raise InvalidScopeError(description=f"Unknown scope(s): {' '.join(unknown)}.")
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         grants.audit_token_issued(self.ctx, request, token)

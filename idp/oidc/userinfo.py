@@ -50,7 +50,18 @@ def userinfo(request: Request, db: DbDep, services: ServicesDep, form: FormDep) 
         )
     ctx = make_ctx(request, db, services)
     try:
-        valid = tokens.validate_access_token(db, services.keys, token, issuer=ctx.issuer)
+        # OIDC Core §5.3 wants the token issued for userinfo: one for an API (its `aud`,
+        # RFC 8707) is refused, even with `openid` (docs/decisions/0011-api-resources.md).
+        valid = tokens.validate_access_token(
+            db, services.keys, token, issuer=ctx.issuer, audience=ctx.issuer
+        )
+    except tokens.WrongAudience:
+        return _error(
+            401,
+            "invalid_token",
+            "The access token is for another resource (aud); use one requested without "
+            "'resource'",
+        )
     except tokens.TokenError:
         return _error(401, "invalid_token", "The access token is invalid, expired or revoked")
     if valid.account is None or "openid" not in valid.claims.get("scope", "").split():

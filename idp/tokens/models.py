@@ -29,6 +29,9 @@ class AuthCode(Base):
     amr: Mapped[list[str]] = mapped_column(JSONType, default=list)
     auth_time: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     claims: Mapped[dict | None] = mapped_column(JSONType)  # OIDC Core §5.5 request
+    # RFC 8707 §2.1: the APIs (identifiers) named by `resource` at /authorize; a token
+    # request may then select one of them (§2.2). None: GovID's own APIs only.
+    resources: Mapped[list[str] | None] = mapped_column(JSONType)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The grant created when the code was redeemed: revoked if the code is replayed.
@@ -52,6 +55,7 @@ class Grant(Base):
     amr: Mapped[list[str]] = mapped_column(JSONType, default=list)
     auth_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     claims: Mapped[dict | None] = mapped_column(JSONType)
+    resources: Mapped[list[str] | None] = mapped_column(JSONType)  # from the auth code
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -31,6 +31,10 @@ class TokenError(Exception):
     """A token is invalid, expired or revoked (the reason is for logs, not for callers)."""
 
 
+class WrongAudience(TokenError):
+    """A valid token issued for another resource (RFC 9068 §4: `aud` must be checked)."""
+
+
 @dataclass(frozen=True)
 class TokenContext:
     """Everything that goes into an access token besides the client."""
@@ -42,6 +46,8 @@ class TokenContext:
     amr: tuple[str, ...] = ()
     auth_time: dt.datetime | None = None
     sid: str | None = None
+    # RFC 8707: the API the token is for (its identifier); None is GovID itself.
+    audience: str | None = None
 
 
 def _ts(value: dt.datetime) -> int:
@@ -61,6 +67,7 @@ def create_grant(
     claims: dict | None,
     lifetime: int,
     grant_id: uuid.UUID | None = None,
+    resources: list[str] | None = None,
 ) -> Grant:
     now = utcnow()
     values = {
@@ -73,6 +80,7 @@ def create_grant(
         "amr": list(amr),
         "auth_time": auth_time,
         "claims": claims,
+        "resources": resources or None,
         "created_at": now,
         "expires_at": now + dt.timedelta(seconds=lifetime),
         "revoked_at": None,
@@ -97,8 +105,9 @@ def issue_access_token(
     claims: dict[str, Any] = {
         "iss": issuer,
         # RFC 9068 §3: without a resource indicator, the default resource is GovID's
-        # own APIs (userinfo, admin API), identified by the issuer.
-        "aud": issuer,
+        # own APIs (userinfo, admin API), identified by the issuer; with one (RFC 8707
+        # §2), the API it names.
+        "aud": ctx.audience or issuer,
         "sub": str(ctx.account.id) if ctx.account else client.client_id,
         "client_id": client.client_id,
         "iat": _ts(now),
@@ -227,9 +236,16 @@ class ValidAccessToken:
 
 
 def validate_access_token(
-    session: Session, keys: KeyRing, token: str, *, issuer: str, leeway: int = 0
+    session: Session,
+    keys: KeyRing,
+    token: str,
+    *,
+    issuer: str,
+    leeway: int = 0,
+    audience: str | None = None,
 ) -> ValidAccessToken:
-    """Signature, type, issuer, expiry, deny-list, grant and account status."""
+    """Signature, type, issuer, expiry, deny-list, grant and account status; with
+    ``audience``, also that the token is for that resource (``WrongAudience``)."""
     try:
         header, claims = keys.verify(token)
     except InvalidToken as exc:
@@ -238,6 +254,13 @@ def validate_access_token(
         raise TokenError("not an access token")  # RFC 9068 §4: typ must be checked
     if claims.get("iss") != issuer:
         raise TokenError("wrong issuer")
+    aud = claims.get("aud")
+    if (
+        audience is not None
+        and audience != aud
+        and audience not in (aud if isinstance(aud, list) else ())
+    ):
+        raise WrongAudience("issued for another resource")  # RFC 9068 §4, RFC 8707 §2
     exp = claims.get("exp")
     if not isinstance(exp, int) or exp + leeway < _ts(utcnow()):
         raise TokenError("expired")

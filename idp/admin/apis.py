@@ -1,0 +1,84 @@
+"""API resource (RFC 8707) administration within the caller's subtree: the caller's
+authority over the API's agency, then ``idp.resources.service`` for what an API may be.
+APIs are managed like apps (``clients:read`` / ``clients:write``, scope
+``admin:clients``). No web framework here."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from idp.admin.authz import agency_code_in_scope
+from idp.admin.context import Ctx, check_version
+from idp.admin.paging import Page, paginate
+from idp.agencies.models import Agency
+from idp.errors import InvalidInput, NotFound
+from idp.resources import service as resources
+from idp.resources.models import ApiResource
+
+SORT_FIELDS = {"identifier": ApiResource.identifier, "created_at": ApiResource.created_at}
+
+
+def get(ctx: Ctx, api_id: uuid.UUID | str, permission: str = "clients:read") -> ApiResource:
+    """An API of the caller's subtree; one elsewhere is not found, like a missing one."""
+    scope = ctx.scope(permission)
+    try:
+        api = resources.get(ctx.db, api_id)
+    except NotFound:
+        raise NotFound("no such API", field="api") from None
+    if not scope.covers(ctx.db.get(Agency, api.agency_id)):
+        raise NotFound("no such API", field="api")
+    return api
+
+
+def list_apis(
+    ctx: Ctx, *, status: str | None, agency: str | None, sort: str, cursor: str | None, limit: int
+) -> Page:
+    scope = ctx.scope("clients:read")
+    stmt = scope.apply(select(ApiResource), ApiResource.agency_id)
+    if status:
+        if status not in ("active", "disabled"):
+            raise InvalidInput("status must be active or disabled", field="status")
+        stmt = stmt.where(ApiResource.status == status)
+    if agency:
+        from idp.agencies.service import subtree_ids_stmt
+
+        root = agency_code_in_scope(ctx.db, scope, agency)
+        stmt = stmt.where(ApiResource.agency_id.in_(subtree_ids_stmt(root)))
+    return paginate(
+        ctx.db,
+        stmt,
+        id_column=ApiResource.id,
+        sort_fields=SORT_FIELDS,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def create(ctx: Ctx, data: resources.NewApi) -> tuple[ApiResource, str | None]:
+    agency_code_in_scope(ctx.db, ctx.scope("clients:write"), data.agency_code)
+    return resources.create(ctx.db, data, issuer=ctx.issuer, actor=ctx.actor)
+
+
+def update(
+    ctx: Ctx, api_id: uuid.UUID, changes: resources.ApiChanges, expected
+) -> tuple[ApiResource, str | None]:
+    api = get(ctx, api_id, "clients:write")
+    check_version(api.version, expected)
+    _changed, secret = resources.update(ctx.db, api, changes, actor=ctx.actor)
+    return api, secret
+
+
+def rotate_secret(ctx: Ctx, api_id: uuid.UUID, expected) -> tuple[ApiResource, str]:
+    api = get(ctx, api_id, "clients:write")
+    check_version(api.version, expected)
+    return api, resources.rotate_secret(ctx.db, api, actor=ctx.actor)
+
+
+def set_status(ctx: Ctx, api_id: uuid.UUID, status: str, expected) -> ApiResource:
+    api = get(ctx, api_id, "clients:write")
+    check_version(api.version, expected)
+    resources.set_status(ctx.db, api, status, actor=ctx.actor)
+    return api

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     # Reverse proxies whose X-Forwarded-For is believed (CIDRs or addresses, comma or
     # space separated). Empty: none; the client is the TCP peer (decision 0012).
     trusted_proxies: str = ""
+    # Hosts GovID may send requests to although they are not public https endpoints
+    # (comma or space separated), e.g. an agency's back-channel logout receiver on an
+    # internal network. Outside IDP_ENV=dev nothing else private is reached (idp.outbound).
+    outbound_allowed_hosts: str = ""
 
     # Rate limits (decision 0012): per fixed window of rate_limit_window_seconds, shared
     # by every worker (Redis when configured, else the database). 0 = no limit.

@@ -17,6 +17,7 @@ from idp.body_limit import BodyLimit
 from idp.config import Settings, fastapi_telemetry
 from idp.net import TrustedProxies
 from idp.oidc import end_session, routes, userinfo
+from idp.outbound import OutboundPolicy
 from idp.ratelimit import RateLimits
 from idp.services import Services
 from idp.sessions.logout import LogoutWorker
@@ -36,7 +37,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     services = services or Services(settings)
-    worker = LogoutWorker(services.sessions)
+    worker = LogoutWorker(services.sessions, outbound=OutboundPolicy.of(services.settings))
     https = settings.issuer.startswith("https://")
 
     @asynccontextmanager

@@ -67,7 +67,14 @@ def serve(env: dict[str, str], timeout: float = 30.0, port: int | None = None) -
             Path(log.name).unlink(missing_ok=True)
 
 
+# The tests' back-channel logout receivers and relying parties live on loopback, which
+# GovID refuses to send requests to outside IDP_ENV=dev unless an operator allows the
+# host (idp.outbound); the test servers allow exactly these two names.
+TEST_OUTBOUND_HOSTS = "127.0.0.1 localhost"
+
+
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env["IDP_OUTBOUND_ALLOWED_HOSTS"] = TEST_OUTBOUND_HOSTS
     env.update(extra)
     return env

@@ -20,7 +20,7 @@ from idp.accounts import citizen_id as cid
 from idp.accounts import service as accounts
 from idp.accounts.models import ACCOUNT_STATUSES, Account, RoleGrant
 from idp.admin import links
-from idp.admin.authz import agency_code_in_scope, grants_of
+from idp.admin.authz import agency_code_in_scope
 from idp.admin.context import Ctx, check_version
 from idp.admin.errors import InvalidFields, OutsideScope
 from idp.admin.models import AccountToken
@@ -70,19 +70,6 @@ def get(ctx: Ctx, account_id: uuid.UUID | str, permission: str = "accounts:read"
     if not scope.covers(account.agency):
         raise OutsideScope("no such account", field="account")
     return account
-
-
-def protections(ctx: Ctx, rows: list[Account]) -> dict[uuid.UUID, str]:
-    """For a page of accounts: why the caller may not change each protected one
-    (``operator`` or ``role_outside_scope``), without naming grants outside the caller's
-    scope. One query for the page."""
-    grants = grants_of(ctx.db, [a.id for a in rows])
-    out = {}
-    for a in rows:
-        reason = ctx.caller.protection(grants.get(a.id, []))
-        if reason:
-            out[a.id] = reason
-    return out
 
 
 def list_accounts(

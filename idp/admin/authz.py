@@ -226,6 +226,19 @@ class Caller:
             )
 
 
+def protections(caller: Caller, session: Session, rows: list[Account]) -> dict[uuid.UUID, str]:
+    """For a page of accounts: why the caller may not change each protected one
+    (``operator`` or ``role_outside_scope``), without naming grants outside the caller's
+    scope. One query for the page."""
+    grants = grants_of(session, [a.id for a in rows])
+    out = {}
+    for a in rows:
+        reason = caller.protection(grants.get(a.id, []))
+        if reason:
+            out[a.id] = reason
+    return out
+
+
 def load_grants(session: Session, account: Account) -> list[tuple[str, Agency]]:
     return grants_of(session, [account.id]).get(account.id, [])
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from idp.accounts.service import AccountChanges, NewAccount
 from idp.admin import accounts as svc
+from idp.admin.authz import protections
 from idp.admin.context import etag
 from idp.admin.deps import (
     CtxDep,
@@ -78,7 +79,7 @@ def list_accounts(
         cursor=cursor,
         limit=limit,
     )
-    protected = svc.protections(ctx, page.items)
+    protected = protections(ctx.caller, ctx.db, page.items)
     items = [account_body(a, protected.get(a.id)) for a in page.items]
     return respond(200, {"items": items, "next_cursor": page.next_cursor})
 
@@ -122,7 +123,9 @@ def create_account(request: Request, ctx: CtxDep, body: AccountCreate, key: Idem
 @router.get("/{account_id}", response_model=AccountOut, summary="Read an account")
 def get_account(ctx: CtxDep, account_id: uuid.UUID):
     a = svc.get(ctx, account_id)
-    return respond(200, account_body(a, svc.protections(ctx, [a]).get(a.id)), etag=etag(a.version))
+    return respond(
+        200, account_body(a, protections(ctx.caller, ctx.db, [a]).get(a.id)), etag=etag(a.version)
+    )
 
 
 @router.patch("/{account_id}", response_model=AccountOut, summary="Change names, aliases, quota")

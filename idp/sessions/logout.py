@@ -21,6 +21,7 @@ from idp.audit import service as audit
 from idp.clients.models import Client
 from idp.db import utcnow
 from idp.keys.service import KeyRing
+from idp.outbound import OutboundPolicy
 from idp.sessions import service as sessions
 from idp.sessions.models import LogoutDelivery, SsoSession
 from idp.tokens import service as tokens
@@ -106,8 +107,16 @@ def end_all_sessions_of(
     return count
 
 
-def deliver_due(factory: sessionmaker[Session], http: httpx.Client, *, limit: int = 50) -> int:
-    """POST due logout tokens; returns how many were attempted."""
+def deliver_due(
+    factory: sessionmaker[Session],
+    http: httpx.Client,
+    *,
+    limit: int = 50,
+    outbound: OutboundPolicy | None = None,
+) -> int:
+    """POST due logout tokens; returns how many were attempted. ``outbound`` is checked
+    again before each POST (the URI was checked at registration, but DNS can change):
+    a refused target is given up at once, logged, and never contacted."""
     now = utcnow()
     with factory() as db, db.begin():
         rows = db.scalars(
@@ -123,6 +132,12 @@ def deliver_due(factory: sessionmaker[Session], http: httpx.Client, *, limit: in
         ).all()
         for row in rows:
             row.attempts += 1
+            refused = outbound.refusal(row.uri) if outbound is not None else None
+            if refused:
+                log.warning("back-channel logout not sent: %s %s", row.uri, refused)
+                row.last_error = f"refused: {refused}"[:255]
+                row.attempts = MAX_ATTEMPTS  # never retried: the target is not allowed
+                continue
             try:
                 # Back-Channel Logout §2.5: form-encoded logout_token; 200 or 204 is success.
                 r = http.post(row.uri, data={"logout_token": row.logout_token})
@@ -143,8 +158,14 @@ def deliver_due(factory: sessionmaker[Session], http: httpx.Client, *, limit: in
 class LogoutWorker:
     """Background thread started by create_app; woken right after a logout commits."""
 
-    def __init__(self, factory: sessionmaker[Session], interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        interval: float = 2.0,
+        outbound: OutboundPolicy | None = None,
+    ) -> None:
         self._factory = factory
+        self._outbound = outbound
         self._interval = interval
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -167,7 +188,10 @@ class LogoutWorker:
         with httpx.Client(timeout=5.0, follow_redirects=False) as http:
             while not self._stop.is_set():
                 try:
-                    while deliver_due(self._factory, http) and not self._stop.is_set():
+                    while (
+                        deliver_due(self._factory, http, outbound=self._outbound)
+                        and not self._stop.is_set()
+                    ):
                         pass
                 except Exception:  # keep the worker alive; the rows stay queued
                     log.exception("back-channel logout delivery failed")

@@ -3,7 +3,6 @@ admin API's conventions, and apps given API scopes through ``/admin/v1/clients``
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from idp.audit.models import AuditEvent
@@ -11,19 +10,6 @@ from idp.resources import service as resources
 from idp.tokens import service as tokens
 
 BASE = "/admin/v1/apis"
-
-
-@pytest.fixture(autouse=True)
-def _no_denial_writer(monkeypatch):
-    """Refusals here are about APIs, not their audit record: the group-commit writer of
-    ``admin.request.denied`` (when present) would wait for the audit chain lock that this
-    test's rolled-back transaction holds."""
-    from idp.admin import problems
-
-    async def skip(_request, _exc):
-        return None
-
-    monkeypatch.setattr(problems, "record_denial", skip, raising=False)
 
 
 def body(w, agency="A", name="pop", **kw):

@@ -47,6 +47,12 @@ class DuplicateEmail(Conflict):
     code = "duplicate_email"
 
 
+class AddressOutsideDomains(InvalidInput):
+    """An email or alias outside the mail domains of the account's agency chain."""
+
+    code = "address_outside_domains"
+
+
 class DuplicateAgencyCode(Conflict):
     code = "duplicate_agency_code"
 

@@ -101,3 +101,22 @@ class RoleGrant(Base):
     )
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ADDRESS_KINDS = ("primary", "alias")
+
+
+class MailAddress(Base):
+    """Every address an account receives mail at: its primary email and each alias, one
+    row each, lower-cased. The primary key makes an address unique across all accounts
+    and both kinds (issue 17 rule 2). Rows of a soft-deleted account stay until the
+    purge. Kept in step by ``idp.accounts.addresses`` in the writer's transaction."""
+
+    __tablename__ = "mail_address"
+    __table_args__ = (CheckConstraint("kind IN ('primary', 'alias')", name="kind"),)
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts import addresses
 from idp.accounts import citizen_id as cid
 from idp.accounts.models import ROLES, Account, RoleGrant
 from idp.agencies import service as agencies
@@ -24,7 +25,7 @@ from idp.credentials.passwords import PasswordHasher
 from idp.crypto import DataCipher
 from idp.db import utcnow
 from idp.directory import outbox
-from idp.errors import Conflict, DuplicateEmail, InvalidInput, NotFound
+from idp.errors import AddressOutsideDomains, Conflict, InvalidInput, NotFound
 
 # Pragmatic address check (RFC 5321 lengths; one "@"; a dotted domain).
 _EMAIL_RE = re.compile(r"^[^@\s\"<>(),;:\\\[\]]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
@@ -63,8 +64,16 @@ def _allowed_domains(session: Session, agency: Agency) -> set[str]:
 
 
 def _check_domain(email: str, domains: set[str], field_name: str) -> None:
-    if domains and email.rsplit("@", 1)[1] not in domains:
-        raise InvalidInput(
+    """An address must lie in a mail domain of the account's agency or an ancestor; an
+    agency chain without mail domains can be given no address (issue 17 rule 2)."""
+    if not domains:
+        raise AddressOutsideDomains(
+            f"{email}: the agency and its parent agencies have no mail domains; "
+            "add one to the agency first",
+            field=field_name,
+        )
+    if email.rsplit("@", 1)[1] not in domains:
+        raise AddressOutsideDomains(
             f"{email} is not in the agency's mail domains ({', '.join(sorted(domains))})",
             field=field_name,
         )
@@ -88,8 +97,8 @@ def create(
         _check_domain(alias, domains, "aliases")
     if data.locale not in ("th", "en"):
         raise InvalidInput("locale must be 'th' or 'en'", field="locale")
-    if session.scalar(select(Account.id).where(Account.email == email)):
-        raise DuplicateEmail(f"an account with email {email} already exists", field="email")
+    # Unique across every account's email and aliases (mail_address; issue 17 rule 2).
+    addresses.check_free(session, email, aliases)
 
     account = Account(
         id=uuid.uuid4(),
@@ -124,6 +133,7 @@ def create(
         account.password_changed_at = utcnow()
     session.add(account)
     session.flush()
+    addresses.sync(session, account, new=True)
     outbox.enqueue(session, account, "add")
     audit.record(
         session,
@@ -247,8 +257,6 @@ def _changed_values(session: Session, account: Account, c: AccountChanges) -> di
     if c.email is not None and normalise_email(c.email) != account.email:
         email = normalise_email(c.email)
         _check_domain(email, domains, "email")
-        if session.scalar(select(Account.id).where(Account.email == email)):
-            raise DuplicateEmail(f"an account with email {email} already exists", field="email")
         new["email"] = email
     for name in ("given_name_th", "family_name_th", "given_name_en", "family_name_en"):
         value = getattr(c, name)
@@ -270,6 +278,12 @@ def _changed_values(session: Session, account: Account, c: AccountChanges) -> di
             _check_domain(alias, domains, "aliases")
         if aliases != sorted(account.aliases or []):
             new["aliases"] = aliases
+    elif "email" in new and email in (account.aliases or []):
+        new["aliases"] = sorted(set(account.aliases) - {email})  # the alias became the email
+    if "email" in new or "aliases" in new:
+        addresses.check_free(
+            session, new.get("email"), new.get("aliases", ()), account_id=account.id
+        )
     return new
 
 
@@ -291,6 +305,8 @@ def update(
     for name, value in new.items():
         setattr(account, name, value)
     session.flush()  # the account row first: outbox ids then follow commit order
+    if "email" in new or "aliases" in new:
+        addresses.sync(session, account)
     outbox.enqueue(session, account, "modify")
     audit.record(
         session,

@@ -16,6 +16,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts import addresses
 from idp.accounts import citizen_id as cid
 from idp.accounts import service as accounts
 from idp.accounts.models import ACCOUNT_STATUSES, Account, RoleGrant
@@ -356,7 +357,7 @@ def purge_deleted(db: Session, *, older_than: dt.timedelta, actor: str = "cli") 
     """Erase the personal data of accounts soft-deleted more than ``older_than`` ago.
 
     The row stays (the audit trail names its id); email becomes ``<id>@purged.invalid``,
-    names, citizen ID, password, aliases, tokens and role grants go."""
+    names, citizen ID, password, aliases (held till now), tokens and role grants go."""
     cutoff = utcnow() - older_than
     rows = list(
         db.scalars(
@@ -379,6 +380,7 @@ def purge_deleted(db: Session, *, older_than: dt.timedelta, actor: str = "cli") 
         db.execute(sql_delete(AccountToken).where(AccountToken.account_id == account.id))
         remove_second_factors(db, account)
         db.flush()
+        addresses.sync(db, account)  # its addresses and aliases are free again
         audit.record(
             db,
             "admin.account.purged",

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from idp.accounts.models import Account
+from idp.accounts.addresses import wanted_rows
+from idp.accounts.models import Account, MailAddress
 from idp.accounts.service import CITIZEN_ID_PURPOSE
 from idp.admin.links import link_rows
 from idp.admin.models import AccountToken
@@ -24,6 +25,7 @@ ACCOUNT_COLUMNS = (
     "updated_at", "deleted_at",
 )  # fmt: skip
 OUTBOX_COLUMNS = ("account_id", "op", "payload", "attempts", "next_try_at", "created_at")
+MAIL_COLUMNS = ("address", "account_id", "kind")
 TOKEN_COLUMNS = ("token_hash", "account_id", "purpose", "created_at", "expires_at", "used_at")
 
 
@@ -90,14 +92,17 @@ def write_chunk(
     now = utcnow()
     accounts = [_account_row(r, cipher, now) for r in chunk]
     outbox = [_outbox_row(a, now) for a in accounts]
+    mail = [m for a in accounts for m in wanted_rows(a["id"], a["email"], a["aliases"])]
     token_rows = link_rows([(aid, tok) for aid, _, tok in tokens], "activate")
     if db.get_bind().dialect.name == "postgresql":
         _copy(db, "account", ACCOUNT_COLUMNS, accounts, json_cols={"aliases"})
+        _copy(db, "mail_address", MAIL_COLUMNS, mail, json_cols=set())
         _copy(db, "outbox", OUTBOX_COLUMNS, outbox, json_cols={"payload"})
         if token_rows:
             _copy(db, "account_token", TOKEN_COLUMNS, token_rows, json_cols=set())
     else:
         db.execute(insert(Account.__table__), accounts)
+        db.execute(insert(MailAddress.__table__), mail)
         db.execute(insert(OutboxEntry.__table__), outbox)
         if token_rows:
             db.execute(insert(AccountToken.__table__), token_rows)

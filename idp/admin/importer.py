@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts import addresses
 from idp.accounts import citizen_id as cid
 from idp.accounts.models import Account
 from idp.accounts.service import _EMAIL_RE, CITIZEN_ID_PURPOSE
@@ -122,11 +123,13 @@ def _check(
     agency = agencies.get(r["agency"])
     domains = agencies.domains(agency)
     email = _email(r["email"], "email")
-    if domains and email.rsplit("@", 1)[1] not in domains:
+    if not domains:  # no domain of its own chain: no address at all (issue 17 rule 2)
+        raise RowError("email", "the agency and its parent agencies have no mail domains")
+    if email.rsplit("@", 1)[1] not in domains:
         raise RowError("email", f"{email} is not in the agency's mail domains")
     aliases = sorted({_email(a, "aliases") for a in r["aliases"]} - {email})
     for a in aliases:
-        if domains and a.rsplit("@", 1)[1] not in domains:
+        if a.rsplit("@", 1)[1] not in domains:
             raise RowError("aliases", f"{a} is not in the agency's mail domains")
     r.update(email=email, aliases=aliases, agency_obj=agency)
     if r["citizen_id"]:
@@ -160,7 +163,7 @@ def validate_rows(
     agencies = _Agencies(db, scope)
     bounds = bounds or HashBounds()
     good: list[tuple[int, dict[str, Any]]] = []
-    seen_email: dict[str, int] = {}
+    seen_email: dict[str, int] = {}  # every address (emails and aliases) -> its row
     seen_cid: dict[str, int] = {}
     for n, row in enumerate(rows, start=1):
         result.rows = n
@@ -170,13 +173,17 @@ def validate_rows(
             r = _check(row, agencies, cipher, bounds)
             if r["email"] in seen_email:
                 raise RowError("email", f"duplicate of row {seen_email[r['email']]}")
-            seen_email[r["email"]] = n
+            for a in r["aliases"]:
+                if a in seen_email:
+                    raise RowError("aliases", f"{a} is also an address in row {seen_email[a]}")
             if "citizen_hmac" in r:
                 if r["citizen_hmac"] in seen_cid:
                     raise RowError(
                         "citizen_id", f"same citizen ID as row {seen_cid[r['citizen_hmac']]}"
                     )
                 seen_cid[r["citizen_hmac"]] = n
+            for a in (r["email"], *r["aliases"]):
+                seen_email[a] = n
             good.append((n, r))
         except RowError as exc:
             result.add_error(n, exc.field, exc.message, max_errors)
@@ -184,16 +191,18 @@ def validate_rows(
             progress(1000)
     if progress:
         progress(result.rows % 1000)
-    taken = _existing(db, Account.email, [r["email"] for _, r in good])
+    # Emails and aliases against every account's (mail_address): one query per 1,000.
+    taken = addresses.taken(db, [a for _, r in good for a in (r["email"], *r["aliases"])])
     taken_cid = _existing(
         db, Account.citizen_id_hmac, [r["citizen_hmac"] for _, r in good if "citizen_hmac" in r]
     )
     kept = []
     for n, r in good:
+        held = [a for a in r["aliases"] if a in taken]
         if r["email"] in taken:
-            result.add_error(
-                n, "email", f"an account with email {r['email']} already exists", max_errors
-            )
+            result.add_error(n, "email", addresses.in_use_message(r["email"]), max_errors)
+        elif held:
+            result.add_error(n, "aliases", addresses.in_use_message(held[0]), max_errors)
         elif r.get("citizen_hmac") in taken_cid:
             result.add_error(
                 n, "citizen_id", "this citizen ID belongs to another account", max_errors

@@ -56,6 +56,11 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     admin_errors.PreconditionRequired: (428, "precondition-required", "If-Match is required"),
     errors.InvalidInput: (422, "invalid-input", "Invalid input"),
     errors.InvalidCitizenId: (422, "invalid-input", "Invalid input"),
+    errors.AddressOutsideDomains: (
+        422,
+        "address-outside-domains",
+        "The address is not in the mail domains of the account's agency",
+    ),
     admin_errors.IdempotencyKeyReused: (
         422,
         "idempotency-key-reused",
@@ -221,6 +226,7 @@ SCIM_TYPES = {
     "conflict": "uniqueness",
     "invalid_input": "invalidValue",
     "invalid_citizen_id": "invalidValue",
+    "address_outside_domains": "invalidValue",
 }
 
 

@@ -53,10 +53,38 @@ def has_second_factor(db: Session, account_id: uuid.UUID) -> bool:
 # ----------------------------------------------------------------------------- TOTP
 
 
+def pending_totp(db: Session, account_id: uuid.UUID) -> MfaCredential | None:
+    """The authenticator app being set up (unconfirmed), if any: a wrong code at
+    enrolment shows this one again, since the person's app already holds its secret."""
+    return db.scalars(
+        select(MfaCredential)
+        .where(
+            MfaCredential.account_id == account_id,
+            MfaCredential.kind == "totp",
+            MfaCredential.confirmed_at.is_(None),
+        )
+        .order_by(MfaCredential.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def totp_setup(
+    cipher: DataCipher, account: Account, cred: MfaCredential, *, issuer_name: str
+) -> tuple[str, str, str]:
+    """(secret, otpauth URI, SVG QR code) of an unconfirmed TOTP credential."""
+    secret = cipher.decrypt(cred.secret_enc, TOTP_PURPOSE).decode()
+    uri = pyotp.TOTP(secret, interval=TOTP_PERIOD).provisioning_uri(
+        name=account.email, issuer_name=issuer_name
+    )
+    svg = segno.make(uri, error="m").svg_inline(scale=5, title="QR")
+    return secret, uri, svg
+
+
 def start_totp(
     db: Session, cipher: DataCipher, account: Account, *, issuer_name: str, label: str = ""
 ) -> tuple[MfaCredential, str, str]:
-    """A new, unconfirmed TOTP credential; returns it, its otpauth URI and an SVG QR code."""
+    """A new, unconfirmed TOTP credential (any earlier unconfirmed one is dropped: the
+    person asked for a new QR code); returns it, its otpauth URI and an SVG QR code."""
     db.execute(
         delete(MfaCredential).where(
             MfaCredential.account_id == account.id,
@@ -73,10 +101,7 @@ def start_totp(
     )
     db.add(cred)
     db.flush()
-    uri = pyotp.TOTP(secret, interval=TOTP_PERIOD).provisioning_uri(
-        name=account.email, issuer_name=issuer_name
-    )
-    svg = segno.make(uri, error="m").svg_inline(scale=5, title="QR")
+    _secret, uri, svg = totp_setup(cipher, account, cred, issuer_name=issuer_name)
     return cred, uri, svg
 
 

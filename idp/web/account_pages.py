@@ -19,12 +19,18 @@ from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
 from idp.sessions.models import SsoSession
+from idp.web import help_pages
 from idp.web.flow import Flow, new_flow
 from idp.web.i18n import translator
 from idp.web.mfa_pages import confirm_enrolment, render_enrol
 
 router = APIRouter()
+router.include_router(help_pages.router)
 Str = Annotated[str, Form()]
+
+# /account?ready=<action>: back from the second step an action needed, the action is
+# ready on the page (never performed by itself); the notice says so.
+READY = {"recovery": "ready_recovery", "key": "ready_key"}
 
 
 def _current(request: Request, db, services):
@@ -41,9 +47,25 @@ def _current(request: Request, db, services):
 
 
 def _overview(
-    request: Request, db, services, sso, account: Account, *, notice=None, error=None, status=200
+    request: Request,
+    db,
+    services,
+    sso,
+    account: Account,
+    *,
+    notice=None,
+    error=None,
+    pw_error=None,
+    status=200,
 ) -> Response:
     pg = pages(request)
+    factors = mfa.second_factors(db, account.id)
+    settings = services.settings
+    minimum = (
+        settings.password_min_length_with_mfa
+        if factors
+        else settings.password_min_length_without_mfa
+    )
     rows = db.scalars(
         select(SsoSession)
         .where(SsoSession.account_id == account.id, SsoSession.ended_at.is_(None))
@@ -57,11 +79,10 @@ def _overview(
         email=account.email,
         notice=notice,
         error=error,
+        pw_error=pw_error,
+        pw_min=str(minimum),
         level="2" if sso.acr == services.settings.acr_level2 else "1",
-        factors=[
-            {"id": f.id, "kind": f.kind, "label": f.label}
-            for f in mfa.second_factors(db, account.id)
-        ],
+        factors=[{"id": f.id, "kind": f.kind, "label": f.label} for f in factors],
         codes_left=mfa.recovery_codes_left(db, account.id),
         sessions=[
             {
@@ -77,9 +98,21 @@ def _overview(
 
 
 @router.get("/account")
-def account_home(request: Request, db: DbDep, services: ServicesDep) -> Response:
+def account_home(
+    request: Request, db: DbDep, services: ServicesDep, done: str = "", ready: str = ""
+) -> Response:
     sso, account, early = _current(request, db, services)
-    return early or _overview(request, db, services, sso, account)
+    if early:
+        return early
+    t = translator(pages(request).locale(request))
+    notice = None
+    if done == "password":
+        notice = t("password_changed")
+    elif done == "removed":
+        notice = t("factor_removed")
+    elif ready in READY:
+        notice = t(READY[ready])
+    return _overview(request, db, services, sso, account, notice=notice)
 
 
 def _checked(request: Request, db, services, csrf_token: str):
@@ -123,11 +156,11 @@ def change_password(
         )
     except WeakPassword as exc:
         return _overview(
-            request, db, services, sso, account, error=exc.localized(locale), status=400
+            request, db, services, sso, account, pw_error=exc.localized(locale), status=400
         )
     except creds.WrongPassword:
         return _overview(
-            request, db, services, sso, account, error=t("bad_credentials"), status=400
+            request, db, services, sso, account, pw_error=t("current_password_wrong"), status=400
         )
     return RedirectResponse("/account?done=password", status_code=303)
 
@@ -137,18 +170,33 @@ def _may_bind(db, services, sso, account: Account) -> Response | None:
     800-63B §6.1.2.1; credentials.service.may_bind_factor): else to /mfa first."""
     if creds.may_bind_factor(db, sso, account.id, services.settings):
         return None
-    return RedirectResponse(f"/mfa?i={new_flow(services, '/account/totp')}", status_code=303)
+    flow = new_flow(services, "/account/totp", why="add_totp")
+    return RedirectResponse(f"/mfa?i={flow}", status_code=303)
 
 
 @router.get("/account/totp")
-def totp_form(request: Request, db: DbDep, services: ServicesDep) -> Response:
+def totp_form(request: Request, db: DbDep, services: ServicesDep, new: str = "") -> Response:
     sso, account, early = _current(request, db, services)
     if early:
         return early
     if refused := _may_bind(db, services, sso, account):
         return refused
     flow = Flow({"n": "/account"}, new_flow(services, "/account"), pages(request).locale(request))
-    return render_enrol(request, db, services, account, flow, action="/account/totp")
+    return render_enrol(
+        request, db, services, account, flow, action="/account/totp", renewed=new == "1"
+    )
+
+
+@router.post("/account/totp/new")
+def totp_new(request: Request, db: DbDep, services: ServicesDep, csrf_token: Str = "") -> Response:
+    """The person asked for a new QR code: the unconfirmed one is replaced."""
+    sso, account, early = _checked(request, db, services, csrf_token)
+    if early:
+        return early
+    if refused := _may_bind(db, services, sso, account):
+        return refused
+    mfa.start_totp(db, services.cipher, account, issuer_name="GovID")
+    return RedirectResponse("/account/totp?new=1", status_code=303)
 
 
 @router.post("/account/totp")
@@ -191,10 +239,12 @@ def totp_confirm(
     return response
 
 
-def _require_fresh_mfa(request, services, sso) -> Response | None:
+def _require_fresh_mfa(services, sso, back: str, why: str) -> Response | None:
+    """None when a second factor was proved just now; else the second step, which says
+    why (``why_<why>``) and returns to ``back``, where the action waits to be done."""
     if creds.fresh_level2(sso, services.settings):
         return None
-    return RedirectResponse(f"/mfa?i={new_flow(services, '/account')}", status_code=303)
+    return RedirectResponse(f"/mfa?i={new_flow(services, back, why=why)}", status_code=303)
 
 
 @router.post("/account/recovery")
@@ -206,11 +256,35 @@ def regenerate(
         return early
     if not mfa.has_second_factor(db, account.id):
         return RedirectResponse("/account", status_code=303)
-    need = _require_fresh_mfa(request, services, sso)
+    need = _require_fresh_mfa(services, sso, "/account?ready=recovery", "recovery")
     if need:
         return need
     codes = mfa.regenerate_recovery_codes(db, account)
     return pages(request).render(request, "recovery_codes.html", codes=codes, next_url="/account")
+
+
+def _own_factor(db, account: Account, cred_id: uuid.UUID):
+    return next((f for f in mfa.second_factors(db, account.id) if f.id == cred_id), None)
+
+
+@router.get("/account/factors/{cred_id}/remove")
+def remove_factor_confirm(
+    request: Request, cred_id: uuid.UUID, db: DbDep, services: ServicesDep
+) -> Response:
+    """Removing a factor is asked once more, saying what it means."""
+    sso, account, early = _current(request, db, services)
+    if early:
+        return early
+    factor = _own_factor(db, account, cred_id)
+    if factor is None:
+        return RedirectResponse("/account", status_code=303)
+    last = len(mfa.second_factors(db, account.id)) == 1
+    return pages(request).render(
+        request,
+        "factor_remove.html",
+        factor={"id": factor.id, "kind": factor.kind, "label": factor.label},
+        last=last,
+    )
 
 
 @router.post("/account/factors/{cred_id}/remove")
@@ -221,11 +295,45 @@ def remove_factor(
     if early:
         return early
     # Removing the last factor needs a fresh level-2 sign-in (issue 6); whether it is
-    # the last is decided under the account's lock (two removals at once).
-    need = _require_fresh_mfa(request, services, sso)
-    if mfa.remove_factor(db, account, cred_id, last_allowed=need is None) == "last_factor":
+    # the last is decided under the account's lock (two removals at once). After the
+    # second step, the person comes back to the confirmation, not to a done removal.
+    need = _require_fresh_mfa(services, sso, f"/account/factors/{cred_id}/remove", "remove")
+    result = mfa.remove_factor(db, account, cred_id, last_allowed=need is None)
+    if result == "last_factor":
         return need
+    if result == "removed":
+        return RedirectResponse("/account?done=removed", status_code=303)
     return RedirectResponse("/account", status_code=303)
+
+
+@router.post("/account/signout")
+def sign_out(request: Request, db: DbDep, services: ServicesDep, csrf_token: Str = "") -> Response:
+    """Sign this browser out: the session ends and the apps it signed in to are told
+    (back-channel logout), as at /end_session."""
+    sso, account, early = _checked(request, db, services, csrf_token)
+    if early:
+        return early
+    end_session(
+        db,
+        services.keys,
+        issuer=services.settings.issuer,
+        row=sso,
+        reason="user_logout",
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    worker = getattr(request.app.state, "logout_worker", None)
+    if worker is not None:
+        worker.wake()
+    pg = pages(request)
+    response = RedirectResponse("/signed-out", status_code=303)
+    pg.clear_cookie(response, pg.session_cookie)
+    return response
+
+
+@router.get("/signed-out")
+def signed_out(request: Request) -> Response:
+    return pages(request).render(request, "logged_out.html")
 
 
 @router.post("/account/sessions/{sid}/end")

@@ -46,8 +46,13 @@ def local_path(path: str | None) -> str:
     return path
 
 
-def new_flow(services, next_path: str) -> str:
-    return interaction_signer(services).dumps({"n": local_path(next_path), "t": 0}, INTERACTION_TTL)
+def new_flow(services, next_path: str, why: str | None = None) -> str:
+    """A step of our own (e.g. the second factor) that returns to ``next_path``;
+    ``why`` names the action that needs it, said on the page (``why_<name>`` text)."""
+    data = {"n": local_path(next_path), "t": 0}
+    if why:
+        data["w"] = why
+    return interaction_signer(services).dumps(data, INTERACTION_TTL)
 
 
 def parse(request: Request, services, token: str | None) -> Flow | None:
@@ -60,9 +65,25 @@ def parse(request: Request, services, token: str | None) -> Flow | None:
     return Flow(data, token or "", locale)
 
 
+def restart_url(services, token: str | None) -> str | None:
+    """Where "start again" goes after a step expired: the app's own authorization
+    request again (its parameters were validated when the step was signed), or the
+    GovID page the step was for. None for a token GovID did not sign."""
+    try:
+        data = interaction_signer(services).loads(token, allow_expired=True)
+    except BadSignature:
+        return None
+    if data.get("p") is not None:
+        return f"/authorize?{urlencode([(str(k), str(v)) for k, v in data['p']])}"
+    return local_path(data.get("n"))
+
+
 def expired_page(request: Request, token: str | None = None) -> Response:
     # The language links keep the step (idp.web.render.same_step_url).
-    return pages(request).error(request, "interaction_expired", "csrf", interaction=token)
+    restart = restart_url(request.app.state.services, token) if token else None
+    return pages(request).error(
+        request, "interaction_expired", "csrf", interaction=token, restart=restart
+    )
 
 
 def login_redirect(flow: Flow) -> RedirectResponse:

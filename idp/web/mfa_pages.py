@@ -25,6 +25,7 @@ from idp.web.i18n import translator
 
 router = APIRouter()
 Str = Annotated[str, Form()]
+WHY = ("recovery", "remove", "add_totp", "add_key")  # idp.web.flow.new_flow(why=...)
 
 
 def _page(
@@ -38,7 +39,9 @@ def _page(
     status: int = 200,
 ) -> Response:
     pg = pages(request)
-    has_keys = any(f.kind == "webauthn" for f in mfa.second_factors(db, account.id))
+    kinds = {f.kind for f in mfa.second_factors(db, account.id)}
+    why = flow.data.get("w")
+    t = translator(flow.locale)
     return pg.render(
         request,
         "mfa.html",
@@ -46,7 +49,11 @@ def _page(
         locale=flow.locale,
         error=error,
         interaction=flow.token,
-        has_keys=has_keys,
+        has_keys="webauthn" in kinds,
+        has_app="totp" in kinds,
+        # Sent here by an action on the account page: say which, and offer a way back.
+        notice=t(f"why_{why}") if why in WHY else None,
+        cancel_url="/account" if flow.data.get("p") is None else None,
         form_target=flow.form_target,
     )
 
@@ -161,13 +168,31 @@ def _has_factor_already(db, services, sso, account: Account, flow: Flow) -> Resp
 
 
 @router.get("/mfa/enrol")
-def enrol_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
+def enrol_form(
+    request: Request, db: DbDep, services: ServicesDep, i: str = "", new: str = ""
+) -> Response:
     flow, sso, account, early = load_flow(request, db, services, i)
     if early:
         return early
     if refused := _has_factor_already(db, services, sso, account, flow):
         return refused
-    return render_enrol(request, db, services, account, flow, action="/mfa/enrol")
+    return render_enrol(
+        request, db, services, account, flow, action="/mfa/enrol", renewed=new == "1"
+    )
+
+
+@router.post("/mfa/enrol/new")
+def enrol_new(
+    request: Request, db: DbDep, services: ServicesDep, csrf_token: Str = "", i: Str = ""
+) -> Response:
+    """The person asked for a new QR code: the unconfirmed one is replaced."""
+    flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
+    if early:
+        return early
+    if refused := _has_factor_already(db, services, sso, account, flow):
+        return refused
+    mfa.start_totp(db, services.cipher, account, issuer_name="GovID")
+    return RedirectResponse(f"/mfa/enrol?{urlencode({'i': flow.token, 'new': '1'})}", 303)
 
 
 def render_enrol(
@@ -180,9 +205,16 @@ def render_enrol(
     action: str,
     error: str | None = None,
     status: int = 200,
+    renewed: bool = False,
 ) -> Response:
-    cred, uri, svg = mfa.start_totp(db, services.cipher, account, issuer_name="GovID")
-    secret = uri.split("secret=")[1].split("&")[0]
+    """The QR code of the app being set up: the same one until it is confirmed or the
+    person asks for a new one (a wrong code must not leave their app holding a secret
+    GovID has dropped)."""
+    cred = mfa.pending_totp(db, account.id)
+    if cred is None:
+        cred, _uri, _svg = mfa.start_totp(db, services.cipher, account, issuer_name="GovID")
+    secret, uri, svg = mfa.totp_setup(services.cipher, account, cred, issuer_name="GovID")
+    t = translator(flow.locale)
     return pages(request).render(
         request,
         "enrol.html",
@@ -191,9 +223,11 @@ def render_enrol(
         interaction=flow.token,
         qr_svg=svg,
         secret=secret,
+        otpauth_uri=uri,
         credential=str(cred.id),
         action=action,
         error=error,
+        notice=t("enrol_renewed") if renewed else None,
         skippable=flow.skippable,
         form_target=flow.form_target,
     )
@@ -216,7 +250,7 @@ def confirm_enrolment(
         account,
         flow,
         action=action,
-        error=translator(flow.locale)("mfa_bad"),
+        error=translator(flow.locale)("enrol_bad"),
         status=400,
     )
 

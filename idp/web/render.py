@@ -72,11 +72,13 @@ class Pages:
         *,
         status: int = 400,
         interaction: str | None = None,
+        restart: str | None = None,
         **values: str,
     ) -> HTMLResponse:
         """The error page for a person: ``error`` is the code shown as it is, ``message``
         a key of idp.web.i18n.MESSAGES said in the page's language; ``interaction`` keeps
-        the step for the language links (``same_step_url``)."""
+        the step for the language links (``same_step_url``); ``restart`` is where "start
+        again" goes (the app's request, or a GovID page)."""
         locale = self.locale(request)
         return self.render(
             request,
@@ -86,6 +88,7 @@ class Pages:
             error=error,
             description=translator(locale)(message, **values),
             interaction=interaction,
+            restart=restart,
         )
 
     def render(

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
+from idp.credentials import mfa
 from idp.credentials import service as creds
 from idp.credentials import webauthn_keys as wa
 from idp.deps import DbDep, ServicesDep
 from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
-from idp.web.flow import load_flow
+from idp.web.flow import load_flow, new_flow
+from idp.web.i18n import translator
 from idp.web.mfa_pages import complete_step_up
 from idp.web.signing import BadSignature, Signer
 
@@ -39,10 +42,32 @@ def _signer(services) -> Signer:
     return Signer(services.settings.secret_key, "webauthn")
 
 
-def _error(status: int, message: str) -> JSONResponse:
+# Refusals as codes, each with its message in the page's language (shown next to the
+# button by static/webauthn.js, announced by its role=alert).
+ERROR_TEXTS = {
+    "csrf": "csrf",
+    "signed_out": "key_signed_out",
+    "expired": "key_expired",
+    "not_verified": "key_not_verified",
+    "already_registered": "key_exists",
+    "not_registered": "key_register_failed",
+}
+
+
+def _error(request: Request, status: int, code: str, **extra: str) -> JSONResponse:
+    t = translator(pages(request).locale(request))
     return JSONResponse(
-        {"error": message}, status_code=status, headers={"Cache-Control": "no-store"}
+        {"error": code, "message": t(ERROR_TEXTS.get(code, "key_generic")), **extra},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
     )
+
+
+def _step_up_first(request: Request, services) -> JSONResponse:
+    """Adding a key when the account has a factor needs it proved first: the script
+    goes to the second step, which says why and comes back to the key button."""
+    flow = new_flow(services, "/account?ready=key#security-key", why="add_key")
+    return _error(request, 403, "step_up", step_up=f"/mfa?{urlencode({'i': flow})}")
 
 
 def _state(services, account: Account, challenge: bytes, purpose: str) -> str:
@@ -68,10 +93,10 @@ def _csrf_ok(request: Request) -> bool:
 @router.post("/mfa/webauthn/options")
 def mfa_options(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
     if not _csrf_ok(request):
-        return _error(403, "csrf")
+        return _error(request, 403, "csrf")
     flow, sso, account, early = load_flow(request, db, services, body.get("i"))
     if early:
-        return _error(401, "sign in first")
+        return _error(request, 401, "signed_out")
     options, challenge = wa.authentication_options(db, account, services.settings.issuer)
     return JSONResponse(
         {
@@ -84,14 +109,14 @@ def mfa_options(request: Request, db: DbDep, services: ServicesDep, body: BodyDe
 @router.post("/mfa/webauthn/verify")
 def mfa_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
     if not _csrf_ok(request):
-        return _error(403, "csrf")
+        return _error(request, 403, "csrf")
     flow, sso, account, early = load_flow(request, db, services, body.get("i"))
     if early:
-        return _error(401, "sign in first")
+        return _error(request, 401, "signed_out")
     challenge = _challenge(services, body.get("state"), account, "authenticate")
     credential = body.get("credential")
     if challenge is None or not isinstance(credential, dict):
-        return _error(400, "expired or malformed")
+        return _error(request, 400, "expired")
     try:
         wa.authenticate(db, account, services.settings.issuer, credential, challenge)
     except wa.WebAuthnError:
@@ -104,7 +129,7 @@ def mfa_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep
             ip=client_ip(request),
             details={"method": "webauthn", "reason": "verification_failed"},
         )
-        return _error(401, "the security key could not be verified")
+        return _error(request, 401, "not_verified")
     redirect = complete_step_up(request, db, services, sso, account, "webauthn", flow)
     response = JSONResponse({"redirect": redirect.headers["location"]})
     for value in redirect.headers.getlist("set-cookie"):
@@ -123,12 +148,12 @@ def _account(request: Request, db, services):
 @router.post("/account/webauthn/options")
 def register_options(request: Request, db: DbDep, services: ServicesDep) -> Response:
     if not _csrf_ok(request):
-        return _error(403, "csrf")
+        return _error(request, 403, "csrf")
     sso, account = _account(request, db, services)
     if account is None:
-        return _error(401, "sign in first")
+        return _error(request, 401, "signed_out")
     if not creds.may_bind_factor(db, sso, account.id, services.settings):
-        return _error(403, "prove your current second factor first")
+        return _step_up_first(request, services)
     options, challenge = wa.registration_options(db, account, services.settings.issuer)
     return JSONResponse(
         {"options": wa.dumps(options), "state": _state(services, account, challenge, "register")}
@@ -138,16 +163,16 @@ def register_options(request: Request, db: DbDep, services: ServicesDep) -> Resp
 @router.post("/account/webauthn/register")
 def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
     if not _csrf_ok(request):
-        return _error(403, "csrf")
+        return _error(request, 403, "csrf")
     sso, account = _account(request, db, services)
     if account is None:
-        return _error(401, "sign in first")
+        return _error(request, 401, "signed_out")
     if not creds.may_bind_factor(db, sso, account.id, services.settings):
-        return _error(403, "prove your current second factor first")
+        return _step_up_first(request, services)
     challenge = _challenge(services, body.get("state"), account, "register")
     credential = body.get("credential")
     if challenge is None or not isinstance(credential, dict):
-        return _error(400, "expired or malformed")
+        return _error(request, 400, "expired")
     try:
         wa.register(
             db,
@@ -158,9 +183,13 @@ def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) 
             str(body.get("label") or ""),
         )
     except wa.WebAuthnError as exc:
-        return _error(400, str(exc))
+        code = "already_registered" if "already registered" in str(exc) else "not_registered"
+        return _error(request, 400, code)
     cookie = sessions.step_up(sso, services.settings, "webauthn")
-    response = JSONResponse({"redirect": "/account"})
+    # A first key without recovery codes (a key-only account): the script asks for
+    # them at once (POST /account/recovery, shown once), as after a first app.
+    first_codes = not mfa.recovery_codes_left(db, account.id)
+    response = JSONResponse({"redirect": "/account", "recovery_codes": first_codes})
     pg = pages(request)
     pg.set_cookie(
         response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl

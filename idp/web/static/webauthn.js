@@ -18,16 +18,52 @@
       method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
       body: JSON.stringify(body || {})
-    }).then(function (r) { return r.json().then(function (j) { j._status = r.status; return j; }); });
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        j._status = r.status;
+        if (!r.ok) throw new Refusal(j);
+        return j;
+      });
+    }, function () { throw new Refusal({error: "network"}); });
+  }
+  // A refusal from GovID: its code and its message in the page's language.
+  function Refusal(body) { this.body = body || {}; }
+  // Texts come from the page (data-msg-* on #webauthn-status, rendered from the
+  // i18n table): this script holds no words of its own.
+  function text(name) {
+    var el = document.getElementById("webauthn-status");
+    return (el && el.getAttribute("data-msg-" + name)) || (el && el.getAttribute("data-msg-generic")) || "";
   }
   function show(message) {
     var el = document.getElementById("webauthn-status");
-    if (!el) {
-      el = document.createElement("p");
-      el.id = "webauthn-status"; el.setAttribute("role", "alert"); el.className = "error";
-      document.querySelector("main").appendChild(el);
+    if (!el) return;
+    el.textContent = "";  // a change, so the same message is announced again
+    window.setTimeout(function () { el.textContent = message; }, 50);
+  }
+  function clear() {
+    var el = document.getElementById("webauthn-status");
+    if (el) el.textContent = "";
+  }
+  // What went wrong, said for a person: GovID's refusal as GovID worded it, or what the
+  // browser's error (WebAuthn §5.1.3/§5.1.4 names) means.
+  function explain(e) {
+    if (e instanceof Refusal) {
+      if (e.body.step_up) { window.location.assign(e.body.step_up); return; }
+      if (e.body.error === "network") { show(text("network")); return; }
+      show(e.body.message || text("generic"));
+      return;
     }
-    el.textContent = message;
+    var name = e && e.name;
+    if (name === "NotAllowedError" || name === "AbortError") show(text("cancelled"));
+    else if (name === "InvalidStateError") show(text("exists"));
+    else if (name === "NotSupportedError") show(text("unsupported"));
+    else if (name === "SecurityError") show(text("security"));
+    else show(text("generic"));
+  }
+  function supported() {
+    if (window.PublicKeyCredential && navigator.credentials) return true;
+    show(text("unsupported"));
+    return false;
   }
   function credentialJSON(c) {
     var out = {id: c.id, rawId: bufToB64url(c.rawId), type: c.type, response: {},
@@ -48,6 +84,8 @@
   var start = document.getElementById("webauthn-start");
   if (start) start.addEventListener("click", function () {
     var i = start.dataset.i, csrf = start.dataset.csrf;
+    clear();
+    if (!supported()) return;
     post("/mfa/webauthn/options", csrf, {i: i}).then(function (res) {
       var o = res.options;
       o.challenge = b64urlToBuf(o.challenge);
@@ -56,12 +94,22 @@
         return post("/mfa/webauthn/verify", csrf, {i: i, state: res.state, credential: credentialJSON(cred)});
       });
     }).then(function (res) {
-      if (res.redirect) window.location.assign(res.redirect); else show(res.error || "error");
-    }).catch(function (e) { show(String(e)); });
+      if (res.redirect) window.location.assign(res.redirect); else show(text("generic"));
+    }).catch(explain);
   });
+  // A first key on an account without recovery codes: make them now (a form POST, so
+  // the codes page is shown once, like after setting up an app).
+  function makeRecoveryCodes(csrf) {
+    var form = document.createElement("form"), input = document.createElement("input");
+    form.method = "post"; form.action = "/account/recovery";
+    input.type = "hidden"; input.name = "csrf_token"; input.value = csrf;
+    form.appendChild(input); document.body.appendChild(form); form.submit();
+  }
   var reg = document.getElementById("webauthn-register");
   if (reg) reg.addEventListener("click", function () {
     var csrf = reg.dataset.csrf;
+    clear();
+    if (!supported()) return;
     post("/account/webauthn/options", csrf, {}).then(function (res) {
       var o = res.options;
       o.challenge = b64urlToBuf(o.challenge);
@@ -73,7 +121,9 @@
                                                           label: label ? label.value : ""});
       });
     }).then(function (res) {
-      if (res.redirect) window.location.assign(res.redirect); else show(res.error || "error");
-    }).catch(function (e) { show(String(e)); });
+      if (res.recovery_codes) makeRecoveryCodes(csrf);
+      else if (res.redirect) window.location.assign(res.redirect);
+      else show(text("generic"));
+    }).catch(explain);
   });
 })();

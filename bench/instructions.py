@@ -16,6 +16,12 @@ round trips (BEGIN/COMMIT), and for S3 how much of it is argon2id.
   token) through httpx's ASGI transport, one at a time, thread-pool work included; the
   httpx client's own instructions are part of the count (the same in every run).
 * S3L2: the same at level 2 (password and TOTP).
+* S4: refreshes with rotation (issue 22): 16 chains at once, each sending its newest
+  refresh token, straight to the ASGI application like S2 (ES256 access tokens).
+* S5U, S5I: userinfo with one access token (GET, Bearer), and its introspection by
+  the client it was issued to (POST /introspect), straight to the ASGI application.
+  S4, S5U and S5I print statements and BEGIN/COMMIT per request and, with
+  ``--by-endpoint``, nothing more (they are one endpoint each).
 * ``--by-endpoint`` (S3, S3L2): the same sign-ins with callgrind dumping its counters as
   each request starts and ends, printed per endpoint (``GET /authorize``, ``POST /login``,
   ``POST /token``) and for the client between requests. The dump calls themselves
@@ -80,6 +86,20 @@ def _count_round_trips(engine) -> collections.Counter:
         return original(self, command, result_format)
 
     base.BaseConnection._exec_command = _command
+
+    # Every statement psycopg sends, SQLAlchemy's pool pings and the audit writer's
+    # included ("round trips": what the database sees besides BEGIN/COMMIT).
+    import psycopg
+
+    for cls in (psycopg.Cursor, psycopg.AsyncCursor):
+        for name in ("execute", "executemany"):
+            original_exec = getattr(cls, name)
+
+            def counted(self, *a, _original=original_exec, **k):
+                counts["round_trips"] += 1
+                return _original(self, *a, **k)
+
+            setattr(cls, name, counted)
     return counts
 
 
@@ -132,6 +152,102 @@ async def _s2(app, seeded: B.Seeded, n: int) -> None:
     _callgrind("off")
 
 
+async def _asgi(app, method: str, path: str, headers: list, body: bytes = b"") -> tuple:
+    """One request straight to the ASGI application: (status, body)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:9"), *headers, (b"content-length", b"%d" % len(body))],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 9),
+        "state": {},
+    }
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def _tokens(app, seeded: B.Seeded, n: int) -> list[dict]:
+    """The token responses of ``n`` sign-ins through the ASGI application."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    out = []
+    for i in range(n):
+        got: dict = {}
+        email = seeded.emails[i % len(seeded.emails)]
+        await B.one_login(transport, "http://127.0.0.1:9", email, seeded, tokens_out=got)
+        out.append(got)
+    return out
+
+
+FORM = (b"content-type", b"application/x-www-form-urlencoded")
+
+
+async def _s4(app, seeded: B.Seeded, n: int, counts: collections.Counter) -> None:
+    web = seeded.web
+    auth = (b"authorization", B.basic_auth(web["client_id"], web["client_secret"]).encode())
+    chains = [t["refresh_token"] for t in await _tokens(app, seeded, 16)]
+
+    async def chain(k: int, rounds: int) -> None:
+        for _ in range(rounds):
+            body = f"grant_type=refresh_token&refresh_token={chains[k]}".encode()
+            status, data = await _asgi(app, "POST", "/token", [auth, FORM], body)
+            if status != 200:
+                raise RuntimeError(f"refresh failed: {status} {data[:200]!r}")
+            chains[k] = json.loads(data)["refresh_token"]
+
+    await asyncio.gather(*(chain(k, 2) for k in range(16)))  # warm
+    counts.clear()
+    _callgrind("on")
+    await asyncio.gather(*(chain(k, n // 16) for k in range(16)))
+    _callgrind("off")
+
+
+async def _s5(app, seeded: B.Seeded, n: int, which: str, counts: collections.Counter) -> None:
+    web = seeded.web
+    at = (await _tokens(app, seeded, 1))[0]["access_token"]
+    if which == "S5U":
+        request = ("GET", "/userinfo", [(b"authorization", f"Bearer {at}".encode())], b"")
+    else:
+        auth = (b"authorization", B.basic_auth(web["client_id"], web["client_secret"]).encode())
+        body = f"token={at}&token_type_hint=access_token".encode()
+        request = ("POST", "/introspect", [auth, FORM], body)
+
+    async def one() -> None:
+        status, data = await _asgi(app, *request)
+        if status != 200 or (
+            which == "S5I"
+            and b'"active": true' not in data.replace(b'"active":true', b'"active": true')
+        ):
+            raise RuntimeError(f"{which} failed: {status} {data[:200]!r}")
+
+    async def client(k: int) -> None:
+        for _ in range(k):
+            await one()
+
+    for _ in range(20):
+        await one()
+    counts.clear()
+    _callgrind("on")
+    await asyncio.gather(*(client(n // 16) for _ in range(16)))
+    _callgrind("off")
+
+
 def _by_endpoint(app):
     """An ASGI wrapper that dumps callgrind's counters when each request starts (what
     the client did since: "client") and ends (labelled by method and path)."""
@@ -179,7 +295,9 @@ def inner(scenario: str, n: int, out: Path) -> None:
 
     with B.BenchDatabase(B.PG_ADMIN_DSN) as db:
         db_url = db.url
-        env = B.govid_env(db_url, 9)
+        # S4/S5 send more than the default per-address budget from one address.
+        limits = B.RATE_LIMITS_S45 if scenario in ("S4", "S5U", "S5I") else {}
+        env = B.govid_env(db_url, 9, **limits)
         subprocess.run([B.IDP, "db", "upgrade"], env=env, check=True, capture_output=True)
         seeded = B.seed(env, 8)
         totp = B.enrol_totp(db_url, seeded, 60) if scenario == "S3L2" else None
@@ -191,6 +309,10 @@ def inner(scenario: str, n: int, out: Path) -> None:
             async with app.router.lifespan_context(app):
                 if scenario == "S2":
                     await _s2(app, seeded, n)
+                elif scenario == "S4":
+                    await _s4(app, seeded, n, counts)
+                elif scenario in ("S5U", "S5I"):
+                    await _s5(app, seeded, n, scenario, counts)
                 else:
                     await _s3(app, seeded, n, totp, counts)
 
@@ -272,7 +394,7 @@ def measure(scenario: str, n: int) -> dict[str, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", default="S2,S3,S3L2")
-    p.add_argument("--tokens", type=int, default=400, help="S2 requests measured")
+    p.add_argument("--tokens", type=int, default=400, help="S2, S4, S5 requests measured")
     p.add_argument("--logins", type=int, default=30, help="S3/S3L2 sign-ins measured")
     p.add_argument(
         "--by-endpoint",
@@ -302,16 +424,21 @@ def main() -> None:
     print("(valgrind callgrind, instrumentation on only around the measured loop)")
     print(f"{'scenario':<44} {'instructions':>14} {'argon2id':>12} {'other':>12}  SQL")
     for scenario in a.only.split(","):
-        n = a.tokens if scenario == "S2" else a.logins
+        n = a.tokens if scenario in ("S2", "S4", "S5U", "S5I") else a.logins
         r = measure(scenario, n)
         label = {
             "S2": "S2 client_credentials token (ES256)",
             "S3": "S3 sign-in, password (3 HTTP requests)",
             "S3L2": "S3L2 sign-in, password + TOTP",
+            "S4": "S4 refresh with rotation (16 chains)",
+            "S5U": "S5 userinfo (ES256 access token)",
+            "S5I": "S5 introspection (ES256 access token)",
         }[scenario]
         sql = (
-            f"{r.get('statements', 0):.0f} statements, {r.get('BEGIN', 0):.0f} BEGIN, "
-            f"{r.get('COMMIT', 0):.0f} COMMIT per sign-in"
+            f"{r.get('statements', 0):.1f} statements ({r.get('round_trips', 0):.1f} sent), "
+            f"{r.get('BEGIN', 0):.1f} BEGIN, "
+            f"{r.get('COMMIT', 0):.1f} COMMIT, {r.get('ROLLBACK', 0):.1f} ROLLBACK per "
+            + ("sign-in" if scenario.startswith("S3") else "request")
             if scenario != "S2"
             else "audit group commit"
         )

@@ -3,7 +3,8 @@ authorization-code login with PKCE (password only), against `idp serve` on Postg
 S1/S2 against node-oidc-provider in the same run, printed as one table with ratios.
 
     .venv/bin/python bench/oidc_bench.py [--duration 15] [--warmup 3] [--connections 64]
-        [--s3-concurrency 4] [--only S1,S2,S2ES,S3,node] [--profile DIR] [--json FILE]
+        [--s3-concurrency 4] [--s4-chains 16] [--only S1,S2,S2ES,S3,S4,S5,node]
+        [--profile DIR] [--json FILE]
 
 (`make bench` runs it.) What it does, and stops again, by itself:
 
@@ -509,6 +510,7 @@ async def one_login(
     email: str,
     seeded: Seeded,
     totp: TotpPool | None = None,
+    tokens_out: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """GET /authorize (the sign-in page) → POST /login (→ GET /authorize/resume when the
     sign-in page sends the browser there) → code → POST /token, with a new cookie jar (a
@@ -610,6 +612,8 @@ async def one_login(
     _expect(r, (200,), "token")
     if "id_token" not in r.json():
         raise LoginFailed("no id_token")
+    if tokens_out is not None:  # S4/S5: the tokens of this sign-in
+        tokens_out.update(r.json())
     lap("token")
     steps["_http_requests"] = sent
     return steps
@@ -694,6 +698,228 @@ def s3_scenario(
         "step_p50_ms": step_p50,
         "http_rps": sum(s["_http_requests"] for s in steps) / seconds,
     }
+
+
+# --------------------------------------------------------------------------- S4, S5
+
+
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection, requests written by hand: the S4 load
+    generator must not cost more than the servers it drives (httpx took ~0.5 ms of CPU
+    per request, as much as a node-oidc-provider refresh)."""
+
+    def __init__(self, base: str) -> None:
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head += f"Content-Length: {len(body)}\r\n\r\n"
+        self.writer.write(head.encode() + body)
+        reader = self.reader
+        status = int((await reader.readline()).split()[1])
+        length, chunked, close = 0, False, False
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding":
+                chunked = "chunked" in value
+            elif name == "connection":
+                close = "close" in value
+        if chunked:
+            data = b""
+            while True:
+                size = int((await reader.readline()).split(b";")[0], 16)
+                chunk = await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                data += chunk[:-2]
+        else:
+            data = await reader.readexactly(length)
+        if close:
+            await self.aclose()
+        return status, data
+
+    async def aclose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+async def s4_run(
+    base: str, auth: str, chains: list[str], duration: float
+) -> tuple[list[float], Counter, list[str]]:
+    """Each chain refreshes its token, takes the new one from the answer and refreshes
+    again, on its own connection, until ``duration`` is over. A refused refresh ends its
+    chain (its token is gone) and counts as an error. Returns the latencies, the errors
+    and the live tokens (for the next run)."""
+    latencies: list[float] = []
+    errors: Counter = Counter()
+    deadline = time.monotonic() + duration
+    live: list[str] = []
+    headers = {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"}
+
+    async def chain(token: str) -> None:
+        conn = RawHttp(base)
+        try:
+            while time.monotonic() < deadline:
+                body = f"grant_type=refresh_token&refresh_token={token}".encode()
+                t0 = time.perf_counter()
+                status, data = await conn.request("POST", "/token", headers, body)
+                latencies.append(time.perf_counter() - t0)
+                if status != 200:
+                    errors[f"HTTP {status}: {data[:120]!r}"] += 1
+                    return
+                token = json.loads(data)["refresh_token"]
+            live.append(token)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            errors[f"{type(exc).__name__}: {exc}"[:120]] += 1
+        finally:
+            await conn.aclose()
+
+    await asyncio.gather(*(chain(t) for t in chains))
+    return latencies, errors, live
+
+
+def s4_scenario(
+    args,
+    base: str,
+    auth: str,
+    chains: list[str],
+    server_pid: int,
+    db_name: str | None = None,
+    profile: str | None = None,
+) -> dict[str, Any]:
+    if args.warmup:
+        _, errors, chains = asyncio.run(s4_run(base, auth, chains, args.warmup))
+        if errors:
+            log(f"S4 warm-up errors: {dict(errors.most_common(3))}")
+    spy = start_profile(args, server_pid, profile)
+    meter = CpuMeter(server_pid, db_name=db_name)
+    meter.start()
+    t0 = time.monotonic()
+    try:
+        latencies, errors, _ = asyncio.run(s4_run(base, auth, chains, args.duration))
+    finally:
+        finish_profile(spy, profile, args)
+    seconds = time.monotonic() - t0
+    cpu = meter.stop()
+    if errors:
+        log(f"S4 errors: {dict(errors.most_common(3))}")
+    return {
+        "rps": len(latencies) / seconds,
+        "requests": len(latencies),
+        "seconds": seconds,
+        "p50_ms": 1000 * percentile(latencies, 50),
+        "p99_ms": 1000 * percentile(latencies, 99),
+        "errors": sum(errors.values()),
+        "cpu": cpu,
+    }
+
+
+def s5_userinfo_env(access_token: str, path: str) -> dict[str, str]:
+    return {"BENCH_MODE": "get", "BENCH_PATHS": path, "BENCH_AUTH": f"Bearer {access_token}"}
+
+
+def s5_introspect_env(path: str, auth: str, token: str) -> dict[str, str]:
+    return {
+        "BENCH_MODE": "post",
+        "BENCH_PATH": path,
+        "BENCH_BODY": f"token={token}&token_type_hint=access_token",
+        "BENCH_AUTH": auth,
+    }
+
+
+def govid_tokens(base: str, seeded: Seeded, n: int) -> list[dict[str, Any]]:
+    """The token responses of ``n`` sign-ins (one per account, in turn)."""
+
+    async def run() -> list[dict[str, Any]]:
+        transport = httpx.AsyncHTTPTransport()
+        out = []
+        try:
+            for i in range(n):
+                got: dict[str, Any] = {}
+                email = seeded.emails[i % len(seeded.emails)]
+                await one_login(transport, base, email, seeded, tokens_out=got)
+                out.append(got)
+        finally:
+            await transport.aclose()
+        return out
+
+    return asyncio.run(run())
+
+
+def check_s5(base: str, userinfo: str, introspect: str, auth: str, at: str) -> None:
+    r = httpx.get(base + userinfo, headers={"Authorization": f"Bearer {at}"})
+    assert r.status_code == 200 and r.json().get("sub"), r.text
+    r = httpx.post(
+        base + introspect,
+        content=f"token={at}&token_type_hint=access_token",
+        headers={"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200 and r.json().get("active") is True, r.text
+
+
+def s45_govid(args, only: set[str], db, seeded: Seeded, results: dict[str, Any]) -> None:
+    """S4 and S5 against one GovID server (rate limits on, budgets beyond reach)."""
+    server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256", **RATE_LIMITS_S45)
+    with running(server, f"{base}/readyz"):
+        web = seeded.web
+        auth = basic_auth(web["client_id"], web["client_secret"])
+        log(f"S4/S5 GovID: {args.s4_chains} sign-ins for the refresh chains")
+        got = govid_tokens(base, seeded, max(args.s4_chains, 1))
+        at = got[0]["access_token"]
+        if "S5" in only:
+            check_s5(base, "/userinfo", "/introspect", auth, at)
+            log("S5 GovID: userinfo, one access token")
+            results["S5U GovID"] = wrk_scenario(
+                args, base, s5_userinfo_env(at, "/userinfo"), server.pid, "S5-userinfo", db.name
+            )
+            log("S5 GovID: introspection of that access token by its client")
+            results["S5I GovID"] = wrk_scenario(
+                args,
+                base,
+                s5_introspect_env("/introspect", auth, at),
+                server.pid,
+                "S5-introspect",
+                db.name,
+            )
+        if "S4" in only:
+            log(f"S4 GovID: refresh with rotation, {args.s4_chains} chains")
+            chains = [g["refresh_token"] for g in got]
+            results["S4 GovID"] = s4_scenario(args, base, auth, chains, server.pid, db.name, "S4")
+
+
+def s45_node(args, only: set[str], results: dict[str, Any]) -> None:
+    secret = secrets.token_urlsafe(32)
+    server, base = start_node("bench-machine", secret, "jwt", alg="ES256")
+    with running(server, base + DISCOVERY):
+        auth = basic_auth("bench-machine", secret)
+        minted = httpx.get(f"{base}/bench/tokens", params={"n": args.s4_chains}).json()
+        at = minted["access_token"]
+        if "S5" in only:
+            check_s5(base, "/me", "/token/introspection", auth, at)
+            results["S5U node"] = wrk_scenario(args, base, s5_userinfo_env(at, "/me"), server.pid)
+            results["S5I node"] = wrk_scenario(
+                args, base, s5_introspect_env("/token/introspection", auth, at), server.pid
+            )
+        if "S4" in only:
+            chains = minted["refresh_tokens"]
+            results["S4 node"] = s4_scenario(args, base, auth, chains, server.pid)
 
 
 # --------------------------------------------------------------------------- profiling
@@ -833,7 +1059,9 @@ def start_govid(db_url: str, *, no_chain: bool = False, **extra: str) -> tuple[S
     return server, f"http://127.0.0.1:{port}"
 
 
-def start_node(client_id: str, secret: str, fmt: str = "jwt") -> tuple[Server, str]:
+def start_node(
+    client_id: str, secret: str, fmt: str = "jwt", alg: str = "RS256"
+) -> tuple[Server, str]:
     port = free_port()
     env = {**os.environ, "BENCH_CLIENT_SECRET": secret, "NODE_ENV": "production"}
     argv = [
@@ -845,6 +1073,8 @@ def start_node(client_id: str, secret: str, fmt: str = "jwt") -> tuple[Server, s
         client_id,
         "--access-token-format",
         fmt,
+        "--alg",
+        alg,
     ]
     return Server("node-oidc-provider", argv, env, cwd=NODE_OP), f"http://127.0.0.1:{port}"
 
@@ -880,7 +1110,12 @@ def main() -> int:
     )
     p.add_argument("--s3-concurrency", type=int, default=4, help="concurrent logins (S3)")
     p.add_argument("--s3-accounts", type=int, default=4, help="accounts that log in (S3)")
-    p.add_argument("--only", default="S1,S2,S2ES,S3,S3L2,node", help="subset to run")
+    p.add_argument(
+        "--only",
+        default="S1,S2,S2ES,S3,S3L2,S4,S5,node",
+        help="subset to run (S4, S5 run against node-oidc-provider too)",
+    )
+    p.add_argument("--s4-chains", type=int, default=16, help="refresh chains at once (S4)")
     p.add_argument(
         "--s3l2-accounts",
         type=int,
@@ -905,8 +1140,8 @@ def main() -> int:
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args()
     only = {s.strip().upper() for s in args.only.split(",")}
-    args.run_wrk = bool(only & {"S1", "S2", "S2ES", "NODE"})
-    args.run_node = "NODE" in only
+    args.run_wrk = bool(only & {"S1", "S2", "S2ES", "S5", "NODE"})
+    args.run_node = bool(only & {"NODE", "S4", "S5"})
     preflight(args)
 
     # SIGTERM (e.g. from make or a CI timeout) unwinds like Ctrl-C: servers stop, DB drops.
@@ -916,10 +1151,12 @@ def main() -> int:
 
     results: dict[str, dict[str, Any]] = {}
     info: dict[str, Any] = {}
-    if only & {"S1", "S2", "S2ES", "S3", "S3L2", "S3NOCHAIN"}:
+    if only & {"S1", "S2", "S2ES", "S3", "S3L2", "S3NOCHAIN", "S4", "S5"}:
         run_govid(args, only, info, results)
-    if args.run_node:
+    if "NODE" in only:
         run_node(args, info, results)
+    if only & {"S4", "S5"}:
+        s45_node(args, only, results)
     print(report(args, info, results), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"info": info, "results": results}, indent=2))
@@ -1001,6 +1238,9 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
                     args, base, s2_env(mc, ms, scope), server.pid, "S2-ES256", db.name
                 )
 
+        if only & {"S4", "S5"}:
+            s45_govid(args, only, db, seeded, results)
+
 
 def run_node(args, info: dict[str, Any], results: dict[str, Any]) -> None:
     node_secret = secrets.token_urlsafe(32)
@@ -1035,6 +1275,20 @@ LABELS = {
     "S3 GovID no chain": ("S3 password, audit chain OFF", "GovID (measure only)"),
     "S2 GovID no chain": ("S2 ES256, audit chain OFF", "GovID (measure only)"),
     "S2 GovID ES256 no limits": ("S2 ES256, rate limits OFF", "GovID (measure only)"),
+    "S4 GovID": ("S4 refresh + rotation, JWT AT ES256", "GovID"),
+    "S4 node": ("S4 refresh + rotation, JWT AT ES256", "node-oidc-provider"),
+    "S5U GovID": ("S5 userinfo (JWT AT ES256)", "GovID"),
+    "S5U node": ("S5 userinfo (opaque AT)", "node-oidc-provider"),
+    "S5I GovID": ("S5 introspection (JWT AT ES256)", "GovID"),
+    "S5I node": ("S5 introspection (opaque AT)", "node-oidc-provider"),
+}
+
+# S4/S5 (issue 22): the per-client and per-address budgets beyond reach, so every request
+# pays for the limiter and none is refused (the default 1,000 per 10 s per address would
+# refuse a benchmark from one address).
+RATE_LIMITS_S45 = {
+    "IDP_RATE_LIMIT_TOKEN_PER_CLIENT": "1000000000",
+    "IDP_RATE_LIMIT_PER_ADDRESS": "1000000000",
 }
 
 # S2 is one client asking as fast as it can: with the limiter on, its budget is set
@@ -1064,12 +1318,15 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
         "how busy each core was in total (other work on the machine shows here).",
         "",
         f"{'scenario':36} {'server':18} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} "
-        f"{'per CPU-s':>9} {'ms CPU':>7} {'srv':>5} {'pg':>4} {'gen':>4} {'CPU0':>5} {'CPU1':>5}",
+        f"{'per CPU-s':>9} {'+pg':>7} {'ms CPU':>7} {'srv':>5} {'pg':>4} {'gen':>4} "
+        f"{'CPU0':>5} {'CPU1':>5}",
     ]
 
-    def per_cpu_s(key: str) -> float:
+    def per_cpu_s(key: str, with_pg: bool = False) -> float:
         r = results[key]
         srv = r["cpu"].get("server", 0) / 100
+        if with_pg:  # the database's CPU counted with the server's (issue 22)
+            srv += r["cpu"].get("postgres", 0) / 100
         return r["rps"] / srv if srv else float("nan")
 
     for key, (scenario, server) in LABELS.items():
@@ -1080,7 +1337,8 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
         cpu = r["cpu"]
         out.append(
             f"{scenario:36} {server:18} {r['rps']:8.1f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-            f"{r['errors']:4d} {per_cpu_s(key):9.1f} {1000 / per_cpu_s(key):7.2f} "
+            f"{r['errors']:4d} {per_cpu_s(key):9.1f} {per_cpu_s(key, True):7.1f} "
+            f"{1000 / per_cpu_s(key):7.2f} "
             f"{cpu.get('server', 0):4.0f}% {cpu.get('postgres', 0):3.0f}% "
             f"{cpu.get('load', 0):3.0f}% {cpu.get(f'cpu{SERVER_CPU}_busy', 0):4.0f}% "
             f"{cpu.get(f'cpu{LOAD_CPU}_busy', 0):4.0f}%{unit}"
@@ -1102,6 +1360,17 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
             ratios.append(
                 f"  {name:28} rps {results[a]['rps'] / results[b]['rps']:5.2f}   "
                 f"per CPU-s {per_cpu_s(a) / per_cpu_s(b):5.2f}"
+            )
+    for name, a, b in (
+        ("S4 refresh (16 chains)", "S4 GovID", "S4 node"),
+        ("S5 userinfo", "S5U GovID", "S5U node"),
+        ("S5 introspection", "S5I GovID", "S5I node"),
+    ):
+        if a in results and b in results:
+            ratios.append(
+                f"  {name:28} rps {results[a]['rps'] / results[b]['rps']:5.2f}   "
+                f"per CPU-s {per_cpu_s(a) / per_cpu_s(b):5.2f}   "
+                f"per CPU-s with PostgreSQL {per_cpu_s(a, True) / per_cpu_s(b, True):5.2f}"
             )
     if ratios:
         out += ["", "GovID / node-oidc-provider:", *ratios]

@@ -1,6 +1,7 @@
 -- wrk script for bench/oidc_bench.py. Settings come from the environment:
 --   BENCH_MODE=get   BENCH_PATHS=/a,/b         GET each path in turn (S1)
---   BENCH_MODE=post  BENCH_PATH=/token BENCH_BODY=... BENCH_AUTH="Basic ..."   (S2)
+--   BENCH_MODE=get   BENCH_PATHS=/userinfo BENCH_AUTH="Bearer ..."  the same, authorised (S5)
+--   BENCH_MODE=post  BENCH_PATH=/token BENCH_BODY=... BENCH_AUTH="Basic ..."   (S2, S5)
 -- At the end it prints one line "BENCH_JSON {...}" (latencies in microseconds).
 
 local mode = os.getenv("BENCH_MODE") or "get"
@@ -13,6 +14,9 @@ if mode == "post" then
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
   wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
 else
+  if os.getenv("BENCH_AUTH") then
+    wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")  -- wrk.format uses wrk.headers
+  end
   local paths = {}
   for p in string.gmatch(os.getenv("BENCH_PATHS") or "/", "[^,]+") do
     paths[#paths + 1] = p

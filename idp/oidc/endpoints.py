@@ -32,11 +32,21 @@ def find_token(ctx: OidcContext, value: str, hint: str | None):
     looks_like_jwt = value.count(".") == 2
     if looks_like_jwt:
         try:
-            _, claims = ctx.keys.verify(value)
+            verified = ctx.keys.verify(value)
         except InvalidToken:
             return None
+        claims = verified[1]
         try:
-            tokens.validate_access_token(ctx.db, ctx.keys, value, issuer=ctx.issuer)
+            # The signature checked once; grant, account, deny-list and client status in
+            # one statement (issue 22).
+            tokens.validate_access_token(
+                ctx.db,
+                ctx.keys,
+                value,
+                issuer=ctx.issuer,
+                clients=ctx.services.client_cache,
+                verified=verified,
+            )
             active = True
         except tokens.TokenError:
             active = False

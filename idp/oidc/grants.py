@@ -11,6 +11,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from anyio import NoEventLoopError, from_thread
 from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidGrantError,
@@ -30,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
+from idp.audit.batch import PgAsyncBatcher
 from idp.crypto import random_token, sha256_hex
 from idp.db import insert_values, utcnow
 from idp.oidc import claims as oidc_claims
@@ -351,10 +353,22 @@ class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
             sid=grant.sid,
             audience=audience,
         )
-        return self._token_response(client, tctx, refresh)
+        body = self._token_response(client, tctx, refresh)
+        if _group_commit_from_thread(self.ctx):
+            # Authlib calls save_token next: the token's audit event waits there for the
+            # group-commit writer (revoke_old_credential) instead of going into this
+            # transaction, where it held the audit chain's advisory lock from the append
+            # to this transaction's COMMIT: that serialised every refresh of every
+            # process (issue 22).
+            self.ctx.pending_audit = []
+        return body
 
     def revoke_old_credential(self, refresh_token: RefreshTokenAdapter) -> None:
-        if not tokens.mark_refresh_used(self.ctx.db, refresh_token.row):
+        # Authlib calls this after save_token, before the answer leaves.
+        ctx = self.ctx
+        events, ctx.pending_audit = ctx.pending_audit, None
+        if not tokens.mark_refresh_used(ctx.db, refresh_token.row):
+            # Somebody rotated it first: this token is not issued, its event is dropped.
             tokens.revoke_grant(
                 self.ctx.db,
                 refresh_token.row.grant_id,
@@ -363,6 +377,13 @@ class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
                 client_id=refresh_token.row.client_id,
             )
             raise InvalidGrantError("Refresh token was already used.")
+        if events:
+            # Committed (group commit, on the event loop) before this transaction commits
+            # and before the answer: no token leaves unaudited. If the audit commit fails,
+            # this raises and the rotation rolls back (the old refresh token stays valid);
+            # if the rotation's own COMMIT then fails, the log holds an event for a token
+            # that was never sent (the safe side).
+            _commit_from_thread(ctx, events)
 
 
 class ClientCredentialsGrant(_CtxMixin, grants.ClientCredentialsGrant):
@@ -487,6 +508,23 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 def _refresh_entry(entry: ReplayEntry, expires: dt.datetime) -> bool:
     entry.expires_at = expires + dt.timedelta(seconds=60)
     return True
+
+
+def _group_commit_from_thread(ctx: OidcContext) -> bool:
+    """Whether this request (a thread-pool call of a server with a PostgreSQL
+    group-commit writer) can hand its token's audit event to that writer. On SQLite the
+    writer would wait for the write lock this request's transaction holds."""
+    return ctx.pending_audit is None and isinstance(ctx.services.audit_batcher, PgAsyncBatcher)
+
+
+def _commit_from_thread(ctx: OidcContext, events: list) -> None:
+    """Commit ``events`` through the group-commit writer on the server's event loop and
+    wait for it; outside an AnyIO worker thread (no loop to go back to), append them in
+    this request's transaction as before."""
+    try:
+        from_thread.run(ctx.services.audit_batcher.commit, events)
+    except NoEventLoopError:
+        audit.append(ctx.db, events)
 
 
 def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None:

@@ -1,16 +1,37 @@
-"""UserInfo endpoint (OIDC Core §5.3), bearer token per RFC 6750 §2.1 and §2.2."""
+"""UserInfo endpoint (OIDC Core §5.3), bearer token per RFC 6750 §2.1 and §2.2.
+
+A read (issue 22): the token's signature is checked here, its grant, account, deny-list
+entry and client status are read in one statement (``tokens.validate_access_token``),
+with no transaction (an autocommit session: no BEGIN, no COMMIT) and one trip through
+the thread pool; a plain Starlette route, without FastAPI's dependency solving."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+import weakref
 
-from idp.deps import DbDep, ServicesDep
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
 from idp.oidc import claims as oidc_claims
-from idp.oidc.routes import FormDep, make_ctx
+from idp.oidc.routes import form_pairs, make_ctx
+from idp.services import Services
 from idp.tokens import service as tokens
 
 router = APIRouter()
+_READ_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def read_session(services: Services) -> Session:
+    """A session for reads only, in autocommit: each statement is its own snapshot and
+    nothing is sent besides the statements. Nothing may be written through it."""
+    engine = services.engine
+    reader = _READ_ENGINES.get(engine)
+    if reader is None:
+        reader = _READ_ENGINES[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return Session(bind=reader, autoflush=False, expire_on_commit=False)
 
 
 def _error(status: int, error: str, description: str) -> JSONResponse:
@@ -36,7 +57,20 @@ def _bearer(request: Request, form: list[tuple[str, str]]) -> tuple[str | None, 
     return (found[0] if len(found) == 1 and found[0] != "query" else None), len(found)
 
 
-def userinfo(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> JSONResponse:
+async def userinfo(request: Request) -> Response:
+    services: Services = request.app.state.services
+    form = await form_pairs(request)
+    return await run_in_threadpool(_userinfo, request, services, form)
+
+
+def _userinfo(request: Request, services: Services, form: list[tuple[str, str]]) -> Response:
+    with read_session(services) as db:
+        return _answer(request, db, services, form)
+
+
+def _answer(
+    request: Request, db: Session, services: Services, form: list[tuple[str, str]]
+) -> Response:
     token, count = _bearer(request, form)
     if count > 1:
         return _error(400, "invalid_request", "Send the access token in exactly one place")
@@ -53,14 +87,18 @@ def userinfo(request: Request, db: DbDep, services: ServicesDep, form: FormDep) 
         # OIDC Core §5.3 wants the token issued for userinfo: one for an API (its `aud`,
         # RFC 8707) is refused, even with `openid` (docs/decisions/0011-api-resources.md).
         valid = tokens.validate_access_token(
-            db, services.keys, token, issuer=ctx.issuer, audience=ctx.issuer
+            db,
+            services.keys,
+            token,
+            issuer=ctx.issuer,
+            audience=ctx.issuer,
+            clients=services.client_cache,
         )
     except tokens.WrongAudience:
         return _error(
             401,
             "invalid_token",
-            "The access token is for another resource (aud); use one requested without "
-            "'resource'",
+            "The access token is for another resource (aud); use one requested without 'resource'",
         )
     except tokens.TokenError:
         return _error(401, "invalid_token", "The access token is invalid, expired or revoked")
@@ -82,4 +120,4 @@ def userinfo(request: Request, db: DbDep, services: ServicesDep, form: FormDep) 
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-router.add_api_route("/userinfo", userinfo, methods=["GET", "POST"])
+router.add_route("/userinfo", userinfo, methods=["GET", "POST"], include_in_schema=False)

@@ -18,6 +18,7 @@ from idp.accounts.models import Account
 from idp.agencies import service as agencies
 from idp.agencies.models import Agency
 from idp.audit import service as audit
+from idp.clients.cache import ClientCache
 from idp.clients.models import Client
 from idp.crypto import sha256_hex
 from idp.db import insert_row, insert_values, utcnow
@@ -243,11 +244,20 @@ def validate_access_token(
     issuer: str,
     leeway: int = 0,
     audience: str | None = None,
+    clients: ClientCache | None = None,
+    verified: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> ValidAccessToken:
     """Signature, type, issuer, expiry, deny-list, grant and account status; with
-    ``audience``, also that the token is for that resource (``WrongAudience``)."""
+    ``audience``, also that the token is for that resource (``WrongAudience``).
+
+    Everything the database decides is read in ONE statement (issue 22): the grant and
+    its account (with the agency, joined), whether the ``jti`` is on the deny-list and the
+    client's status, so revocation, a disabled client or account take effect at once.
+    With ``clients`` (the process's client cache) the client's other columns come from the
+    cache (its status still from the database); ``verified`` is ``keys.verify(token)``
+    when the caller has already checked the signature."""
     try:
-        header, claims = keys.verify(token)
+        header, claims = verified if verified is not None else keys.verify(token)
     except InvalidToken as exc:
         raise TokenError("bad signature or format") from exc
     if header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
@@ -265,23 +275,45 @@ def validate_access_token(
     if not isinstance(exp, int) or exp + leeway < _ts(utcnow()):
         raise TokenError("expired")
     jti = claims.get("jti")
-    if not isinstance(jti, str) or session.get(RevokedToken, jti) is not None:
-        raise TokenError("revoked")
-    client = session.scalar(select(Client).where(Client.client_id == claims.get("client_id")))
-    if client is None or client.status != "active":
-        raise TokenError("client disabled or gone")  # a disabled app's tokens stop at once
-    grant = account = None
+    client_id = claims.get("client_id")
+    if not isinstance(jti, str) or not isinstance(client_id, str):
+        raise TokenError("no jti or client_id")
     prefix = jti.split(".", 1)[0]
+    grant_id = None
     if prefix != CC_PREFIX:
         try:
-            grant = session.get(Grant, uuid.UUID(hex=prefix))
+            grant_id = uuid.UUID(hex=prefix)
         except ValueError:
             raise TokenError("malformed jti") from None
-        if grant is None or grant.revoked_at is not None:
-            raise TokenError("grant revoked")
-        account = session.get(Account, grant.account_id)
-        if account is None or account.status != "active":
-            raise TokenError("account not active")
+    denied = select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
+    status = select(Client.status).where(Client.client_id == client_id).scalar_subquery()
+    grant = account = None
+    if grant_id is None:
+        row = session.execute(select(denied, status)).one()
+        is_denied, client_status = row[0], row[1]
+    else:
+        row = session.execute(
+            select(Grant, Account, denied, status)
+            .join(Account, Account.id == Grant.account_id)
+            .where(Grant.id == grant_id)
+        ).first()
+        if row is None:
+            raise TokenError("grant or account gone")
+        grant, account, is_denied, client_status = row
+    if is_denied:
+        raise TokenError("revoked")
+    if client_status != "active":
+        raise TokenError("client disabled or gone")  # a disabled app's tokens stop at once
+    if grant is not None and grant.revoked_at is not None:
+        raise TokenError("grant revoked")
+    if account is not None and account.status != "active":
+        raise TokenError("account not active")
+    if clients is not None:
+        client = clients.active(client_id, lambda: session)
+    else:
+        client = session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None or client.status != "active":
+        raise TokenError("client disabled or gone")
     return ValidAccessToken(claims, account, grant, client)
 
 

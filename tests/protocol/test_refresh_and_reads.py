@@ -1,0 +1,96 @@
+"""Refresh and resource-server reads after issue 22: a refresh's audit event goes through
+the group-commit writer (not the chain lock in the refresh's own transaction), yet every
+refreshed token is audited before it arrives; a refresh token used many times at once
+is rotated once and its family revoked; userinfo and introspection (reads, no
+transaction) see a revocation at once."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.protocol.rp import login, token_post
+from tests.protocol.test_token_fast_path import (
+    assert_chain_intact,
+    issued_events,
+    unverified_claims,
+)
+
+
+def refresh(world, rt: str) -> httpx.Response:
+    return token_post(world, "web", {"grant_type": "refresh_token", "refresh_token": rt})
+
+
+def userinfo(world, at: str) -> httpx.Response:
+    return httpx.get(f"{world.base}/userinfo", headers={"Authorization": f"Bearer {at}"})
+
+
+def introspect(world, token: str) -> dict:
+    r = token_post(world, "web", {"token": token}, path="/introspect")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_every_refreshed_token_is_audited_before_it_arrives(world):
+    cid = world.client("web")["client_id"]
+    rt = login(world).token["refresh_token"]
+    for _ in range(5):
+        r = refresh(world, rt)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        jti = unverified_claims(body["access_token"])["jti"]
+        found = [e for e in issued_events(world, cid) if e.details.get("jti") == jti]
+        assert len(found) == 1, "a refreshed token arrived before its audit event"
+        assert found[0].details["grant_type"] == "refresh_token"
+        assert found[0].details["refresh"] is True
+        assert userinfo(world, body["access_token"]).status_code == 200
+        assert introspect(world, body["access_token"])["active"] is True
+        assert refresh(world, rt).status_code == 400  # the old one is rotated out
+        rt = login(world).token["refresh_token"]  # the reuse revoked that family
+    assert_chain_intact(world)
+
+
+def test_one_refresh_token_used_at_once_rotates_once_and_revokes_the_family(world):
+    lg = login(world)
+    cid = world.client("web")["client_id"]
+    rt = lg.token["refresh_token"]
+    n = 8
+    barrier = threading.Barrier(n)
+
+    def one(_i: int) -> httpx.Response:
+        barrier.wait()
+        return refresh(world, rt)
+
+    with ThreadPoolExecutor(n) as pool:
+        responses = list(pool.map(one, range(n)))
+    ok = [r for r in responses if r.status_code == 200]
+    assert len(ok) == 1, [r.text for r in responses]
+    assert all(r.json()["error"] == "invalid_grant" for r in responses if r.status_code != 200)
+    won = ok[0].json()
+    jti = unverified_claims(won["access_token"])["jti"]
+    assert [e for e in issued_events(world, cid) if e.details.get("jti") == jti]
+    # The reuse revoked the whole family: the winner's tokens stop working at once.
+    assert refresh(world, won["refresh_token"]).status_code == 400
+    assert userinfo(world, won["access_token"]).status_code == 401
+    assert introspect(world, won["access_token"]) == {"active": False}
+    assert_chain_intact(world)
+
+
+def test_revocation_is_visible_at_userinfo_and_introspection_at_once(world):
+    lg = login(world)
+    at, rt = lg.token["access_token"], lg.token["refresh_token"]
+    assert userinfo(world, at).status_code == 200
+    assert introspect(world, at)["active"] is True
+    r = token_post(world, "web", {"token": at, "token_type_hint": "access_token"}, "/revoke")
+    assert r.status_code == 200
+    assert userinfo(world, at).status_code == 401
+    assert introspect(world, at) == {"active": False}
+    # Revoking the refresh token ends the grant: its new access token stops too.
+    fresh = refresh(world, rt).json()
+    assert userinfo(world, fresh["access_token"]).status_code == 200
+    r = token_post(world, "web", {"token": fresh["refresh_token"]}, "/revoke")
+    assert r.status_code == 200
+    assert userinfo(world, fresh["access_token"]).status_code == 401
+    assert introspect(world, fresh["access_token"]) == {"active": False}

@@ -18,6 +18,34 @@ APP = "https://rp.example.go.th"
 BYE = "https://rp.example.go.th/bye"
 
 
+def fresh_user(world, name: str) -> str:
+    """An account of its own (no second factor yet): the world's users are shared by
+    every protocol test of the run, and some of them enrol factors."""
+    import secrets
+
+    from idp.accounts import service as accounts
+    from idp.accounts.models import Account
+    from tests.protocol.conftest import PASSWORD
+
+    key = f"{name}-{secrets.token_hex(3)}"
+    with world.services.sessions.begin() as db:
+        peer = db.query(Account).filter_by(email=world.users["alice"]).one()
+        domain = world.users["alice"].split("@")[1]
+        accounts.create(
+            db,
+            accounts.NewAccount(
+                email=f"{key}@{domain}",
+                agency_code=peer.agency.code,
+                given_name_en=name.title(),
+                password=PASSWORD,
+            ),
+            hasher=world.services.hasher,
+            cipher=world.services.cipher,
+        )
+    world.users[key] = f"{key}@{domain}"
+    return key
+
+
 def form_action(r) -> str:
     csp = r.headers["content-security-policy"]
     (directive,) = [d.strip() for d in csp.split(";") if d.strip().startswith("form-action")]
@@ -52,10 +80,11 @@ def test_consent_and_account_choice_pages_allow_the_app_origin(world):
 
 
 def test_second_factor_and_enrolment_pages_allow_the_app_origin(world):
-    b, _secret, _codes = enrol_totp(world, "heidi")
+    user = fresh_user(world, "csp-mfa")
+    b, _secret, _codes = enrol_totp(world, user)
     assert form_action(b.go("/account")) == "form-action 'self'"
     url, *_ = authorize_url(world, rp_client(world), acr_values="urn:govid:acr:2", prompt="login")
-    mfa = b.login(b.go(url), world.users["heidi"])
+    mfa = b.login(b.go(url), world.users[user])
     assert 'action="/mfa"' in mfa.text
     assert form_action(mfa) == f"form-action 'self' {APP}"
     wrong = b.submit(mfa, "/mfa", code="000000")
@@ -63,7 +92,7 @@ def test_second_factor_and_enrolment_pages_allow_the_app_origin(world):
 
     fresh = Browser(world.base)
     url, *_ = authorize_url(world, rp_client(world, "strict"))
-    enrol = fresh.login(fresh.go(url), world.users["ivan"])
+    enrol = fresh.login(fresh.go(url), world.users[fresh_user(world, "csp-enrol")])
     assert 'action="/mfa/enrol"' in enrol.text
     assert form_action(enrol) == f"form-action 'self' {APP}"
 
@@ -77,7 +106,7 @@ def test_enrolment_recovery_codes_continue_makes_the_code_then(world):
     b = Browser(world.base)
     rp = rp_client(world, "strict")
     url, verifier, _n, state = authorize_url(world, rp)
-    enrol = b.login(b.go(url), world.users["judy"])
+    enrol = b.login(b.go(url), world.users[fresh_user(world, "csp-codes")])
     secret = enrol.text.split('<code id="totp-secret">')[1].split("<")[0]
     codes_page = b.submit(
         enrol,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -34,7 +35,10 @@ def shared_counter():
 
 
 def run(coro):
-    return asyncio.run(coro)
+    """The coroutine on an event loop of its own, in a thread of its own: a browser test
+    earlier in the run may still hold the main thread's loop (Playwright's sync API)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=60)
 
 
 def test_processes_never_grant_more_than_the_limit_and_recover_next_window():

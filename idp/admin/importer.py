@@ -51,6 +51,9 @@ class ImportResult:
     error_count: int = 0
     activation_tokens: list[dict[str, str]] = field(default_factory=list)
     schemes: Counter = field(default_factory=Counter)
+    # Rows refused because another account holds the address or citizen ID: audited,
+    # so that a dry run cannot be a silent oracle for what is registered elsewhere.
+    conflicts: int = 0
 
     @property
     def failed(self) -> int:
@@ -209,6 +212,8 @@ def validate_rows(
             )
         else:
             kept.append((n, r))
+            continue
+        result.conflicts += 1
     kept.sort()
     result.valid = len(kept)
     return kept
@@ -244,6 +249,23 @@ def run_import(
         bounds=bounds,
     )
     if dry_run or (mode == "all_or_nothing" and result.error_count):
+        # Nothing written, yet the rows were checked against every account: one event
+        # (never one per row) says who checked how many and how many were taken.
+        audit.record(
+            db,
+            "admin.import.checked",
+            actor=actor,
+            agency_id=_common_agency([r for _, r in kept]) if kept else None,
+            subject=result.import_id,
+            details={
+                "import_id": result.import_id,
+                "mode": mode,
+                "dry_run": dry_run,
+                "rows": result.rows,
+                "failed": result.error_count,
+                "conflicts": result.conflicts,
+            },
+        )
         return result
     summaries = []
     for chunk_no, start in enumerate(range(0, len(kept), chunk_size), start=1):

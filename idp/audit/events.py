@@ -92,6 +92,10 @@ EVENT_TYPES: dict[str, str] = {
     "admin.api.secret_rotated": "client_id",
     "admin.api.disabled": "identifier",
     "admin.api.enabled": "identifier",
+    "admin.import.checked": (
+        "import_id, mode, dry_run, rows, failed, conflicts (rows whose address or citizen "
+        "ID another account holds; which account is never said)"
+    ),
     "admin.import.completed": (
         "import_id, mode (all_or_nothing | per_row), chunk (1-based), rows, created, failed, "
         "agencies (codes, at most 20), schemes (count per password-hash scheme; one summary "

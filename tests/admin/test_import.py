@@ -216,3 +216,28 @@ def test_malformed_input_is_reported_per_row_or_as_a_clear_error(db, world):
     assert result.valid == 1
     with pytest.raises(InvalidInput, match="malformed CSV"):
         list(read_rows(io.BytesIO(b'email,agency\n"a@b.go.th,x\x00\n'), "csv"))
+
+
+def test_a_dry_run_is_audited_and_never_says_whose_citizen_id_it_is(client, db, world):
+    """Issue 17 rule 4: checking rows against every account (a dry run, or an
+    all-or-nothing import that stopped) writes one admin.import.checked event with the
+    number of rows whose address or citizen ID another account holds; the answer for a
+    citizen ID registered in another ministry names neither the account nor its agency."""
+    from idp.accounts.service import CITIZEN_ID_PURPOSE
+
+    # The other ministry's account holds a citizen ID; department A's admin tries it.
+    other = world.accounts["user_o"]
+    other.citizen_id_hmac = world.services.cipher.blind_index("1103702345679", CITIZEN_ID_PURPOSE)
+    db.flush()
+    d = f"{world.u}.go.th"
+    rows = [[f"probe@{d}", world.agencies["A"].code, "P", "Robe", "", "", "1103702345679", ""]]
+    h = {**world.headers("admin_a"), "content-type": "text/csv"}
+    r = client.post("/admin/v1/imports?dry_run=true", content=_csv(world, rows), headers=h)
+    assert r.status_code == 200
+    (err,) = r.json()["errors"]
+    assert err["field"] == "citizen_id" and "another account" in err["message"]
+    assert other.email not in r.text and world.agencies["O"].code not in r.text
+    ev = db.scalars(select(AuditEvent).where(AuditEvent.type == "admin.import.checked")).all()[-1]
+    assert ev.actor == str(world.accounts["admin_a"].id)
+    assert ev.details["dry_run"] is True and ev.details["rows"] == 1
+    assert ev.details["conflicts"] == 1 and ev.details["failed"] == 1

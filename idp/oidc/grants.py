@@ -301,9 +301,10 @@ class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str):
         db = self.ctx.db
-        row = tokens.find_refresh_token(db, refresh_token)
-        if row is None:
+        found = tokens.find_refresh_family(db, refresh_token)
+        if found is None:
             return None
+        row, grant, account = found
         if row.used_at is not None:
             # RFC 9700 §4.14.2: a rotated token came back: someone has a copy. Revoke
             # the whole family so neither party can continue.
@@ -315,15 +316,14 @@ class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
                 client_id=row.client_id,
             )
             return None
-        grant = db.get(tokens.Grant, row.grant_id)
         if row.revoked_at or row.expires_at <= utcnow() or grant is None or grant.revoked_at:
             return None
         self.request.govid_grant = grant
+        self.request.govid_account = account  # read with the token (one statement)
         return RefreshTokenAdapter(row)
 
     def authenticate_user(self, refresh_token: RefreshTokenAdapter):
-        grant = self.request.govid_grant
-        account = self.ctx.db.get(Account, grant.account_id)
+        account = self.request.govid_account
         if account is None or account.status != "active":
             raise InvalidGrantError("The account behind this refresh token is not active.")
         return account

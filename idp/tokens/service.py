@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
@@ -163,6 +163,23 @@ def find_refresh_token(session: Session, value: str) -> RefreshToken | None:
     return session.scalar(select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(value)))
 
 
+def find_refresh_family(
+    session: Session, value: str
+) -> tuple[RefreshToken, Grant | None, Account | None] | None:
+    """A refresh token with its grant and the grant's account (and agency) in one
+    statement (issue 22: a refresh read them one by one), or None."""
+    row = session.execute(_REFRESH_FAMILY, {"token_hash": sha256_hex(value)}).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+_REFRESH_FAMILY = (
+    select(RefreshToken, Grant, Account)
+    .outerjoin(Grant, Grant.id == RefreshToken.grant_id)
+    .outerjoin(Account, Account.id == Grant.account_id)
+    .where(RefreshToken.token_hash == bindparam("token_hash"))
+)
+
+
 def mark_refresh_used(session: Session, token: RefreshToken) -> bool:
     """Atomically mark a refresh token as rotated. False means somebody used it first."""
     result = session.execute(
@@ -228,6 +245,20 @@ def revoke_access_token(session: Session, claims: dict[str, Any]) -> None:
         session.flush()
 
 
+# What the database decides about an access token, in one statement each; built once
+# (constructing them per call cost more than running them).
+_DENIED = select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")).exists()
+_CLIENT_STATUS = (
+    select(Client.status).where(Client.client_id == bindparam("client_id")).scalar_subquery()
+)
+_CHECK_CC = select(_DENIED, _CLIENT_STATUS)
+_CHECK_GRANT = (
+    select(Grant, Account, _DENIED, _CLIENT_STATUS)
+    .join(Account, Account.id == Grant.account_id)
+    .where(Grant.id == bindparam("grant_id"))
+)
+
+
 @dataclass(frozen=True)
 class ValidAccessToken:
     claims: dict[str, Any]
@@ -285,17 +316,13 @@ def validate_access_token(
             grant_id = uuid.UUID(hex=prefix)
         except ValueError:
             raise TokenError("malformed jti") from None
-    denied = select(RevokedToken.jti).where(RevokedToken.jti == jti).exists()
-    status = select(Client.status).where(Client.client_id == client_id).scalar_subquery()
     grant = account = None
     if grant_id is None:
-        row = session.execute(select(denied, status)).one()
+        row = session.execute(_CHECK_CC, {"jti": jti, "client_id": client_id}).one()
         is_denied, client_status = row[0], row[1]
     else:
         row = session.execute(
-            select(Grant, Account, denied, status)
-            .join(Account, Account.id == Grant.account_id)
-            .where(Grant.id == grant_id)
+            _CHECK_GRANT, {"jti": jti, "client_id": client_id, "grant_id": grant_id}
         ).first()
         if row is None:
             raise TokenError("grant or account gone")

@@ -266,7 +266,9 @@ def serve(
             host=h,
             port=p,
             workers=workers,
-            proxy_headers=True,
+            # Off: uvicorn believed X-Forwarded-For from any loopback peer. GovID reads it
+            # from IDP_TRUSTED_PROXIES only (idp/net.py, decision 0012).
+            proxy_headers=False,
             log_level="info",
             access_log=settings.access_log,
         )
@@ -578,6 +580,9 @@ def _register_subcommands() -> None:
 
     app.add_typer(clients_app, name="clients")
     app.add_typer(keys_app, name="keys")
+    from idp.resources.cli import apis_app
+
+    app.add_typer(apis_app, name="apis")  # RFC 8707 API resources (issue 16)
     from idp.admin.cli import register as register_admin
 
     register_admin(accounts_app)  # accounts import / purge (issue 7)

@@ -1,8 +1,15 @@
 """Password sign-in against the account table.
 
 Unknown users and wrong passwords cost the same (one hash verification, real or dummy)
-and get the same answer; throttling is checked before the hash and counted after it, per
-account and per source IP, in the store shared by every worker.
+and get the same answer; throttling is checked before the hash and counted after it, in
+the store shared by every worker (decision 0012):
+
+* per account (the email, known or not): delays after a few failures, a lock after many;
+* per device cookie: a browser that signed in to the account before is judged by its own
+  failures only, so attacks on the account from elsewhere do not slow it;
+* per address: failed sign-ins per window. An address over the threshold never refuses
+  a password by itself; accounts signing in from it without a device cookie are delayed
+  from their first failure instead of after ``login_delay_after_failures``.
 """
 
 from __future__ import annotations
@@ -10,14 +17,16 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.accounts.models import Account
 from idp.accounts.service import get_by_email
 from idp.audit import service as audit
 from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
-from idp.credentials.throttle import Decision, Rules, ThrottleStore, decide
+from idp.credentials.throttle import Rules, ThrottleStore, decide, window_key
 from idp.crypto import DataCipher, sha256_hex
 from idp.db import utcnow
 
@@ -45,21 +54,38 @@ def normalise_password(password: str) -> str:
     return unicodedata.normalize("NFKC", password)[:MAX_PASSWORD_CHARS]
 
 
-def rules_for(settings: Settings, *, ip: bool = False) -> Rules:
-    if ip:
-        # Per IP only a ceiling: many people share a government NAT address.
-        return Rules(
-            delay_after=settings.ip_failure_threshold,
-            max_delay=settings.ip_lockout_seconds,
-            lock_threshold=settings.ip_failure_threshold,
-            lock_seconds=settings.ip_lockout_seconds,
-        )
+def rules_for(settings: Settings, *, suspect_address: bool = False) -> Rules:
+    """The account's rules; from a suspect address delays start at the first failure."""
     return Rules(
-        delay_after=settings.login_delay_after_failures,
+        delay_after=1 if suspect_address else settings.login_delay_after_failures,
         max_delay=settings.login_max_delay_seconds,
         lock_threshold=settings.login_lockout_threshold,
         lock_seconds=settings.login_lockout_seconds,
+        decay_seconds=settings.login_failure_decay_seconds,
     )
+
+
+def address_windows(settings: Settings, ip: str, now) -> list[tuple[str, object]]:
+    """The address's failure counters: this window's and the previous one's."""
+    return [
+        window_key(f"ipf:{ip}", settings.ip_failure_window_seconds, now, back) for back in (0, 1)
+    ]
+
+
+def _mirror(db: Session, account: Account, failures: int, locked_until) -> None:
+    """Copy the account's counter onto its row (shown to admins) without the ORM's
+    version check: two workers counting failures of one account at once must not make
+    one of them fail (StaleDataError), and a failure is not an edit (no new ETag)."""
+    if (account.failed_logins, account.locked_until) == (failures, locked_until):
+        return
+    db.execute(
+        update(Account)
+        .where(Account.id == account.id)
+        .values(failed_logins=failures, locked_until=locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(account, "failed_logins", failures)
+    set_committed_value(account, "locked_until", locked_until)
 
 
 def _audit_unlock(db: Session, account: Account | None, scope: str, ip: str | None) -> None:
@@ -121,7 +147,10 @@ def password_login(
     user_agent: str | None = None,
     client_id: str | None = None,
     cipher: DataCipher | None = None,
+    device: str | None = None,
 ) -> LoginResult:
+    """``device``: the throttle key of this browser's valid device cookie for ``email``
+    (idp/web/device_cookie.py), if it sent one."""
     now = utcnow()
     email = (email or "").strip().lower()[:320]
     typed = (password or "")[:MAX_PASSWORD_CHARS]
@@ -130,27 +159,27 @@ def password_login(
     # Keyed by the email, known or not: otherwise only real accounts would ever be
     # throttled, and the delay itself would reveal which emails exist.
     acct_key = user_key(email) if email else None
-    ip_key = f"ip:{ip}" if ip else None
-    acct_rules, ip_rules = rules_for(settings), rules_for(settings, ip=True)
+    windows = address_windows(settings, ip, now) if ip else []
+    device = device if acct_key else None
+    # One read for every counter (one query, or one Redis pipeline).
+    keys = [k for k in (acct_key, device) if k] + [k for k, _ in windows]
+    states = store.get_many(keys) if keys else {}
+    suspect = any(states[k].failures >= settings.ip_failure_threshold for k, _ in windows)
+    acct_rules = rules_for(settings)
 
-    keyed = [
-        (s, k, r) for s, k, r in (("account", acct_key, acct_rules), ("ip", ip_key, ip_rules)) if k
-    ]
-    states = store.get_many([key for _, key, _ in keyed]) if keyed else {}
-    gates: list[tuple[str, str, Decision]] = [
-        (scope, key, decide(states[key], rules, now)) for scope, key, rules in keyed
-    ]
-    for scope, key, decision in gates:
-        if decision.expired_lock:
-            store.clear(key)
-            _audit_unlock(db, account if scope == "account" else None, scope, ip)
-    blocked = [d for _, _, d in gates if not d.allowed]
-    if blocked:
+    # A known browser is judged by its own failures, unless it has locked itself.
+    scope, key, rules = "account", acct_key, rules_for(settings, suspect_address=suspect)
+    if device is not None and not decide(states[device], acct_rules, now).locked:
+        scope, key, rules = "device", device, acct_rules
+    gate = decide(states[key], rules, now) if key else None
+    if gate is not None and gate.expired_lock:
+        store.clear(key)
+        _audit_unlock(db, account if scope == "account" else None, scope, ip)
+    if gate is not None and not gate.allowed:
         # Still spend the hash time: a throttled answer must not be a cheap oracle.
         hasher.verify(password, None)
-        wait = max(d.retry_after for d in blocked)
         _failed(db, account, "throttled", ip, user_agent, client_id)
-        return LoginResult(None, "throttled", retry_after=wait)
+        return LoginResult(None, "throttled", retry_after=gate.retry_after)
 
     verified, federated, reason = _check_password(db, hasher, cipher, account, password, typed)
     if reason == "directory_unavailable":
@@ -158,16 +187,23 @@ def password_login(
         return LoginResult(None, reason, unavailable=True)
     if account is None or not verified:
         reason = "unknown_or_wrong_password"
+        if account is not None and not federated and hasher.out_of_bounds(account.password_hash):
+            # Refused without verifying (issue 17 item 5): the audit event tells
+            # operators to reset this account's password; the person sees a wrong one.
+            reason = "password_hash_out_of_bounds"
     elif account.status != "active":
         reason = account.status
     if reason:
-        for scope, key, rules in (("account", acct_key, acct_rules), ("ip", ip_key, ip_rules)):
-            if key is None or reason not in ("unknown_or_wrong_password",):
-                continue
+        if key is not None and reason in (
+            "unknown_or_wrong_password",
+            "password_hash_out_of_bounds",
+        ):
+            if windows:
+                window, expires = windows[0]
+                store.add(window, 1, now, expires)
             state = store.record_failure(key, rules, now)
             if scope == "account" and account is not None:
-                account.failed_logins = state.failures
-                account.locked_until = state.locked_until
+                _mirror(db, account, state.failures, state.locked_until)
             if state.locked_until is not None and state.failures == rules.lock_threshold:
                 known = scope == "account" and account is not None
                 audit.record(
@@ -187,10 +223,12 @@ def password_login(
         return LoginResult(None, reason)
 
     # Only a key with something to forget is written: most sign-ins start from zero.
-    if acct_key and any(key == acct_key and d.failures for _, key, d in gates):
-        store.clear(acct_key)
-    account.failed_logins = 0
-    account.locked_until = None
+    # A known browser's success clears its own count only: an attacker's delay or lock
+    # on the account stays for everyone else.
+    if key is not None and gate is not None and gate.failures:
+        store.clear(key)
+    if scope == "account":
+        _mirror(db, account, 0, None)
     if not federated and hasher.needs_update(account.password_hash):
         old = hasher.scheme(account.password_hash)
         account.password_hash = hasher.hash(password)

@@ -19,6 +19,8 @@ from idp.oidc import authorize as authz
 from idp.oidc import discovery
 from idp.oidc.context import NeedsDatabase, OidcContext
 from idp.oidc.server import GovIDOAuth2Request, server_for
+from idp.ratelimit import limit_token
+from idp.resources import service as api_resources
 from idp.services import Services
 from idp.sessions import service as sessions
 from idp.web.i18n import translator
@@ -243,6 +245,10 @@ def run_authorize(
         client_name=row.name_th if locale == "th" else row.name_en,
         agency_name=agency.name_th if locale == "th" else agency.name_en,
         scopes=[s for s in outcome.scopes if s in discovery.SCOPE_LABELS],
+        apis=[  # RFC 8707: the agency APIs the app may call as the person, by name
+            {"name": a[f"name_{locale}"], "scopes": ", ".join(a["scopes"])}
+            for a in api_resources.consent_apis(db, outcome.scopes)
+        ],
         form_target=redirect_target(interaction),
     )
 
@@ -371,7 +377,7 @@ async def token(request: Request) -> Response:
 
 
 FAST_ROUTES = [
-    Route("/token", token, methods=["POST"]),
+    Route("/token", limit_token(token), methods=["POST"]),  # per-client rate limit
     Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
     # RFC 8414 §3: the same document, where OAuth clients and API gateways look.
     Route("/.well-known/oauth-authorization-server", openid_configuration, methods=["GET"]),

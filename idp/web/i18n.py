@@ -39,6 +39,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "เข้าถึงข้อมูลเมื่อคุณไม่ได้ใช้งาน",
         "en": "Access while you are not using the app",
     },
+    "scope_api": {
+        "th": "ใช้ระบบ {api} ในนามของคุณ (สิทธิ์: {scopes})",
+        "en": "Use {api} on your behalf (permissions: {scopes})",
+    },
     "allow": {"th": "อนุญาต", "en": "Allow"},
     "deny": {"th": "ไม่อนุญาต", "en": "Deny"},
     "signed_in_as": {"th": "เข้าสู่ระบบในชื่อ {email}", "en": "Signed in as {email}"},
@@ -70,8 +74,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Please confirm your password again.",
     },
     "throttled": {
-        "th": "ลองเข้าสู่ระบบผิดหลายครั้งเกินไป กรุณารอ {seconds} วินาทีแล้วลองใหม่",
-        "en": "Too many failed attempts. Wait {seconds} seconds and try again.",
+        "th": "ลองเข้าสู่ระบบผิดหลายครั้งเกินไป กรุณาลองใหม่ในอีก {wait}",
+        "en": "Too many failed attempts. Try again in {wait}.",
+    },
+    "rate_limited": {
+        "th": "มีคำขอจากเครือข่ายของคุณมากเกินไป กรุณาลองใหม่ในอีก {wait}",
+        "en": "Too many requests from your network. Try again in {wait}.",
     },
     "directory_unavailable": {
         "th": "ระบบไดเรกทอรีของหน่วยงานไม่ตอบสนองในขณะนี้ กรุณาลองใหม่ภายหลัง",
@@ -205,6 +213,21 @@ def pick_locale(
         if base in LOCALES:
             return base
     return DEFAULT_LOCALE
+
+
+def wait_text(seconds: int, locale: str) -> str:
+    """A wait as people say it, never shorter than it is: "90 seconds", "3 minutes",
+    "2 hours" (seconds below 2 minutes, minutes below 2 hours, rounded up)."""
+    seconds = max(1, int(seconds))
+    if seconds < 120:
+        n, th, one, many = seconds, "วินาที", "second", "seconds"
+    elif seconds < 7200:
+        n, th, one, many = -(-seconds // 60), "นาที", "minute", "minutes"
+    else:
+        n, th, one, many = -(-seconds // 3600), "ชั่วโมง", "hour", "hours"
+    if locale == "th":
+        return f"{n} {th}"
+    return f"{n} {one if n == 1 else many}"
 
 
 def translator(locale: str):

@@ -20,8 +20,9 @@ from idp.oidc import authorize as authz
 from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
+from idp.web import device_cookie
 from idp.web.flow import Flow, continue_after, expired_page
-from idp.web.i18n import translator
+from idp.web.i18n import translator, wait_text
 from idp.web.login_page import login_page
 from idp.web.signing import BadSignature
 
@@ -63,7 +64,8 @@ def login_submit(
     data = _interaction(services, i)
     if data is None:
         return expired_page(request, i)
-    t = translator(pg.locale(request, dict(data.get("p") or []).get("ui_locales")))
+    locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales"))
+    t = translator(locale)
     if not pg.csrf_ok(request, csrf_token):
         return login_page(request, pg, db, data, i, error=t("csrf"), email=email, status=400)
     if not email.strip() or not password:
@@ -73,6 +75,9 @@ def login_submit(
     ip, ua = client_ip(request), request.headers.get("user-agent")
     settings = services.settings
     started = time.monotonic()
+    # This browser's device cookie for the email typed, if it signed in to it before.
+    device_name = device_cookie.cookie_name(settings.secret_key, email, pg.https)
+    device = device_cookie.device_key(settings.secret_key, email, request.cookies.get(device_name))
     result = password_login(
         db,
         services.hasher,
@@ -84,6 +89,7 @@ def login_submit(
         user_agent=ua,
         client_id=data.get("cid"),
         cipher=services.cipher,
+        device=device,
     )
     if not result.ok:
         # Equal time for every failure (no user enumeration by timing).
@@ -101,7 +107,8 @@ def login_submit(
             i,
             email=email,
             status=429,
-            error=t("throttled", seconds=str(result.retry_after)),
+            headers={"Retry-After": str(result.retry_after)},
+            error=t("throttled", wait=wait_text(result.retry_after, locale)),
         )
     if not result.ok:
         return login_page(
@@ -138,6 +145,13 @@ def login_submit(
     response = continue_after(services, Flow(data, i, "th"), here=(request, db, new.row), l=True)
     pg.set_cookie(
         response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
+    )
+    # A new device cookie at every sign-in (rotation, OWASP device cookies).
+    pg.set_cookie(
+        response,
+        device_name,
+        device_cookie.issue(settings.secret_key, email, settings.device_cookie_days),
+        max_age=settings.device_cookie_days * 86400,
     )
     return response
 

@@ -102,9 +102,6 @@ class Settings(BaseSettings):
     # correct password for an account that is not itself throttled (decision 0012).
     ip_failure_threshold: int = Field(100, ge=10)
     ip_failure_window_seconds: int = Field(900, ge=60)
-    # No longer used (decision 0012: an address is never locked); kept while older code
-    # and environments still name it.
-    ip_lockout_seconds: int = Field(900, ge=60)
     # Device cookies (OWASP): a browser that signed in to an account is not slowed by
     # failures on that account from elsewhere. Rotated at every sign-in.
     device_cookie_days: int = Field(180, ge=1, le=400)

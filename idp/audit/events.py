@@ -21,7 +21,7 @@ EVENT_TYPES: dict[str, str] = {
     "oidc.login.succeeded": "acr, amr, method",
     "oidc.login.failed": (
         "reason (unknown_or_wrong_password | throttled | suspended | deleted | "
-        "directory_unavailable)"
+        "directory_unavailable | password_hash_out_of_bounds)"
     ),
     "oidc.token.issued": (
         "grant_type, scope, jti, refresh, resource (the API the token is for, its aud; "

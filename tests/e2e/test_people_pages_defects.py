@@ -60,7 +60,7 @@ def with_app(w, email: str) -> str:
     with w.services.sessions.begin() as db:
         account = db.scalars(select(Account).where(Account.email == email)).one()
         cred, _uri, _svg = mfa.start_totp(db, w.services.cipher, account, issuer_name="GovID")
-        secret, _uri, _svg = mfa.totp_setup(w.services.cipher, account, cred, issuer_name="x")
+        secret = w.services.cipher.decrypt(cred.secret_enc, mfa.TOTP_PURPOSE).decode()
         then = utcnow() - dt.timedelta(minutes=10)
         code = pyotp.TOTP(secret).at(then)
         assert mfa.confirm_totp(db, w.services.cipher, account, cred.id, code, now=then)
@@ -449,3 +449,28 @@ def test_new_and_changed_pages_pass_axe(browser, e2e_world, locale):
     context.close()
     bad = {name: v for name, v in checked.items() if v}
     assert not bad, bad
+
+
+# ------------------------------------------- 10 (small ones): phones and managers
+
+
+def test_show_password_toggle_and_a_numeric_code_field(page, e2e_world):
+    w = e2e_world
+    email = new_person(w)
+    with_app(w, email)
+    url, *_ = authorize_url(w, rp_client(w), acr_values="urn:govid:acr:2")
+    page.goto(url)
+    page.wait_for_selector("#password")
+    toggle = page.locator("button.pw-toggle[aria-controls=password]")
+    page.fill("#password", PASSWORD)
+    toggle.click()
+    assert page.get_attribute("#password", "type") == "text"
+    assert toggle.get_attribute("aria-pressed") == "true"
+    toggle.click()
+    assert page.get_attribute("#password", "type") == "password"
+    page.fill("#email", email)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_selector("#code")
+    assert page.get_attribute("#code", "inputmode") == "numeric"
+    assert page.get_attribute("#code", "autocomplete") == "one-time-code"
+    assert page.get_attribute("#recovery-code", "inputmode") is None  # letters too

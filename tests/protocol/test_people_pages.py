@@ -5,7 +5,7 @@ lands on a page (black-box audit findings)."""
 import html
 import re
 
-from tests.protocol.conftest import Browser
+from tests.protocol.conftest import Browser, form_fields
 from tests.protocol.rp import authorize_url, rp_client
 
 
@@ -172,3 +172,57 @@ def test_the_root_is_a_page_for_browsers_and_metadata_for_programs(world):
     assert 'action="/login"' in r.text  # signed out: sign in to the account page
     r = httpx.get(f"{world.base}/", follow_redirects=True)
     assert r.json()["issuer"] == world.base
+
+
+def test_account_sign_out_needs_the_form_token_ends_the_session_and_tells_the_apps(world):
+    """Issue 19 (3): /account signs this device out as /end_session does: POST with the
+    page's CSRF token, 303 to a signed-out page, the apps told by back-channel logout."""
+    from sqlalchemy import select
+
+    from idp.sessions.models import LogoutDelivery
+    from tests.protocol.rp import login
+
+    lg = login(world, user="grace")
+    b = lg.browser
+    account = b.go("/account")
+    assert 'action="/account/signout"' in account.text
+    refused = b.http.post("/account/signout", data={"csrf_token": "stale"})
+    assert refused.status_code == 400 and 'action="/account/signout"' in refused.text
+    with world.services.sessions() as db:
+        before = set(db.scalars(select(LogoutDelivery.id)).all())
+    r = b.http.post(
+        "/account/signout", data={"csrf_token": form_fields(account.text)["csrf_token"]}
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/signed-out"
+    done = b.go("/signed-out")
+    assert done.status_code == 200 and 'id="sign-in-again"' in done.text
+    with world.services.sessions() as db:
+        queued = [d for d in db.scalars(select(LogoutDelivery)).all() if d.id not in before]
+    assert any(d.client_id == world.client("web")["client_id"] for d in queued)
+    assert 'action="/login"' in b.go("/account").text  # signed out here
+
+
+def test_enrolment_during_sign_in_keeps_its_secret_until_a_new_one_is_asked_for(world):
+    """Issue 19 (1), at /mfa/enrol (an app that needs level 2, an account without a
+    second factor): a wrong code shows the same secret; /mfa/enrol/new (CSRF) replaces it."""
+    b = Browser(world.base)
+    url, *_ = authorize_url(world, rp_client(world, "strict"))
+    page = b.login(b.go(url), world.users["judy"])
+    assert 'action="/mfa/enrol"' in page.text, page.text[:400]
+
+    def secret(p):
+        return re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', p.text).group(1)
+
+    first = secret(page)
+    fields = form_fields(page.text)
+    wrong = b.go(
+        "/mfa/enrol",
+        method="POST",
+        data={**{k: fields[k] for k in ("csrf_token", "i", "credential")}, "code": "000000"},
+    )
+    assert wrong.status_code == 400 and secret(wrong) == first
+    refused = b.http.post("/mfa/enrol/new", data={"i": fields["i"], "csrf_token": "stale"})
+    assert refused.status_code == 400 and first not in refused.text
+    assert secret(b.go(f"/mfa/enrol?i={fields['i']}")) == first  # nothing replaced
+    renewed = b.submit(page, "/mfa/enrol/new")
+    assert renewed.status_code == 200 and secret(renewed) != first

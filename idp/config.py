@@ -7,11 +7,18 @@ build a ``Settings`` and pass it down (DESIGN §2 rule 3).
 from __future__ import annotations
 
 import base64
+import os
 from functools import cached_property
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # Built-in development secrets. They make `make run` work out of the box and are refused
 # whenever IDP_ENV is not "dev" (see _refuse_dev_secrets).
@@ -23,6 +30,40 @@ MIN_AUDIT_RETENTION_DAYS = 90  # Computer Crime Act B.E. 2550, s. 26
 
 class InsecureSettingsError(ValueError):
     """Raised when production settings still hold a development default."""
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """``<PREFIX><NAME>_FILE``: a secret setting read from a file (Docker/compose secrets,
+    systemd credentials), for each name in ``fields``. The file's content is the value,
+    one trailing newline removed. Setting both the variable and its ``_FILE`` form is an
+    error (which one wins would be a guess); an unreadable file is an error too."""
+
+    def __init__(self, settings_cls: type[BaseSettings], prefix: str, fields: tuple[str, ...]):
+        super().__init__(settings_cls)
+        self.prefix, self.fields = prefix, fields
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items()}
+        values: dict[str, Any] = {}
+        for name in self.fields:
+            var = f"{self.prefix}{name}".upper()
+            path = env.get(f"{var}_FILE")
+            if not path:
+                continue
+            if var in env:
+                raise ValueError(f"{var} and {var}_FILE are both set; set one of them")
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+            except OSError as exc:
+                raise ValueError(f"{var}_FILE: cannot read {path} ({exc.strerror})") from None
+        return values
+
+
+# The settings that may come from a file (IDP_<NAME>_FILE); see SecretFiles.
+SECRET_SETTINGS = ("secret_key", "data_key", "database_url", "redis_url", "metrics_token")
 
 
 class Settings(BaseSettings):
@@ -144,6 +185,33 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+
+    # Operations (docs/operations.md). Logs: "json" is one JSON object per line with the
+    # request id; "plain" is for a terminal.
+    log_format: Literal["json", "plain"] = "plain"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Prometheus /metrics: on its own port (bound to metrics_host; 0 = no port), and/or on
+    # the public port for a bearer token (empty = not served there).
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str = ""
+    # `idp maintenance run` and its schedule in `idp serve --with-worker`: rows expired
+    # for longer than maintenance_grace_seconds go, batch_size rows per statement.
+    maintenance_interval_seconds: int = Field(300, ge=10)
+    maintenance_batch_size: int = Field(1000, ge=1, le=100_000)
+    maintenance_grace_seconds: int = Field(3600, ge=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = SecretFiles(settings_cls, "IDP_", SECRET_SETTINGS)
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     @field_validator("audit_retention_days")
     @classmethod

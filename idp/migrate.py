@@ -23,8 +23,31 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
+# pg_advisory_lock key held by `idp db upgrade` (any constant; "GovIDmig" as an int64).
+UPGRADE_LOCK_KEY = 0x476F7649444D6967
+
+
 def upgrade(database_url: str, revision: str = "heads") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    """Migrate to ``revision``. On PostgreSQL under a session advisory lock, so two
+    ``idp db upgrade`` at once (replicas starting together) run one after the other: the
+    second finds the schema at head and does nothing. SQLite needs no lock (one host)."""
+    if normalise_url(database_url).startswith("sqlite"):
+        command.upgrade(alembic_config(database_url), revision)
+        return
+    from sqlalchemy import text
+
+    from idp.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
+            try:
+                command.upgrade(alembic_config(database_url), revision)
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": UPGRADE_LOCK_KEY})
+    finally:
+        engine.dispose()
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

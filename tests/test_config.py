@@ -97,3 +97,43 @@ def test_fastapi_telemetry_is_off_unless_asked_for(monkeypatch):
     monkeypatch.setenv("IDP_TELEMETRY", "true")
     on = Settings(env="dev", database_url="sqlite://")
     assert on.telemetry and fastapi_telemetry(on) is None  # FastAPI's own defaults
+
+
+# --- IDP_*_FILE (issue 21: secrets from files) ---------------------------------------
+
+
+def test_secrets_from_files(monkeypatch, tmp_path):
+    from idp.directory.settings import DirectorySettings
+
+    (tmp_path / "secret").write_text(GOOD_SECRET + "\n")
+    (tmp_path / "data").write_text(GOOD_DATA_KEY)
+    (tmp_path / "db").write_text("postgresql://govid:p%40ss@db/govid\n")
+    (tmp_path / "ldap").write_text("ldap-pass\n")
+    for var in ("IDP_SECRET_KEY", "IDP_DATA_KEY", "IDP_DATABASE_URL", "IDP_LDAP_BIND_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("IDP_ENV", "prod")
+    monkeypatch.setenv("IDP_ISSUER", "https://id.example.go.th")
+    monkeypatch.setenv("IDP_SECRET_KEY_FILE", str(tmp_path / "secret"))
+    monkeypatch.setenv("IDP_DATA_KEY_FILE", str(tmp_path / "data"))
+    monkeypatch.setenv("IDP_DATABASE_URL_FILE", str(tmp_path / "db"))
+    monkeypatch.setenv("IDP_LDAP_BIND_PASSWORD_FILE", str(tmp_path / "ldap"))
+    s = Settings()
+    assert s.secret_key == GOOD_SECRET  # the trailing newline is not part of it
+    assert s.data_key == GOOD_DATA_KEY
+    assert s.database_url == "postgresql://govid:p%40ss@db/govid"
+    assert DirectorySettings().bind_password.get_secret_value() == "ldap-pass"
+
+
+def test_secret_file_and_variable_together_is_an_error(monkeypatch, tmp_path):
+    (tmp_path / "secret").write_text(GOOD_SECRET)
+    monkeypatch.setenv("IDP_SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setenv("IDP_SECRET_KEY_FILE", str(tmp_path / "secret"))
+    with pytest.raises(ValueError, match="IDP_SECRET_KEY and IDP_SECRET_KEY_FILE"):
+        Settings()
+
+
+def test_unreadable_secret_file_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("IDP_DATA_KEY", raising=False)
+    monkeypatch.setenv("IDP_DATA_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="IDP_DATA_KEY_FILE: cannot read"):
+        Settings()

@@ -74,6 +74,17 @@ class DirectorySettings(BaseSettings):
     urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     bind_dn: str = ""
     bind_password: SecretStr = SecretStr("")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        # IDP_LDAP_BIND_PASSWORD_FILE (compose/systemd secrets; idp.config.SecretFiles).
+        from idp.config import SecretFiles
+
+        files = SecretFiles(settings_cls, "IDP_LDAP_", ("bind_password",))
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
+
     # Transport: ldaps:// URLs use TLS from the start; otherwise StartTLS (RFC 4513 §3).
     start_tls: bool = True
     # Plain LDAP (no TLS at all) must be asked for explicitly (loopback tests, a compose

@@ -19,7 +19,7 @@ from idp.credentials import webauthn_keys as wa
 from idp.deps import DbDep, ServicesDep
 from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
-from idp.web.flow import load_flow, new_flow
+from idp.web.flow import load_flow, new_flow, parse
 from idp.web.i18n import translator
 from idp.web.mfa_pages import complete_step_up
 from idp.web.signing import BadSignature, Signer
@@ -54,8 +54,12 @@ ERROR_TEXTS = {
 }
 
 
-def _error(request: Request, status: int, code: str, **extra: str) -> JSONResponse:
-    t = translator(pages(request).locale(request))
+def _error(
+    request: Request, status: int, code: str, *, i: str | None = None, **extra: str
+) -> JSONResponse:
+    # The language of the page that asked: a sign-in's (``i``) carries the app's ui_locales.
+    flow = parse(request, request.app.state.services, i) if isinstance(i, str) and i else None
+    t = translator(flow.locale if flow else pages(request).locale(request))
     return JSONResponse(
         {"error": code, "message": t(ERROR_TEXTS.get(code, "key_generic")), **extra},
         status_code=status,
@@ -93,10 +97,10 @@ def _csrf_ok(request: Request) -> bool:
 @router.post("/mfa/webauthn/options")
 def mfa_options(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
     if not _csrf_ok(request):
-        return _error(request, 403, "csrf")
+        return _error(request, 403, "csrf", i=body.get("i"))
     flow, sso, account, early = load_flow(request, db, services, body.get("i"))
     if early:
-        return _error(request, 401, "signed_out")
+        return _error(request, 401, "signed_out", i=body.get("i"))
     options, challenge = wa.authentication_options(db, account, services.settings.issuer)
     return JSONResponse(
         {
@@ -109,14 +113,14 @@ def mfa_options(request: Request, db: DbDep, services: ServicesDep, body: BodyDe
 @router.post("/mfa/webauthn/verify")
 def mfa_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
     if not _csrf_ok(request):
-        return _error(request, 403, "csrf")
+        return _error(request, 403, "csrf", i=body.get("i"))
     flow, sso, account, early = load_flow(request, db, services, body.get("i"))
     if early:
-        return _error(request, 401, "signed_out")
+        return _error(request, 401, "signed_out", i=body.get("i"))
     challenge = _challenge(services, body.get("state"), account, "authenticate")
     credential = body.get("credential")
     if challenge is None or not isinstance(credential, dict):
-        return _error(request, 400, "expired")
+        return _error(request, 400, "expired", i=body.get("i"))
     try:
         wa.authenticate(db, account, services.settings.issuer, credential, challenge)
     except wa.WebAuthnError:
@@ -129,7 +133,7 @@ def mfa_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep
             ip=client_ip(request),
             details={"method": "webauthn", "reason": "verification_failed"},
         )
-        return _error(request, 401, "not_verified")
+        return _error(request, 401, "not_verified", i=body.get("i"))
     redirect = complete_step_up(request, db, services, sso, account, "webauthn", flow)
     response = JSONResponse({"redirect": redirect.headers["location"]})
     for value in redirect.headers.getlist("set-cookie"):

@@ -5,6 +5,7 @@ lands on a page (black-box audit findings)."""
 import html
 import re
 
+from idp.web.i18n import translator
 from tests.protocol.conftest import Browser, form_fields
 from tests.protocol.rp import authorize_url, rp_client
 
@@ -226,3 +227,26 @@ def test_enrolment_during_sign_in_keeps_its_secret_until_a_new_one_is_asked_for(
     assert secret(b.go(f"/mfa/enrol?i={fields['i']}")) == first  # nothing replaced
     renewed = b.submit(page, "/mfa/enrol/new")
     assert renewed.status_code == 200 and secret(renewed) != first
+
+
+def test_security_key_refusals_are_codes_with_a_message_in_the_sign_ins_language(world):
+    """Issue 19 (2): GovID's refusals behind the security-key buttons carry a code and a
+    message for the person, in the language of the page that asked (the app's
+    ui_locales here, over the browser's Accept-Language)."""
+    b = Browser(world.base)
+    url, *_ = authorize_url(world, rp_client(world, "web"), ui_locales="en")
+    page = b.go(url)
+    i = form_fields(page.text)["i"]
+    r = b.http.post(
+        "/mfa/webauthn/verify",
+        json={"i": i},
+        headers={"X-CSRF-Token": "stale", "Accept-Language": "th"},
+    )
+    assert r.status_code == 403
+    assert r.json() == {"error": "csrf", "message": translator("en")("csrf")}
+    r = b.http.post(
+        "/account/webauthn/options",
+        json={},
+        headers={"X-CSRF-Token": "stale", "Accept-Language": "th"},
+    )
+    assert r.status_code == 403 and r.json()["message"] == translator("th")("csrf")

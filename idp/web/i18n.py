@@ -101,10 +101,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This link has expired or was already used. Ask your agency's administrator "
         "for a new one.",
     },
-    "mfa_title": {"th": "ยืนยันตัวตนขั้นที่สอง", "en": "Second step of sign-in"},
+    "mfa_title": {"th": "ยืนยันด้วยปัจจัยที่สอง", "en": "Confirm with your second factor"},
     "mfa_intro": {
-        "th": "กรอกรหัส 6 หลักจากแอปยืนยันตัวตน หรือรหัสกู้คืนหนึ่งรหัส",
-        "en": "Enter the 6-digit code from your authenticator app, or one recovery code.",
+        "th": "กรอกรหัส 6 หลักที่แอปยืนยันตัวตนแสดงอยู่ตอนนี้",
+        "en": "Enter the 6-digit code your authenticator app shows now.",
     },
     "mfa_code": {"th": "รหัสยืนยัน", "en": "Verification code"},
     "mfa_bad": {"th": "รหัสไม่ถูกต้องหรือถูกใช้ไปแล้ว", "en": "The code is wrong or was already used."},
@@ -112,7 +112,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "use_key": {"th": "ใช้กุญแจความปลอดภัย", "en": "Use a security key"},
     "add_key": {"th": "เพิ่มกุญแจความปลอดภัย", "en": "Add a security key"},
     "key_label": {"th": "ชื่อกุญแจ (ไม่บังคับ)", "en": "Key name (optional)"},
-    "enrol_title": {"th": "ตั้งค่าการยืนยันตัวตนสองขั้นตอน", "en": "Set up two-step sign-in"},
+    "enrol_title": {"th": "ตั้งค่าแอปยืนยันตัวตน", "en": "Set up an authenticator app"},
     "enrol_intro": {
         "th": "แอปพลิเคชันนี้ต้องการการยืนยันตัวตนระดับ 2 สแกนคิวอาร์โค้ดด้วยแอปยืนยันตัวตน "
         "(เช่น Google Authenticator, Microsoft Authenticator) แล้วกรอกรหัส 6 หลัก",
@@ -130,7 +130,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "account_title": {"th": "บัญชีของฉัน", "en": "My account"},
     "level": {"th": "ระดับการยืนยันตัวตนปัจจุบัน", "en": "Current assurance level"},
-    "second_factors": {"th": "การยืนยันตัวตนขั้นที่สอง", "en": "Second factors"},
+    "second_factors": {"th": "ปัจจัยที่สอง", "en": "Second factors"},
     "none_yet": {"th": "ยังไม่ได้ตั้งค่า", "en": "None set up yet"},
     "add_totp": {"th": "ตั้งค่าแอปยืนยันตัวตน", "en": "Set up an authenticator app"},
     "remove": {"th": "ลบ", "en": "Remove"},
@@ -184,9 +184,174 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This page cannot be opened directly. Start again from the application.",
     },
     "need_fresh_mfa": {
-        "th": "กรุณายืนยันตัวตนขั้นที่สองอีกครั้งก่อนทำรายการนี้",
+        "th": "กรุณายืนยันด้วยปัจจัยที่สองอีกครั้งก่อนทำรายการนี้",
         "en": "Confirm your second factor again before doing this.",
     },
+    # --- people's pages (issue 19, defects 1-6): one name for the second factor,
+    # "second factor" / "ปัจจัยที่สอง" (an authenticator app or a security key).
+    "app_code": {"th": "รหัสจากแอปยืนยันตัวตน", "en": "Code from your authenticator app"},
+    "mfa_app_heading": {"th": "ใช้แอปยืนยันตัวตน", "en": "Use your authenticator app"},
+    "mfa_recovery_heading": {"th": "ใช้รหัสกู้คืน", "en": "Use a recovery code"},
+    "recovery_code": {"th": "รหัสกู้คืน", "en": "Recovery code"},
+    "recovery_hint": {
+        "th": "รหัสกู้คืนแต่ละรหัสใช้ได้ครั้งเดียว เช่น ABCD-EFGH-JKLM-NPQR",
+        "en": "Each recovery code works once, for example ABCD-EFGH-JKLM-NPQR.",
+    },
+    "mfa_lost": {
+        "th": "ไม่มีโทรศัพท์หรือกุญแจความปลอดภัยอยู่กับตัว?",
+        "en": "Do not have your phone or security key?",
+    },
+    "cancel_back_to_account": {
+        "th": "ยกเลิก กลับไปที่บัญชีของฉัน",
+        "en": "Cancel and go back to my account",
+    },
+    "why_recovery": {
+        "th": "ก่อนสร้างรหัสกู้คืนใหม่ กรุณายืนยันด้วยปัจจัยที่สองก่อน จากนั้นจะกลับไปที่หน้าบัญชีเพื่อสร้างรหัส",
+        "en": "To make new recovery codes, confirm with your second factor first. "
+        "You will then go back to your account to make them.",
+    },
+    "why_remove": {
+        "th": "ก่อนลบปัจจัยที่สองรายการสุดท้าย กรุณายืนยันด้วยปัจจัยที่สองก่อน จากนั้นจะกลับไปยืนยันการลบ",
+        "en": "To remove your last second factor, confirm with it first. "
+        "You will then go back to confirm the removal.",
+    },
+    "why_add_totp": {
+        "th": "ก่อนตั้งค่าแอปยืนยันตัวตนใหม่ กรุณายืนยันด้วยปัจจัยที่สองที่มีอยู่ก่อน จากนั้นจะกลับไปตั้งค่าต่อ",
+        "en": "To set up a new authenticator app, confirm with the second factor you "
+        "already have first. You will then go back to set it up.",
+    },
+    "why_add_key": {
+        "th": "ก่อนเพิ่มกุญแจความปลอดภัย กรุณายืนยันด้วยปัจจัยที่สองที่มีอยู่ก่อน จากนั้นจะกลับไปเพิ่มกุญแจ",
+        "en": "To add a security key, confirm with the second factor you already have "
+        "first. You will then go back to add the key.",
+    },
+    "ready_recovery": {
+        "th": "ยืนยันแล้ว กดปุ่ม “สร้างรหัสกู้คืนใหม่” เพื่อสร้างรหัส",
+        "en": "Confirmed. Press “Make new recovery codes” to make them.",
+    },
+    "ready_key": {
+        "th": "ยืนยันแล้ว กดปุ่ม “เพิ่มกุญแจความปลอดภัย” เพื่อเพิ่มกุญแจ",
+        "en": "Confirmed. Press “Add a security key” to add your key.",
+    },
+    "enrol_bad": {
+        "th": "รหัสไม่ตรงกัน คิวอาร์โค้ดและรหัสตั้งค่ายังเป็นชุดเดิม ไม่ต้องเพิ่มบัญชีในแอปใหม่ "
+        "กรุณากรอกรหัส 6 หลักล่าสุดที่แอปแสดงสำหรับ GovID",
+        "en": "That code did not match. The QR code and key are unchanged, so keep the "
+        "entry you added: enter the newest 6-digit code your app shows for GovID.",
+    },
+    "enrol_new": {"th": "สร้างคิวอาร์โค้ดใหม่", "en": "Make a new QR code"},
+    "enrol_new_help": {
+        "th": "หากสแกนไม่สำเร็จหรือลบรายการในแอปไปแล้ว สร้างคิวอาร์โค้ดใหม่ได้ "
+        "(รายการเดิมในแอปจะใช้ไม่ได้ ให้ลบออก)",
+        "en": "If scanning did not work or you deleted the entry, make a new QR code "
+        "(the old entry in your app will stop working: delete it).",
+    },
+    "enrol_renewed": {
+        "th": "สร้างคิวอาร์โค้ดใหม่แล้ว ลบรายการ GovID เดิมออกจากแอป แล้วสแกนคิวอาร์โค้ดนี้",
+        "en": "A new QR code was made. Delete the old GovID entry from your app, then "
+        "scan this one.",
+    },
+    "enrol_on_this_phone": {
+        "th": "เพิ่มในแอปยืนยันตัวตนบนโทรศัพท์เครื่องนี้",
+        "en": "Add to an authenticator app on this phone",
+    },
+    "key_cancelled": {
+        "th": "ยกเลิกการใช้กุญแจความปลอดภัยหรือหมดเวลา กรุณาลองใหม่",
+        "en": "The security key request was cancelled or timed out. Try again.",
+    },
+    "key_exists": {
+        "th": "กุญแจนี้ลงทะเบียนกับบัญชีของคุณไว้แล้ว",
+        "en": "This security key is already registered to your account.",
+    },
+    "key_unsupported": {
+        "th": "เบราว์เซอร์นี้ใช้กุญแจความปลอดภัยไม่ได้ กรุณาใช้เบราว์เซอร์อื่นหรือวิธีอื่น",
+        "en": "This browser cannot use security keys. Use another browser or another way.",
+    },
+    "key_security": {
+        "th": "เบราว์เซอร์ไม่อนุญาตให้ใช้กุญแจความปลอดภัยกับที่อยู่เว็บนี้",
+        "en": "The browser does not allow security keys at this web address.",
+    },
+    "key_network": {
+        "th": "ติดต่อ GovID ไม่ได้ กรุณาตรวจสอบการเชื่อมต่ออินเทอร์เน็ตแล้วลองใหม่",
+        "en": "GovID could not be reached. Check your connection and try again.",
+    },
+    "key_generic": {
+        "th": "ใช้กุญแจความปลอดภัยไม่สำเร็จ กรุณาลองใหม่",
+        "en": "The security key did not work. Try again.",
+    },
+    "key_signed_out": {
+        "th": "คุณออกจากระบบแล้ว กรุณาโหลดหน้านี้ใหม่และเข้าสู่ระบบอีกครั้ง",
+        "en": "You are signed out. Reload the page and sign in again.",
+    },
+    "key_expired": {
+        "th": "ใช้เวลานานเกินไป กรุณากดปุ่มอีกครั้ง",
+        "en": "That took too long. Press the button again.",
+    },
+    "key_not_verified": {
+        "th": "ตรวจสอบกุญแจนี้ไม่ผ่าน กรุณาใช้กุญแจที่ลงทะเบียนกับบัญชีนี้ หรือใช้วิธีอื่น",
+        "en": "This security key could not be verified. Use a key registered to this "
+        "account, or another way.",
+    },
+    "key_register_failed": {
+        "th": "เพิ่มกุญแจไม่สำเร็จ กุญแจตอบกลับไม่ถูกต้อง กรุณาลองใหม่",
+        "en": "The key could not be added: its answer was not valid. Try again.",
+    },
+    "forgot_password": {"th": "ลืมรหัสผ่าน?", "en": "Forgot your password?"},
+    "help_link": {"th": "ความช่วยเหลือในการเข้าสู่ระบบ", "en": "Help with signing in"},
+    "help_title": {"th": "ความช่วยเหลือในการเข้าสู่ระบบ", "en": "Help with signing in"},
+    "help_forgot_heading": {"th": "ลืมรหัสผ่าน", "en": "Forgot your password"},
+    "help_forgot": {
+        "th": "ติดต่อฝ่ายช่วยเหลือด้านไอทีของหน่วยงานคุณ เจ้าหน้าที่จะส่งลิงก์สำหรับตั้งรหัสผ่านใหม่ให้ "
+        "ลิงก์ใช้ได้ครั้งเดียว GovID จะไม่ถามรหัสผ่านของคุณทางอีเมลหรือโทรศัพท์",
+        "en": "Contact your agency's IT helpdesk. They will send you a link to set a new "
+        "password; it works once. GovID never asks for your password by email or phone.",
+    },
+    "help_lost_heading": {
+        "th": "ไม่มีโทรศัพท์หรือกุญแจความปลอดภัย",
+        "en": "Lost your phone or security key",
+    },
+    "help_lost": {
+        "th": "ใช้รหัสกู้คืนหนึ่งรหัสแทน หากไม่มีรหัสกู้คืน ติดต่อฝ่ายช่วยเหลือด้านไอทีของหน่วยงานเพื่อรีเซ็ตปัจจัยที่สอง",
+        "en": "Use one of your recovery codes instead. If you have none, ask your agency's "
+        "IT helpdesk to reset your second factor.",
+    },
+    "help_contact_heading": {"th": "ติดต่อ", "en": "Contact"},
+    "help_contact": {
+        "th": "ฝ่ายช่วยเหลือด้านไอทีของหน่วยงานที่คุณสังกัดเป็นผู้ดูแลบัญชี GovID ของคุณ",
+        "en": "Your agency's IT helpdesk looks after your GovID account.",
+    },
+    "back_to_sign_in": {"th": "กลับไปหน้าเข้าสู่ระบบ", "en": "Back to sign in"},
+    "go_to_account": {"th": "ไปที่บัญชีของฉัน", "en": "Go to my account"},
+    "start_again": {"th": "เริ่มใหม่อีกครั้ง", "en": "Start again"},
+    "sign_in_again": {"th": "เข้าสู่ระบบอีกครั้ง", "en": "Sign in again"},
+    "logged_out_next": {
+        "th": "แอปพลิเคชันที่คุณเข้าสู่ระบบด้วย GovID ได้รับแจ้งแล้ว ปิดหน้านี้ได้เลย",
+        "en": "The applications you signed in to with GovID have been told. "
+        "You can close this page.",
+    },
+    "sign_out_here": {"th": "ออกจากระบบบนอุปกรณ์นี้", "en": "Sign out on this device"},
+    "current_password_wrong": {
+        "th": "รหัสผ่านปัจจุบันไม่ถูกต้อง",
+        "en": "Your current password is wrong.",
+    },
+    "password_rule": {
+        "th": "ใช้รหัสผ่านอย่างน้อย {n} ตัวอักษร ประโยคยาว ๆ จำง่ายกว่าและปลอดภัยกว่า",
+        "en": "Use at least {n} characters. A long sentence is easier to remember and safer.",
+    },
+    "factor_removed": {"th": "ลบปัจจัยที่สองแล้ว", "en": "The second factor was removed."},
+    "remove_title": {"th": "ลบปัจจัยที่สอง", "en": "Remove a second factor"},
+    "remove_confirm": {
+        "th": "ต้องการลบ “{label}” หรือไม่ หลังจากลบแล้วจะใช้ยืนยันตัวตนไม่ได้อีก",
+        "en": "Remove “{label}”? Once removed, it can no longer be used to sign in.",
+    },
+    "remove_last": {
+        "th": "นี่คือปัจจัยที่สองรายการสุดท้าย รหัสกู้คืนจะถูกลบด้วย และแอปพลิเคชันที่ต้องการระดับ 2 จะให้ตั้งค่าใหม่",
+        "en": "This is your last second factor: your recovery codes are removed too, "
+        "and applications that need level 2 will ask you to set one up again.",
+    },
+    "show_password": {"th": "แสดงรหัสผ่าน", "en": "Show password"},
+    "remove_yes": {"th": "ลบ", "en": "Remove"},
+    "remove_no": {"th": "ยกเลิก", "en": "Cancel"},
 }
 
 

@@ -18,6 +18,7 @@ from idp.deps import DbDep, ServicesDep
 from idp.oidc import authorize as authz
 from idp.oidc import discovery
 from idp.oidc.context import NeedsDatabase, OidcContext
+from idp.oidc.reads import read_session
 from idp.oidc.server import GovIDOAuth2Request, server_for
 from idp.ratelimit import limit_token
 from idp.resources import service as api_resources
@@ -376,12 +377,42 @@ async def token(request: Request) -> Response:
     return await run_in_threadpool(_token_in_transaction, request, services, form)
 
 
+async def introspect(request: Request) -> Response:
+    """RFC 7662. A read (issue 22): the client is authenticated from the client cache,
+    the token checked by ``validate_access_token`` (one statement) in an autocommit
+    session (no BEGIN, no COMMIT), with one trip through the thread pool; a plain
+    Starlette route in ``FAST_ROUTES``, as resource servers call it per request."""
+    services: Services = request.app.state.services
+    form = await form_pairs(request)
+    problem = form_problem(request, form)
+    if problem is not None:
+        return problem
+    return await run_in_threadpool(_introspect, request, services, form)
+
+
+def _introspect(request: Request, services: Services, form) -> Response:
+    if any(name == "client_assertion" for name, _ in form):
+        # private_key_jwt writes the assertion's jti to the replay cache: a transaction.
+        with services.sessions() as db, db.begin():
+            return _introspection(request, db, services, form)
+    with read_session(services) as db:
+        return _introspection(request, db, services, form)
+
+
+def _introspection(request: Request, db, services: Services, form) -> Response:
+    ctx = make_ctx(request, db, services)
+    server = server_for(ctx)
+    req = oauth_request(request, form, ctx.issuer, query=[])
+    return _with_no_store(server.create_endpoint_response("introspection", req))
+
+
 FAST_ROUTES = [
     Route("/token", limit_token(token), methods=["POST"]),  # per-client rate limit
     Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
     # RFC 8414 §3: the same document, where OAuth clients and API gateways look.
     Route("/.well-known/oauth-authorization-server", openid_configuration, methods=["GET"]),
     Route("/jwks", jwks, methods=["GET"]),
+    Route("/introspect", introspect, methods=["POST"]),
 ]
 
 
@@ -405,17 +436,6 @@ def revoke(request: Request, db: DbDep, services: ServicesDep, form: FormDep) ->
     server = server_for(ctx)
     req = oauth_request(request, form, ctx.issuer, query=[])
     return _with_no_store(server.create_endpoint_response("revocation", req))
-
-
-@router.post("/introspect")
-def introspect(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
-    problem = form_problem(request, form)
-    if problem is not None:
-        return problem
-    ctx = make_ctx(request, db, services)
-    server = server_for(ctx)
-    req = oauth_request(request, form, ctx.issuer, query=[])
-    return _with_no_store(server.create_endpoint_response("introspection", req))
 
 
 def oauth_error_response(err: OAuth2Error) -> Response:

@@ -7,31 +7,18 @@ the thread pool; a plain Starlette route, without FastAPI's dependency solving."
 
 from __future__ import annotations
 
-import weakref
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from idp.oidc import claims as oidc_claims
+from idp.oidc.reads import read_session
 from idp.oidc.routes import form_pairs, make_ctx
 from idp.services import Services
 from idp.tokens import service as tokens
 
 router = APIRouter()
-_READ_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-
-
-def read_session(services: Services) -> Session:
-    """A session for reads only, in autocommit: each statement is its own snapshot and
-    nothing is sent besides the statements. Nothing may be written through it."""
-    engine = services.engine
-    reader = _READ_ENGINES.get(engine)
-    if reader is None:
-        reader = _READ_ENGINES[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return Session(bind=reader, autoflush=False, expire_on_commit=False)
 
 
 def _error(status: int, error: str, description: str) -> JSONResponse:

@@ -94,3 +94,39 @@ def test_revocation_is_visible_at_userinfo_and_introspection_at_once(world):
     assert r.status_code == 200
     assert userinfo(world, fresh["access_token"]).status_code == 401
     assert introspect(world, fresh["access_token"]) == {"active": False}
+
+
+def test_introspection_with_private_key_jwt_still_records_the_assertion(world):
+    """Introspection is a read, except for private_key_jwt's replay cache: that request
+    keeps a transaction, so the assertion's jti is remembered and a replay refused."""
+    from tests.protocol.test_token_fast_path import (
+        ASSERTION_TYPE,
+        assertion_for,
+        cc_token,
+        register,
+    )
+
+    jwks = {"keys": [world.rp_key.as_dict(private=False)]}
+    cid, _ = register(world, auth_method="private_key_jwt", jwks=jwks)
+    other, secret = register(world)
+    at = cc_token(world, other, secret).json()["access_token"]
+    own = httpx.post(
+        f"{world.base}/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion_for(world, cid),
+        },
+    ).json()["access_token"]
+    assertion = assertion_for(world, cid)
+
+    def ask(token: str, a: str) -> httpx.Response:
+        data = {"token": token, "client_assertion_type": ASSERTION_TYPE, "client_assertion": a}
+        return httpx.post(f"{world.base}/introspect", data=data)
+
+    r = ask(own, assertion)
+    assert r.status_code == 200 and r.json()["active"] is True, r.text
+    assert ask(own, assertion).status_code == 401  # the same assertion again: replay
+    # Another client's token: not shown (RFC 7662 §4).
+    r = ask(at, assertion_for(world, cid))
+    assert r.status_code == 200 and r.json() == {"active": False}

@@ -1,0 +1,123 @@
+"""The admin API as the console calls it: the person's access token from the server-side
+session, refreshed when it has expired, and the answers that send them to sign in again.
+
+The console never reads GovID's database: what a role may see is what this API answers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from admin_ui import oidc
+from admin_ui.config import Settings
+
+PROBLEM = "urn:govid:problem:"
+
+
+class SignInRequired(Exception):
+    """No usable token (none, refresh refused) or GovID's level-2 sign-in lapsed (401
+    insufficient-assurance, decision 0013): sign in again, then come back."""
+
+
+class Unavailable(Exception):
+    """GovID did not answer: a clear page, nothing half-done."""
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any = None
+    etag: str | None = None
+    problem: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def problem_code(self) -> str:
+        t = str(self.problem.get("type", ""))
+        return t.removeprefix(PROBLEM) if t.startswith(PROBLEM) else f"http-{self.status}"
+
+
+class AdminApi:
+    def __init__(self, settings: Settings, client: Any, http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client  # Authlib's registered GovID client
+        self.http = http
+        self.base = f"{settings.issuer}/admin/v1"
+
+    async def call(
+        self,
+        session: dict,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        headers: dict | None = None,
+    ) -> Answer:
+        tokens = session.get("tokens")
+        if not tokens:
+            raise SignInRequired
+        if tokens.get("expires_at", 0) < time.time() + 10:
+            await self._refresh(session)
+        r = await self._send(session, method, path, params, json, headers)
+        if r.status_code == 401 and _problem(r).get("type") == PROBLEM + "unauthenticated":
+            await self._refresh(session)  # revoked or expired early: one more try
+            r = await self._send(session, method, path, params, json, headers)
+        if r.status_code == 401:
+            raise SignInRequired  # insufficient-assurance, or still not accepted
+        body = None
+        if r.headers.get("content-type", "").split(";")[0].endswith("json"):
+            body = r.json()
+        return Answer(
+            status=r.status_code,
+            body=body,
+            etag=r.headers.get("etag"),
+            problem=body if r.status_code >= 400 and isinstance(body, dict) else {},
+        )
+
+    async def _send(self, session, method, path, params, json, headers) -> httpx.Response:
+        h = {"Authorization": f"Bearer {session['tokens']['access_token']}", **(headers or {})}
+        try:
+            return await self.http.request(
+                method, f"{self.base}{path}", params=params, json=json, headers=h
+            )
+        except httpx.TransportError as exc:
+            raise Unavailable from exc
+
+    async def _refresh(self, session: dict) -> None:
+        tokens = session["tokens"]
+        rt = tokens.get("refresh_token")
+        if not rt:
+            raise SignInRequired
+        try:
+            new = await oidc.refresh(self.settings, self.client, rt)
+        except httpx.TransportError as exc:
+            raise Unavailable from exc
+        if not new:
+            session.pop("tokens", None)
+            raise SignInRequired
+        session["tokens"] = {
+            **tokens,
+            "access_token": new["access_token"],
+            "refresh_token": new.get("refresh_token", rt),
+            "expires_at": int(time.time()) + int(new.get("expires_in", 60)),
+        }
+
+
+def idempotency_key() -> str:
+    return str(uuid.uuid4())
+
+
+def _problem(r: httpx.Response) -> dict:
+    try:
+        body = r.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

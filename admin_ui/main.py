@@ -1,0 +1,396 @@
+"""The admin console: a FastAPI app of its own, server-rendered, an OIDC client of GovID
+and a caller of /admin/v1 (issue 20). ``uvicorn admin_ui.main:create_app --factory``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from authlib.integrations.base_client import OAuthError
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from admin_ui import oidc
+from admin_ui.api import AdminApi, SignInRequired, Unavailable, idempotency_key
+from admin_ui.config import Settings
+from admin_ui.i18n import LOCALES, translator
+from admin_ui.middleware import SecurityHeaders, ServerSession
+from admin_ui.store import SessionStore, backend_for
+
+log = logging.getLogger("admin_ui")
+HERE = Path(__file__).parent
+LANG_COOKIE = "govid_admin_lang"
+
+
+class CsrfError(Exception):
+    pass
+
+
+def _stylesheet(name: str) -> bytes:
+    if name == "govid.css":  # the people's pages' stylesheet, one file for both
+        return resources.files("idp.web").joinpath("static/govid.css").read_bytes()
+    return (HERE / "static" / name).read_bytes()
+
+
+def _local_path(value: str | None) -> str:
+    """Only a path of this console (no //host, no scheme): no open redirect."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    store = SessionStore(
+        backend_for(settings.store_url),
+        cookie_key=settings.cookie_key,
+        token_key=settings.token_key,
+        ttl=settings.session_ttl,
+    )
+    govid = oidc.make_oauth(settings)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    styles = {n: _stylesheet(n) for n in ("govid.css", "admin.css")}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with httpx.AsyncClient(timeout=settings.http_timeout) as http:
+            app.state.api = AdminApi(settings, govid, http)
+            yield
+        store.close()
+
+    app = FastAPI(
+        title="GovID admin console",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = store
+
+    # ------------------------------------------------------------------ helpers
+
+    def locale_of(request: Request) -> str:
+        lang = request.cookies.get(LANG_COOKIE)
+        if lang in LOCALES:
+            return lang
+        accept = request.headers.get("accept-language", "")
+        return "en" if accept.lower().startswith("en") else "th"
+
+    def csrf_token(request: Request) -> str:
+        s = request.session
+        if "csrf" not in s:
+            s["csrf"] = secrets.token_urlsafe(32)
+        return s["csrf"]
+
+    async def check_csrf(request: Request) -> dict:
+        form = dict(await request.form())
+        sent = str(form.get("csrf_token", ""))
+        good = request.session.get("csrf", "")
+        if not good or not hmac.compare_digest(sent, good):
+            raise CsrfError
+        return form
+
+    def render(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
+        locale = locale_of(request)
+        user = request.session.get("user")
+        return templates.TemplateResponse(
+            request,
+            name,
+            {
+                "t": translator(locale),
+                "locale": locale,
+                "user": user,
+                "csrf_token": csrf_token(request),
+                "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                **ctx,
+            },
+            status_code=status,
+        )
+
+    def signed_in(request: Request) -> dict:
+        if not request.session.get("tokens"):
+            raise SignInRequired
+        return request.session["user"]
+
+    def problem_message(request: Request, answer) -> str:
+        t = translator(locale_of(request))
+        text = t(f"problem_{answer.problem_code}")
+        if text.startswith("problem_"):
+            text = t("problem_other")
+        return text
+
+    def field_errors(request: Request, answer) -> dict[str, str]:
+        t = translator(locale_of(request))
+        out = {}
+        for e in answer.problem.get("errors") or []:
+            name = str(e.get("field", "")).split(".")[-1]
+            out[name] = f"{t('field_invalid')} ({t('code')}: {e.get('code', 'invalid')})"
+        return out
+
+    # ------------------------------------------------------------------ errors
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, _exc: SignInRequired):
+        # The level-2 sign-in lapsed or no token: GovID again, then back here. A POST is
+        # not repeated: the person comes back to the page the form was on.
+        back = request.url.path if request.method == "GET" else request.headers.get("referer")
+        if back and back.startswith(settings.base_url):
+            back = back.removeprefix(settings.base_url)
+        if request.method == "GET" and request.url.query:
+            back = f"{back}?{request.url.query}"
+        return RedirectResponse("/login?" + urlencode({"next": _local_path(back)}), status_code=303)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, _exc: Unavailable):
+        return render(request, "message.html", 503, message_key="unavailable")
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, _exc: CsrfError):
+        return render(request, "message.html", 403, message_key="csrf")
+
+    # ------------------------------------------------------------------ sign-in
+
+    @app.get("/login")
+    async def login(request: Request, next: str | None = None):
+        request.session["next"] = _local_path(next)
+        try:
+            return await govid.authorize_redirect(
+                request,
+                settings.redirect_uri,
+                acr_values=settings.acr,
+                ui_locales=locale_of(request),
+            )
+        except httpx.TransportError as exc:
+            raise Unavailable from exc
+
+    @app.get("/callback")
+    async def callback(request: Request):
+        # RFC 9207: the answer names its issuer; anything else is not GovID's.
+        iss = request.query_params.get("iss")
+        if (iss is not None and iss != settings.issuer) or "error" in request.query_params:
+            return render(request, "message.html", 400, message_key="sign_in_failed")
+        try:
+            token = await govid.authorize_access_token(
+                request,
+                claims_options={"acr": {"essential": True, "value": settings.acr}},
+            )
+        except httpx.TransportError as exc:
+            raise Unavailable from exc
+        except (OAuthError, ValueError, KeyError) as exc:
+            log.info("sign-in refused: %s", exc.__class__.__name__)
+            return render(request, "message.html", 400, message_key="sign_in_failed")
+        claims = token.get("userinfo")
+        if not claims or not claims.get("sid"):
+            return render(request, "message.html", 400, message_key="sign_in_failed")
+        s = request.session
+        nxt = s.get("next", "/")
+        s.clear()  # the sign-in's state leaves with the old id
+        s["tokens"] = {
+            "access_token": token["access_token"],
+            "refresh_token": token.get("refresh_token"),
+            "expires_at": int(token.get("expires_at") or time.time() + 60),
+            "id_token": token["id_token"],
+        }
+        s["user"] = {
+            "sub": claims["sub"],
+            "name": claims.get("name") or claims.get("given_name") or claims.get("email"),
+            "email": claims.get("email"),
+            "acr": claims.get("acr"),
+        }
+        state = request.scope["admin_session"]
+        state.sid = claims["sid"]
+        state.rotate = True  # a new id after sign-in (no fixation)
+        return RedirectResponse(nxt, status_code=303)
+
+    @app.post("/logout")
+    async def logout(request: Request):
+        await check_csrf(request)
+        id_token = (request.session.get("tokens") or {}).get("id_token")
+        request.scope["admin_session"].end = True
+        try:
+            meta = await govid.load_server_metadata()
+        except httpx.TransportError:
+            return RedirectResponse("/signed-out", status_code=303)
+        params = {
+            "client_id": settings.client_id,
+            "post_logout_redirect_uri": f"{settings.base_url}/signed-out",
+        }
+        if id_token:
+            params["id_token_hint"] = id_token
+        return RedirectResponse(
+            f"{meta['end_session_endpoint']}?{urlencode(params)}", status_code=303
+        )
+
+    @app.get("/signed-out")
+    async def signed_out(request: Request):
+        return render(request, "message.html", message_key="signed_out", sign_in_link=True)
+
+    @app.post("/backchannel-logout")
+    async def backchannel_logout(request: Request):
+        """OIDC Back-Channel Logout 1.0 §2.5-2.8: GovID ended the person's session."""
+        form = await request.form()
+        token = form.get("logout_token")
+        headers = {"Cache-Control": "no-store"}
+        if not isinstance(token, str) or not token:
+            return PlainTextResponse("invalid_request", 400, headers=headers)
+        try:
+            claims = await oidc.logout_token_claims(settings, govid, token)
+        except oidc.LogoutTokenError as exc:
+            log.info("logout token refused: %s", exc)
+            return PlainTextResponse("invalid_request", 400, headers=headers)
+        except httpx.TransportError:
+            return PlainTextResponse("temporarily_unavailable", 503, headers=headers)
+        ended = store.delete_sid(claims["sid"])
+        log.info("back-channel logout ended %d console session(s)", ended)
+        return Response(status_code=200, headers=headers)
+
+    @app.get("/lang/{code}")
+    async def language(code: str, next: str | None = None):
+        r = RedirectResponse(_local_path(next), status_code=303)
+        if code in LOCALES:
+            r.set_cookie(
+                LANG_COOKIE,
+                code,
+                max_age=365 * 86400,
+                samesite="lax",
+                secure=settings.secure_cookies,
+                httponly=True,
+            )
+        return r
+
+    @app.get("/static/{name}")
+    async def static(name: str):
+        if name not in styles:
+            return PlainTextResponse("not found", 404)
+        return Response(
+            styles[name],
+            media_type="text/css",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok"}
+
+    # ------------------------------------------------------------------ screens
+
+    @app.get("/")
+    async def dashboard(request: Request):
+        user = signed_in(request)
+        api: AdminApi = request.app.state.api
+        answer = await api.call(
+            request.session, "GET", "/role-grants", params={"account_id": user["sub"]}
+        )
+        grants = answer.body.get("items", []) if answer.ok else None
+        me = await api.call(request.session, "GET", f"/accounts/{user['sub']}")
+        return render(request, "dashboard.html", grants=grants, me=me.body if me.ok else None)
+
+    @app.get("/accounts")
+    async def accounts(
+        request: Request,
+        email_prefix: str = "",
+        status: str = "",
+        agency: str = "",
+        cursor: str = "",
+    ):
+        signed_in(request)
+        params = {"limit": 50}
+        for k, v in (
+            ("email_prefix", email_prefix),
+            ("status", status),
+            ("agency", agency),
+            ("cursor", cursor),
+        ):
+            if v:
+                params[k] = v
+        api: AdminApi = request.app.state.api
+        answer = await api.call(request.session, "GET", "/accounts", params=params)
+        filters = {"email_prefix": email_prefix, "status": status, "agency": agency}
+        next_url = None
+        if answer.ok and answer.body.get("next_cursor"):
+            q = {k: v for k, v in filters.items() if v}
+            next_url = "/accounts?" + urlencode({**q, "cursor": answer.body["next_cursor"]})
+        return render(
+            request,
+            "accounts.html",
+            status=answer.status if not answer.ok else 200,
+            items=answer.body.get("items", []) if answer.ok else [],
+            error=None if answer.ok else problem_message(request, answer),
+            errors={} if answer.ok else field_errors(request, answer),
+            filters=filters,
+            paged=bool(cursor),
+            next_url=next_url,
+        )
+
+    async def account_page(request: Request, account_id: str, **ctx) -> HTMLResponse:
+        api: AdminApi = request.app.state.api
+        answer = await api.call(request.session, "GET", f"/accounts/{account_id}")
+        if not answer.ok:
+            return render(
+                request,
+                "message.html",
+                answer.status,
+                message=problem_message(request, answer),
+            )
+        return render(
+            request,
+            "account.html",
+            ctx.pop("status", 200),
+            a=answer.body,
+            etag=answer.etag or "",
+            idem=idempotency_key(),
+            **ctx,
+        )
+
+    @app.get("/accounts/{account_id}")
+    async def account(request: Request, account_id: str, done: str | None = None):
+        signed_in(request)
+        return await account_page(
+            request, account_id, done=done if done in ("suspended", "resumed") else None
+        )
+
+    @app.post("/accounts/{account_id}/{action}")
+    async def account_action(request: Request, account_id: str, action: str):
+        signed_in(request)
+        form = await check_csrf(request)
+        if action not in ("suspend", "resume"):
+            return PlainTextResponse("not found", 404)
+        api: AdminApi = request.app.state.api
+        headers = {"Idempotency-Key": str(form.get("idempotency_key") or idempotency_key())}
+        if form.get("etag"):
+            headers["If-Match"] = str(form["etag"])
+        body = {"reason": str(form.get("reason", ""))} if action == "suspend" else None
+        answer = await api.call(
+            request.session,
+            "POST",
+            f"/accounts/{account_id}/{action}",
+            json=body,
+            headers=headers,
+        )
+        if answer.ok:
+            done = "suspended" if action == "suspend" else "resumed"
+            return RedirectResponse(f"/accounts/{account_id}?done={done}", status_code=303)
+        if answer.status == 404:
+            return render(request, "message.html", 404, message=problem_message(request, answer))
+        return await account_page(
+            request,
+            account_id,
+            status=answer.status,
+            action_error=problem_message(request, answer),
+            errors=field_errors(request, answer),
+            reason=str(form.get("reason", "")),
+        )
+
+    # Outermost last: the headers go on every answer, the session's cookie included.
+    app.add_middleware(ServerSession, store=store, secure=settings.secure_cookies)
+    app.add_middleware(SecurityHeaders, issuer=settings.issuer)
+    return app

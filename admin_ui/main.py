@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.govid = govid
 
     # ------------------------------------------------------------------ helpers
 

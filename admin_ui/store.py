@@ -71,6 +71,8 @@ class SqlBackend:
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if url.startswith(("postgresql://", "postgres://")):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3, installed
         self.engine = create_engine(url, pool_pre_ping=True)
         metadata.create_all(self.engine)
 

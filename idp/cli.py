@@ -232,7 +232,10 @@ def serve(
 
     import uvicorn
 
+    from idp.logs import configure, logging_config
+
     settings = _settings()
+    configure(settings.log_format, settings.log_level)
     h, p = host or settings.host, port or settings.port
     if as_json:
         typer.echo(
@@ -269,7 +272,8 @@ def serve(
             # Off: uvicorn believed X-Forwarded-For from any loopback peer. GovID reads it
             # from IDP_TRUSTED_PROXIES only (idp/net.py, decision 0012).
             proxy_headers=False,
-            log_level="info",
+            log_level=settings.log_level,
+            log_config=logging_config(settings.log_format, settings.log_level),  # idp/logs.py
             access_log=settings.access_log,
         )
     finally:

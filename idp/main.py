@@ -11,10 +11,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from idp import body_limit, health
+from idp import body_limit, health, metrics
 from idp.admin import app as admin_api
 from idp.body_limit import BodyLimit
 from idp.config import Settings, fastapi_telemetry
+from idp.logs import RequestContext
 from idp.net import TrustedProxies
 from idp.oidc import end_session, routes, userinfo
 from idp.outbound import OutboundPolicy
@@ -53,9 +54,12 @@ def create_app(
         services.hasher  # noqa: B018
         if start_workers:
             worker.start()
+        metrics_server = metrics.serve_port(services)  # IDP_METRICS_PORT, if set
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
             worker.stop()
             if "audit_batcher" in services.__dict__:
                 await services.audit_batcher.aclose()
@@ -83,6 +87,9 @@ def create_app(
     app.add_middleware(SecurityHeaders, https=https)
     if settings.trusted_proxies:
         app.add_middleware(TrustedProxies, resolve=services.client_address)
+    # Outermost: request id and JSON log context, then metrics (issue 21, pure ASGI).
+    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(RequestContext)
     app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
     app.add_exception_handler(RecursionError, body_limit.nested_too_deeply)  # deep JSON
     app.add_exception_handler(StarletteHTTPException, pages.http_error)  # 404/405 pages
@@ -90,6 +97,7 @@ def create_app(
     # /token first, as a plain Starlette route (see idp.oidc.routes.token).
     app.router.routes[:0] = routes.FAST_ROUTES
     app.include_router(health.router)
+    app.router.routes.append(metrics.metrics_route(services))  # IDP_METRICS_TOKEN only
     app.include_router(routes.router)
     app.include_router(userinfo.router)
     app.include_router(end_session.router)

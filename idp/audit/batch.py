@@ -30,6 +30,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 import weakref
 from collections import deque
 from concurrent.futures import Future
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
+from idp import metrics
 from idp.audit.models import AuditEvent
 from idp.audit.service import (
     GENESIS_HASH,
@@ -155,8 +157,11 @@ class PgAsyncBatcher:
         conn = state.conn
         async with conn.transaction():
             cur = conn.cursor()
+            waited = time.perf_counter()
             await cur.execute(self._lock_head_sql)
             head = await cur.fetchone()
+            metrics.AUDIT_LOCK_WAIT.observe(time.perf_counter() - waited)
+            metrics.AUDIT_BATCH.observe(len(events))
             link(events, *(head or (0, GENESIS_HASH, None)))
             await cur.executemany(self._insert_sql, [self._bind(ev) for ev in events])
 
@@ -285,6 +290,7 @@ class ThreadBatcher:
                 conn = self._engine.connect()  # no pool checkout and ping per batch
             with conn.begin():
                 append(conn, events)
+            metrics.AUDIT_BATCH.observe(len(events))
         except Exception as exc:  # every waiter learns that its events are not stored
             if conn is not None:
                 with contextlib.suppress(Exception):  # broken: a new one next time

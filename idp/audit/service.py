@@ -29,6 +29,8 @@ from idp.audit.chain import GENESIS_HASH, canonical, compute_hash, row_material
 from idp.audit.models import AuditCheckpoint, AuditEvent, SeqType
 from idp.audit.sanitise import SecretInDetails, clean_details, clean_text
 from idp.db import UTCDateTime, utcnow
+from idp.logs import note_client
+from idp.metrics import count_event
 
 __all__ = [
     "GENESIS_HASH",
@@ -188,6 +190,8 @@ def new_event(
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
     clean = clean_details(details, events.fields(event_type), event_type)
+    count_event(event_type, outcome, clean)  # /metrics: sign-ins, tokens (issue 21)
+    note_client(client_id)  # the request's log lines name the client from now on
     if at is not None and at.tzinfo is None:
         raise ValueError("naive datetime given; use datetime.now(UTC)")
     return NewEvent(

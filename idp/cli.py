@@ -223,7 +223,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default IDP_PORT)")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     with_worker: Annotated[
-        bool, typer.Option("--with-worker", help="Also run the LDAP outbox worker")
+        bool,
+        typer.Option("--with-worker", help="Also run the LDAP outbox worker and housekeeping"),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -262,6 +263,14 @@ def serve(
             target=worker.run, args=(Services(settings), stop), name="outbox-worker", daemon=True
         )
         thread.start()
+        from idp import maintenance  # housekeeping every IDP_MAINTENANCE_INTERVAL_SECONDS
+
+        threading.Thread(
+            target=maintenance.schedule,
+            args=(Services(settings), stop),
+            name="housekeeping",
+            daemon=True,
+        ).start()
     try:
         uvicorn.run(
             "idp.main:create_app",
@@ -587,6 +596,9 @@ def _register_subcommands() -> None:
     from idp.resources.cli import apis_app
 
     app.add_typer(apis_app, name="apis")  # RFC 8707 API resources (issue 16)
+    from idp.maintenance_cli import maintenance_app
+
+    app.add_typer(maintenance_app, name="maintenance")  # housekeeping (issue 21)
     from idp.admin.cli import register as register_admin
 
     register_admin(accounts_app)  # accounts import / purge (issue 7)

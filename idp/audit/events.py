@@ -118,6 +118,10 @@ EVENT_TYPES: dict[str, str] = {
     "keys.key.rotated": "activated, retired",
     # System
     "system.bootstrap.completed": "agencies, accounts, clients",
+    "system.maintenance.completed": (
+        "purged ([table, rows removed] pairs, tables with none left out), total, "
+        "incomplete (tables with expired rows left for the next run), seconds"
+    ),
     # Audit itself (subject = export id for exports)
     "audit.export.created": (
         "export_id, format, bom, filters (as given, agency by code), scope (agency code of the "

@@ -50,11 +50,16 @@ def test_bootstrap_is_idempotent_and_shows_credentials_once(migrated):
     r, first = run_json("bootstrap")
     assert r.exit_code == 0
     assert first["created"] is True
-    assert [a["role"] for a in first["accounts"]] == ["operator", "agency_admin"]
+    assert [a["role"] for a in first["accounts"]] == ["operator", "agency_admin", "auditor"]
     assert all(len(a["password"]) >= 20 for a in first["accounts"])
+    # Each demo role can sign in at level 2 (issue 20): an authenticator app's secret.
+    assert all(a["otpauth_uri"].startswith("otpauth://totp/") for a in first["accounts"])
     assert first["client"]["client_id"] == "demo-app" and first["client"]["client_secret"]
+    assert first["console"]["client_id"] == "govid-admin-console"
+    assert first["console"]["client_secret"]
     r, second = run_json("bootstrap")
     assert r.exit_code == 0 and second["created"] is False and second["accounts"] == []
+    assert second["console"] is None
     _, listed = run_json("agencies", "list")
     assert [a["code"] for a in listed["agencies"]] == [
         "demo-ministry",
@@ -62,7 +67,7 @@ def test_bootstrap_is_idempotent_and_shows_credentials_once(migrated):
         "demo-office",
     ]
     _, accounts = run_json("accounts", "list")
-    assert accounts["count"] == 2
+    assert accounts["count"] == 3
     human = run("bootstrap")
     assert "already present" in human.stdout
 

@@ -21,9 +21,10 @@ def test_first_run_serves_ready_and_second_bootstrap_adds_nothing(tmp_path):
         "agencies": [],
         "accounts": [],
         "client": None,
+        "console": None,
     }
     listed = json.loads(run_cli(env, "accounts", "list", "--json").stdout)
-    assert listed["count"] == 2
+    assert listed["count"] == 3
 
     with serve(env) as base:
         r = httpx.get(f"{base}/readyz")

@@ -1,4 +1,4 @@
-# GovID — `make run` serves a demo on http://127.0.0.1:8000, `make test` runs everything.
+# GovID — `make run` serves a demo on http://127.0.0.1:8000 (console :8001), `make test` runs everything.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -65,9 +65,12 @@ db: $(STAMP)
 	$(BIN)/idp db upgrade
 	$(BIN)/idp bootstrap
 
-## run: install, migrate the embedded SQLite database, create demo data once, serve
-run: db
-	$(BIN)/idp serve --with-worker
+## run: install, migrate the embedded SQLite database, create demo data once, serve GovID on
+# http://127.0.0.1:8000 and the admin console on http://127.0.0.1:8001 (Ctrl-C stops both);
+# prints how to sign in as the demo operator, agency admin and auditor (admin_ui/devrun.py)
+run: $(STAMP)
+	@mkdir -p var
+	$(BIN)/python -m admin_ui.devrun
 
 ## test: the whole suite (PostgreSQL, SQLite, Redis, slapd, Chromium as each part needs)
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.

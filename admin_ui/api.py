@@ -5,6 +5,7 @@ The console never reads GovID's database: what a role may see is what this API a
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -50,6 +51,11 @@ class AdminApi:
         self.client = client  # Authlib's registered GovID client
         self.http = http
         self.base = f"{settings.issuer}/admin/v1"
+        # GovID rotates refresh tokens and treats a second use as theft (the whole family
+        # is revoked). Two requests of one session (two tabs) must not both refresh: the
+        # second waits and takes the first one's result. Per process; one worker.
+        self._refresh_locks: dict[str, asyncio.Lock] = {}
+        self._refreshed: dict[str, tuple[float, dict]] = {}
 
     async def call(
         self,
@@ -96,19 +102,30 @@ class AdminApi:
         rt = tokens.get("refresh_token")
         if not rt:
             raise SignInRequired
-        try:
-            new = await oidc.refresh(self.settings, self.client, rt)
-        except httpx.TransportError as exc:
-            raise Unavailable from exc
-        if not new:
-            session.pop("tokens", None)
-            raise SignInRequired
-        session["tokens"] = {
-            **tokens,
-            "access_token": new["access_token"],
-            "refresh_token": new.get("refresh_token", rt),
-            "expires_at": int(time.time()) + int(new.get("expires_in", 60)),
-        }
+        lock = self._refresh_locks.setdefault(rt, asyncio.Lock())
+        async with lock:
+            now = time.time()
+            for old in [k for k, (at, _) in self._refreshed.items() if at < now - 60]:
+                self._refreshed.pop(old, None)
+                self._refresh_locks.pop(old, None)
+            done = self._refreshed.get(rt)
+            if done:
+                session["tokens"] = {**tokens, **done[1]}
+                return
+            try:
+                new = await oidc.refresh(self.settings, self.client, rt)
+            except httpx.TransportError as exc:
+                raise Unavailable from exc
+            if not new:
+                session.pop("tokens", None)
+                raise SignInRequired
+            fresh = {
+                "access_token": new["access_token"],
+                "refresh_token": new.get("refresh_token", rt),
+                "expires_at": int(now) + int(new.get("expires_in", 60)),
+            }
+            self._refreshed[rt] = (now, fresh)
+            session["tokens"] = {**tokens, **fresh}
 
 
 def idempotency_key() -> str:

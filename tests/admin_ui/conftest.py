@@ -24,7 +24,7 @@ from idp.clients import service as clients
 from idp.credentials import mfa
 from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings
-from tests.e2e.conftest import browser  # noqa: F401 - the shared Chromium fixture
+from tests.e2e import conftest as e2e
 from tests.server import base_env, free_port, serve
 
 PASSWORD = "correct horse battery staple"
@@ -63,6 +63,35 @@ def _person(db, services, email, agency, role=None, role_agency=None) -> dict:
         assert mfa.confirm_totp(db, services.cipher, acc, cred.id, pyotp.TOTP(secret).now())
         person["totp"] = secret
     return person
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The shared Chromium of tests/e2e (one Playwright per process), but held for this
+    module only: when no other module holds it, it stops here, so the event loop of
+    Playwright's sync API does not outlive these tests (asyncio.run in later tests)."""
+    shared = e2e._CHROMIUM
+    if shared["users"] == 0:
+        path = e2e.ensure_chromium()
+        from playwright.sync_api import sync_playwright
+
+        pw = sync_playwright().start()
+        try:
+            shared["browser"] = pw.chromium.launch(
+                executable_path=path, headless=True, args=e2e.CHROMIUM_ARGS
+            )
+        except Exception:
+            pw.stop()
+            raise
+        shared["playwright"] = pw
+    shared["users"] += 1
+    try:
+        yield shared["browser"]
+    finally:
+        shared["users"] -= 1
+        if shared["users"] == 0:
+            shared.pop("browser").close()
+            shared.pop("playwright").stop()
 
 
 class ThreadedUvicorn(uvicorn.Server):

@@ -4,6 +4,7 @@ level-2 sign-in sends the person to sign in again and back, CSRF, headers, setti
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -193,3 +194,40 @@ def test_dev_secrets_are_refused_outside_dev(tmp_path):
         with pytest.raises(ValueError, match=name):
             settings(tmp_path, **over)
     assert Settings(env="dev").client_id == "govid-admin-console"
+
+
+def test_two_requests_of_one_session_refresh_once(tmp_path, monkeypatch):
+    """GovID revokes a refresh token's family on its second use: two requests of one
+    console session with an expired access token must use it once."""
+    import asyncio
+
+    calls = []
+
+    async def slow_refresh(_settings, _client, rt):
+        calls.append(rt)
+        await asyncio.sleep(0.05)
+        return {"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 300}
+
+    monkeypatch.setattr(oidc, "refresh", slow_refresh)
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        return httpx.Response(200, json={"items": [], "next_cursor": None})
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            api = AdminApi(settings(tmp_path), None, http)
+            sessions = [
+                {"tokens": {"access_token": "at-1", "refresh_token": "rt-1", "expires_at": 0}}
+                for _ in range(2)
+            ]
+            await asyncio.gather(*(api.call(s, "GET", "/accounts") for s in sessions))
+            return sessions
+
+    # In a thread of its own: Playwright's sync API may hold this thread's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        sessions = pool.submit(asyncio.run, run()).result()
+    assert calls == ["rt-1"]
+    assert all(s["tokens"]["refresh_token"] == "rt-2" for s in sessions)
+    assert seen == ["Bearer at-2", "Bearer at-2"]

@@ -125,3 +125,16 @@ def test_back_channel_logout_from_govid_ends_the_console_session(page, console_w
     page.goto(f"{w.console}/accounts")
     page.wait_for_selector("#password")  # GovID asks again: no console session left
     assert page.url.startswith(w.govid)
+
+
+def test_sign_out_ends_the_console_and_govid_sessions(page, console_world):
+    w = console_world
+    _sign_in(page, w, "admin4", "/")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "govid_admin")
+    session_id = _store(w).unsign(cookie["value"])
+    page.click("#sign-out")  # POST /logout (CSRF) -> GovID's end_session with the hint
+    page.wait_for_url(f"{w.console}/signed-out", timeout=15000)
+    assert _store(w).load(session_id) is None
+    assert page.locator("h1").inner_text() == "You have signed out of the console"
+    page.goto(f"{w.console}/")
+    page.wait_for_selector("#password")  # GovID's session ended too

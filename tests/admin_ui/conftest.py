@@ -129,7 +129,7 @@ def console_world(tmp_path_factory):
             )
         # One admin per sign-in: a TOTP code is accepted once, so two sign-ins of one
         # person within a period would have to wait for the next one.
-        for name in ("admin", "admin2", "admin3", "admin4"):
+        for name in ("admin", "admin2", "admin3", "admin4", "admin5"):
             users[name] = _person(
                 db, services, f"{name}@a{u}.go.th", f"ma-{u}", "agency_admin", f"ma-{u}"
             )

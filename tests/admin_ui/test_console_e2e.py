@@ -13,6 +13,7 @@ import pytest
 
 from admin_ui.store import SessionStore
 from tests.admin_ui.conftest import PASSWORD
+from tests.conftest import service_missing
 
 
 @pytest.fixture
@@ -138,3 +139,31 @@ def test_sign_out_ends_the_console_and_govid_sessions(page, console_world):
     assert page.locator("h1").inner_text() == "You have signed out of the console"
     page.goto(f"{w.console}/")
     page.wait_for_selector("#password")  # GovID's session ended too
+
+
+def test_every_screen_passes_axe_in_both_languages(page, console_world):
+    from tests.e2e.test_accessibility import AXE, violations
+
+    if not AXE.exists():
+        service_missing(f"axe-core is not installed ({AXE}); run `make test`")
+    w = console_world
+    _sign_in(page, w, "admin5", "/")
+    screens = [
+        "/",
+        "/accounts",
+        "/accounts?status=suspended",
+        f"/accounts/{w.users['target']['id']}",
+        f"/accounts/{w.users['admin2']['id']}",
+        f"/accounts/{w.users['other']['id']}",  # the 404 page
+        "/signed-out",
+    ]
+    found = {}
+    for lang in ("en", "th"):
+        page.goto(f"{w.console}/lang/{lang}?next=/")
+        for path in screens:
+            page.goto(f"{w.console}{path}")
+            assert page.locator("html").get_attribute("lang") == lang
+            bad = violations(page)
+            if bad:
+                found[f"{lang} {path}"] = bad
+    assert not found, found

@@ -23,7 +23,7 @@ CORS_PATHS = (
 
 _CSP_BEFORE_FORMS = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; "
+    "img-src 'self' data:; font-src 'self'; "
 )
 _CSP_AFTER_FORMS = "; frame-ancestors 'none'; base-uri 'none'"
 DEFAULT_CSP = f"{_CSP_BEFORE_FORMS}form-action 'self'{_CSP_AFTER_FORMS}"

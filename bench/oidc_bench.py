@@ -795,6 +795,49 @@ async def s4_run(
     return latencies, errors, live
 
 
+class LockWaits:
+    """Samples ``pg_stat_activity`` of the bench database every 10 ms from a thread:
+    how many backends were, on average, waiting for a lock, and for an advisory lock
+    (the audit chain's) in particular, and how many were in a transaction."""
+
+    QUERY = (
+        "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),"
+        " count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'),"
+        " count(*) FILTER (WHERE state LIKE 'idle in transaction%%' OR state = 'active')"
+        " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    )
+
+    def __init__(self, db_url: str, db_name: str) -> None:
+        self.db_url, self.db_name = db_url, db_name
+        self.samples: list[tuple[int, int, int]] = []
+        self._stop = False
+
+    def __enter__(self) -> LockWaits:
+        import threading
+
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            while not self._stop:
+                self.samples.append(conn.execute(self.QUERY, (self.db_name,)).fetchone())
+                time.sleep(0.01)
+
+    def __exit__(self, *exc) -> None:
+        self._stop = True
+        self._thread.join(5)
+
+    def summary(self) -> dict[str, float]:
+        n = max(len(self.samples), 1)
+        return {
+            "lock_waiters": round(sum(s[0] for s in self.samples) / n, 2),
+            "advisory_waiters": round(sum(s[1] for s in self.samples) / n, 2),
+            "busy_backends": round(sum(s[2] for s in self.samples) / n, 2),
+        }
+
+
 def s4_scenario(
     args,
     base: str,
@@ -803,17 +846,20 @@ def s4_scenario(
     server_pid: int,
     db_name: str | None = None,
     profile: str | None = None,
+    db_url: str | None = None,
 ) -> dict[str, Any]:
     if args.warmup:
         _, errors, chains = asyncio.run(s4_run(base, auth, chains, args.warmup))
         if errors:
             log(f"S4 warm-up errors: {dict(errors.most_common(3))}")
     spy = start_profile(args, server_pid, profile)
+    waits = LockWaits(db_url, db_name) if db_url and db_name else contextlib.nullcontext()
     meter = CpuMeter(server_pid, db_name=db_name)
     meter.start()
     t0 = time.monotonic()
     try:
-        latencies, errors, _ = asyncio.run(s4_run(base, auth, chains, args.duration))
+        with waits:
+            latencies, errors, _ = asyncio.run(s4_run(base, auth, chains, args.duration))
     finally:
         finish_profile(spy, profile, args)
     seconds = time.monotonic() - t0
@@ -828,6 +874,7 @@ def s4_scenario(
         "p99_ms": 1000 * percentile(latencies, 99),
         "errors": sum(errors.values()),
         "cpu": cpu,
+        **(waits.summary() if isinstance(waits, LockWaits) else {}),
     }
 
 
@@ -901,7 +948,9 @@ def s45_govid(args, only: set[str], db, seeded: Seeded, results: dict[str, Any])
         if "S4" in only:
             log(f"S4 GovID: refresh with rotation, {args.s4_chains} chains")
             chains = [g["refresh_token"] for g in got]
-            results["S4 GovID"] = s4_scenario(args, base, auth, chains, server.pid, db.name, "S4")
+            results["S4 GovID"] = s4_scenario(
+                args, base, auth, chains, server.pid, db.name, "S4", db_url=db.url
+            )
 
 
 def s45_node(args, only: set[str], results: dict[str, Any]) -> None:
@@ -1157,9 +1206,9 @@ def main() -> int:
         run_node(args, info, results)
     if only & {"S4", "S5"}:
         s45_node(args, only, results)
-    print(report(args, info, results), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"info": info, "results": results}, indent=2))
+    print(report(args, info, results), flush=True)
     return 0
 
 
@@ -1327,7 +1376,7 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
         srv = r["cpu"].get("server", 0) / 100
         if with_pg:  # the database's CPU counted with the server's (issue 22)
             srv += r["cpu"].get("postgres", 0) / 100
-        return r["rps"] / srv if srv else float("nan")
+        return r["rps"] / srv if srv and r["rps"] else float("nan")
 
     for key, (scenario, server) in LABELS.items():
         r = results.get(key)
@@ -1342,6 +1391,13 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
             f"{cpu.get('server', 0):4.0f}% {cpu.get('postgres', 0):3.0f}% "
             f"{cpu.get('load', 0):3.0f}% {cpu.get(f'cpu{SERVER_CPU}_busy', 0):4.0f}% "
             f"{cpu.get(f'cpu{LOAD_CPU}_busy', 0):4.0f}%{unit}"
+        )
+    s4 = results.get("S4 GovID")
+    if s4 and "lock_waiters" in s4:
+        out.append(
+            f"S4 GovID, PostgreSQL backends sampled every 10 ms: {s4['busy_backends']} busy, "
+            f"{s4['lock_waiters']} waiting for a lock, {s4['advisory_waiters']} of them for "
+            "an advisory lock (the audit chain's), on average"
         )
     s3 = results.get("S3 GovID")
     if s3:

@@ -89,7 +89,8 @@ class SecurityHeaders:
     def __init__(self, app, *, issuer: str) -> None:
         self.app = app
         self.csp = (
-            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+            "default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; "
+            "script-src 'self'; "
             f"form-action 'self' {issuer}; frame-ancestors 'none'; base-uri 'none'"
         )
 

@@ -176,6 +176,17 @@ def test_headers_cookie_and_no_open_redirect(console):
     assert r.headers["location"] == "/"
 
 
+def test_the_shipped_thai_font_is_served_under_the_csp(console):
+    client, _fake, _app = console
+    css = client.get("/static/govid.css").text
+    assert "url(fonts/sarabun-thai-400-normal.woff2)" in css
+    r = client.get("/static/fonts/sarabun-thai-400-normal.woff2")
+    assert r.status_code == 200 and r.content[:4] == b"wOF2"
+    assert r.headers["content-type"] == "font/woff2"
+    assert "font-src 'self'" in r.headers["content-security-policy"]
+    assert client.get("/static/fonts/../main.py").status_code == 404
+
+
 def test_back_channel_endpoint_refuses_what_it_cannot_verify(console):
     client, _fake, app = console
     r = client.post("/backchannel-logout", data={})

@@ -34,7 +34,10 @@ SCIM_OPS = [
         "scim_inactive",
         "PATCH",
         S + "/{id}",
-        {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "active", "value": False}],
+        },
         200,
     ),
     ("scim_delete", "DELETE", S + "/{id}", None, 204),
@@ -66,7 +69,9 @@ def _expected(position: str, grants: str, allowed: int) -> tuple[int, str | None
 
 def _denials(db) -> int:
     return db.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.type == "admin.request.denied")
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.type == "admin.request.denied")
     )
 
 

@@ -80,6 +80,25 @@ def link_rows(account_ids_tokens: list[tuple[object, str]], purpose: str) -> lis
     ]
 
 
+def peek(
+    session: Session, token: str, purposes: tuple[str, ...] = ("activate", "reset")
+) -> Account | None:
+    """The account a valid, unused, unexpired link of ``purposes`` belongs to, without
+    using it up: the page behind the link refuses a dead link when it is opened, before
+    the person types a password (issue 19, 10). ``consume`` still decides."""
+    if not token or len(token) > 128:
+        return None
+    row = session.scalar(
+        select(AccountToken).where(
+            AccountToken.token_hash == sha256_hex(token), AccountToken.purpose.in_(purposes)
+        )
+    )
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    account = session.get(Account, row.account_id)
+    return account if account is not None and account.status == "active" else None
+
+
 def consume(session: Session, token: str, purpose: str) -> Account:
     """The account a valid, unused, unexpired token belongs to; marks it used.
 

@@ -24,9 +24,20 @@ router = APIRouter()
 Str = Annotated[str, Form()]
 
 
+def _dead_link(request: Request) -> Response:
+    pg = pages(request)
+    return pg.error(request, "invalid_link", "link_invalid")
+
+
 @router.get("/password/set")
-def set_password_form(request: Request, token: str = "") -> Response:
-    return pages(request).render(request, "set_password.html", token=token[:256])
+def set_password_form(request: Request, db: DbDep, token: str = "") -> Response:
+    """A used, expired or unknown link is refused when it is opened, not after a
+    password was typed; the page names the account (a username field, read-only, for
+    password managers to save the new password under)."""
+    account = links.peek(db, token)
+    if account is None:
+        return _dead_link(request)
+    return pages(request).render(request, "set_password.html", token=token, email=account.email)
 
 
 @router.post("/password/set")
@@ -42,7 +53,17 @@ def set_password_submit(
     locale = pg.locale(request)
     t = translator(locale)
     if not pg.csrf_ok(request, csrf_token):
-        return pg.render(request, "set_password.html", token=token, error=t("csrf"), status=400)
+        account = links.peek(db, token)
+        if account is None:
+            return _dead_link(request)
+        return pg.render(
+            request,
+            "set_password.html",
+            token=token,
+            email=account.email,
+            error=t("csrf"),
+            status=400,
+        )
     for purpose in ("activate", "reset"):
         nested = db.begin_nested()
         try:
@@ -55,7 +76,12 @@ def set_password_submit(
         except WeakPassword as exc:
             nested.rollback()  # the link stays usable
             return pg.render(
-                request, "set_password.html", token=token, status=400, error=exc.localized(locale)
+                request,
+                "set_password.html",
+                token=token,
+                email=account.email,
+                status=400,
+                error=exc.localized(locale),
             )
         nested.commit()
         unlock_account(
@@ -77,6 +103,4 @@ def set_password_submit(
             details={"by": "reset", "sessions_ended": ended},
         )
         return pg.render(request, "set_password.html", done=True)
-    return pg.render(
-        request, "error.html", status=400, error="invalid_link", description=t("link_invalid")
-    )
+    return _dead_link(request)

@@ -245,7 +245,10 @@ def run_authorize(
         email=account.email,
         client_name=row.name_th if locale == "th" else row.name_en,
         agency_name=agency.name_th if locale == "th" else agency.name_en,
-        scopes=[s for s in outcome.scopes if s in discovery.SCOPE_LABELS],
+        # The agency's privacy notice (PDPA) where it has one; clients name none.
+        privacy_url=getattr(agency, "privacy_url", None),
+        # 'openid' is no information about the person (issue 19, 11): not listed.
+        scopes=[s for s in outcome.scopes if s in discovery.SCOPE_LABELS and s != "openid"],
         apis=[  # RFC 8707: the agency APIs the app may call as the person, by name
             {"name": a[f"name_{locale}"], "scopes": ", ".join(a["scopes"])}
             for a in api_resources.consent_apis(db, outcome.scopes)

@@ -352,6 +352,36 @@ MESSAGES: dict[str, dict[str, str]] = {
     "show_password": {"th": "แสดงรหัสผ่าน", "en": "Show password"},
     "remove_yes": {"th": "ลบ", "en": "Remove"},
     "remove_no": {"th": "ยกเลิก", "en": "Cancel"},
+    # --- issue 19, defect 11: which app is asking, and who runs it.
+    "sign_in_to_agency": {
+        "th": "เข้าสู่ระบบเพื่อใช้งาน {app} ซึ่งเป็นบริการของ{agency}",
+        "en": "Sign in to continue to {app}, a service of {agency}.",
+    },
+    "for_app_agency": {
+        "th": "คุณกำลังเข้าสู่ระบบ {app} ซึ่งเป็นบริการของ{agency}",
+        "en": "You are signing in to {app}, a service of {agency}.",
+    },
+    "for_app": {"th": "คุณกำลังเข้าสู่ระบบ {app}", "en": "You are signing in to {app}."},
+    "consent_intro_id_only": {
+        "th": "{app} ({agency}) ขอทราบว่าเป็นคุณ โดยไม่ขอข้อมูลอื่นของคุณ",
+        "en": "{app} ({agency}) is asking to know that it is you. It asks for no other "
+        "information about you.",
+    },
+    "consent_identifier": {
+        "th": "{app} จะได้รับรหัสอ้างอิงบัญชีของคุณ ซึ่งเป็นรหัสเดิมทุกครั้งที่คุณเข้าสู่ระบบ",
+        "en": "{app} also receives a reference number for your account, the same each "
+        "time you sign in.",
+    },
+    "privacy_link": {
+        "th": "ประกาศความเป็นส่วนตัวของ{agency}",
+        "en": "{agency}'s privacy notice",
+    },
+    "privacy_none": {
+        "th": "{app} ดำเนินการโดย{agency} ซึ่งยังไม่ได้แจ้งลิงก์ประกาศความเป็นส่วนตัวไว้กับ GovID "
+        "สอบถาม{agency}ได้ว่าจะใช้ข้อมูลของคุณอย่างไร",
+        "en": "{app} is run by {agency}, which has not given GovID a link to its privacy "
+        "notice. Ask {agency} how it uses your information.",
+    },
 }
 
 

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from idp.agencies.models import Agency
 from idp.web.i18n import translator
 from idp.web.render import Pages, redirect_target
 
 
-def _client_name(request: Request, db, data: dict | None, locale: str) -> str | None:
+def asking_app(request: Request, db, data: dict | None, locale: str) -> dict | None:
+    """The app a sign-in is for and the agency that runs it, in the page's language
+    (issue 19, 11: a person should know who is asking): {"name", "agency"}, or None for
+    a step of GovID's own."""
     if not data or not data.get("cid"):
         return None
     row = request.app.state.services.client_cache.active(data["cid"], lambda: db)
     if row is None:
         return None
-    return row.name_th if locale == "th" else row.name_en
+    agency = db.get(Agency, row.agency_id)
+    th = locale == "th"
+    return {
+        "name": row.name_th if th else row.name_en,
+        "agency": (agency.name_th if th else agency.name_en) if agency is not None else None,
+    }
 
 
 def login_page(
@@ -47,6 +56,6 @@ def login_page(
         error=error,
         email=email if email is not None else (data or {}).get("h"),
         notice=notice,
-        client_name=_client_name(request, db, data, locale),
+        app=asking_app(request, db, data, locale),
         form_target=redirect_target(data),
     )

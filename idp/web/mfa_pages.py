@@ -22,6 +22,7 @@ from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
 from idp.web.flow import Flow, continue_after, load_flow, login_redirect
 from idp.web.i18n import translator
+from idp.web.login_page import asking_app
 
 router = APIRouter()
 Str = Annotated[str, Form()]
@@ -54,6 +55,7 @@ def _page(
         # Sent here by an action on the account page: say which, and offer a way back.
         notice=t(f"why_{why}") if why in WHY else None,
         cancel_url="/account" if flow.data.get("p") is None else None,
+        app=asking_app(request, db, flow.data, flow.locale),
         form_target=flow.form_target,
     )
 
@@ -229,6 +231,7 @@ def render_enrol(
         error=error,
         notice=t("enrol_renewed") if renewed else None,
         skippable=flow.skippable,
+        app=asking_app(request, db, flow.data, flow.locale),
         form_target=flow.form_target,
     )
 

@@ -66,16 +66,21 @@ class AdminApi:
         params: dict | None = None,
         json: Any = None,
         headers: dict | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
     ) -> Answer:
         tokens = session.get("tokens")
         if not tokens:
             raise SignInRequired
         if tokens.get("expires_at", 0) < time.time() + 10:
             await self._refresh(session)
-        r = await self._send(session, method, path, params, json, headers)
+        extra = {"content": content} if content is not None else {}
+        if timeout is not None:  # a long request (an import) waits longer than a page
+            extra["timeout"] = timeout
+        r = await self._send(session, method, path, params, json, headers, **extra)
         if r.status_code == 401 and _problem(r).get("type") == PROBLEM + "unauthenticated":
             await self._refresh(session)  # revoked or expired early: one more try
-            r = await self._send(session, method, path, params, json, headers)
+            r = await self._send(session, method, path, params, json, headers, **extra)
         if r.status_code == 401:
             raise SignInRequired  # insufficient-assurance, or still not accepted
         body = None
@@ -88,11 +93,11 @@ class AdminApi:
             problem=body if r.status_code >= 400 and isinstance(body, dict) else {},
         )
 
-    async def _send(self, session, method, path, params, json, headers) -> httpx.Response:
+    async def _send(self, session, method, path, params, json, headers, **extra) -> httpx.Response:
         h = {"Authorization": f"Bearer {session['tokens']['access_token']}", **(headers or {})}
         try:
             return await self.http.request(
-                method, f"{self.base}{path}", params=params, json=json, headers=h
+                method, f"{self.base}{path}", params=params, json=json, headers=h, **extra
             )
         except httpx.TransportError as exc:
             raise Unavailable from exc

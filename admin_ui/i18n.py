@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from admin_ui.i18n_screens import TEXTS as SCREEN_TEXTS
+
 LOCALES = ("th", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -129,6 +131,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "field_invalid": {"th": "ค่านี้ไม่ถูกต้อง", "en": "This value is not valid"},
     "code": {"th": "รหัส", "en": "code"},
 }
+
+TEXTS.update(SCREEN_TEXTS)  # agencies, apps, import and audit (admin_ui/i18n_screens.py)
 
 
 def translator(locale: str):

@@ -10,6 +10,7 @@ import time
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import httpx
@@ -18,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from admin_ui import oidc
+from admin_ui import oidc, screens_agencies, screens_apps, screens_audit, screens_import
 from admin_ui.api import AdminApi, SignInRequired, Unavailable, idempotency_key
 from admin_ui.config import Settings
 from admin_ui.i18n import LOCALES, translator
@@ -405,6 +406,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             errors=field_errors(request, answer),
             reason=str(form.get("reason", "")),
         )
+
+    # The screens in modules of their own (agencies, apps, import, audit) use these.
+    app.state.ui = SimpleNamespace(
+        render=render,
+        signed_in=signed_in,
+        check_csrf=check_csrf,
+        locale_of=locale_of,
+        problem_message=problem_message,
+    )
+    for screens in (screens_agencies, screens_apps, screens_import, screens_audit):
+        app.include_router(screens.router)
 
     # Outermost last: the headers go on every answer, the session's cookie included.
     app.add_middleware(ServerSession, store=store, secure=settings.secure_cookies)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,8 @@ def list_agencies(
     *,
     parent: str | None = None,
     code_prefix: str | None = None,
+    q: str | None = None,
+    top: bool = False,
     sort: str = "path",
     cursor: str | None,
     limit: int,
@@ -43,8 +45,22 @@ def list_agencies(
     if parent:
         p = agency_in_scope(ctx.db, scope, parent)
         stmt = stmt.where(Agency.parent_id == p.id)
+    if top:  # where a tree of the caller's subtree starts: ministries, or their roots
+        if scope.roots is None:
+            stmt = stmt.where(Agency.parent_id.is_(None))
+        else:
+            stmt = stmt.where(Agency.id.in_([r.id for r in scope.roots]))
     if code_prefix:
         stmt = stmt.where(func.lower(Agency.code).startswith(code_prefix.lower(), autoescape=True))
+    if q:  # a name in Thai or English (anywhere in it), or the start of a code
+        low = q.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(Agency.code).startswith(low, autoescape=True),
+                func.lower(Agency.name_en).contains(low, autoescape=True),
+                Agency.name_th.contains(q, autoescape=True),
+            )
+        )
     return paginate(
         ctx.db,
         stmt,

@@ -42,12 +42,31 @@ def list_agencies(
     ctx: CtxDep,
     parent_id: uuid.UUID | None = None,
     code_prefix: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+            description="Name (Thai or English, anywhere in it) or the start of a code",
+        ),
+    ] = None,
+    top: Annotated[
+        bool, Query(description="Only where your subtree starts (ministries for operators)")
+    ] = False,
     sort: Annotated[str, Query(pattern=r"^-?(code|path|updated_at)$")] = "path",
     cursor: Cursor = None,
     limit: Limit = 50,
 ):
     page = svc.list_agencies(
-        ctx, parent=parent_id, code_prefix=code_prefix, sort=sort, cursor=cursor, limit=limit
+        ctx,
+        parent=parent_id,
+        code_prefix=code_prefix,
+        q=q,
+        top=top,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
     )
     items = [agency_body(a) for a in page.items]
     return respond(200, {"items": items, "next_cursor": page.next_cursor})

@@ -126,21 +126,46 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+class BadRedirectUri(InvalidInput):
+    """A redirect URI the rules refuse; ``code`` says which rule, so a form can say it in
+    the person's language (the admin console does)."""
+
+    def __init__(self, message: str, *, field: str, code: str) -> None:
+        super().__init__(message, field=field)
+        self.code = code
+
+
 def validate_redirect_uri(uri: str, field_name: str = "redirect_uris") -> str:
     """Absolute, no fragment (RFC 6749 §3.1.2), https except loopback (RFC 8252 §7.3)."""
     try:
         parts = urlsplit(uri)
     except ValueError as exc:
-        raise InvalidInput(f"malformed URI: {uri!r}", field=field_name) from exc
+        raise BadRedirectUri(
+            f"malformed URI: {uri!r}", field=field_name, code="redirect_uri_malformed"
+        ) from exc
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise InvalidInput(f"redirect URI must be an absolute URL: {uri!r}", field=field_name)
+        raise BadRedirectUri(
+            f"redirect URI must be an absolute URL: {uri!r}",
+            field=field_name,
+            code="redirect_uri_not_absolute",
+        )
     if parts.fragment or "#" in uri:
-        raise InvalidInput(f"redirect URI must not have a fragment: {uri!r}", field=field_name)
+        raise BadRedirectUri(
+            f"redirect URI must not have a fragment: {uri!r}",
+            field=field_name,
+            code="redirect_uri_fragment",
+        )
     if parts.username or parts.password:
-        raise InvalidInput(f"redirect URI must not carry user info: {uri!r}", field=field_name)
+        raise BadRedirectUri(
+            f"redirect URI must not carry user info: {uri!r}",
+            field=field_name,
+            code="redirect_uri_userinfo",
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise InvalidInput(
-            f"redirect URI must use https (http only for loopback): {uri!r}", field=field_name
+        raise BadRedirectUri(
+            f"redirect URI must use https (http only for loopback): {uri!r}",
+            field=field_name,
+            code="redirect_uri_not_https",
         )
     return uri
 

@@ -1,0 +1,77 @@
+"""What the agencies, apps, import and audit screens share: the app's helpers (render,
+CSRF, sign-in), the admin API, and problems in the person's language next to a field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from admin_ui.api import AdminApi, Answer, idempotency_key
+from admin_ui.i18n import translator
+
+
+def ui(request: Request):
+    return request.app.state.ui
+
+
+def api(request: Request) -> AdminApi:
+    return request.app.state.api
+
+
+def t_of(request: Request):
+    return translator(ui(request).locale_of(request))
+
+
+def message(request: Request, answer: Answer) -> str:
+    return ui(request).problem_message(request, answer)
+
+
+def field_problems(request: Request, answer: Answer) -> dict[str, str]:
+    """``errors`` of a problem+json (every bad field), each in the person's language:
+    the text for its code where the console has one, else a general one with the code.
+    The API's own message (English) is never shown in a Thai page."""
+    t = t_of(request)
+    out: dict[str, str] = {}
+    errors = list(answer.problem.get("errors") or [])
+    if not errors and answer.problem.get("field"):
+        errors = [answer.problem]
+    for e in errors:
+        field = str(e.get("field", "")).split(".")
+        name = next((p for p in field if p and not p.isdigit()), "")
+        if name in ("body", "query") and len(field) > 1:
+            name = next((p for p in field[1:] if p and not p.isdigit()), name)
+        code = str(e.get("code") or "invalid")
+        text = t(f"err_{code}")
+        if text == f"err_{code}":
+            text = f"{t('field_invalid')} ({t('code')}: {code})"
+        if name and name not in out:
+            out[name] = text
+    return out
+
+
+def write_headers(form: dict[str, Any], etag: bool = False) -> dict[str, str]:
+    """Every write carries the Idempotency-Key the form was shown with (a double submit
+    is one change) and, where the form read a version, If-Match."""
+    h = {"Idempotency-Key": str(form.get("idempotency_key") or idempotency_key())}
+    if etag and form.get("etag"):
+        h["If-Match"] = str(form["etag"])
+    return h
+
+
+async def my_roles(request: Request) -> set[str]:
+    """The person's roles as the API answers them (only to choose which forms to offer;
+    the API decides every request again)."""
+    user = request.session.get("user") or {}
+    answer = await api(request).call(
+        request.session, "GET", "/role-grants", params={"account_id": user.get("sub", "")}
+    )
+    if not answer.ok:
+        return set()
+    return {g.get("role") for g in answer.body.get("items", [])}
+
+
+def lines(value: Any, limit: int = 50) -> list[str]:
+    """A textarea's lines (one value a line), blank ones dropped."""
+    out = [v.strip() for v in str(value or "").splitlines()]
+    return [v for v in out if v][:limit]

@@ -63,7 +63,15 @@ class SecretFiles(PydanticBaseSettingsSource):
 
 
 # The settings that may come from a file (IDP_<NAME>_FILE); see SecretFiles.
-SECRET_SETTINGS = ("secret_key", "data_key", "database_url", "redis_url", "metrics_token")
+SECRET_SETTINGS = (
+    "secret_key",
+    "secret_key_previous",
+    "data_key",
+    "data_key_previous",
+    "database_url",
+    "redis_url",
+    "metrics_token",
+)
 
 
 class Settings(BaseSettings):
@@ -77,6 +85,13 @@ class Settings(BaseSettings):
     data_key: str = Field(
         DEV_DATA_KEY, description="base64 of 32 random bytes; encrypts secrets at rest"
     )
+    # Key rotation (docs/operations.md "Rotating the data key"): earlier keys, separated
+    # by whitespace or commas. Previous data keys still decrypt (idp/crypto.py) until
+    # `idp keys rotate-data-key` has rewritten everything; previous secret keys still
+    # verify cookies, CSRF tokens and signed steps (new ones are signed with
+    # IDP_SECRET_KEY) for as long as they are listed.
+    data_key_previous: str = ""
+    secret_key_previous: str = ""
 
     # Lifetimes in seconds (DESIGN §5).
     auth_code_ttl: int = Field(60, ge=10, le=600)
@@ -167,6 +182,13 @@ class Settings(BaseSettings):
 
     default_mailbox_quota_mb: int = Field(6144, ge=1)
     default_attachment_limit_mb: int = Field(25, ge=1)
+
+    # The central helpdesk (issue 19): whom people contact when their agency names no
+    # helpdesk of its own (agency.helpdesk_*), or when the address they typed belongs to
+    # no agency. Shown on the recovery and help pages and in the pages' footer.
+    helpdesk_email: str = Field("helpdesk@govid.go.th", max_length=320)
+    helpdesk_phone: str = Field("", max_length=40)
+    helpdesk_url: str = Field("", max_length=2000)
 
     # Request bodies over these are refused with 413 before being read (idp/body_limit.py,
     # issue 17 item 6): protocol endpoints and people's pages; admin API and SCIM JSON;
@@ -259,6 +281,18 @@ class Settings(BaseSettings):
             raise ValueError("IDP_DATA_KEY must decode to exactly 32 bytes")
         return v
 
+    @field_validator("data_key_previous")
+    @classmethod
+    def _previous_data_keys_form(cls, v: str) -> str:
+        for n, item in enumerate(v.replace(",", " ").split(), 1):
+            try:
+                raw = base64.b64decode(item, validate=True)
+            except ValueError:
+                raise ValueError(f"IDP_DATA_KEY_PREVIOUS: key {n} is not base64") from None
+            if len(raw) != 32:
+                raise ValueError(f"IDP_DATA_KEY_PREVIOUS: key {n} is not 32 bytes")
+        return v
+
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:
         if self.env == "dev":
@@ -282,6 +316,17 @@ class Settings(BaseSettings):
     @cached_property
     def data_key_bytes(self) -> bytes:
         return base64.b64decode(self.data_key)
+
+    @cached_property
+    def data_keys_bytes(self) -> tuple[bytes, ...]:
+        """The data keyring: the current key first, then IDP_DATA_KEY_PREVIOUS."""
+        previous = self.data_key_previous.replace(",", " ").split()
+        return (self.data_key_bytes, *(base64.b64decode(k) for k in previous))
+
+    @cached_property
+    def secret_keys(self) -> tuple[str, ...]:
+        """IDP_SECRET_KEY (signs) then IDP_SECRET_KEY_PREVIOUS (still verify)."""
+        return (self.secret_key, *self.secret_key_previous.replace(",", " ").split())
 
     @property
     def is_sqlite(self) -> bool:

@@ -75,7 +75,9 @@ def create_app(
         telemetry=fastapi_telemetry(settings),
     )
     app.state.services = services
-    app.state.pages = Pages(secret_key=settings.secret_key, https=https)
+    app.state.pages = Pages(
+        secret_key=settings.secret_key, https=https, previous_keys=settings.secret_keys[1:]
+    )
     app.state.logout_worker = worker
     # Rate limits inside the security headers (a 429 page gets them too); outermost,
     # the client's address behind the trusted proxies, which everything inside sees as

@@ -35,22 +35,35 @@ class Services:
 
     @cached_property
     def cipher(self) -> DataCipher:
-        return DataCipher(self.settings.data_key_bytes)
+        return DataCipher(self.settings.data_keys_bytes)
 
     @cached_property
     def redis(self):
+        """A redis-py client (timeouts, Sentinel URLs: idp/redis_client.py), or None."""
         if not self.settings.redis_url:
             return None
-        import redis
+        from idp.redis_client import make_client
 
-        return redis.Redis.from_url(
-            self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2
-        )
+        return make_client(self.settings.redis_url, self.settings.redis_timeout_seconds)
+
+    @cached_property
+    def redis_breaker(self):
+        from idp.redis_client import RedisBreaker
+
+        return RedisBreaker(self.redis, self.settings.redis_retry_seconds)
+
+    def redis_problem(self) -> str | None:
+        """None when Redis answers or is not configured, else the kind of failure."""
+        if self.redis is None:
+            return None
+        return self.redis_breaker.probe()
 
     def throttle_store(self, db: Session) -> ThrottleStore:
-        """Redis when configured (shared by hosts), else the database."""
+        """Redis when configured (shared by hosts) and answering, else the database."""
         if self.redis is not None:
-            return RedisThrottleStore(self.redis)
+            return FallbackThrottleStore(
+                RedisThrottleStore(self.redis), DbThrottleStore(db), self.redis_breaker
+            )
         return DbThrottleStore(db)
 
     @cached_property

@@ -116,7 +116,10 @@ def create(
     if data.citizen_id:
         value = cid.validate(data.citizen_id)
         index = cipher.blind_index(value, CITIZEN_ID_PURPOSE)
-        if session.scalar(select(Account.id).where(Account.citizen_id_hmac == index)):
+        # Under every configured data key: during a key rotation some rows still hold
+        # the previous key's index.
+        indexes = cipher.blind_indexes(value, CITIZEN_ID_PURPOSE)
+        if session.scalar(select(Account.id).where(Account.citizen_id_hmac.in_(indexes))):
             raise Conflict("this citizen ID belongs to another account", field="citizen_id")
         account.citizen_id_enc = cipher.encrypt(value.encode(), CITIZEN_ID_PURPOSE)
         account.citizen_id_hmac = index

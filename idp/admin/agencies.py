@@ -91,6 +91,11 @@ class AgencyChanges:
     mail_domains: Sequence[str] | None = None
     mailbox_quota_mb: int | None = None
     attachment_limit_mb: int | None = None
+    # Helpdesk contact (issue 19); "" clears a field.
+    helpdesk_email: str | None = None
+    helpdesk_phone: str | None = None
+    helpdesk_url: str | None = None
+    privacy_url: str | None = None
 
 
 def update(ctx: Ctx, agency_id, changes: AgencyChanges, expected) -> Agency:
@@ -121,8 +126,20 @@ def update(ctx: Ctx, agency_id, changes: AgencyChanges, expected) -> Agency:
             if value <= 0:
                 raise InvalidInput(f"{name} must be a positive number of MB", field=name)
             new[name] = value
+    for name in agencies.CONTACT_FIELDS:
+        value = getattr(changes, name)
+        if value is not None:
+            value = agencies.validate_contact(name, value)
+            if value != getattr(agency, name):
+                new[name] = value
     return apply_changes(
-        ctx, agency, new, "admin.agency.updated", agency_id=agency.id, subject=str(agency.id)
+        ctx,
+        agency,
+        new,
+        "admin.agency.updated",
+        public=agencies.CONTACT_FIELDS,
+        agency_id=agency.id,
+        subject=str(agency.id),
     )
 
 

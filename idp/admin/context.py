@@ -68,17 +68,21 @@ def parse_if_match(value: str | None) -> frozenset[str] | str | None:
     return frozenset(tags)
 
 
-def apply_changes(ctx: Ctx, obj, new: dict, event_type: str, **audit_fields):
+def apply_changes(ctx: Ctx, obj, new: dict, event_type: str, *, public=(), **audit_fields):
     """Set the changed fields and record ``event_type`` with their names (never their
-    values); nothing is written or audited when nothing changed."""
+    values, except for the fields named in ``public``, published contact details whose
+    ``before``/``after`` are recorded); nothing is written or audited when nothing changed."""
     if not new:
         return obj
+    details: dict = {"changed": sorted(new)}
+    shown = [n for n in sorted(new) if n in public]
+    if shown:
+        details["before"] = {n: getattr(obj, n) for n in shown}
+        details["after"] = {n: new[n] for n in shown}
     for name, value in new.items():
         setattr(obj, name, value)
     ctx.db.flush()
     from idp.audit import service as audit
 
-    audit.record(
-        ctx.db, event_type, actor=ctx.actor, details={"changed": sorted(new)}, **audit_fields
-    )
+    audit.record(ctx.db, event_type, actor=ctx.actor, details=details, **audit_fields)
     return obj

@@ -142,6 +142,8 @@ def _check(
             raise RowError("citizen_id", exc.message) from None
         r["citizen_value"] = value
         r["citizen_hmac"] = cipher.blind_index(value, CITIZEN_ID_PURPOSE)
+        # During a data-key rotation an account may still hold the previous key's index.
+        r["citizen_hmacs"] = cipher.blind_indexes(value, CITIZEN_ID_PURPOSE)
     return r
 
 
@@ -197,7 +199,7 @@ def validate_rows(
     # Emails and aliases against every account's (mail_address): one query per 1,000.
     taken = addresses.taken(db, [a for _, r in good for a in (r["email"], *r["aliases"])])
     taken_cid = _existing(
-        db, Account.citizen_id_hmac, [r["citizen_hmac"] for _, r in good if "citizen_hmac" in r]
+        db, Account.citizen_id_hmac, [h for _, r in good for h in r.get("citizen_hmacs", ())]
     )
     kept = []
     for n, r in good:
@@ -206,7 +208,7 @@ def validate_rows(
             result.add_error(n, "email", addresses.in_use_message(r["email"]), max_errors)
         elif held:
             result.add_error(n, "aliases", addresses.in_use_message(held[0]), max_errors)
-        elif r.get("citizen_hmac") in taken_cid:
+        elif any(h in taken_cid for h in r.get("citizen_hmacs", ())):
             result.add_error(
                 n, "citizen_id", "this citizen ID belongs to another account", max_errors
             )

@@ -19,6 +19,7 @@ Name = Annotated[str, StringConstraints(max_length=255, pattern=_PRINTABLE)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_PRINTABLE)]
 Email = Annotated[str, StringConstraints(min_length=3, max_length=320, pattern=_PRINTABLE)]
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=_PRINTABLE)]
+Link = Annotated[str, StringConstraints(max_length=2000, pattern=_PRINTABLE)]
 Quota = Annotated[int, Field(gt=0, le=10_000_000)]
 
 
@@ -99,6 +100,10 @@ class AgencyOut(BaseModel):
     mail_domains: list[str]
     mailbox_quota_mb: int
     attachment_limit_mb: int
+    helpdesk_email: str | None = None
+    helpdesk_phone: str | None = None
+    helpdesk_url: str | None = None
+    privacy_url: str | None = None
     status: str
     version: int
     created_at: dt.datetime
@@ -136,9 +141,23 @@ class AgencyPatch(In):
     mail_domains: list[Text] | None = Field(None, max_length=50)
     mailbox_quota_mb: Quota | None = None
     attachment_limit_mb: Quota | None = None
+    helpdesk_email: Annotated[str, StringConstraints(max_length=320, pattern=_PRINTABLE)] | None = (
+        Field(None, description="Helpdesk mail address people are told to write to; '' clears")
+    )
+    helpdesk_phone: Annotated[str, StringConstraints(max_length=40, pattern=_PRINTABLE)] | None = (
+        Field(None, description="Helpdesk phone number; '' clears")
+    )
+    helpdesk_url: Link | None = Field(None, description="Helpdesk page (https://); '' clears")
+    privacy_url: Link | None = Field(None, description="PDPA privacy notice (https://); '' clears")
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"name_en": "Renamed Department"}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name_en": "Renamed Department"},
+                {"helpdesk_email": "helpdesk@dopa.go.th", "helpdesk_phone": "02 791 7000"},
+            ]
+        },
     )
 
 

@@ -19,6 +19,97 @@ _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
+# Helpdesk contact (issue 19). Shown to people who cannot sign in, so kept to what a page
+# can show safely: an address, a phone number, https links.
+CONTACT_FIELDS = ("helpdesk_email", "helpdesk_phone", "helpdesk_url", "privacy_url")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}$")
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{1,30}( (ext|ต่อ)\.? ?[0-9]{1,6})?$")
+_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s<>\"'`]*)?$")
+
+
+def validate_contact(name: str, value: str | None) -> str | None:
+    """The stored form of one helpdesk field; empty clears it (the parent's shows)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    ok = {
+        "helpdesk_email": lambda v: len(v) <= 320 and _EMAIL_RE.match(v),
+        "helpdesk_phone": lambda v: len(v) <= 40 and _PHONE_RE.match(v),
+        "helpdesk_url": lambda v: len(v) <= 2000 and _URL_RE.match(v),
+        "privacy_url": lambda v: len(v) <= 2000 and _URL_RE.match(v),
+    }[name](value)
+    if not ok:
+        what = {
+            "helpdesk_email": "a mail address",
+            "helpdesk_phone": "a phone number (digits, spaces, +, -, parentheses, 'ext 12')",
+            "helpdesk_url": "an https:// address",
+            "privacy_url": "an https:// address",
+        }[name]
+        raise InvalidInput(f"{name} must be {what}", field=name)
+    return value.lower() if name == "helpdesk_email" else value
+
+
+@dataclass(frozen=True)
+class Helpdesk:
+    """Whom to contact, and whose helpdesk it is (None: the central one)."""
+
+    email: str | None
+    phone: str | None
+    url: str | None
+    privacy_url: str | None
+    agency: Agency | None
+
+
+def helpdesk_for(session: Session, agency: Agency | None, central: Helpdesk) -> Helpdesk:
+    """The nearest agency (itself, then its ancestors) that names a helpdesk, each field
+    on its own; what none names comes from ``central``."""
+    found: dict[str, str | None] = dict.fromkeys(CONTACT_FIELDS)
+    owner = None
+    if agency is not None:
+        for a in reversed(ancestors(session, agency, include_self=True)):
+            for f in CONTACT_FIELDS:
+                if found[f] is None and getattr(a, f):
+                    found[f] = getattr(a, f)
+                    if f != "privacy_url" and owner is None:
+                        owner = a
+    if owner is None:
+        return Helpdesk(
+            central.email,
+            central.phone,
+            central.url,
+            found["privacy_url"] or central.privacy_url,
+            None,
+        )
+    return Helpdesk(
+        found["helpdesk_email"],
+        found["helpdesk_phone"],
+        found["helpdesk_url"],
+        found["privacy_url"] or central.privacy_url,
+        owner,
+    )
+
+
+def by_mail_domain(session: Session, address: str) -> Agency | None:
+    """The agency whose mail domains hold ``address``'s domain (the deepest one, or the
+    nearest parent domain: ``x@sub.moi.go.th`` finds ``moi.go.th``). Reads agencies only,
+    never accounts, so it tells nothing about whether the address has an account."""
+    domain = address.rpartition("@")[2].strip().lower()[:253]
+    if not domain or not _DOMAIN_RE.match(domain):
+        return None
+    candidates = [".".join(domain.split(".")[i:]) for i in range(domain.count("."))]
+    best: Agency | None = None
+    best_rank = None
+    for a in session.scalars(select(Agency).where(Agency.status == "active")):
+        for d in a.mail_domains or []:
+            if d in candidates:
+                rank = (candidates.index(d), -a.depth)
+                if best_rank is None or rank < best_rank:
+                    best, best_rank = a, rank
+    return best
+
+
 @dataclass(frozen=True)
 class NewAgency:
     code: str

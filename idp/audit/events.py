@@ -53,7 +53,7 @@ EVENT_TYPES: dict[str, str] = {
     "credentials.recovery.used": "remaining",
     # Administration (subject = the account, agency or client changed)
     "admin.agency.created": "code, parent",
-    "admin.agency.updated": "changed (field names)",
+    "admin.agency.updated": "changed (field names), before, after (helpdesk contact only)",
     "admin.agency.moved": "from_parent, to_parent",
     "admin.account.created": "email, agency",
     "admin.account.updated": "changed (field names)",
@@ -116,6 +116,10 @@ EVENT_TYPES: dict[str, str] = {
     # Keys
     "keys.key.created": "kid, alg, state",
     "keys.key.rotated": "activated, retired",
+    "keys.data_key.rotated": (
+        "key_id (the data key now encrypting), previous_key_ids, rewritten ([column, rows] "
+        "pairs), total, left ([column, rows] busy during the run), seconds"
+    ),
     # System
     "system.bootstrap.completed": "agencies, accounts, clients",
     "system.maintenance.completed": (

@@ -82,3 +82,61 @@ def keys_rotate(
             f"{', '.join(result['retired']) or '-'} (published {lifetime} s more)"
         ),
     )
+
+
+@keys_app.command("rotate-data-key")
+@handles_errors
+def keys_rotate_data_key(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="rows per transaction")] = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-encrypt every value encrypted at rest under IDP_DATA_KEY (the previous keys in
+    IDP_DATA_KEY_PREVIOUS still open the old values). Batches of short transactions; a
+    re-run continues where an interrupted run stopped and does nothing once done."""
+    from idp.cli import CliError
+    from idp.keys import data_rotation
+
+    def progress(column: str, done: int) -> None:
+        typer.echo(f"{column}: {done} rewritten", err=True)
+
+    with _services() as services:
+        try:
+            result = data_rotation.rotate(
+                services, batch_size=batch_size, actor="cli", progress=progress
+            )
+        except data_rotation.RotationError as exc:
+            raise CliError("data_key_missing", exc.message, 1) from None
+    payload = result.as_dict()
+
+    def human() -> None:
+        typer.echo(f"data key {result.key_id}: every encrypted value rewritten under it")
+        for column, n in result.rewritten.items():
+            typer.echo(f"  {column:<42} {n:>8}")
+        typer.echo(f"  {'total':<42} {result.total:>8}  ({result.seconds:.2f} s)")
+        for column, n in payload["left"].items():
+            typer.echo(f"  {column}: {n} row(s) were busy; run again", err=True)
+
+    _emit(as_json, payload, human)
+
+
+@keys_app.command("data-key-status")
+@handles_errors
+def keys_data_key_status(as_json: JsonOpt = False) -> None:
+    """Rows per data key id in every encrypted column (v1: written before key ids)."""
+    from idp.keys import data_rotation
+
+    with _services() as services:
+        current = services.cipher.key_id
+        counts = data_rotation.status(services)
+    _emit(
+        as_json,
+        {"current": current, "columns": counts},
+        lambda: _table(
+            [
+                (column, kid + (" (current)" if kid == current else ""), n)
+                for column, by_key in counts.items()
+                for kid, n in sorted(by_key.items())
+            ],
+            ("column", "key id", "rows"),
+        ),
+    )

@@ -21,7 +21,7 @@ Str = Annotated[str, Form()]
 
 
 def _signer(services) -> Signer:
-    return Signer(services.settings.secret_key, "logout")
+    return Signer(services.settings.secret_keys, "logout")
 
 
 def _finish(request: Request, db, services, redirect_uri: str | None) -> Response:

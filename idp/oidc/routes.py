@@ -130,7 +130,7 @@ def oauth_request(
 
 
 def interaction_signer(services) -> Signer:
-    return Signer(services.settings.secret_key, "interaction")
+    return Signer(services.settings.secret_keys, "interaction")
 
 
 # ------------------------------------------------------------------ discovery and keys

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 
 def new_cookie_value() -> str:
@@ -17,8 +18,13 @@ def form_token(secret: str, cookie_value: str) -> str:
     return hmac.new(key, cookie_value.encode(), hashlib.sha256).hexdigest()
 
 
-def check(secret: str, cookie_value: str | None, submitted: str | None) -> bool:
+def check(secret: str | Sequence[str], cookie_value: str | None, submitted: str | None) -> bool:
+    """``secret``: IDP_SECRET_KEY, or it and IDP_SECRET_KEY_PREVIOUS (a form served just
+    before a key rotation still posts)."""
     if not cookie_value or not submitted:
         return False
+    keys = (secret,) if isinstance(secret, str) else secret
     # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
-    return hmac.compare_digest(form_token(secret, cookie_value).encode(), submitted.encode())
+    return any(
+        hmac.compare_digest(form_token(k, cookie_value).encode(), submitted.encode()) for k in keys
+    )

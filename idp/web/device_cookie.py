@@ -37,7 +37,18 @@ def issue(secret_key: str, email: str, days: int) -> str:
     return Signer(secret_key, PURPOSE).dumps(payload, days * 86400)
 
 
-def device_key(secret_key: str, email: str, value: str | None) -> str | None:
+def find(secret_keys: tuple[str, ...], email: str, cookies, https: bool) -> str | None:
+    """The throttle key of this browser's cookie for the email, looked for under the name
+    each of IDP_SECRET_KEY and IDP_SECRET_KEY_PREVIOUS gives it (a rotation keeps the
+    cookies browsers already hold)."""
+    for key in secret_keys:
+        found = device_key(secret_keys, email, cookies.get(cookie_name(key, email, https)))
+        if found:
+            return found
+    return None
+
+
+def device_key(secret_key: str | tuple[str, ...], email: str, value: str | None) -> str | None:
     """The throttle key of a valid cookie for this email (``dev:<nonce>``), or None."""
     if not value or not email:
         return None

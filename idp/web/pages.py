@@ -77,7 +77,7 @@ def login_submit(
     started = time.monotonic()
     # This browser's device cookie for the email typed, if it signed in to it before.
     device_name = device_cookie.cookie_name(settings.secret_key, email, pg.https)
-    device = device_cookie.device_key(settings.secret_key, email, request.cookies.get(device_name))
+    device = device_cookie.find(settings.secret_keys, email, request.cookies, pg.https)
     result = password_login(
         db,
         services.hasher,

@@ -36,12 +36,16 @@ SHOWN_ONCE = {"recovery_codes.html"}  # a language switch would lose what it sho
 
 
 class Pages:
-    def __init__(self, *, secret_key: str, https: bool) -> None:
+    def __init__(
+        self, *, secret_key: str, https: bool, previous_keys: tuple[str, ...] = ()
+    ) -> None:
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(["html"]),
         )
         self.secret_key = secret_key
+        # IDP_SECRET_KEY_PREVIOUS: forms served before a key rotation still post.
+        self.verify_keys = (secret_key, *previous_keys)
         self.https = https
         # `__Host-` cookies must be Secure; on plain-http loopback (dev/test) browsers
         # would drop them, so the prefix is used only with https (RFC 6265bis §4.1.3.2).
@@ -62,7 +66,7 @@ class Pages:
         return value, csrf.form_token(self.secret_key, value)
 
     def csrf_ok(self, request: Request, submitted: str | None) -> bool:
-        return csrf.check(self.secret_key, request.cookies.get(self.csrf_cookie), submitted)
+        return csrf.check(self.verify_keys, request.cookies.get(self.csrf_cookie), submitted)
 
     def error(
         self,

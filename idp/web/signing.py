@@ -1,4 +1,8 @@
-"""HMAC-signed, expiring blobs (interaction state, CSRF tokens) keyed by IDP_SECRET_KEY."""
+"""HMAC-signed, expiring blobs (interaction state, CSRF tokens) keyed by IDP_SECRET_KEY.
+
+Given several secrets (``Settings.secret_keys``: IDP_SECRET_KEY then
+IDP_SECRET_KEY_PREVIOUS), the first signs and every one verifies, so a key rotation does
+not invalidate steps and cookies signed just before it."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -23,11 +28,13 @@ def _unb64(data: str) -> bytes:
 
 
 class Signer:
-    def __init__(self, secret: str, purpose: str) -> None:
-        self._key = hashlib.sha256(f"govid/{purpose}/{secret}".encode()).digest()
+    def __init__(self, secret: str | Sequence[str], purpose: str) -> None:
+        secrets = (secret,) if isinstance(secret, str) else tuple(secret)
+        self._keys = [hashlib.sha256(f"govid/{purpose}/{s}".encode()).digest() for s in secrets]
 
-    def _mac(self, body: str) -> str:
-        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+    def _mac(self, body: str, key: bytes | None = None) -> str:
+        key = self._keys[0] if key is None else key
+        return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
     def dumps(self, payload: dict[str, Any], ttl: int) -> str:
         body = _b64(
@@ -42,7 +49,9 @@ class Signer:
             raise BadSignature("missing or malformed")
         body, mac = token.rsplit(".", 1)
         # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError).
-        if not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
+        if not any(
+            hmac.compare_digest(mac.encode(), self._mac(body, k).encode()) for k in self._keys
+        ):
             raise BadSignature("bad signature")
         try:
             payload = json.loads(_unb64(body))

@@ -39,7 +39,7 @@ BodyDep = Annotated[dict[str, Any], Depends(json_body)]
 
 
 def _signer(services) -> Signer:
-    return Signer(services.settings.secret_key, "webauthn")
+    return Signer(services.settings.secret_keys, "webauthn")
 
 
 # Refusals as codes, each with its message in the page's language (shown next to the

@@ -32,7 +32,7 @@ def test_private_keys_are_encrypted_at_rest(db, cipher):
         ("ES256", "next"),
     }
     for r in rows:
-        assert r.private_key_enc.startswith("v1:")
+        assert r.private_key_enc.startswith(f"v2:{cipher.key_id}:")  # names its data key
         assert '"d"' not in r.private_key_enc and "d" not in r.public_jwk
     assert keys.ensure_keys(db, cipher) == []  # idempotent
 

@@ -206,7 +206,7 @@ def _check_database_url(url: str) -> None:
 def _services() -> Iterator[Any]:
     from idp.services import Services
 
-    services = Services(_settings())
+    services = Services(_settings(), timeouts=False)  # long jobs: no IDP_DB_* limits
     try:
         yield services
     finally:

@@ -222,6 +222,24 @@ class Settings(BaseSettings):
     maintenance_interval_seconds: int = Field(300, ge=10)
     maintenance_batch_size: int = Field(1000, ge=1, le=100_000)
     maintenance_grace_seconds: int = Field(3600, ge=0)
+    # Timeouts toward the backing services (issue 21, docs/operations.md "Timeouts"): a
+    # stopped, frozen or unreachable service costs a request at most these, then 503 with
+    # Retry-After. PostgreSQL: connect, server-side statement/lock/idle-in-transaction
+    # limits (libpq options), a client-side limit on waiting for any answer (a frozen
+    # server enforces nothing), the wait for a pooled connection, and /readyz's own limit.
+    db_connect_timeout_seconds: int = Field(5, ge=1, le=60)
+    db_statement_timeout_ms: int = Field(10_000, ge=0)
+    db_lock_timeout_ms: int = Field(5_000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(30_000, ge=0)
+    db_client_timeout_seconds: float = Field(15.0, ge=0.5, le=600)
+    db_pool_timeout_seconds: float = Field(5.0, ge=0.1, le=120)
+    readyz_timeout_seconds: float = Field(2.0, ge=0.2, le=30)
+    # Redis (socket connect and read); after a failure Redis is left alone for
+    # redis_retry_seconds and its work goes to the database meanwhile.
+    redis_timeout_seconds: float = Field(0.5, ge=0.05, le=30)
+    redis_retry_seconds: float = Field(5.0, ge=0, le=300)
+    # The Retry-After of a 503 during an outage.
+    outage_retry_after_seconds: int = Field(5, ge=1, le=3600)
 
     @classmethod
     def settings_customise_sources(

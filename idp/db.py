@@ -10,6 +10,8 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, insert
@@ -114,7 +116,102 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Limits toward PostgreSQL (issue 21; IDP_DB_* settings, docs/operations.md).
+
+    The server enforces ``statement_ms``, ``lock_ms`` and ``idle_in_transaction_ms`` (libpq
+    ``options``, 0 = none). A frozen server (SIGSTOP, a hung host, a lost network path
+    whose TCP stack still answers) enforces nothing, so the client also stops waiting for
+    any answer after ``client_s`` and drops that connection (``DeadlineConnection``)."""
+
+    connect_s: int = 5
+    statement_ms: int = 10_000
+    lock_ms: int = 5_000
+    idle_in_transaction_ms: int = 30_000
+    client_s: float = 15.0
+    pool_s: float = 5.0
+
+    @classmethod
+    def of(cls, settings) -> DbTimeouts:
+        return cls(
+            connect_s=settings.db_connect_timeout_seconds,
+            statement_ms=settings.db_statement_timeout_ms,
+            lock_ms=settings.db_lock_timeout_ms,
+            idle_in_transaction_ms=settings.db_idle_in_transaction_timeout_ms,
+            client_s=settings.db_client_timeout_seconds,
+            pool_s=settings.db_pool_timeout_seconds,
+        )
+
+    def options(self) -> str:
+        """The libpq ``options`` value setting the server-side limits."""
+        return (
+            f"-c statement_timeout={self.statement_ms} -c lock_timeout={self.lock_ms} "
+            f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_ms}"
+        )
+
+    def connect_params(self, params: dict) -> dict:
+        """``params`` (psycopg connect keywords) with these limits added; an ``options``
+        the URL already has is kept, ours come first so the URL's may override them."""
+        out = dict(params)
+        out["connect_timeout"] = out.get("connect_timeout") or self.connect_s
+        out["options"] = " ".join(filter(None, [self.options(), out.get("options")]))
+        return out
+
+
+# A shorter client-side limit for the statements of one block of code (``/readyz``).
+_client_deadline: ContextVar[float | None] = ContextVar("govid_db_deadline", default=None)
+
+
+@contextmanager
+def client_deadline(seconds: float) -> Iterator[None]:
+    token = _client_deadline.set(seconds)
+    try:
+        yield
+    finally:
+        _client_deadline.reset(token)
+
+
+class DatabaseNotAnswering(Exception):
+    """Raised (as the cause of a psycopg OperationalError) when no answer came in time."""
+
+
+def _deadline_connection_class():
+    import psycopg
+    from psycopg import errors as pg_errors
+
+    class DeadlineConnection(psycopg.Connection):
+        """A psycopg connection that stops waiting for the server after ``client_timeout``
+        seconds (or the block's ``client_deadline``), closes itself and raises
+        ``OperationalError``: SQLAlchemy then sees a disconnect and drops it from the pool.
+        psycopg 3.3's ``wait`` takes a timeout; every query, fetch and commit goes
+        through it."""
+
+        client_timeout: float | None = None
+
+        def wait(self, gen, interval=0.1, timeout=None):  # type: ignore[override]
+            if timeout is None:
+                timeout = _client_deadline.get() or self.client_timeout
+            try:
+                return super().wait(gen, interval=interval, timeout=timeout)
+            except pg_errors._WaitTimeout:
+                self.close()  # the server may answer later: nothing may read it then
+                raise psycopg.OperationalError(
+                    f"no answer from the database within {timeout:g} s"
+                ) from DatabaseNotAnswering()
+
+    return DeadlineConnection
+
+
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    timeouts: DbTimeouts | None = None,
+) -> Engine:
+    """``timeouts`` (PostgreSQL only): the service's limits (``Services`` passes them);
+    None for migrations and tools, whose statements may rightly run long."""
     url = normalise_url(url)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
@@ -132,9 +229,27 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    if timeouts is None:
+        return create_engine(
+            url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    engine = create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=timeouts.pool_s,
     )
+    connection_class = _deadline_connection_class()
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        conn = connection_class.connect(*cargs, **timeouts.connect_params(cparams))
+        conn.client_timeout = timeouts.client_s
+        return conn
+
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

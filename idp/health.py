@@ -7,9 +7,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from idp import migrate
+from idp.db import client_deadline
 from idp.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
+RETRY = {"Retry-After": "5", "Cache-Control": "no-store"}
 
 
 @router.get("/healthz")
@@ -20,15 +22,20 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(services: ServicesDep) -> JSONResponse:
-    """Ready to serve: the database answers and its schema is at the migrations head."""
+    """Ready to serve: the database answers within IDP_READYZ_TIMEOUT_SECONDS and its
+    schema is one this code runs on. Redis's state (when configured) is in the body."""
     try:
-        with services.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        current = migrate.current_revisions(services.engine)
+        # A frozen database must not hang the probe (issue 21): its statements get the
+        # probe's own client-side limit instead of a request's.
+        with client_deadline(services.settings.readyz_timeout_seconds):
+            with services.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = migrate.current_revisions(services.engine)
     except Exception as exc:  # any driver error means "not ready"
         return JSONResponse(
             {"status": "unavailable", "reason": f"database unreachable: {type(exc).__name__}"},
             status_code=503,
+            headers=RETRY,
         )
     head = migrate.head_revisions()
     if current != head:
@@ -40,4 +47,14 @@ def readyz(services: ServicesDep) -> JSONResponse:
             },
             status_code=503,
         )
-    return JSONResponse({"status": "ready", "schema": migrate.describe(current)})
+    body = {"status": "ready", "schema": migrate.describe(current)}
+    if services.settings.redis_url:
+        # Redis down is a degraded service, not an unready one: it holds only counters,
+        # and the database takes over their work (idp/redis_client.py). Every instance
+        # shares the same Redis, so answering 503 here would take them all out of the
+        # load balancer at once for an outage they survive.
+        problem = services.redis_problem()
+        body["redis"] = "ok" if problem is None else f"unavailable ({problem}); using the database"
+        if problem is not None:
+            body["degraded"] = ["redis"]
+    return JSONResponse(body)

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from idp import body_limit, health, metrics
+from idp import body_limit, health, metrics, outage
 from idp.admin import app as admin_api
 from idp.body_limit import BodyLimit
 from idp.config import Settings, fastapi_telemetry
@@ -95,6 +95,7 @@ def create_app(
     app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
     app.add_exception_handler(RecursionError, body_limit.nested_too_deeply)  # deep JSON
     app.add_exception_handler(StarletteHTTPException, pages.http_error)  # 404/405 pages
+    outage.install(app)  # a backing service down: 503 + Retry-After, per surface (issue 21)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # /token first, as a plain Starlette route (see idp.oidc.routes.token).
     app.router.routes[:0] = routes.FAST_ROUTES

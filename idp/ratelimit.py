@@ -158,10 +158,14 @@ class RateLimiter:
         if int(now.timestamp() // seconds) != window:  # the window ended meanwhile
             return n
         try:
+            total = None
             redis = self.services.redis
-            if redis is not None:
-                total = RedisThrottleStore(redis).add(counter, n, now, expires)
-            else:
+            if redis is not None and self.services.redis_breaker.available():
+                try:
+                    total = RedisThrottleStore(redis).add(counter, n, now, expires)
+                except Exception as exc:  # Redis down: the database's counter (issue 21)
+                    self.services.redis_breaker.failed(exc)
+            if total is None:
                 with self.services.sessions() as db, db.begin():
                     store = DbThrottleStore(db)
                     total = store.add(counter, n, now, expires)

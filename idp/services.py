@@ -13,20 +13,29 @@ from idp.audit.batch import AuditBatcher, make_batcher
 from idp.clients.cache import ClientCache
 from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
-from idp.credentials.throttle import DbThrottleStore, RedisThrottleStore, ThrottleStore
+from idp.credentials.throttle import (
+    DbThrottleStore,
+    FallbackThrottleStore,
+    RedisThrottleStore,
+    ThrottleStore,
+)
 from idp.crypto import DataCipher
-from idp.db import make_engine, make_session_factory
+from idp.db import DbTimeouts, make_engine, make_session_factory
 from idp.keys.service import KeyRing
 
 
 @dataclass
 class Services:
     settings: Settings
+    # The IDP_DB_* limits toward PostgreSQL (idp.db.DbTimeouts): on for the service; the
+    # CLI's long jobs (imports, audit verify and export) run without them.
+    timeouts: bool = True
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.engine = make_engine(self.settings.database_url)
+        limits = DbTimeouts.of(self.settings) if self.timeouts else None
+        self.engine = make_engine(self.settings.database_url, timeouts=limits)
         self.sessions = make_session_factory(self.engine)
 
     @cached_property
@@ -90,7 +99,8 @@ class Services:
 
     @cached_property
     def audit_batcher(self) -> AuditBatcher:
-        return make_batcher(self.engine)
+        limits = DbTimeouts.of(self.settings) if self.timeouts else None
+        return make_batcher(self.engine, limits)
 
     def close(self) -> None:
         if "rate_limiter" in self.__dict__:

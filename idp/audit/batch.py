@@ -50,6 +50,8 @@ from idp.audit.service import (
     link,
     row_values,
 )
+from idp.db import DbTimeouts
+from idp.outage import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +89,36 @@ class AuditBatcher(Protocol):
     def close(self) -> None: ...
 
 
-def make_batcher(engine: Engine) -> AuditBatcher:
+def make_batcher(engine: Engine, timeouts: DbTimeouts | None = None) -> AuditBatcher:
     if engine.dialect.name == "postgresql":
-        return PgAsyncBatcher(engine)
+        return PgAsyncBatcher(engine, timeouts=timeouts)
     return ThreadBatcher(engine)
 
 
+def conninfo_of(engine: Engine, timeouts: DbTimeouts | None = None) -> str:
+    """The libpq connection string of ``engine``'s URL, made by the dialect that makes the
+    engine's own connections, so both reach the same server: the libpq multi-host form
+    (``?host=a,b&port=5432,5433&target_session_attrs=read-write``) and SQLAlchemy's
+    (``?host=a:5432&host=b:5433``) both become libpq's ``host=a,b port=5432,5433``
+    (issue 21: rendering the URL back as a string gave libpq a form it cannot read)."""
+    from psycopg.conninfo import make_conninfo
+
+    cargs, cparams = engine.dialect.create_connect_args(engine.url)
+    cparams.pop("context", None)  # the dialect's adapters, not a libpq parameter
+    if timeouts is not None:
+        cparams = timeouts.connect_params(cparams)
+    return make_conninfo(*cargs, **cparams)
+
+
 class PgAsyncBatcher:
-    def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
+    def __init__(
+        self, engine: Engine, *, max_batch: int = 500, timeouts: DbTimeouts | None = None
+    ) -> None:
         dialect = engine.dialect
-        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
+        self._conninfo = conninfo_of(engine, timeouts)
+        # A frozen database answers nothing: a batch gives up after this (issue 21), the
+        # connection is dropped and its requests answer 503.
+        self._client_timeout = timeouts.client_s if timeouts is not None else None
         self._lock_head_sql = str(LOCK_HEAD_PG.compile(dialect=dialect))
         self._insert_sql = str(INSERT_EVENTS.compile(dialect=dialect))
         self._processors = {
@@ -150,20 +170,40 @@ class PgAsyncBatcher:
             _settle(self, batch, None)
 
     async def _append(self, state: _LoopState, events: list[NewEvent]) -> None:
+        try:
+            async with asyncio.timeout(self._client_timeout):
+                await self._append_once(state, events)
+        except TimeoutError:
+            raise ServiceUnavailable(
+                f"audit group commit: no answer from the database in {self._client_timeout:g} s"
+            ) from None
+
+    async def _append_once(self, state: _LoopState, events: list[NewEvent]) -> None:
         import psycopg
 
-        if state.conn is None:
+        fresh = state.conn is None
+        if fresh:
             state.conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-        conn = state.conn
-        async with conn.transaction():
-            cur = conn.cursor()
-            waited = time.perf_counter()
-            await cur.execute(self._lock_head_sql)
-            head = await cur.fetchone()
-            metrics.AUDIT_LOCK_WAIT.observe(time.perf_counter() - waited)
-            metrics.AUDIT_BATCH.observe(len(events))
-            link(events, *(head or (0, GENESIS_HASH, None)))
-            await cur.executemany(self._insert_sql, [self._bind(ev) for ev in events])
+        written = False
+        try:
+            async with state.conn.transaction():
+                cur = state.conn.cursor()
+                waited = time.perf_counter()
+                await cur.execute(self._lock_head_sql)
+                head = await cur.fetchone()
+                metrics.AUDIT_LOCK_WAIT.observe(time.perf_counter() - waited)
+                metrics.AUDIT_BATCH.observe(len(events))
+                link(events, *(head or (0, GENESIS_HASH, None)))
+                written = True
+                await cur.executemany(self._insert_sql, [self._bind(ev) for ev in events])
+        except psycopg.OperationalError:
+            if fresh or written:
+                raise  # a new connection failing, or an outcome we cannot know: the callers'
+            # The kept connection was already broken (the database restarted, failed over
+            # or dropped it since the last batch) and nothing of this batch was sent
+            # (issue 21): once more on a new connection, as the engine's pool pre-ping does.
+            await self._drop_connection(state)
+            await self._append_once(state, events)
 
     def _bind(self, ev: NewEvent) -> dict[str, Any]:
         values = row_values(ev)

@@ -240,3 +240,49 @@ def _state(data: dict[bytes, bytes]) -> State:
         return dt.datetime.fromtimestamp(float(v), dt.UTC) if v else None
 
     return State(int(data.get(b"failures", 0)), ts(b"last"), ts(b"locked_until"))
+
+
+class FallbackThrottleStore:
+    """Redis while it answers, the database while it does not (issue 21; DESIGN §9: "Redis
+    loss degrades to the database, never to 500s"). ``breaker`` (idp.redis_client) keeps
+    requests from waiting a Redis timeout each while it is down. Counts kept in Redis
+    during an outage are not seen by the database store and the other way round: a
+    throttle may count from zero once when the store changes, which is what losing
+    Redis already meant."""
+
+    def __init__(self, redis_store: RedisThrottleStore, db_store: DbThrottleStore, breaker) -> None:
+        self.redis = redis_store
+        self.db = db_store
+        self.breaker = breaker
+        from idp.redis_client import redis_errors
+
+        self._errors = redis_errors()
+
+    def _call(self, name: str, *args):
+        if self.breaker.available():
+            try:
+                result = getattr(self.redis, name)(*args)
+            except self._errors as exc:
+                self.breaker.failed(exc)
+            else:
+                self.breaker.succeeded()
+                return result
+        return getattr(self.db, name)(*args)
+
+    def get(self, key: str) -> State:
+        return self._call("get", key)
+
+    def get_many(self, keys: list[str]) -> dict[str, State]:
+        return self._call("get_many", keys)
+
+    def record_failure(self, key: str, rules: Rules, now: dt.datetime) -> State:
+        return self._call("record_failure", key, rules, now)
+
+    def clear(self, key: str) -> bool:
+        return self._call("clear", key)
+
+    def add(self, key: str, n: int, now: dt.datetime, expires_at: dt.datetime) -> int:
+        return self._call("add", key, n, now, expires_at)
+
+    def purge(self, now: dt.datetime) -> int:
+        return self.db.purge(now)  # Redis's window counters expire by themselves

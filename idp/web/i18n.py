@@ -183,6 +183,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ไม่สามารถเปิดหน้านี้ได้โดยตรง กรุณาเริ่มใหม่จากแอปพลิเคชัน",
         "en": "This page cannot be opened directly. Start again from the application.",
     },
+    "service_unavailable": {
+        "th": "ระบบขัดข้องชั่วคราว กรุณาลองใหม่อีกครั้งในอีกสักครู่",
+        "en": "The service is briefly unavailable. Please try again in a moment.",
+    },
     "need_fresh_mfa": {
         "th": "กรุณายืนยันด้วยปัจจัยที่สองอีกครั้งก่อนทำรายการนี้",
         "en": "Confirm your second factor again before doing this.",

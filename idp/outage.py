@@ -1,0 +1,126 @@
+"""A backing service down, frozen or too slow: 503 with ``Retry-After`` in the format of
+the surface that was called (issue 21), never a text/plain 500.
+
+- ``/token``, ``/userinfo``, ``/revoke``, ``/introspect``, discovery and JWKS: OAuth JSON
+  ``{"error": "temporarily_unavailable"}`` (RFC 6749 §4.1.2.1 names the code; the same
+  body at the token endpoint lets a client library read it);
+- ``/admin/v1``: RFC 9457 problem+json, type ``urn:govid:problem:service-unavailable``;
+- ``/scim/v2``: SCIM's own error (RFC 7644 §3.12, ``application/scim+json``, status
+  "503"), as every other SCIM error;
+- people's pages: the error page in their language.
+
+Which exceptions mean an outage: the database driver's ``OperationalError`` (connection
+refused or lost, no answer within IDP_DB_CLIENT_TIMEOUT_SECONDS, statement or lock
+timeout, SQLite busy), SQLAlchemy's pool timeout, Redis connection errors and
+``ServiceUnavailable`` raised by GovID's own code (the audit group commit).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
+
+log = logging.getLogger(__name__)
+
+
+class ServiceUnavailable(Exception):
+    """A backing service did not do what was asked in time; the caller may retry."""
+
+
+def outage_exceptions() -> tuple[type[BaseException], ...]:
+    kinds: list[type[BaseException]] = [
+        ServiceUnavailable,
+        sa_exc.OperationalError,  # psycopg/sqlite OperationalError wrapped by SQLAlchemy
+        sa_exc.TimeoutError,  # no pooled connection within IDP_DB_POOL_TIMEOUT_SECONDS
+    ]
+    try:
+        import psycopg
+
+        kinds.append(psycopg.OperationalError)  # raw psycopg (the audit group commit)
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+    try:
+        from redis import exceptions as redis_exc
+
+        kinds += [redis_exc.ConnectionError, redis_exc.TimeoutError]
+    except ImportError:  # pragma: no cover - redis is a dependency
+        pass
+    return tuple(kinds)
+
+
+OAUTH_PATHS = (
+    "/token",
+    "/userinfo",
+    "/revoke",
+    "/introspect",
+    "/jwks",
+    "/.well-known",
+    "/backchannel",
+)
+PROBLEM_PATHS = ("/admin/v1",)
+SCIM_PATHS = ("/scim/v2",)
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(f"{p}/") for p in prefixes)
+
+
+def retry_after(request: Request) -> str:
+    services = getattr(request.app.state, "services", None)
+    seconds = getattr(getattr(services, "settings", None), "outage_retry_after_seconds", 5)
+    return str(seconds)
+
+
+async def outage_response(request: Request, exc: Exception) -> Response:
+    # One line, no traceback: an outage is the operator's to see in /readyz and metrics,
+    # not a bug. The message names the kind of failure, never a URL or a password.
+    log.warning("backing service unavailable on %s: %s", request.url.path, type(exc).__name__)
+    headers = {"Retry-After": retry_after(request), "Cache-Control": "no-store"}
+    path = request.scope.get("root_path", "") + request.scope.get("path", "")
+    if _under(path, PROBLEM_PATHS):
+        from idp.admin.problems import problem_response
+
+        return problem_response(
+            503,
+            "service-unavailable",
+            "Service temporarily unavailable",
+            "A service GovID depends on is not answering; try again later.",
+            headers=headers,
+            code="service_unavailable",
+        )
+    if _under(path, SCIM_PATHS):
+        from idp.admin.problems import scim_error
+
+        response = scim_error(503, "A service GovID depends on is not answering; try again later.")
+        response.headers.update(headers)
+        return response
+    accepts_html = "text/html" in request.headers.get("accept", "")
+    if _under(path, OAUTH_PATHS) or not accepts_html:
+        return JSONResponse(
+            {
+                "error": "temporarily_unavailable",
+                "error_description": "The service is temporarily unavailable; try again later",
+            },
+            status_code=503,
+            headers=headers,
+        )
+    from idp.oidc.routes import pages
+    from idp.web.i18n import translator
+
+    pg = pages(request)
+    return pg.render(
+        request,
+        "error.html",
+        status=503,
+        headers=headers,
+        error="temporarily_unavailable",
+        description=translator(pg.locale(request))("service_unavailable"),
+    )
+
+
+def install(app: FastAPI) -> None:
+    for kind in outage_exceptions():
+        app.add_exception_handler(kind, outage_response)

@@ -91,7 +91,7 @@ def deployed(url: str, *, migrate_url: str | None = None, **env: str) -> Iterato
             IDP_RATE_LIMITS="false",
             **{**FAST_LIMITS, **env},
         )
-        with serve(server_env, port=port) as base:
+        with serve(server_env, timeout=120, port=port) as base:  # a loaded CI machine
             world.base = base
             yield world
     finally:

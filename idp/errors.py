@@ -8,6 +8,11 @@ that was wrong where there is one.
 from __future__ import annotations
 
 
+class ServiceUnavailable(Exception):
+    """A backing service did not do what was asked in time; the caller may retry
+    (idp/outage.py answers 503 with Retry-After in the surface's own format)."""
+
+
 class DomainError(Exception):
     code = "error"
     exit_code = 1

@@ -23,11 +23,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 
+from idp.errors import ServiceUnavailable
+
 log = logging.getLogger(__name__)
-
-
-class ServiceUnavailable(Exception):
-    """A backing service did not do what was asked in time; the caller may retry."""
 
 
 def outage_exceptions() -> tuple[type[BaseException], ...]:
@@ -107,18 +105,12 @@ async def outage_response(request: Request, exc: Exception) -> Response:
             status_code=503,
             headers=headers,
         )
-    from idp.oidc.routes import pages
-    from idp.web.i18n import translator
-
-    pg = pages(request)
-    return pg.render(
-        request,
-        "error.html",
-        status=503,
-        headers=headers,
-        error="temporarily_unavailable",
-        description=translator(pg.locale(request))("service_unavailable"),
-    )
+    pg = getattr(request.app.state, "pages", None)  # the people's pages (idp/main.py)
+    if pg is None:
+        return JSONResponse({"error": "temporarily_unavailable"}, status_code=503, headers=headers)
+    response = pg.error(request, "temporarily_unavailable", "service_unavailable", status=503)
+    response.headers.update(headers)
+    return response
 
 
 def install(app: FastAPI) -> None:

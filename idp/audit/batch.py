@@ -51,7 +51,7 @@ from idp.audit.service import (
     row_values,
 )
 from idp.db import DbTimeouts
-from idp.outage import ServiceUnavailable
+from idp.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

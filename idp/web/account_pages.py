@@ -21,6 +21,7 @@ from idp.sessions.logout import end_session
 from idp.sessions.models import SsoSession
 from idp.web import help_pages
 from idp.web.flow import Flow, new_flow
+from idp.web.humane import device_name, factor_name, local_time
 from idp.web.i18n import translator
 from idp.web.mfa_pages import confirm_enrolment, render_enrol
 
@@ -72,6 +73,7 @@ def _overview(
         .order_by(SsoSession.created_at.desc())
     ).all()
     live = [r for r in rows if sessions.find_by_row(db, services.settings, r)]
+    locale = pg.locale(request)
     return pg.render(
         request,
         "account.html",
@@ -81,15 +83,18 @@ def _overview(
         error=error,
         pw_error=pw_error,
         pw_min=str(minimum),
-        level="2" if sso.acr == services.settings.acr_level2 else "1",
-        factors=[{"id": f.id, "kind": f.kind, "label": f.label} for f in factors],
+        level2=sso.acr == services.settings.acr_level2,
+        factors=[
+            {"id": f.id, "kind": f.kind, "name": factor_name(f.kind, f.label, locale)}
+            for f in factors
+        ],
         codes_left=mfa.recovery_codes_left(db, account.id),
         sessions=[
             {
                 "sid": r.sid,
-                "created": r.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "created": local_time(r.created_at, locale),
                 "ip": r.ip,
-                "agent": (r.user_agent or "")[:60],
+                "device": device_name(r.user_agent, locale),
                 "current": r.id == sso.id,
             }
             for r in live
@@ -282,7 +287,11 @@ def remove_factor_confirm(
     return pages(request).render(
         request,
         "factor_remove.html",
-        factor={"id": factor.id, "kind": factor.kind, "label": factor.label},
+        factor={
+            "id": factor.id,
+            "kind": factor.kind,
+            "name": factor_name(factor.kind, factor.label, pages(request).locale(request)),
+        },
         last=last,
     )
 

@@ -78,11 +78,20 @@ def restart_url(services, token: str | None) -> str | None:
     return local_path(data.get("n"))
 
 
-def expired_page(request: Request, token: str | None = None) -> Response:
+def expired_page(
+    request: Request, token: str | None = None, message: str = "step_expired"
+) -> Response:
+    """A step that cannot go on, said in words first (issue 19, 7): by default that it
+    was open too long; ``message="csrf"`` when the step is fine but the form is not."""
     # The language links keep the step (idp.web.render.same_step_url).
     restart = restart_url(request.app.state.services, token) if token else None
     return pages(request).error(
-        request, "interaction_expired", "csrf", interaction=token, restart=restart
+        request,
+        "interaction_expired",
+        message,
+        interaction=token,
+        restart=restart,
+        minutes=str(INTERACTION_TTL // 60),
     )
 
 
@@ -95,8 +104,10 @@ def load_flow(request: Request, db, services, token: str | None, *, csrf: str | 
     cannot go on: a broken interaction, a bad CSRF token, or no session (sign in first)."""
     flow = parse(request, services, token)
     pg = pages(request)
-    if flow is None or (csrf is not None and not pg.csrf_ok(request, csrf)):
+    if flow is None:
         return None, None, None, expired_page(request, token)
+    if csrf is not None and not pg.csrf_ok(request, csrf):
+        return None, None, None, expired_page(request, token, "csrf")
     sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
     if sso is None:
         return flow, None, None, login_redirect(flow)

@@ -87,9 +87,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "set_password_title": {"th": "ตั้งรหัสผ่าน", "en": "Set your password"},
     "set_password_help": {
-        "th": "ใช้รหัสผ่านอย่างน้อย 15 ตัวอักษร (หรือ 8 ตัวอักษรหากตั้งค่าการยืนยันตัวตนสองขั้นตอนแล้ว) "
+        "th": "ใช้รหัสผ่านอย่างน้อย 15 ตัวอักษร (หรือ 8 ตัวอักษรเมื่อตั้งค่าปัจจัยที่สองแล้ว) "
         "ประโยคยาว ๆ จำง่ายกว่าและปลอดภัยกว่า",
-        "en": "Use at least 15 characters (8 once two-step sign-in is set up). A long "
+        "en": "Use at least 15 characters (8 once you have a second factor). A long "
         "sentence is easier to remember and safer.",
     },
     "set_password_done": {
@@ -114,22 +114,33 @@ MESSAGES: dict[str, dict[str, str]] = {
     "key_label": {"th": "ชื่อกุญแจ (ไม่บังคับ)", "en": "Key name (optional)"},
     "enrol_title": {"th": "ตั้งค่าแอปยืนยันตัวตน", "en": "Set up an authenticator app"},
     "enrol_intro": {
-        "th": "แอปพลิเคชันนี้ต้องการการยืนยันตัวตนระดับ 2 สแกนคิวอาร์โค้ดด้วยแอปยืนยันตัวตน "
-        "(เช่น Google Authenticator, Microsoft Authenticator) แล้วกรอกรหัส 6 หลัก",
-        "en": "This application needs assurance level 2. Scan the QR code with an "
-        "authenticator app (such as Google or Microsoft Authenticator), then enter the "
-        "6-digit code it shows.",
+        "th": "ปัจจัยที่สองของคุณจะเป็นแอปยืนยันตัวตนบนโทรศัพท์ สแกนคิวอาร์โค้ดด้วยแอปยืนยันตัวตน "
+        "(เช่น Google Authenticator, Microsoft Authenticator) แล้วกรอกรหัส 6 หลักที่แอปแสดง",
+        "en": "Your second factor will be an authenticator app on your phone. Scan the QR "
+        "code with an authenticator app (such as Google or Microsoft Authenticator), then "
+        "enter the 6-digit code it shows.",
     },
     "enrol_manual": {"th": "หรือพิมพ์รหัสนี้ในแอป", "en": "Or type this key into the app"},
     "enrol_skip": {"th": "ข้ามไปก่อน", "en": "Not now"},
     "recovery_title": {"th": "รหัสกู้คืน", "en": "Recovery codes"},
     "recovery_intro": {
-        "th": "เก็บรหัสเหล่านี้ไว้ในที่ปลอดภัย แต่ละรหัสใช้ได้ครั้งเดียว เมื่อไม่มีโทรศัพท์ รหัสจะแสดงเพียงครั้งนี้เท่านั้น",
-        "en": "Keep these codes somewhere safe. Each works once, for when you do not "
-        "have your phone. They are shown only now.",
+        "th": "เก็บรหัสเหล่านี้ไว้ในที่ปลอดภัย ใช้แทนปัจจัยที่สองได้เมื่อไม่มีโทรศัพท์หรือกุญแจความปลอดภัยอยู่กับตัว "
+        "แต่ละรหัสใช้ได้ครั้งเดียว และจะแสดงให้เห็นเพียงครั้งนี้เท่านั้น",
+        "en": "Keep these codes somewhere safe. Use one instead of your second factor when "
+        "you do not have your phone or security key with you. Each works once. They are "
+        "shown only now.",
     },
     "account_title": {"th": "บัญชีของฉัน", "en": "My account"},
     "level": {"th": "ระดับการยืนยันตัวตนปัจจุบัน", "en": "Current assurance level"},
+    "signed_in_level2": {
+        "th": "คุณเข้าสู่ระบบครั้งนี้ด้วยรหัสผ่านและปัจจัยที่สอง",
+        "en": "You signed in this time with your password and your second factor.",
+    },
+    "signed_in_level1": {
+        "th": "คุณเข้าสู่ระบบครั้งนี้ด้วยรหัสผ่านเท่านั้น บางแอปพลิเคชันจะขอให้ยืนยันด้วยปัจจัยที่สองเพิ่ม",
+        "en": "You signed in this time with your password only. Some applications will "
+        "also ask for your second factor.",
+    },
     "second_factors": {"th": "ปัจจัยที่สอง", "en": "Second factors"},
     "none_yet": {"th": "ยังไม่ได้ตั้งค่า", "en": "None set up yet"},
     "add_totp": {"th": "ตั้งค่าแอปยืนยันตัวตน", "en": "Set up an authenticator app"},
@@ -156,24 +167,25 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This sign-out form has expired. Please try again.",
     },
     "no_client_id": {
-        "th": "คำขอนี้ไม่มีรหัสแอปพลิเคชัน ('client_id')",
-        "en": "The request has no 'client_id'.",
+        "th": "คำขอจากแอปพลิเคชันไม่ได้ระบุว่าเป็นแอปพลิเคชันใด",
+        "en": "The application's request did not say which application it is.",
     },
     "unknown_client": {
         "th": "แอปพลิเคชันนี้ไม่ได้ลงทะเบียนไว้กับระบบ",
         "en": "This application is not registered.",
     },
     "no_redirect_uri": {
-        "th": "คำขอนี้ไม่มีที่อยู่สำหรับส่งกลับ ('redirect_uri')",
-        "en": "The request has no 'redirect_uri'.",
+        "th": "คำขอจากแอปพลิเคชันไม่ได้ระบุว่าจะให้กลับไปที่ใดหลังเข้าสู่ระบบ",
+        "en": "The application's request did not say where to take you after signing in.",
     },
     "redirect_uri_mismatch": {
-        "th": "ที่อยู่สำหรับส่งกลับ ('redirect_uri') ไม่ตรงกับที่ลงทะเบียนไว้สำหรับแอปพลิเคชันนี้ (ต้องตรงกันทุกตัวอักษร)",
-        "en": "The 'redirect_uri' is not registered for this application (exact match).",
+        "th": "แอปพลิเคชันขอให้ส่งคุณกลับไปยังที่อยู่เว็บที่ไม่ได้ลงทะเบียนไว้ เพื่อความปลอดภัย GovID จึงไม่ส่งคุณไปที่นั่น",
+        "en": "The application asked to send you to a web address it has not registered, "
+        "so for your safety GovID will not send you there.",
     },
     "param_repeated": {
-        "th": "พารามิเตอร์ '{name}' ปรากฏในคำขอมากกว่าหนึ่งครั้ง",
-        "en": "'{name}' appears more than once.",
+        "th": "คำขอจากแอปพลิเคชันไม่ถูกต้อง เพราะมีข้อมูลบางส่วนซ้ำกัน",
+        "en": "The application's request is not valid: part of it was sent twice.",
     },
     "page_not_found": {
         "th": "ไม่พบหน้าที่ต้องการ กรุณาตรวจสอบที่อยู่เว็บอีกครั้ง",
@@ -349,13 +361,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Remove “{label}”? Once removed, it can no longer be used to sign in.",
     },
     "remove_last": {
-        "th": "นี่คือปัจจัยที่สองรายการสุดท้าย รหัสกู้คืนจะถูกลบด้วย และแอปพลิเคชันที่ต้องการระดับ 2 จะให้ตั้งค่าใหม่",
+        "th": "นี่คือปัจจัยที่สองรายการสุดท้าย รหัสกู้คืนจะถูกลบด้วย และแอปพลิเคชันที่ต้องใช้ปัจจัยที่สองจะให้คุณตั้งค่าใหม่",
         "en": "This is your last second factor: your recovery codes are removed too, "
-        "and applications that need level 2 will ask you to set one up again.",
+        "and applications that need a second factor will ask you to set one up again.",
     },
     "show_password": {"th": "แสดงรหัสผ่าน", "en": "Show password"},
     "remove_yes": {"th": "ลบ", "en": "Remove"},
     "remove_no": {"th": "ยกเลิก", "en": "Cancel"},
+    # --- issue 19, defect 7: plain words for codes, levels, devices, times and waits.
+    "error_details": {"th": "รายละเอียดสำหรับเจ้าหน้าที่", "en": "Details for support staff"},
+    "step_expired": {
+        "th": "หน้านี้เปิดค้างไว้นานเกิน {minutes} นาที จึงหมดอายุเพื่อความปลอดภัยของบัญชีคุณ กรุณาเริ่มใหม่อีกครั้ง",
+        "en": "This page was open for more than {minutes} minutes, so it has expired to "
+        "keep your account safe. Please start again.",
+    },
+    "kind_totp": {"th": "แอปยืนยันตัวตน", "en": "Authenticator app"},
+    "kind_webauthn": {"th": "กุญแจความปลอดภัย", "en": "Security key"},
+    "signed_in_at": {"th": "เข้าสู่ระบบเมื่อ {when}", "en": "signed in {when}"},
+    "unknown_device": {"th": "เบราว์เซอร์ที่ไม่รู้จัก", "en": "Unknown browser"},
+    "device_on": {"th": "{browser} บน {system}", "en": "{browser} on {system}"},
+    "mfa_throttled": {
+        "th": "กรอกรหัสผิดหลายครั้งเกินไป กรุณาลองใหม่ในอีก {wait}",
+        "en": "Too many wrong codes. Try again in {wait}.",
+    },
     # --- issue 19, defect 11: which app is asking, and who runs it.
     "sign_in_to_agency": {
         "th": "เข้าสู่ระบบเพื่อใช้งาน {app} ซึ่งเป็นบริการของ{agency}",

@@ -21,7 +21,7 @@ from idp.deps import DbDep, ServicesDep
 from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
 from idp.web.flow import Flow, continue_after, load_flow, login_redirect
-from idp.web.i18n import translator
+from idp.web.i18n import translator, wait_text
 from idp.web.login_page import asking_app
 
 router = APIRouter()
@@ -38,6 +38,7 @@ def _page(
     *,
     error: str | None = None,
     status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     pg = pages(request)
     kinds = {f.kind for f in mfa.second_factors(db, account.id)}
@@ -47,6 +48,7 @@ def _page(
         request,
         "mfa.html",
         status=status,
+        headers=headers,
         locale=flow.locale,
         error=error,
         interaction=flow.token,
@@ -60,13 +62,35 @@ def _page(
     )
 
 
+class Throttled(Exception):
+    """Too many wrong codes: ``retry_after`` seconds until the next try is heard."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
 def verify_second_factor(db, services, account: Account, code: str, ip: str | None) -> str | None:
-    """The method that matched ("totp" | "recovery"), or None. Throttled per account."""
+    """The method that matched ("totp" | "recovery"), or None. Throttled per account:
+    ``Throttled`` while the account's tries are locked (the page says how long)."""
     store = services.throttle_store(db)
     key, rules, now = f"mfa:{account.id}", rules_for(services.settings), utcnow()
     state = store.get(key)
-    if not decide(state, rules, now).allowed:
-        return None
+    decision = decide(state, rules, now)
+    if not decision.allowed:
+        audit.record(
+            db,
+            "oidc.mfa.failed",
+            outcome="failure",
+            subject=str(account.id),
+            agency_id=account.agency_id,
+            ip=ip,
+            details={
+                "method": "totp" if code.strip().replace(" ", "").isdigit() else "recovery",
+                "reason": "throttled",
+            },
+        )
+        raise Throttled(decision.retry_after)
     code = code.strip()
     method = None
     if code.replace(" ", "").isdigit():
@@ -147,7 +171,20 @@ def mfa_submit(
     flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
     if early:
         return early
-    method = verify_second_factor(db, services, account, code, client_ip(request))
+    try:
+        method = verify_second_factor(db, services, account, code, client_ip(request))
+    except Throttled as exc:
+        wait = max(1, exc.retry_after)
+        return _page(
+            request,
+            flow,
+            db,
+            services,
+            account,
+            status=429,
+            headers={"Retry-After": str(wait)},
+            error=translator(flow.locale)("mfa_throttled", wait=wait_text(wait, flow.locale)),
+        )
     if method is None:
         return _page(
             request,

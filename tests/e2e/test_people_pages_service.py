@@ -4,17 +4,23 @@ pages before the fix."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from idp.accounts.models import Account
 from idp.admin import links
+from idp.credentials.login import rules_for
+from idp.db import utcnow
+from idp.sessions.models import SsoSession
 from idp.web.i18n import translator
 from tests.e2e.test_people_pages_defects import (  # noqa: F401 (page: a fixture)
     new_person,
     page,
+    sign_in_to_account,
     with_app,
 )
 from tests.protocol.conftest import PASSWORD
@@ -123,3 +129,115 @@ def test_consent_lists_information_only_and_says_whose_privacy_notice(
     page.wait_for_selector("form[action='/consent']")
     assert page.locator("ul.scopes li").count() == 0
     assert t("consent_intro_id_only", app=app, agency=agency) in page.inner_text("main")
+
+
+# ------------------------------------------------- 7. plain words, not raw values
+
+WINDOWS_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+THAI_MONTHS = (
+    "มกราคม|กุมภาพันธ์|มีนาคม|เมษายน|พฤษภาคม|มิถุนายน|กรกฎาคม|สิงหาคม|กันยายน|ตุลาคม|พฤศจิกายน|ธันวาคม"
+)
+
+
+def test_no_protocol_words_or_levels_in_the_thai_texts():
+    from idp.web.i18n import MESSAGES
+
+    for key, text in MESSAGES.items():
+        th = text["th"]
+        for word in ("client_id", "redirect_uri", "ระดับ 2", "ระดับ 1", "totp", "สองขั้นตอน"):
+            assert word not in th, (key, word)
+        for word in ("level 2", "level 1", "two-step", "totp"):
+            assert word not in text["en"], (key, word)
+
+
+@pytest.mark.parametrize("locale", ["th", "en"])
+def test_error_pages_lead_with_words_and_keep_the_code_for_details(
+    page,  # noqa: F811
+    e2e_world,
+    locale,
+):
+    w, t = e2e_world, translator(locale)
+    page.goto(f"{w.base}/help?lang={locale}")
+    rp = rp_client(w, "web")
+    url, *_ = authorize_url(w, rp)
+    cases = {
+        f"{w.base}/authorize?response_type=code": ("invalid_request", t("no_client_id")),
+        re.sub(r"redirect_uri=[^&]+", "redirect_uri=https%3A%2F%2Fevil.example%2F", url): (
+            "invalid_request",
+            t("redirect_uri_mismatch"),
+        ),
+        f"{w.base}/login?i=expired.token": ("interaction_expired", t("step_expired", minutes="10")),
+    }
+    for address, (code, words) in cases.items():
+        page.goto(address)
+        alert = page.locator("[role=alert]")
+        assert alert.inner_text().strip() == words, address
+        assert page.inner_text("#error-details").endswith(code)
+        text = page.inner_text("main")
+        assert text.count(code) == 1, address  # only on the details line
+        assert text.index(words) < text.index(code)
+        if locale == "th":
+            assert "client_id" not in text and "redirect_uri" not in text
+
+
+@pytest.mark.parametrize("locale", ["th", "en"])
+def test_account_page_speaks_of_devices_times_and_factors_in_words(browser, e2e_world, locale):
+    w, t = e2e_world, translator(locale)
+    context = browser.new_context(locale=locale, user_agent=WINDOWS_CHROME)
+    tab = context.new_page()
+    email = new_person(w)
+    with_app(w, email)
+    sign_in_to_account(tab, w, email, locale)
+    main = tab.inner_text("main")
+    # No "level 1" or raw kinds.
+    assert t("signed_in_level1") == tab.inner_text("#sign-in-strength")
+    assert not re.search(r"(?i)level\s*\d|ระดับ|\(totp\)|\btotp\b", main), main
+    assert tab.inner_text(".factor-name") == t("kind_totp")
+    # The device by name, not "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/5".
+    assert tab.inner_text(".device") == t("device_on", browser="Chrome", system="Windows")
+    assert "Mozilla" not in main
+    # When, in Bangkok time; a Thai page in the Buddhist era with the month's Thai name.
+    with w.services.sessions() as db:
+        account = db.scalars(select(Account).where(Account.email == email)).one()
+        created = (
+            db.scalars(
+                select(SsoSession)
+                .where(SsoSession.account_id == account.id)
+                .order_by(SsoSession.created_at.desc())
+            )
+            .first()
+            .created_at
+        )
+    bangkok = created.replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Asia/Bangkok"))
+    when = tab.inner_text(".signed-in-at")
+    assert "UTC" not in when and f"{bangkok:%H:%M}" in when
+    if locale == "th":
+        assert re.search(rf"{bangkok.day} ({THAI_MONTHS}) {bangkok.year + 543} ", when), when
+    else:
+        assert f"{bangkok.day} {bangkok:%B} {bangkok.year}" in when
+    context.close()
+
+
+@pytest.mark.parametrize("locale", ["th", "en"])
+def test_a_locked_second_step_says_the_wait_in_minutes(page, e2e_world, locale):  # noqa: F811
+    w, t = e2e_world, translator(locale)
+    email = new_person(w)
+    with_app(w, email)
+    with w.services.sessions.begin() as db:
+        account = db.scalars(select(Account).where(Account.email == email)).one()
+        store, rules = w.services.throttle_store(db), rules_for(w.services.settings)
+        for _ in range(rules.lock_threshold):
+            store.record_failure(f"mfa:{account.id}", rules, utcnow())
+    url, *_ = authorize_url(w, rp_client(w, "strict"), ui_locales=locale)
+    page.goto(url)
+    sign_in(page, email)
+    page.fill("form[action='/mfa'] #code", "123456")
+    page.click("form[action='/mfa'] #code ~ button[type=submit]")
+    alert = page.locator("#form-error")
+    minutes = rules.lock_seconds // 60
+    wait = f"{minutes} นาที" if locale == "th" else f"{minutes} minutes"
+    assert alert.inner_text() == t("mfa_throttled", wait=wait)
+    assert str(rules.lock_seconds) not in alert.inner_text()

@@ -104,16 +104,17 @@ def test_error_pages_for_people_speak_thai(world):
     th = {"Accept-Language": "th"}
     en = {"Accept-Language": "en"}
     web = world.client("web")["client_id"]
+    th_t, en_t = translator("th"), translator("en")  # issue 19, 7: words, not parameters
     cases = [
         ("/authorize/resume?i=broken", "การเข้าสู่ระบบใช้เวลานานเกินไป", "took too long"),
-        ("/authorize?response_type=code&scope=openid", "ไม่มีรหัสแอปพลิเคชัน", "no 'client_id'"),
+        ("/authorize?response_type=code&scope=openid", th_t("no_client_id"), "which application"),
         ("/authorize?client_id=nobody&redirect_uri=x", "ไม่ได้ลงทะเบียน", "not registered"),
         (
             f"/authorize?client_id={web}&redirect_uri=https://evil.example/cb",
-            "ไม่ตรงกับที่ลงทะเบียนไว้",
-            "'redirect_uri' is not registered",
+            th_t("redirect_uri_mismatch"),
+            en_t("redirect_uri_mismatch"),
         ),
-        (f"/authorize?client_id={web}&client_id=x", "มากกว่าหนึ่งครั้ง", "more than once"),
+        (f"/authorize?client_id={web}&client_id=x", th_t("param_repeated"), "sent twice"),
     ]
     for path, thai, english in cases:
         r = httpx.get(f"{world.base}{path}", headers=th)

@@ -1,0 +1,108 @@
+"""Values as a person reads them (issue 19, 7): times in Thailand's time zone, with
+Thai month names and Buddhist-era years on Thai pages; a device as "Chrome on Windows"
+rather than its raw user-agent string; a second factor by what it is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from idp.web.i18n import translator
+
+BANGKOK = ZoneInfo("Asia/Bangkok")
+BUDDHIST_ERA_OFFSET = 543  # B.E. = C.E. + 543 (the year used on Thai official documents)
+THAI_MONTHS = (
+    "มกราคม",
+    "กุมภาพันธ์",
+    "มีนาคม",
+    "เมษายน",
+    "พฤษภาคม",
+    "มิถุนายน",
+    "กรกฎาคม",
+    "สิงหาคม",
+    "กันยายน",
+    "ตุลาคม",
+    "พฤศจิกายน",
+    "ธันวาคม",
+)
+ENGLISH_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def local_time(when: dt.datetime, locale: str) -> str:
+    """'7 ธันวาคม 2569 เวลา 21:05 น.' / '7 December 2026 at 21:05' (Bangkok time).
+    A naive value is taken as UTC (how GovID stores times)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    t = when.astimezone(BANGKOK)
+    if locale == "th":
+        year = t.year + BUDDHIST_ERA_OFFSET
+        return f"{t.day} {THAI_MONTHS[t.month - 1]} {year} เวลา {t:%H:%M} น."
+    return f"{t.day} {ENGLISH_MONTHS[t.month - 1]} {t.year} at {t:%H:%M}"
+
+
+def clock_time(when: dt.datetime, locale: str) -> str:
+    """Only the hour and minute, Bangkok time: '21:05 น.' / '21:05'."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    t = when.astimezone(BANGKOK)
+    return f"{t:%H:%M} น." if locale == "th" else f"{t:%H:%M}"
+
+
+# Order matters: many browsers name the engines they resemble ("Edg/... Chrome/...
+# Safari/..."), so the more specific token is looked for first.
+_BROWSERS = (
+    ("EdgA?/|EdgiOS/", "Edge"),
+    ("OPR/|Opera", "Opera"),
+    ("SamsungBrowser/", "Samsung Internet"),
+    ("Line/", "LINE"),
+    ("FxiOS/|Firefox/", "Firefox"),
+    ("CriOS/|Chrome/|Chromium/", "Chrome"),
+    ("Version/[0-9.]+.*Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("CrOS", "ChromeOS"),
+    ("Mac OS X|Macintosh", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def device_name(user_agent: str | None, locale: str) -> str:
+    """A readable name for a browser from its User-Agent header: 'Chrome on Windows'
+    ('Chrome บน Windows'); the browser or system alone when only one is known; else
+    'Unknown browser'. Only common names: it is a hint for the person, not an inventory
+    (no version numbers, never the raw string cut at some length)."""
+    t = translator(locale)
+    ua = (user_agent or "")[:512]
+    browser = next((name for pattern, name in _BROWSERS if re.search(pattern, ua)), None)
+    system = next((name for pattern, name in _SYSTEMS if re.search(pattern, ua)), None)
+    if browser and system:
+        return t("device_on", browser=browser, system=system)
+    return browser or system or t("unknown_device")
+
+
+def factor_name(kind: str, label: str | None, locale: str) -> str:
+    """'Authenticator app', or 'Security key: Blue key' when the person named the key
+    (the default labels are the kind's name again and are not repeated)."""
+    t = translator(locale)
+    kind_name = t(f"kind_{kind}") if kind in ("totp", "webauthn") else kind
+    if not label or label in ("Authenticator", "Security key"):
+        return kind_name
+    return f"{kind_name}: {label}"

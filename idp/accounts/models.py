@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -77,6 +78,20 @@ class Account(Base):
 
     def __repr__(self) -> str:
         return f"<Account {self.email} {self.status}>"
+
+
+# The console's account search (issue 20, idp.admin.accounts): prefix matches on the
+# names and the email, the citizen ID's last four, the locked filter. On PostgreSQL
+# text_pattern_ops lets LIKE 'x%' use them whatever the database's collation.
+SEARCH_COLUMNS = ("given_name_th", "family_name_th", "given_name_en", "family_name_en")
+for _name in (*SEARCH_COLUMNS, "email"):
+    Index(
+        f"ix_account_{_name}_pattern",
+        getattr(Account, _name),
+        postgresql_ops={_name: "text_pattern_ops"},
+    )
+Index("ix_account_citizen_id_last4", Account.citizen_id_last4)
+Index("ix_account_locked_until", Account.locked_until)
 
 
 class RoleGrant(Base):

@@ -380,6 +380,7 @@ def resume(
     account: Account,
     *,
     actor: str | None = None,
+    reason: str = "",
     expected_version: int | None = None,
 ) -> Account:
     """Undo a suspension."""
@@ -391,6 +392,7 @@ def resume(
         "admin.account.resumed",
         actor=actor,
         expected_version=expected_version,
+        details={"reason": reason[:200]} if reason else None,
     )
 
 
@@ -399,6 +401,7 @@ def soft_delete(
     account: Account,
     *,
     actor: str | None = None,
+    reason: str = "",
     expected_version: int | None = None,
 ) -> Account:
     """Mark deleted (the row and its audit trail stay; a purge job erases PII later);
@@ -411,4 +414,5 @@ def soft_delete(
         "admin.account.deleted",
         actor=actor,
         expected_version=expected_version,
+        details={"reason": reason[:200]} if reason else None,
     )

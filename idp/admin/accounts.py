@@ -19,13 +19,18 @@ from sqlalchemy.orm import Session
 from idp.accounts import addresses
 from idp.accounts import citizen_id as cid
 from idp.accounts import service as accounts
-from idp.accounts.models import ACCOUNT_STATUSES, Account, RoleGrant
+from idp.accounts.models import Account, RoleGrant
 from idp.admin import links
+from idp.admin.account_search import (  # noqa: F401  (the service's public names)
+    SORT_FIELDS,
+    AccountFilter,
+    list_accounts,
+    second_factor_ids,
+)
 from idp.admin.authz import agency_code_in_scope
 from idp.admin.context import Ctx, check_version
 from idp.admin.errors import InvalidFields, OutsideScope
 from idp.admin.models import AccountToken
-from idp.admin.paging import Page, paginate
 from idp.audit import service as audit
 from idp.credentials import mfa
 from idp.credentials.login import unlock_account
@@ -38,21 +43,8 @@ from idp.sessions.models import SsoSession
 from idp.tokens import service as tokens
 from idp.tokens.models import Grant
 
-SORT_FIELDS = {
-    "email": Account.email,
-    "created_at": Account.created_at,
-    "updated_at": Account.updated_at,
-}
 PURGED_DOMAIN = "purged.invalid"
 MIN_PASSWORD = 15
-
-
-@dataclass(frozen=True)
-class AccountFilter:
-    status: str | None = None
-    agency: str | None = None  # code; includes its subtree
-    email_prefix: str | None = None
-    updated_since: dt.datetime | None = None
 
 
 # ------------------------------------------------------------------------------- reading
@@ -71,39 +63,6 @@ def get(ctx: Ctx, account_id: uuid.UUID | str, permission: str = "accounts:read"
     if not scope.covers(account.agency):
         raise OutsideScope("no such account", field="account")
     return account
-
-
-def list_accounts(
-    ctx: Ctx, f: AccountFilter, *, sort: str = "email", cursor: str | None, limit: int
-) -> Page:
-    scope = ctx.scope("accounts:read")
-    stmt = scope.apply(select(Account), Account.agency_id)
-    if f.status:
-        if f.status not in ACCOUNT_STATUSES:
-            raise InvalidInput(
-                f"status must be one of {', '.join(ACCOUNT_STATUSES)}", field="status"
-            )
-        stmt = stmt.where(Account.status == f.status)
-    if f.agency:
-        from idp.agencies.service import subtree_ids_stmt
-
-        agency = agency_code_in_scope(ctx.db, scope, f.agency)
-        stmt = stmt.where(Account.agency_id.in_(subtree_ids_stmt(agency)))
-    if f.email_prefix:
-        stmt = stmt.where(Account.email.startswith(f.email_prefix.lower(), autoescape=True))
-    if f.updated_since:
-        if f.updated_since.tzinfo is None:
-            raise InvalidInput("updated_since needs a time zone", field="updated_since")
-        stmt = stmt.where(Account.updated_at >= f.updated_since)
-    return paginate(
-        ctx.db,
-        stmt,
-        id_column=Account.id,
-        sort_fields=SORT_FIELDS,
-        sort=sort,
-        cursor=cursor,
-        limit=limit,
-    )
 
 
 # ------------------------------------------------------------------------------ creating
@@ -240,14 +199,14 @@ def suspend(ctx: Ctx, account_id, reason: str, expected) -> Account:
     return account
 
 
-def resume(ctx: Ctx, account_id, expected) -> Account:
+def resume(ctx: Ctx, account_id, expected, reason: str = "") -> Account:
     account = _writable(ctx, account_id, expected)
-    return accounts.resume(ctx.db, account, actor=ctx.actor)
+    return accounts.resume(ctx.db, account, actor=ctx.actor, reason=reason)
 
 
-def delete(ctx: Ctx, account_id, expected) -> Account:
+def delete(ctx: Ctx, account_id, expected, reason: str = "") -> Account:
     account = _writable(ctx, account_id, expected)
-    accounts.soft_delete(ctx.db, account, actor=ctx.actor)
+    accounts.soft_delete(ctx.db, account, actor=ctx.actor, reason=reason)
     end_everything(ctx, account, "account_deleted")
     ctx.db.execute(sql_delete(RoleGrant).where(RoleGrant.account_id == account.id))
     return account

@@ -77,6 +77,7 @@ def create_admin_app(services: Services) -> FastAPI:
         routes_clients,
         routes_imports,
         routes_outbox,
+        routes_summary,
     )
 
     api = FastAPI(
@@ -99,6 +100,7 @@ def create_admin_app(services: Services) -> FastAPI:
     root.include_router(routes_imports.router)
     root.include_router(routes_outbox.router)
     root.include_router(routes_audit.router)
+    root.include_router(routes_summary.router)
     api.include_router(root)
     _with_problem_schema(api)
     return api

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import object_session
 
 from idp.accounts.service import AccountChanges, NewAccount
 from idp.admin import accounts as svc
@@ -37,12 +38,16 @@ from idp.admin.schemas import (
     SuspendIn,
     dump,
 )
+from idp.db import utcnow
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 Filter = Annotated[str | None, Query(max_length=320, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
-def account_body(a, protected: str | None = None) -> dict:
+def account_body(a, protected: str | None = None, second_factor: bool | None = None) -> dict:
+    if second_factor is None:  # one account: ask; a page passes what it read at once
+        session = object_session(a)
+        second_factor = bool(session and svc.second_factor_ids(session, [a.id]))
     return dump(
         AccountOut,
         {
@@ -53,6 +58,8 @@ def account_body(a, protected: str | None = None) -> dict:
             "has_password": a.password_hash is not None,
             "aliases": list(a.aliases or []),
             "protected": protected,
+            "has_second_factor": second_factor,
+            "locked": a.locked_until is not None and a.locked_until > utcnow(),
         },
     )
 
@@ -68,19 +75,34 @@ def list_accounts(
     agency: Filter = None,
     email_prefix: Filter = None,
     updated_since: Instant | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+            description="Words that each begin a name (Thai or English) or the email; "
+            "four digits also match the citizen ID's last four",
+        ),
+    ] = None,
+    has_second_factor: bool | None = None,
+    locked: bool | None = None,
     sort: Annotated[str, Query(pattern=r"^-?(email|created_at|updated_at)$")] = "email",
     cursor: Cursor = None,
     limit: Limit = 50,
 ):
     page = svc.list_accounts(
         ctx,
-        svc.AccountFilter(status, agency, email_prefix, updated_since),
+        svc.AccountFilter(
+            status, agency, email_prefix, updated_since, q, has_second_factor, locked
+        ),
         sort=sort,
         cursor=cursor,
         limit=limit,
     )
     protected = protections(ctx.caller, ctx.db, page.items)
-    items = [account_body(a, protected.get(a.id)) for a in page.items]
+    mfa = svc.second_factor_ids(ctx.db, [a.id for a in page.items])
+    items = [account_body(a, protected.get(a.id), a.id in mfa) for a in page.items]
     return respond(200, {"items": items, "next_cursor": page.next_cursor})
 
 
@@ -135,8 +157,10 @@ def patch_account(ctx: CtxDep, account_id: uuid.UUID, body: AccountPatch, if_mat
 
 
 @router.delete("/{account_id}", response_model=AccountOut, summary="Delete (soft)")
-def delete_account(ctx: CtxDep, account_id: uuid.UUID, if_match: IfMatch):
-    return _account(svc.delete(ctx, account_id, if_match))
+def delete_account(
+    ctx: CtxDep, account_id: uuid.UUID, if_match: IfMatch, body: SuspendIn | None = None
+):
+    return _account(svc.delete(ctx, account_id, if_match, body.reason if body else ""))
 
 
 @router.post("/{account_id}/suspend", response_model=AccountOut, summary="Suspend")
@@ -160,10 +184,12 @@ def resume(
     ctx: CtxDep,
     account_id: uuid.UUID,
     if_match: IfMatchOptional,
+    body: SuspendIn | None = None,
     key: IdempotencyKey = None,
 ):
+    reason = body.reason if body else ""
     return idempotent(
-        request, ctx, key, None, lambda: _account(svc.resume(ctx, account_id, if_match))
+        request, ctx, key, body, lambda: _account(svc.resume(ctx, account_id, if_match, reason))
     )
 
 

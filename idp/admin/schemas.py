@@ -183,6 +183,10 @@ class AccountOut(BaseModel):
     attachment_limit_mb: int
     aliases: list[str]
     has_password: bool
+    has_second_factor: bool = Field(
+        False, description="A confirmed authenticator app or security key"
+    )
+    locked: bool = Field(False, description="Locked by too many failed sign-ins just now")
     created_at: dt.datetime
     updated_at: dt.datetime
     deleted_at: dt.datetime | None

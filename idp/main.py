@@ -22,7 +22,14 @@ from idp.outbound import OutboundPolicy
 from idp.ratelimit import RateLimits
 from idp.services import Services
 from idp.sessions.logout import LogoutWorker
-from idp.web import account_pages, mfa_pages, pages, password_pages, webauthn_routes
+from idp.web import (
+    account_pages,
+    mfa_pages,
+    pages,
+    password_pages,
+    recovery_pages,
+    webauthn_routes,
+)
 from idp.web.render import Pages
 from idp.web.security import SecurityHeaders
 
@@ -109,5 +116,6 @@ def create_app(
     app.include_router(account_pages.router)
     app.include_router(webauthn_routes.router)
     app.include_router(password_pages.router)
+    app.include_router(recovery_pages.router)
     admin_api.mount(app, services)  # /admin/v1 and /scim/v2 (own OpenAPI docs)
     return app

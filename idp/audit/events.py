@@ -43,7 +43,11 @@ EVENT_TYPES: dict[str, str] = {
     "oidc.account.locked": "scope (account | ip), failures, until",
     "oidc.account.unlocked": "scope (account | ip), by (time | admin | password_reset)",
     # Credentials (subject = account id; actor = the account itself or an admin)
-    "credentials.password.changed": "by (self | admin | reset), sessions_ended",
+    "credentials.password.changed": (
+        "by (self | admin | reset | recovery), sessions_ended, method (recovery: totp | "
+        "recovery_code | webauthn), notified_to (recovery: the address told), notification"
+    ),
+    "credentials.password.recovery_failed": "method (totp | recovery_code | webauthn), reason",
     "credentials.password.rehashed": "from_scheme",
     "credentials.totp.enrolled": "credential",
     "credentials.totp.removed": "credential",

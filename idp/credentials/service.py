@@ -59,6 +59,25 @@ def change_password(
     every refresh token ends (the old password may be known to someone else)."""
     if not hasher.verify(policy.normalise(current), account.password_hash):
         raise WrongPassword("the current password is not correct", field="current_password")
+    return replace_password(db, hasher, keys, settings, account, new, keep=keep, by="self")
+
+
+def replace_password(
+    db: Session,
+    hasher: PasswordHasher,
+    keys: KeyRing,
+    settings: Settings,
+    account: Account,
+    new: str,
+    *,
+    keep: SsoSession | None,
+    by: str,
+    details: dict | None = None,
+) -> int:
+    """A new password once the person is known to be the owner (their current password,
+    or, ``by="recovery"``, a second factor or a recovery code): every session but
+    ``keep`` ends and every grant and refresh token is revoked, since the old password
+    may be known to someone else. Audited as ``credentials.password.changed``."""
     set_password(db, hasher, settings, account, new)
     ended = 0
     for row in db.scalars(
@@ -78,7 +97,7 @@ def change_password(
         actor=str(account.id),
         subject=str(account.id),
         agency_id=account.agency_id,
-        details={"by": "self", "sessions_ended": ended},
+        details={"by": by, "sessions_ended": ended, **(details or {})},
     )
     return ended
 

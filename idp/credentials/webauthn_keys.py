@@ -116,16 +116,23 @@ def register(
     return row
 
 
+def keys_of(db: Session, account_id: uuid.UUID) -> list[MfaCredential]:
+    return _keys(db, account_id)
+
+
 def authentication_options(db: Session, account: Account, issuer: str) -> tuple[str, bytes]:
+    return authentication_options_for_ids(
+        issuer, [base64url_to_bytes(k.credential_id) for k in _keys(db, account.id)]
+    )
+
+
+def authentication_options_for_ids(issuer: str, ids: list[bytes]) -> tuple[str, bytes]:
     rp_id, _ = rp_of(issuer)
     challenge = secrets.token_bytes(32)
     options = generate_authentication_options(
         rp_id=rp_id,
         challenge=challenge,
-        allow_credentials=[
-            PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
-            for k in _keys(db, account.id)
-        ],
+        allow_credentials=[PublicKeyCredentialDescriptor(id=i) for i in ids],
         user_verification=UserVerificationRequirement.PREFERRED,
     )
     return options_to_json(options), challenge

@@ -417,6 +417,12 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# Recovery, passkeys and the page frame (issue 19) keep their texts in their own module.
+from idp.web.i18n_service import MESSAGES as _SERVICE_MESSAGES  # noqa: E402
+
+MESSAGES.update(_SERVICE_MESSAGES)
+
+
 def pick_locale(
     ui_locales: str | None,
     cookie: str | None,

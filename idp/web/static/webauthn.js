@@ -97,6 +97,35 @@
       if (res.redirect) window.location.assign(res.redirect); else show(text("generic"));
     }).catch(explain);
   });
+  // Forgot password: prove a security key or passkey, then the new-password form (a
+  // form POST carrying the signed proof: never in the address bar).
+  function postForm(action, fields) {
+    var form = document.createElement("form");
+    form.method = "post"; form.action = action;
+    Object.keys(fields).forEach(function (name) {
+      var input = document.createElement("input");
+      input.type = "hidden"; input.name = name; input.value = fields[name];
+      form.appendChild(input);
+    });
+    document.body.appendChild(form); form.submit();
+  }
+  var recover = document.getElementById("recover-key");
+  if (recover) recover.addEventListener("click", function () {
+    var r = recover.dataset.r, csrf = recover.dataset.csrf;
+    clear();
+    if (!supported()) return;
+    post("/recover/key/options", csrf, {r: r}).then(function (res) {
+      var o = res.options;
+      o.challenge = b64urlToBuf(o.challenge);
+      (o.allowCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
+      return navigator.credentials.get({publicKey: o}).then(function (cred) {
+        return post("/recover/key/verify", csrf, {r: r, state: res.state, credential: credentialJSON(cred)});
+      });
+    }).then(function (res) {
+      if (res.proof) postForm("/recover/password", {csrf_token: csrf, proof: res.proof});
+      else show(text("generic"));
+    }).catch(explain);
+  });
   // A first key on an account without recovery codes: make them now (a form POST, so
   // the codes page is shown once, like after setting up an app).
   function makeRecoveryCodes(csrf) {

@@ -5,8 +5,11 @@ stopped at its end."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+import psycopg
 import pytest
 from joserfc.jwk import RSAKey
 
@@ -23,7 +27,7 @@ from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings, service_missing
 from tests.faults.clusters import Fleet, pg_bindir
 from tests.protocol.conftest import BackchannelReceiver, World, seed
-from tests.server import base_env, free_port, serve
+from tests.server import base_env, free_port, run_cli, serve
 
 
 @pytest.fixture
@@ -111,17 +115,17 @@ def machine_token(world: World, name: str = "machine", scope: str | None = None)
 @dataclass
 class Load:
     """Client-credentials tokens asked for in a loop by ``threads`` threads while a fault
-    happens: every answer is recorded (status, time), with each 200's access token."""
+    happens: every answer is recorded (sent, answered, status, the 200's access token)."""
 
     world: World
     threads: int = 4
-    answers: list[tuple[float, int, str | None]] = field(default_factory=list)
+    answers: list[tuple[float, float, int, str | None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     _workers: list[threading.Thread] = field(default_factory=list)
 
     def _run(self) -> None:
         c = self.world.client("machine")
-        with httpx.Client(base_url=self.world.base, timeout=20) as http:
+        with httpx.Client(base_url=self.world.base, timeout=30) as http:
             while not self.stop.is_set():
                 t = time.monotonic()
                 try:
@@ -131,11 +135,11 @@ class Load:
                         auth=(c["client_id"], c["secret"]),
                     )
                     token = r.json().get("access_token") if r.status_code == 200 else None
-                    self.answers.append((t, r.status_code, token))
+                    self.answers.append((t, time.monotonic(), r.status_code, token))
                     if r.status_code != 200:
                         time.sleep(0.05)
                 except httpx.TransportError:
-                    self.answers.append((t, 0, None))
+                    self.answers.append((t, time.monotonic(), 0, None))
                     time.sleep(0.05)
 
     def __enter__(self) -> Load:
@@ -148,23 +152,57 @@ class Load:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         for th in self._workers:
-            th.join(30)
+            th.join(60)
 
     def ok_tokens(self) -> list[str]:
-        return [tok for _, status, tok in self.answers if status == 200 and tok]
+        return [tok for *_, status, tok in self.answers if status == 200 and tok]
 
-    def statuses(self) -> dict[int, int]:
+    def statuses(self, since: float = 0.0) -> dict[int, int]:
         out: dict[int, int] = {}
-        for _, status, _tok in self.answers:
-            out[status] = out.get(status, 0) + 1
+        for sent, _done, status, _tok in self.answers:
+            if sent >= since:
+                out[status] = out.get(status, 0) + 1
         return out
 
-    def recovered_after(self, since: float) -> float | None:
-        """Seconds from ``since`` to the first 200 answered for a request sent after it."""
-        for t, status, _ in sorted(self.answers):
-            if t >= since and status == 200:
-                return t - since
-        return None
+    def recovery(self, fault_at: float) -> tuple[float | None, dict[int, int]]:
+        """Seconds from the fault to the first 200 answered after every failure it caused
+        (a 200 sent after the last non-200), and the failures seen meanwhile."""
+        after = sorted(a for a in self.answers if a[1] >= fault_at)
+        failures = [a for a in after if a[2] != 200]
+        if not failures:
+            first_ok = next((a for a in after if a[2] == 200), None)
+            return (first_ok[1] - fault_at if first_ok else None), {}
+        last_fail = max(a[1] for a in failures)
+        ok = [a for a in after if a[2] == 200 and a[0] >= last_fail]
+        counts: dict[int, int] = {}
+        for a in failures:
+            counts[a[2]] = counts.get(a[2], 0) + 1
+        return (min(a[1] for a in ok) - fault_at if ok else None), counts
+
+
+def jti_of(token: str) -> str:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
+
+
+def audited_jtis(dsn: str) -> set[str]:
+    """The ``jti`` of every token the audit log says was issued."""
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        rows = conn.execute(
+            "SELECT details->>'jti' FROM audit_event WHERE type = 'oidc.token.issued'"
+        ).fetchall()
+    return {r[0] for r in rows if r[0]}
+
+
+def audit_verify(world: World, url: str) -> subprocess.CompletedProcess:
+    env = base_env(
+        IDP_DATABASE_URL=url,
+        IDP_ENV="test",
+        IDP_SECRET_KEY=TEST_SECRET_KEY,
+        IDP_DATA_KEY=TEST_DATA_KEY,
+        IDP_ISSUER=world.base,
+    )
+    return run_cli(env, "audit", "verify")
 
 
 def wait_until(predicate, timeout: float, every: float = 0.1):

@@ -31,6 +31,10 @@ def readyz(services: ServicesDep) -> JSONResponse:
             with services.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             current = migrate.current_revisions(services.engine)
+            since = None
+            if current != migrate.head_revisions():
+                with services.engine.connect() as conn:
+                    since = migrate.recorded_compatibility(conn)
     except Exception as exc:  # any driver error means "not ready"
         return JSONResponse(
             {"status": "unavailable", "reason": f"database unreachable: {type(exc).__name__}"},
@@ -38,16 +42,24 @@ def readyz(services: ServicesDep) -> JSONResponse:
             headers=RETRY,
         )
     head = migrate.head_revisions()
-    if current != head:
+    if not migrate.runs_on(current, since):
         return JSONResponse(
             {
                 "status": "unavailable",
                 "reason": f"database schema at {migrate.describe(current) or 'nothing'}, "
-                f"expected {migrate.describe(head)}; run `idp db upgrade`",
+                f"expected {migrate.describe(head)}"
+                + (f" (this schema needs code at {since} or later)" if since else "")
+                + "; run `idp db upgrade` with the code that matches it",
             },
             status_code=503,
+            headers=RETRY,
         )
     body = {"status": "ready", "schema": migrate.describe(current)}
+    if current != head:
+        # A rolling upgrade: the schema is newer than this code and says this code runs
+        # on it (migrate.runs_on).
+        body["code"] = migrate.describe(head)
+        body["schema_compatible_since"] = since
     if services.settings.redis_url:
         # Redis down is a degraded service, not an unready one: it holds only counters,
         # and the database takes over their work (idp/redis_client.py). Every instance

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.agencies.models import Agency
@@ -100,6 +100,10 @@ class Export:
     def stream(self, session: Session) -> Iterator[bytes]:
         """The file, in chunks of a few hundred KB. Run inside one read transaction."""
         dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            # One COPY may rightly run for minutes: not under the service's statement
+            # timeout (IDP_DB_STATEMENT_TIMEOUT_MS, issue 21), for this transaction only.
+            session.execute(text("SET LOCAL statement_timeout = 0"))
         filters = _bounded(self.filters, self.freeze(session))
         stmt = formats.statement(
             dialect, self.format, lambda q: query.where(q, filters, self.scope)

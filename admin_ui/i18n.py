@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from admin_ui.i18n_accounts import TEXTS as ACCOUNT_TEXTS
 from admin_ui.i18n_screens import TEXTS as SCREEN_TEXTS
 
 LOCALES = ("th", "en")
@@ -133,6 +134,7 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 TEXTS.update(SCREEN_TEXTS)  # agencies, apps, import and audit (admin_ui/i18n_screens.py)
+TEXTS.update(ACCOUNT_TEXTS)  # dashboard, accounts, roles (admin_ui/i18n_accounts.py)
 
 
 def translator(locale: str):

@@ -19,8 +19,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from admin_ui import oidc, screens_agencies, screens_apps, screens_audit, screens_import
-from admin_ui.api import AdminApi, SignInRequired, Unavailable, idempotency_key
+from admin_ui import (
+    oidc,
+    screens_accounts,
+    screens_agencies,
+    screens_apps,
+    screens_audit,
+    screens_import,
+)
+from admin_ui.api import AdminApi, SignInRequired, Unavailable
 from admin_ui.config import Settings
 from admin_ui.i18n import LOCALES, translator
 from admin_ui.middleware import SecurityHeaders, ServerSession
@@ -129,14 +136,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if text.startswith("problem_"):
             text = t("problem_other")
         return text
-
-    def field_errors(request: Request, answer) -> dict[str, str]:
-        t = translator(locale_of(request))
-        out = {}
-        for e in answer.problem.get("errors") or []:
-            name = str(e.get("field", "")).split(".")[-1]
-            out[name] = f"{t('field_invalid')} ({t('code')}: {e.get('code', 'invalid')})"
-        return out
 
     # ------------------------------------------------------------------ errors
 
@@ -284,8 +283,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
+    # The only script: copy.js, the copy buttons of links shown once (CSP script-src 'self').
+    scripts = {"copy.js": (HERE / "static" / "copy.js").read_bytes()}
+
     @app.get("/static/{name}")
     async def static(name: str):
+        if name in scripts:
+            return Response(
+                scripts[name],
+                media_type="text/javascript",
+                headers={"Cache-Control": "public, max-age=3600"},
+            )
         if name not in styles:
             return PlainTextResponse("not found", 404)
         return Response(
@@ -298,115 +306,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz():
         return {"status": "ok"}
 
-    # ------------------------------------------------------------------ screens
-
-    @app.get("/")
-    async def dashboard(request: Request):
-        user = signed_in(request)
-        api: AdminApi = request.app.state.api
-        answer = await api.call(
-            request.session, "GET", "/role-grants", params={"account_id": user["sub"]}
-        )
-        grants = answer.body.get("items", []) if answer.ok else None
-        me = await api.call(request.session, "GET", f"/accounts/{user['sub']}")
-        return render(request, "dashboard.html", grants=grants, me=me.body if me.ok else None)
-
-    @app.get("/accounts")
-    async def accounts(
-        request: Request,
-        email_prefix: str = "",
-        status: str = "",
-        agency: str = "",
-        cursor: str = "",
-    ):
-        signed_in(request)
-        params = {"limit": 50}
-        for k, v in (
-            ("email_prefix", email_prefix),
-            ("status", status),
-            ("agency", agency),
-            ("cursor", cursor),
-        ):
-            if v:
-                params[k] = v
-        api: AdminApi = request.app.state.api
-        answer = await api.call(request.session, "GET", "/accounts", params=params)
-        filters = {"email_prefix": email_prefix, "status": status, "agency": agency}
-        next_url = None
-        if answer.ok and answer.body.get("next_cursor"):
-            q = {k: v for k, v in filters.items() if v}
-            next_url = "/accounts?" + urlencode({**q, "cursor": answer.body["next_cursor"]})
-        return render(
-            request,
-            "accounts.html",
-            status=answer.status if not answer.ok else 200,
-            items=answer.body.get("items", []) if answer.ok else [],
-            error=None if answer.ok else problem_message(request, answer),
-            errors={} if answer.ok else field_errors(request, answer),
-            filters=filters,
-            paged=bool(cursor),
-            next_url=next_url,
-        )
-
-    async def account_page(request: Request, account_id: str, **ctx) -> HTMLResponse:
-        api: AdminApi = request.app.state.api
-        answer = await api.call(request.session, "GET", f"/accounts/{account_id}")
-        if not answer.ok:
-            return render(
-                request,
-                "message.html",
-                answer.status,
-                message=problem_message(request, answer),
-            )
-        return render(
-            request,
-            "account.html",
-            ctx.pop("status", 200),
-            a=answer.body,
-            etag=answer.etag or "",
-            idem=idempotency_key(),
-            **ctx,
-        )
-
-    @app.get("/accounts/{account_id}")
-    async def account(request: Request, account_id: str, done: str | None = None):
-        signed_in(request)
-        return await account_page(
-            request, account_id, done=done if done in ("suspended", "resumed") else None
-        )
-
-    @app.post("/accounts/{account_id}/{action}")
-    async def account_action(request: Request, account_id: str, action: str):
-        signed_in(request)
-        form = await check_csrf(request)
-        if action not in ("suspend", "resume"):
-            return PlainTextResponse("not found", 404)
-        api: AdminApi = request.app.state.api
-        headers = {"Idempotency-Key": str(form.get("idempotency_key") or idempotency_key())}
-        if form.get("etag"):
-            headers["If-Match"] = str(form["etag"])
-        body = {"reason": str(form.get("reason", ""))} if action == "suspend" else None
-        answer = await api.call(
-            request.session,
-            "POST",
-            f"/accounts/{account_id}/{action}",
-            json=body,
-            headers=headers,
-        )
-        if answer.ok:
-            done = "suspended" if action == "suspend" else "resumed"
-            return RedirectResponse(f"/accounts/{account_id}?done={done}", status_code=303)
-        if answer.status == 404:
-            return render(request, "message.html", 404, message=problem_message(request, answer))
-        return await account_page(
-            request,
-            account_id,
-            status=answer.status,
-            action_error=problem_message(request, answer),
-            errors=field_errors(request, answer),
-            reason=str(form.get("reason", "")),
-        )
-
     # The screens in modules of their own (agencies, apps, import, audit) use these.
     app.state.ui = SimpleNamespace(
         render=render,
@@ -415,7 +314,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         locale_of=locale_of,
         problem_message=problem_message,
     )
-    for screens in (screens_agencies, screens_apps, screens_import, screens_audit):
+    for screens in (
+        screens_accounts,  # dashboard, accounts, roles
+        screens_agencies,
+        screens_apps,
+        screens_import,
+        screens_audit,
+    ):
         app.include_router(screens.router)
 
     # Outermost last: the headers go on every answer, the session's cookie included.

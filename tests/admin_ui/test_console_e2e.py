@@ -63,7 +63,7 @@ def test_admin_signs_in_lists_suspends_and_is_refused_elsewhere(page, console_wo
 
     # Search by email prefix, then open and suspend with a reason.
     page.goto(f"{w.console}/accounts")
-    page.fill("#email_prefix", "target@")
+    page.fill("#q", "target@")
     page.click("form[role=search] button[type=submit]")
     page.wait_for_url("**/accounts?**")
     assert page.locator("#accounts tbody tr").count() == 1
@@ -96,10 +96,12 @@ def test_a_stale_etag_is_refused_in_the_persons_language(page, console_world):
     _sign_in(page, w, "admin2", "/")
     page.goto(f"{w.console}/accounts/{w.users['admin']['id']}")
     page.wait_for_selector("#suspend")
-    page.evaluate("document.querySelector('input[name=etag]').value = '\"999\"'")
+    page.evaluate(
+        "document.querySelector('form[action$=\"/suspend\"] input[name=etag]').value = '\"999\"'"
+    )
     page.click("#suspend")
     page.wait_for_selector("#action-error")
-    assert "changed this account" in page.locator("#action-error").inner_text()
+    assert "Changed by someone else" in page.locator("#action-error").inner_text()
     assert page.locator("#status-tag").inner_text() == "Active"
 
 

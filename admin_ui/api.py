@@ -25,7 +25,14 @@ class SignInRequired(Exception):
 
 
 class Unavailable(Exception):
-    """GovID did not answer: a clear page, nothing half-done."""
+    """GovID did not answer: a clear page, nothing half-done. ``maybe_done``: a write
+    was sent but its answer was lost (read timeout, dropped connection), so it may have
+    happened; the person is told to look before trying again (the form's
+    Idempotency-Key makes a resubmission of the same form one change)."""
+
+    def __init__(self, *args, maybe_done: bool = False) -> None:
+        super().__init__(*args)
+        self.maybe_done = maybe_done
 
 
 @dataclass
@@ -99,8 +106,10 @@ class AdminApi:
             return await self.http.request(
                 method, f"{self.base}{path}", params=params, json=json, headers=h, **extra
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise Unavailable from exc  # never reached GovID: nothing happened
         except httpx.TransportError as exc:
-            raise Unavailable from exc
+            raise Unavailable(maybe_done=method not in ("GET", "HEAD")) from exc
 
     async def _refresh(self, session: dict) -> None:
         tokens = session["tokens"]

@@ -71,8 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "link_title_reset": {"th": "รีเซ็ตรหัสผ่านแล้ว", "en": "Password reset"},
     "for_account": {"th": "บัญชี", "en": "Account"},
     "link_once": {
-        "th": "ลิงก์นี้แสดงเพียงครั้งเดียว คัดลอกและส่งให้เจ้าของบัญชีทางช่องทางที่ปลอดภัยตอนนี้ "
-        "GovID เก็บไว้เพียงค่าแฮช",
+        "th": "ลิงก์นี้แสดงเพียงครั้งเดียว คัดลอกและส่งให้เจ้าของบัญชีทางช่องทางที่ปลอดภัยตอนนี้ GovID เก็บไว้เพียงค่าแฮช",
         "en": "This link is shown once only: copy it now and give it to the account's owner "
         "by a safe channel. GovID keeps only a hash.",
     },
@@ -163,6 +162,12 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "open_account": {"th": "เปิดบัญชี", "en": "Open account"},
     "not_found": {"th": "ไม่พบหน้านี้", "en": "Page not found"},
+    "unavailable_maybe_done": {
+        "th": "GovID ไม่ตอบกลับ คำขอของคุณอาจดำเนินการแล้วหรือยังไม่ได้ดำเนินการ "
+        "กรุณาเปิดรายการนั้นอีกครั้งเพื่อตรวจสอบก่อนลองใหม่",
+        "en": "GovID did not answer, so your change may or may not have been made. "
+        "Open the item again to check before you try again.",
+    },
     # the API's problems met on these screens
     "problem_duplicate-email": {
         "th": "มีบัญชีใช้อีเมลนี้แล้ว",

@@ -151,8 +151,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/login?" + urlencode({"next": _local_path(back)}), status_code=303)
 
     @app.exception_handler(Unavailable)
-    async def _unavailable(request: Request, _exc: Unavailable):
-        return render(request, "message.html", 503, message_key="unavailable")
+    async def _unavailable(request: Request, exc: Unavailable):
+        key = "unavailable_maybe_done" if exc.maybe_done else "unavailable"
+        return render(request, "message.html", 503, message_key=key)
 
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, _exc: CsrfError):

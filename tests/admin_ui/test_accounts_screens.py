@@ -404,22 +404,7 @@ def test_govid_unreachable_gives_a_clear_page_and_changes_nothing(tmp_path, path
     issuer = f"http://127.0.0.1:{_closed_port()}"
     app = create_app(settings(tmp_path, issuer=issuer, env="test"))
     with TestClient(app, base_url="https://console.example.go.th") as client:
-        store = app.state.store
-        rec = Record(
-            id=store.new_id(),
-            data={
-                "csrf": CSRF,
-                "user": {"sub": "acc-1", "name": "Admin"},
-                "tokens": {
-                    "access_token": "at-1",
-                    "refresh_token": "rt-1",
-                    "expires_at": int(time.time()) + 300,
-                    "id_token": "idt",
-                },
-            },
-        )
-        store.save(rec)
-        client.cookies.set(COOKIE, store.sign(rec.id))
+        rec = _signed_in_client(app, client)
         if path.startswith("POST "):
             r = client.post(
                 path.split(" ", 1)[1],
@@ -433,3 +418,65 @@ def test_govid_unreachable_gives_a_clear_page_and_changes_nothing(tmp_path, path
     assert "Traceback" not in r.text and "ConnectError" not in r.text
     # The session (and its tokens) are still there for when GovID is back.
     assert app.state.store.load(rec.id).data["tokens"]["access_token"] == "at-1"
+
+
+def _signed_in_client(app, client) -> Record:
+    store = app.state.store
+    rec = Record(
+        id=store.new_id(),
+        data={
+            "csrf": CSRF,
+            "user": {"sub": "acc-1", "name": "Admin"},
+            "tokens": {
+                "access_token": "at-1",
+                "refresh_token": "rt-1",
+                "expires_at": int(time.time()) + 300,
+                "id_token": "idt",
+            },
+        },
+    )
+    store.save(rec)
+    client.cookies.set(COOKIE, store.sign(rec.id))
+    return rec
+
+
+def test_a_write_whose_answer_is_lost_says_it_may_have_happened(tmp_path):
+    """GovID takes the request and the connection drops before the answer (a real
+    socket that reads the request and closes): the write may have happened, so the
+    console does not claim that nothing changed; a read is still 'nothing changed'."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(10)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def drop():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.close()
+
+    thread = threading.Thread(target=drop, daemon=True)
+    thread.start()
+    try:
+        app = create_app(settings(tmp_path, issuer=f"http://127.0.0.1:{port}"))
+        with TestClient(app, base_url="https://console.example.go.th") as client:
+            _signed_in_client(app, client)
+            h = {"Accept-Language": "en"}
+            r = client.post(
+                "/accounts/a1/suspend", data={"csrf_token": CSRF, "reason": "x"}, headers=h
+            )
+            assert r.status_code == 503
+            assert "may or may not have been made" in r.text and "Traceback" not in r.text
+            r = client.get("/accounts/a1", headers=h)
+            assert r.status_code == 503 and "Nothing was changed" in r.text
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=5)

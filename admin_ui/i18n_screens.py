@@ -61,6 +61,88 @@ TEXTS: dict[str, dict[str, str]] = {
     "new_sub_agency": {"th": "สร้างหน่วยงานย่อย", "en": "Create a sub-agency"},
     "agency_saved": {"th": "บันทึกแล้ว", "en": "Saved."},
     "agency_created": {"th": "สร้างหน่วยงานแล้ว", "en": "The agency is created."},
+    # LDAP federation of an agency
+    "federation": {"th": "เชื่อมต่อไดเรกทอรี LDAP ของหน่วยงาน", "en": "Agency LDAP federation"},
+    "fed_none": {
+        "th": "หน่วยงานนี้ไม่ได้ตั้งค่าไว้เอง (ใช้ของหน่วยงานแม่ หรือรหัสผ่านของ GovID)",
+        "en": "Not set for this agency (its parent's settings or GovID passwords apply).",
+    },
+    "fed_status": {"th": "สถานะ", "en": "Status"},
+    "fed_on": {"th": "เปิดใช้", "en": "On"},
+    "fed_off": {"th": "ปิด", "en": "Off"},
+    "fed_servers": {"th": "เซิร์ฟเวอร์", "en": "Servers"},
+    "fed_servers_hint": {
+        "th": "บรรทัดละหนึ่ง เช่น ldaps://ldap.agency.go.th:636 (ลองตามลำดับ)",
+        "en": "One a line, e.g. ldaps://ldap.agency.go.th:636 (tried in order)",
+    },
+    "fed_mode": {"th": "วิธีตรวจสอบ", "en": "How people are checked"},
+    "fed_mode_template": {"th": "bind ด้วยแม่แบบ DN", "en": "Bind with a DN template"},
+    "fed_mode_search": {"th": "ค้นหาแล้ว bind", "en": "Search, then bind"},
+    "fed_timeout": {"th": "หมดเวลา (วินาที)", "en": "Timeout (seconds)"},
+    "fed_timeout_hint": {"th": "1-60 วินาที", "en": "1-60 seconds"},
+    "fed_service_password": {"th": "รหัสผ่านบัญชีบริการ", "en": "Service account password"},
+    "fed_service_password_hint": {
+        "th": "เว้นว่างเพื่อใช้ค่าเดิม ระบบไม่แสดงรหัสผ่านนี้อีก",
+        "en": "Leave empty to keep the stored one; it is never shown again.",
+    },
+    "fed_password_set": {"th": "ตั้งไว้แล้ว", "en": "Set"},
+    "fed_test": {"th": "ทดสอบการเชื่อมต่อ", "en": "Test the connection"},
+    "fed_test_hint": {
+        "th": "GovID เชื่อมต่อเซิร์ฟเวอร์ที่บันทึกไว้ด้วยบัญชีบริการ หรือด้วยบัญชีที่กรอกด้านล่าง (ไม่บังคับ)",
+        "en": "GovID connects to the stored servers with the service account, or as the "
+        "person typed below (optional).",
+    },
+    "fed_test_login": {"th": "อีเมลผู้ใช้สำหรับทดสอบ", "en": "Test sign-in: email"},
+    "fed_test_password": {"th": "รหัสผ่านสำหรับทดสอบ", "en": "Test sign-in: password"},
+    "fed_test_ok": {"th": "เชื่อมต่อสำเร็จ:", "en": "Connected:"},
+    "fed_test_failed": {"th": "เชื่อมต่อไม่สำเร็จ:", "en": "The test failed:"},
+    "fed_reason_unreachable": {
+        "th": "ติดต่อเซิร์ฟเวอร์ไม่ได้ภายในเวลาที่กำหนด",
+        "en": "no server answered within the timeout.",
+    },
+    "fed_reason_tls_failed": {
+        "th": "การเชื่อมต่อแบบเข้ารหัส (TLS) ล้มเหลว ตรวจสอบใบรับรอง CA",
+        "en": "TLS failed: check the CA certificate.",
+    },
+    "fed_reason_bind_refused": {
+        "th": "เซิร์ฟเวอร์ปฏิเสธการ bind",
+        "en": "the server refused the bind.",
+    },
+    "fed_reason_service_bind_refused": {
+        "th": "เซิร์ฟเวอร์ปฏิเสธบัญชีบริการ (DN หรือรหัสผ่านผิด)",
+        "en": "the server refused the service account (DN or password).",
+    },
+    "fed_reason_invalid_credentials": {
+        "th": "อีเมลหรือรหัสผ่านสำหรับทดสอบไม่ถูกต้อง",
+        "en": "the test email or password is wrong.",
+    },
+    "fed_reason_not_found": {"th": "ไม่พบผู้ใช้นี้ในไดเรกทอรี", "en": "no such person in the directory."},
+    "fed_reason_refused_by_outbound_policy": {
+        "th": "GovID ไม่เชื่อมต่อที่อยู่ภายใน เว้นแต่ผู้ดูแลระบบกลางอนุญาตชื่อเครื่องใน IDP_OUTBOUND_ALLOWED_HOSTS",
+        "en": "GovID does not connect to internal addresses unless an operator names the "
+        "host in IDP_OUTBOUND_ALLOWED_HOSTS.",
+    },
+    "fed_reason_bad_configuration": {"th": "การตั้งค่าใช้ไม่ได้", "en": "the settings are unusable."},
+    "fed_edit": {"th": "ตั้งค่าการเชื่อมต่อ", "en": "Change the settings"},
+    "fed_start_tls": {"th": "ใช้ StartTLS กับ ldap://", "en": "StartTLS on ldap://"},
+    "fed_ca": {"th": "ใบรับรอง CA (PEM)", "en": "CA certificate (PEM)"},
+    "fed_ca_hint": {"th": "เว้นว่างเพื่อใช้ค่าเดิม", "en": "Leave empty to keep the stored one"},
+    "fed_bind_dn_template": {"th": "แม่แบบ DN", "en": "Bind DN template"},
+    "fed_bind_dn_template_hint": {
+        "th": "เช่น uid={username},ou=people,dc=agency,dc=go,dc=th",
+        "en": "e.g. uid={username},ou=people,dc=agency,dc=go,dc=th",
+    },
+    "fed_search_base": {"th": "ฐานการค้นหา", "en": "Search base"},
+    "fed_search_filter": {"th": "ตัวกรองการค้นหา", "en": "Search filter"},
+    "fed_search_filter_hint": {
+        "th": "เว้นว่างเพื่อใช้ค่าเริ่มต้น (mail หรือ uid)",
+        "en": "Empty: the default (mail or uid)",
+    },
+    "fed_service_dn": {"th": "DN ของบัญชีบริการ", "en": "Service account DN"},
+    "fed_fallback": {
+        "th": "ใช้รหัสผ่านของ GovID เมื่อติดต่อไดเรกทอรีไม่ได้",
+        "en": "Use GovID passwords when the directory cannot be reached",
+    },
     # apps
     "apps": {"th": "แอปและ API", "en": "Apps and APIs"},
     "app_col": {"th": "แอป", "en": "App"},

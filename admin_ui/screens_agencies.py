@@ -72,6 +72,9 @@ async def _agency_page(request: Request, agency_id: str, status: int = 200, **ct
         params["cursor"] = cursor
     kids = await call(request.session, "GET", "/agencies", params=params)
     roles = await my_roles(request)
+    fed = await call(request.session, "GET", f"/agencies/{a['id']}/federation")
+    federation = fed.body if fed.ok else None
+    fed_form = ctx.pop("fed_form", None) or _fed_form(federation)
     form = ctx.pop("form", None) or {
         "name_th": a["name_th"],
         "name_en": a["name_en"],
@@ -98,6 +101,10 @@ async def _agency_page(request: Request, agency_id: str, status: int = 200, **ct
         has_contact=any(k in a for k in CONTACT),
         form=form,
         child_form=ctx.pop("child_form", {}),
+        federation=federation,
+        fed_form=fed_form,
+        fed_idem=idempotency_key(),
+        test_idem=idempotency_key(),
         **ctx,
     )
 
@@ -199,3 +206,94 @@ async def agency_create(request: Request):
         form=dict(form),
         idem=str(form.get("idempotency_key") or idempotency_key()),
     )
+
+
+# ---------------------------------------------------------------------------- federation
+
+
+def _fed_form(f: dict | None) -> dict:
+    f = f or {}
+    return {
+        "servers": "\n".join(f.get("servers") or []),
+        "start_tls": f.get("start_tls", True),
+        "bind_dn_template": f.get("bind_dn_template") or "",
+        "search_base": f.get("search_base") or "",
+        "search_filter": f.get("search_filter") or "",
+        "service_bind_dn": f.get("service_bind_dn") or "",
+        "timeout_seconds": f.get("timeout_seconds", 5),
+        "fallback_to_local": f.get("fallback_to_local", False),
+    }
+
+
+@router.post("/agencies/{agency_id}/federation")
+async def federation_save(request: Request, agency_id: str):
+    """PUT the settings (operators). The service password is sent only when typed: an
+    empty field keeps the stored one; it is never shown again."""
+    ui(request).signed_in(request)
+    form = await ui(request).check_csrf(request)
+    timeout = str(form.get("timeout_seconds", "5")).strip()
+    body = {
+        "servers": lines(form.get("servers"), 10),
+        "start_tls": form.get("start_tls") == "1",
+        "bind_dn_template": str(form.get("bind_dn_template", "")).strip() or None,
+        "search_base": str(form.get("search_base", "")).strip() or None,
+        "search_filter": str(form.get("search_filter", "")).strip() or None,
+        "service_bind_dn": str(form.get("service_bind_dn", "")).strip() or None,
+        "timeout_seconds": int(timeout) if timeout.isdigit() else timeout,
+        "fallback_to_local": form.get("fallback_to_local") == "1",
+    }
+    if form.get("ca_pem", "").strip():
+        body["ca_pem"] = str(form["ca_pem"])
+    if form.get("service_password"):
+        body["service_password"] = str(form["service_password"])
+    answer = await api(request).call(
+        request.session,
+        "PUT",
+        f"/agencies/{agency_id}/federation",
+        json=body,
+        headers=write_headers(form),
+    )
+    if answer.ok:
+        return RedirectResponse(f"/agencies/{agency_id}?done=saved#federation-h", 303)
+    if answer.status == 404:
+        return ui(request).render(request, "message.html", 404, message=message(request, answer))
+    kept = {k: form.get(k, "") for k in form if k not in ("service_password", "csrf_token")}
+    kept["start_tls"] = form.get("start_tls") == "1"
+    kept["fallback_to_local"] = form.get("fallback_to_local") == "1"
+    return await _agency_page(
+        request,
+        agency_id,
+        status=answer.status,
+        fed_error=message(request, answer),
+        fed_errors=field_problems(request, answer),
+        fed_form=kept,
+    )
+
+
+@router.post("/agencies/{agency_id}/federation/test")
+async def federation_test(request: Request, agency_id: str):
+    """GovID binds to the stored servers (with the service account, or as the person
+    typed here) with the stored timeout and says what happened; audited there."""
+    ui(request).signed_in(request)
+    form = await ui(request).check_csrf(request)
+    body = {}
+    if str(form.get("test_login", "")).strip():
+        body = {
+            "login": str(form["test_login"]).strip(),
+            "password": str(form.get("test_password", "")),
+        }
+    answer = await api(request).call(
+        request.session,
+        "POST",
+        f"/agencies/{agency_id}/federation/test",
+        json=body or None,
+        headers=write_headers(form),
+        timeout=130.0,  # up to 10 servers x the stored timeout
+    )
+    if answer.status == 404 and answer.problem.get("field") != "federation":
+        return ui(request).render(request, "message.html", 404, message=message(request, answer))
+    if not answer.ok:
+        return await _agency_page(
+            request, agency_id, status=answer.status, test_error=message(request, answer)
+        )
+    return await _agency_page(request, agency_id, test_result=answer.body)

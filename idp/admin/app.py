@@ -75,6 +75,7 @@ def create_admin_app(services: Services) -> FastAPI:
         routes_apis,
         routes_audit,
         routes_clients,
+        routes_federation,
         routes_imports,
         routes_outbox,
         routes_summary,
@@ -94,6 +95,7 @@ def create_admin_app(services: Services) -> FastAPI:
     root = APIRouter(responses=COMMON_RESPONSES)
     root.include_router(routes_agencies.router)
     root.include_router(routes_agencies.grants_router)
+    root.include_router(routes_federation.router)
     root.include_router(routes_accounts.router)
     root.include_router(routes_clients.router)
     root.include_router(routes_apis.router)

@@ -110,6 +110,11 @@ EVENT_TYPES: dict[str, str] = {
         "fallback_to_local"
     ),
     "admin.agency.federation_disabled": "",
+    "admin.agency.federation_tested": (
+        "reason (ok | unreachable | tls_failed | bind_refused | service_bind_refused | "
+        "invalid_credentials | refused_by_outbound_policy | ...), server, refused_servers "
+        "(hosts the outbound policy kept GovID from), with_login (never a password)"
+    ),
     # Mail directory (subject = account id; issue 9)
     "directory.outbox.parked": "outbox_id, op, error (the LDAP error; never a secret)",
     "directory.outbox.retried": "outbox_ids, count, was (parked | pending)",

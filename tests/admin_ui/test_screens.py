@@ -372,3 +372,116 @@ def test_audit_filters_are_sent_with_thai_time(ui):
     stand.on("GET", "/audit/events", 403, {"type": P + "forbidden", "status": 403})
     r = client.get("/audit", headers={"Accept-Language": "en"})
     assert r.status_code == 403 and "Your role does not allow this." in r.text
+
+
+# ---------------------------------------------------------------------------- federation
+
+FEDERATION = {
+    "agency_id": AGENCY["id"],
+    "enabled": True,
+    "servers": ["ldaps://ldap.moi.go.th:636"],
+    "start_tls": True,
+    "allow_plain": False,
+    "ca_pem": True,
+    "bind_dn_template": None,
+    "search_base": "ou=people,dc=moi,dc=go,dc=th",
+    "search_filter": None,
+    "service_bind_dn": "cn=govid,dc=moi,dc=go,dc=th",
+    "service_password": "set",
+    "timeout_seconds": 5,
+    "fallback_to_local": False,
+    "updated_by": "op",
+    "updated_at": "2026-12-07T00:00:00",
+}
+
+
+def test_federation_test_button_shows_the_specific_failure_in_thai(ui):
+    client, stand, _ = ui
+    operator(stand)
+    stand.on("GET", f"/agencies/{AGENCY['id']}", 200, AGENCY, etag='"3"')
+    stand.on("GET", f"/agencies/{AGENCY['id']}/federation", 200, FEDERATION)
+    r = client.get(f"/agencies/{AGENCY['id']}", headers={"Accept-Language": "en"})
+    assert "ldaps://ldap.moi.go.th:636" in r.text and 'id="fed-test"' in r.text
+    stand.on(
+        "POST",
+        f"/agencies/{AGENCY['id']}/federation/test",
+        200,
+        {
+            "ok": False,
+            "reason": "service_bind_refused",
+            "server": None,
+            "refused_servers": [],
+            "elapsed_ms": 12,
+        },
+    )
+    r = client.post(
+        f"/agencies/{AGENCY['id']}/federation/test",
+        data={"csrf_token": "c" * 20, "idempotency_key": "k-t", "test_login": ""},
+        headers={"Accept-Language": "th"},
+    )
+    assert r.status_code == 200
+    assert "เซิร์ฟเวอร์ปฏิเสธบัญชีบริการ" in r.text  # the reason, in Thai
+    sent = stand.sent("POST", f"/agencies/{AGENCY['id']}/federation/test")[-1]
+    assert sent.headers["idempotency-key"] == "k-t" and sent.content in (b"", b"null")
+
+
+def test_federation_settings_keep_the_password_unless_typed_and_never_echo_it(ui):
+    client, stand, _ = ui
+    operator(stand)
+    stand.on("GET", f"/agencies/{AGENCY['id']}", 200, AGENCY, etag='"3"')
+    stand.on(
+        "PUT",
+        f"/agencies/{AGENCY['id']}/federation",
+        422,
+        {
+            "type": P + "invalid-input",
+            "status": 422,
+            "errors": [{"field": "search_base", "code": "invalid_input", "message": "x"}],
+        },
+    )
+    form = {
+        "csrf_token": "c" * 20,
+        "servers": "ldaps://ldap.moi.go.th:636\n",
+        "start_tls": "1",
+        "search_base": "not a dn",
+        "service_bind_dn": "cn=govid,dc=moi,dc=go,dc=th",
+        "service_password": "typed-secret-value",
+        "timeout_seconds": "5",
+    }
+    r = client.post(f"/agencies/{AGENCY['id']}/federation", data=form)
+    assert r.status_code == 422 and 'id="search_base-error"' in r.text
+    assert "typed-secret-value" not in r.text  # not echoed into the page
+    body = json.loads(stand.sent("PUT", f"/agencies/{AGENCY['id']}/federation")[-1].content)
+    assert body["service_password"] == "typed-secret-value" and "ca_pem" not in body
+    assert body["servers"] == ["ldaps://ldap.moi.go.th:636"] and body["timeout_seconds"] == 5
+    form["service_password"] = ""
+    client.post(f"/agencies/{AGENCY['id']}/federation", data=form)
+    body = json.loads(stand.sent("PUT", f"/agencies/{AGENCY['id']}/federation")[-1].content)
+    assert "service_password" not in body  # empty: the stored one is kept
+
+
+def test_the_helpdesk_contact_is_shown_and_sent_when_the_api_has_it(ui):
+    client, stand, _ = ui
+    operator(stand)
+    a = {**AGENCY, "helpdesk_email": "help@moi.go.th", "helpdesk_phone": None}
+    a.update(helpdesk_url=None, privacy_url="https://moi.go.th/privacy")
+    stand.on("GET", f"/agencies/{AGENCY['id']}", 200, a, etag='"3"')
+    r = client.get(f"/agencies/{AGENCY['id']}", headers={"Accept-Language": "en"})
+    assert 'id="helpdesk-email">help@moi.go.th' in r.text and 'name="helpdesk_phone"' in r.text
+    stand.on("PATCH", f"/agencies/{AGENCY['id']}", 200, a, etag='"4"')
+    client.post(
+        f"/agencies/{AGENCY['id']}/edit",
+        data={
+            "csrf_token": "c" * 20,
+            "etag": '"3"',
+            "name_th": a["name_th"],
+            "name_en": a["name_en"],
+            "mail_domains": "moi.go.th",
+            "helpdesk_email": "help@moi.go.th",
+            "helpdesk_phone": "02 222 2222",
+            "helpdesk_url": "",
+            "privacy_url": "https://moi.go.th/privacy",
+        },
+    )
+    body = json.loads(stand.sent("PATCH", f"/agencies/{AGENCY['id']}")[-1].content)
+    assert body["helpdesk_phone"] == "02 222 2222" and body["helpdesk_url"] == ""

@@ -118,6 +118,27 @@ def test_operator_creates_a_ministry_and_grants_an_agency_admin(page, world):
     page.click("form[role=search] button[type=submit]")
     page.wait_for_selector("#agency-tree")
     assert f"mnew-{w.u}" in page.locator("#agency-tree").inner_text()
+    # LDAP federation: saved, then the test button: GovID binds with the stored timeout
+    # and says what failed (nothing listens there; loopback is an allowed host in tests).
+    page.goto(f"{w.console}/agencies/{agency_id}")
+    page.fill("#servers", "ldaps://127.0.0.1:1")
+    page.fill("#search_base", "ou=people,dc=new,dc=go,dc=th")
+    page.fill("#timeout_seconds", "2")
+    page.click("#fed-save")
+    page.wait_for_selector("#federation-summary")
+    assert "ldaps://127.0.0.1:1" in page.locator("#federation-summary").inner_text()
+    page.click("#fed-test")
+    page.wait_for_selector("#fed-test-result")
+    result = page.locator("#fed-test-result")
+    assert result.get_attribute("data-reason") == "unreachable"
+    assert "no server answered within the timeout" in result.inner_text()
+    from tests.e2e.test_accessibility import AXE, violations
+
+    if AXE.exists():  # the operator's agency page (every form on it) in both languages
+        for lang in ("th", "en"):
+            page.goto(f"{w.console}/lang/{lang}?next=/agencies/{agency_id}")
+            page.wait_for_selector("#fed-test")
+            assert not violations(page), lang
     # Grant through the admin API with the operator's own token (roles: another screen).
     r = httpx.post(
         f"{w.govid}/admin/v1/role-grants",

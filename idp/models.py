@@ -1,5 +1,6 @@
 """Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
 
+from idp.accounts import indexes as _search_indexes  # noqa: F401 (issue 21 indexes)
 from idp.accounts.models import Account, RoleGrant
 from idp.admin.models import AccountExternalId, AccountToken, IdempotencyRecord
 from idp.agencies.models import Agency

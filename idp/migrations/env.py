@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 import idp.models  # noqa: F401  (registers every table)
+from idp.accounts.indexes import UNMODELLED
 from idp.db import Base, make_engine, normalise_url
 
 config = context.config
@@ -47,11 +48,21 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    pg = connection.dialect.name == "postgresql"
+
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        # Indexes marked postgresql_only (pg_trgm GIN, idp/accounts/indexes.py) are
+        # created on PostgreSQL only; SQLite has none to compare.
+        if type_ == "index" and reflected and name in UNMODELLED:
+            return False  # an expression index its migration made
+        return pg or type_ != "index" or not obj.info.get("postgresql_only")
+
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -210,8 +210,15 @@ def _time(value: Any) -> dt.datetime:
         raise FilterError("the date-time is out of range once converted to UTC") from None
 
 
-def _text_cond(col, op: str, value: str, lower: bool):
+def _text_cond(col, op: str, value: str, lower: bool, dialect: str | None = None):
     v = value.lower() if lower else value
+    if op == "ew" and dialect == "postgresql" and getattr(col, "key", None) == "email":
+        # A prefix of the reversed address: the btree on reverse(email) (migration
+        # 0011_search_indexes) finds it in a range scan, where trigrams of a domain
+        # ("@m06.go.th") are in nearly every row.
+        from sqlalchemy import func
+
+        return func.reverse(col).startswith(v[::-1], autoescape=True)
     if op == "eq":
         return col == v
     if op == "ne":
@@ -225,16 +232,18 @@ def _text_cond(col, op: str, value: str, lower: bool):
     raise FilterError(f"operator {op} does not apply to strings")
 
 
-def compile_filter(expr: Expr, columns: dict[str, tuple[Any, str]]):
+def compile_filter(expr: Expr, columns: dict[str, tuple[Any, str]], dialect: str | None = None):
     """``columns``: canonical attr -> (column, kind) with kind in text, ci_text, time, json_list.
-    Returns a SQLAlchemy boolean expression."""
+    ``dialect``: the database's, for forms its indexes serve. Returns a SQLAlchemy boolean
+    expression."""
     from sqlalchemy import and_, not_, or_
 
     if isinstance(expr, Logical):
-        left, right = compile_filter(expr.left, columns), compile_filter(expr.right, columns)
+        left = compile_filter(expr.left, columns, dialect)
+        right = compile_filter(expr.right, columns, dialect)
         return and_(left, right) if expr.op == "and" else or_(left, right)
     if isinstance(expr, Not):
-        return not_(compile_filter(expr.expr, columns))
+        return not_(compile_filter(expr.expr, columns, dialect))
     attr = expr.attr
     if attr not in columns:
         raise FilterError(f"cannot filter on {attr!r}")
@@ -256,4 +265,4 @@ def compile_filter(expr: Expr, columns: dict[str, tuple[Any, str]]):
         return ops[expr.op]
     if expr.op in ("gt", "ge", "lt", "le"):
         raise FilterError(f"operator {expr.op} applies only to meta.lastModified")
-    return _text_cond(col, expr.op, _string(expr.value, attr), kind == "ci_text")
+    return _text_cond(col, expr.op, _string(expr.value, attr), kind == "ci_text", dialect)

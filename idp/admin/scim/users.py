@@ -51,7 +51,12 @@ def _external_id(ctx: Ctx, account: Account) -> str | None:
     )
 
 
-def user_resource(ctx: Ctx, a: Account, base: str) -> dict[str, Any]:
+_NOT_LOADED = object()
+
+
+def user_resource(
+    ctx: Ctx, a: Account, base: str, external_id: Any = _NOT_LOADED
+) -> dict[str, Any]:
     emails = [{"value": a.email, "type": "work", "primary": True}]
     emails += [{"value": x, "type": "other"} for x in a.aliases or []]
     out: dict[str, Any] = {
@@ -81,7 +86,7 @@ def user_resource(ctx: Ctx, a: Account, base: str) -> dict[str, Any]:
             "version": scim_etag(a.version),
         },
     }
-    ext = _external_id(ctx, a)
+    ext = _external_id(ctx, a) if external_id is _NOT_LOADED else external_id
     if ext:
         out["externalId"] = ext
     return out
@@ -92,25 +97,52 @@ def _paging(start_index: int, count: int) -> tuple[int, int]:
     return max(start_index, 1), max(0, min(count, MAX_COUNT))
 
 
+def _uses_external_id(expr) -> bool:
+    if isinstance(expr, scim_filter.Compare):
+        return expr.attr == "externalid"
+    if isinstance(expr, scim_filter.Not):
+        return _uses_external_id(expr.expr)
+    return _uses_external_id(expr.left) or _uses_external_id(expr.right)
+
+
 def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, base: str):
+    # Every documented filter is served by an index on PostgreSQL (migration
+    # 0011_search_indexes; tests/admin/test_search_indexes.py EXPLAINs them). The count
+    # reads account alone (no eager-loaded agency, no externalId join unless filtered
+    # on), so PostgreSQL can answer it from an index.
     scope = ctx.scope("accounts:read")
-    stmt = scope.apply(select(Account), Account.agency_id).outerjoin(
-        AccountExternalId, AccountExternalId.account_id == Account.id
-    )
-    stmt = stmt.where(Account.status != "deleted")
-    if filter_text:
-        stmt = stmt.where(scim_filter.compile_filter(scim_filter.parse(filter_text), USER_COLUMNS))
-    total = ctx.db.scalar(select(func.count()).select_from(stmt.subquery()))
     start, count = _paging(start_index, count)
-    rows = ctx.db.scalars(
-        stmt.order_by(Account.created_at, Account.id).offset(start - 1).limit(count)
-    ).all()
+    expr = scim_filter.parse(filter_text) if filter_text else None
+    dialect = ctx.db.get_bind().dialect.name
+    stmt = scope.apply(select(Account), Account.agency_id).where(Account.status != "deleted")
+    counter = scope.apply(select(func.count(Account.id)), Account.agency_id).where(
+        Account.status != "deleted"
+    )
+    if expr is not None:
+        if _uses_external_id(expr):
+            join = (AccountExternalId, AccountExternalId.account_id == Account.id)
+            stmt, counter = stmt.outerjoin(*join), counter.outerjoin(*join)
+        cond = scim_filter.compile_filter(expr, USER_COLUMNS, dialect=dialect)
+        stmt, counter = stmt.where(cond), counter.where(cond)
+    total = ctx.db.scalar(counter)
+    page = stmt.order_by(Account.created_at, Account.id).offset(start - 1).limit(count)
+    rows = ctx.db.scalars(page).unique().all() if count and total else []
+    ids = [a.id for a in rows]
+    ext = dict(
+        ctx.db.execute(
+            select(AccountExternalId.account_id, AccountExternalId.external_id).where(
+                AccountExternalId.account_id.in_(ids)
+            )
+        ).all()
+        if ids
+        else []
+    )
     return {
         "schemas": [LIST],
         "totalResults": total,
         "startIndex": start,
         "itemsPerPage": len(rows),
-        "Resources": [user_resource(ctx, a, base) for a in rows],
+        "Resources": [user_resource(ctx, a, base, ext.get(a.id)) for a in rows],
     }
 
 

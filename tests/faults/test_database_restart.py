@@ -69,3 +69,43 @@ def test_restart_under_load_loses_nothing_acknowledged(fleet, capsys):
             f"tokens answered again {recovered:.1f} s after the restart began; "
             f"{len(ok)} tokens 200, failures seen by clients {failures or 'none'}"
         )
+
+
+def test_database_stopped_for_a_while_then_started(fleet, capsys):
+    """PostgreSQL down for several seconds (stopped, connections refused): /readyz says
+    so, token requests answer 503 quickly rather than piling up, and all resumes when it
+    is started again."""
+    pg = fleet.pg("stopped").start()
+    url = pg.create_database("govid")
+    with deployed(url) as world:
+        with Load(world, threads=4) as load:
+            time.sleep(1)
+            fault_at = time.monotonic()
+            pg.stop("fast")
+            down = httpx.get(f"{world.base}/readyz", timeout=20)
+            time.sleep(4)
+            during = load.statuses(since=fault_at + 1)
+            pg.start()
+            up_at = time.monotonic()
+            wait_until(lambda: load.statuses(since=up_at + 0.5).get(200, 0) >= 20, 30)
+        recovered, failures = load.recovery(fault_at)
+
+        assert down.status_code == 503 and down.json()["status"] == "unavailable"
+        assert down.headers["retry-after"]
+        assert during.get(503, 0) > 0 and set(during) <= {503}, during
+        assert set(load.statuses()) <= {200, 503}, load.statuses()
+        assert recovered is not None
+        ok = load.ok_tokens()
+        missing = {jti_of(t) for t in ok} - audited_jtis(pg.dsn("govid"))
+        assert not missing, f"{len(missing)} tokens answered 200 are not audited"
+        verified = audit_verify(world, url)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    refused = failures.get(503, 0)
+    with capsys.disabled():
+        print(
+            f"\npostgresql stopped {up_at - fault_at:.1f} s under load: "
+            f"{refused} × 503 (about {refused / (up_at - fault_at):.0f}/s "
+            f"for 4 clients), tokens again {recovered - (up_at - fault_at):.1f} s after the "
+            f"start; {len(ok)} tokens 200, all audited"
+        )

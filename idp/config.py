@@ -204,6 +204,13 @@ class Settings(BaseSettings):
     # provider: even unconfigured, FastAPI asks the OpenTelemetry API for its providers on
     # every request, which cost ~10 % of a machine token's CPU (issue 5).
     telemetry: bool = False
+    # OpenTelemetry traces over OTLP/HTTP (idp/tracing.py, docs/operations.md "Traces"):
+    # the collector's base URL (e.g. http://otel-collector:4318; empty: no traces), the
+    # service name spans carry, and the share of new traces kept (a proxy's sampled
+    # traceparent is always followed).
+    otlp_endpoint: str = ""
+    otlp_service_name: str = "govid"
+    otlp_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -352,6 +359,11 @@ class Settings(BaseSettings):
 
 
 def fastapi_telemetry(settings: Settings) -> dict | None:
-    """``FastAPI(telemetry=...)``: FastAPI's defaults when ``IDP_TELEMETRY`` is on,
-    otherwise everything off (no per-request look-up of OpenTelemetry providers)."""
+    """``FastAPI(telemetry=...)``: request spans to IDP_OTLP_ENDPOINT when set
+    (idp/tracing.py); FastAPI's defaults when ``IDP_TELEMETRY`` is on; otherwise
+    everything off (no per-request look-up of OpenTelemetry providers)."""
+    if settings.otlp_endpoint:
+        from idp import tracing
+
+        return tracing.fastapi_config(settings)
     return None if settings.telemetry else {"tracing": False, "metrics": False, "logs": False}

@@ -160,6 +160,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "th": "บทบาทในหน่วยงานที่คุณดูแล มอบบทบาทได้จากหน้าบัญชีผู้ใช้",
         "en": "Roles over your agencies. Grant one from the account's page.",
     },
+    "role_email": {"th": "อีเมลของบัญชี", "en": "The account's email"},
+    "role_email_hint": {
+        "th": "บัญชีในหน่วยงานที่คุณดูแล",
+        "en": "An account in one of your agencies.",
+    },
+    "account_unknown": {
+        "th": "ไม่พบบัญชีนี้ในหน่วยงานที่คุณดูแล",
+        "en": "No such account among yours.",
+    },
     "open_account": {"th": "เปิดบัญชี", "en": "Open account"},
     "not_found": {"th": "ไม่พบหน้านี้", "en": "Page not found"},
     "unavailable_maybe_done": {

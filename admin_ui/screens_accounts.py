@@ -272,15 +272,12 @@ async def _agency_id(request: Request, code: str) -> str | None:
     return None
 
 
-@router.post("/accounts/{account_id}/roles")
-async def role_grant(request: Request, account_id: str):
-    ui(request).signed_in(request)
-    form = await ui(request).check_csrf(request)
+async def _grant(request: Request, form, account_id: str | None, errors: dict[str, str]):
+    """Check the grant form and send it. Returns (answer or None, problems, form back)."""
     t = t_of(request)
     role = str(form.get("role", ""))
     code = str(form.get("role_agency", "")).strip()[:64]
     expires = str(form.get("expires", "")).strip()[:10]
-    errors: dict[str, str] = {}
     body: dict = {"account_id": account_id, "role": role}
     if role not in GRANTABLE:
         errors["role"] = t("field_invalid")
@@ -299,24 +296,65 @@ async def role_grant(request: Request, account_id: str):
         body["agency_id"] = agency_id
     form_back = {"role": role, "role_agency": code, "expires": expires}
     if errors:
-        return await account_page(request, account_id, 422, role_errors=errors, role_form=form_back)
+        return None, errors, form_back
     answer = await api(request).call(
         request.session, "POST", "/role-grants", json=body, headers=write_headers(form)
     )
-    if answer.ok:
+    problems = {} if answer.ok else field_problems(request, answer)
+    for api_name, name in (("expires_at", "expires"), ("agency_id", "role_agency")):
+        if api_name in problems:
+            problems[name] = problems.pop(api_name)
+    if "account_id" in problems or "account" in problems:
+        problems["role_email"] = problems.pop("account_id", None) or problems.pop("account")
+    return answer, problems, form_back
+
+
+@router.post("/accounts/{account_id}/roles")
+async def role_grant(request: Request, account_id: str):
+    ui(request).signed_in(request)
+    form = await ui(request).check_csrf(request)
+    answer, problems, form_back = await _grant(request, form, account_id, {})
+    if answer is not None and answer.ok:
         return RedirectResponse(f"/accounts/{account_id}?done=granted", status_code=303)
-    problems = field_problems(request, answer)
-    if "expires_at" in problems:
-        problems["expires"] = problems.pop("expires_at")
-    if "agency_id" in problems:
-        problems["role_agency"] = problems.pop("agency_id")
     return await account_page(
         request,
         account_id,
-        answer.status,
-        role_error=message(request, answer),
+        answer.status if answer is not None else 422,
+        role_error=message(request, answer) if answer is not None else None,
         role_errors=problems,
         role_form=form_back,
+    )
+
+
+async def _account_by_email(request: Request, email: str) -> str | None:
+    answer = await api(request).call(
+        request.session, "GET", "/accounts", params={"email_prefix": email, "limit": 2}
+    )
+    if not answer.ok:
+        return None
+    return next((a["id"] for a in answer.body.get("items", []) if a.get("email") == email), None)
+
+
+@router.post("/roles")
+async def roles_grant(request: Request):
+    """Grant from the roles screen: the account named by its email (within your
+    agencies: another ministry's address is 'not found', as the API answers)."""
+    ui(request).signed_in(request)
+    form = await ui(request).check_csrf(request)
+    email = str(form.get("role_email", "")).strip().lower()[:320]
+    errors: dict[str, str] = {}
+    account_id = await _account_by_email(request, email) if email else None
+    if account_id is None:
+        errors["role_email"] = t_of(request)("account_unknown")
+    answer, problems, form_back = await _grant(request, form, account_id, errors)
+    if answer is not None and answer.ok:
+        return RedirectResponse("/roles?done=granted", status_code=303)
+    return await roles_page(
+        request,
+        answer.status if answer is not None else 422,
+        error=message(request, answer) if answer is not None else None,
+        role_errors=problems,
+        role_form={**form_back, "role_email": email},
     )
 
 
@@ -415,7 +453,7 @@ async def roles_page(request: Request, status: int = 200, **ctx):
     if answer.ok and answer.body.get("next_cursor"):
         q = {"role": params["role"]} if "role" in params else {}
         next_url = "/roles?" + urlencode({**q, "cursor": answer.body["next_cursor"]})
-    if not answer.ok and "error" not in ctx:
+    if not answer.ok and not ctx.get("error"):
         ctx["error"] = message(request, answer)
         status = answer.status
     return ui(request).render(
@@ -425,6 +463,8 @@ async def roles_page(request: Request, status: int = 200, **ctx):
         items=[{**g, "expires_local": _thai_time(g.get("expires_at"))} for g in items],
         role=params.get("role", ""),
         next_url=next_url,
+        grantable=GRANTABLE,
+        idem=idempotency_key(),
         **ctx,
     )
 
@@ -432,4 +472,4 @@ async def roles_page(request: Request, status: int = 200, **ctx):
 @router.get("/roles")
 async def roles(request: Request, done: str | None = None):
     ui(request).signed_in(request)
-    return await roles_page(request, done=done if done == "revoked" else None)
+    return await roles_page(request, done=done if done in ("revoked", "granted") else None)

@@ -480,3 +480,34 @@ def test_a_write_whose_answer_is_lost_says_it_may_have_happened(tmp_path):
         stop.set()
         listener.close()
         thread.join(timeout=5)
+
+
+def test_the_roles_screen_grants_to_an_account_named_by_its_email(console):  # noqa: F811
+    client, fake, _app = console
+    fake.answers["/admin/v1/accounts"] = httpx.Response(
+        200, json={"items": [{**ACCOUNT, "email": "p@x.go.th.other"}, ACCOUNT]}
+    )
+    fake.answers["/admin/v1/agencies"] = httpx.Response(
+        200, json={"items": [{"id": "g-x", "code": "x"}]}
+    )
+    fake.answers["/admin/v1/role-grants"] = httpx.Response(201, json={"id": "r2"})
+    form = {
+        "csrf_token": CSRF,
+        "idempotency_key": "k-roles",
+        "role_email": "P@x.go.th",
+        "role": "agency_admin",
+        "role_agency": "x",
+    }
+    r = client.post("/roles", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/roles?done=granted"
+    sent = next(x for x in fake.seen if x.method == "POST")
+    assert _json(sent) == {"account_id": "a1", "role": "agency_admin", "agency_id": "g-x"}
+    # An address the API does not list for you: refused next to the field, nothing sent.
+    fake.seen.clear()
+    fake.answers["/admin/v1/accounts"] = httpx.Response(200, json={"items": []})
+    r = client.post(
+        "/roles", data={**form, "role_email": "who@else.go.th"}, headers={"Accept-Language": "en"}
+    )
+    assert r.status_code == 422 and 'id="role_email-error"' in r.text
+    assert "No such account among yours." in r.text
+    assert not any(x.method == "POST" for x in fake.seen)

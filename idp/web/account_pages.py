@@ -19,7 +19,7 @@ from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
 from idp.sessions.models import SsoSession
-from idp.web import help_pages
+from idp.web import help_pages, time_limits
 from idp.web.flow import Flow, new_flow
 from idp.web.humane import device_name, factor_name, local_time
 from idp.web.i18n import translator
@@ -27,6 +27,7 @@ from idp.web.mfa_pages import confirm_enrolment, render_enrol
 
 router = APIRouter()
 router.include_router(help_pages.router)
+router.include_router(time_limits.router)  # POST /interaction/extend
 Str = Annotated[str, Form()]
 
 # /account?ready=<action>: back from the second step an action needed, the action is

@@ -368,6 +368,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "show_password": {"th": "แสดงรหัสผ่าน", "en": "Show password"},
     "remove_yes": {"th": "ลบ", "en": "Remove"},
     "remove_no": {"th": "ยกเลิก", "en": "Cancel"},
+    # --- issue 19, defect 8: time limits said, warned of and extendable.
+    "time_limit": {
+        "th": "คุณมีเวลา {minutes} นาทีสำหรับหน้านี้ (จนถึงเวลา {until})",
+        "en": "You have {minutes} minutes for this page (until {until}).",
+    },
+    "time_warning": {
+        "th": "หน้านี้จะหมดเวลาในอีกประมาณ {minutes} นาที",
+        "en": "This page will time out in about {minutes} minutes.",
+    },
+    "time_more": {"th": "ขอเวลาเพิ่มอีก {minutes} นาที", "en": "Give me {minutes} more minutes"},
+    "time_extended": {
+        "th": "ได้เวลาเพิ่มอีก {minutes} นาทีแล้ว (จนถึงเวลา {until})",
+        "en": "You have {minutes} more minutes (until {until}).",
+    },
+    "time_no_more": {
+        "th": "ขอเวลาเพิ่มสำหรับหน้านี้ไม่ได้อีกแล้ว กรุณาทำให้เสร็จก่อนหมดเวลา หรือเริ่มใหม่อีกครั้ง",
+        "en": "No more time can be added to this page. Finish before it times out, or start again.",
+    },
+    "time_over": {
+        "th": "หน้านี้หมดเวลาแล้ว โหลดหน้านี้ใหม่เพื่อเริ่มใหม่อีกครั้ง",
+        "en": "This page has timed out. Reload it to start again.",
+    },
+    "time_failed": {
+        "th": "ขอเวลาเพิ่มไม่สำเร็จ กรุณาตรวจสอบการเชื่อมต่ออินเทอร์เน็ตแล้วลองใหม่",
+        "en": "More time could not be added. Check your connection and try again.",
+    },
     # --- issue 19, defect 7: plain words for codes, levels, devices, times and waits.
     "error_details": {"th": "รายละเอียดสำหรับเจ้าหน้าที่", "en": "Details for support staff"},
     "step_expired": {

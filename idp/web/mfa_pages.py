@@ -20,6 +20,7 @@ from idp.db import utcnow
 from idp.deps import DbDep, ServicesDep
 from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
+from idp.web import time_limits
 from idp.web.flow import Flow, continue_after, load_flow, login_redirect
 from idp.web.i18n import translator, wait_text
 from idp.web.login_page import asking_app
@@ -254,12 +255,18 @@ def render_enrol(
         cred, _uri, _svg = mfa.start_totp(db, services.cipher, account, issuer_name="GovID")
     secret, uri, svg = mfa.totp_setup(services.cipher, account, cred, issuer_name="GovID")
     t = translator(flow.locale)
+    # During a sign-in the step has a time limit, the longest here (time_limits); the
+    # account page's own enrolment has none (it needs only the session).
+    during_sign_in = action == "/mfa/enrol"
+    token = time_limits.for_enrolment(services, flow.token, flow.data) if during_sign_in else None
+    extra = {} if during_sign_in else {"time_limit": None}
     return pages(request).render(
         request,
         "enrol.html",
         status=status,
         locale=flow.locale,
-        interaction=flow.token,
+        interaction=token or flow.token,
+        **extra,
         qr_svg=svg,
         secret=secret,
         otpauth_uri=uri,

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from idp.web import csrf
+from idp.web.humane import keep_phrases
 from idp.web.i18n import LOCALES, pick_locale, translator
 from idp.web.security import page_csp
 
@@ -33,6 +34,8 @@ SAME_STEP_BY_GET = {
     "/end_session/confirm": ("/end_session/confirm", "interaction", False),
 }
 SHOWN_ONCE = {"recovery_codes.html"}  # a language switch would lose what it shows
+# Pages of a sign-in step, which expires (idp.web.time_limits): they say how long is left.
+TIME_LIMITED = {"login.html", "mfa.html", "enrol.html", "consent.html", "select_account.html"}
 
 
 class Pages:
@@ -43,6 +46,8 @@ class Pages:
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(["html"]),
         )
+        # Headings keep Thai compound terms on one line (idp.web.humane.keep_phrases).
+        self.env.filters["phrases"] = keep_phrases
         self.secret_key = secret_key
         # IDP_SECRET_KEY_PREVIOUS: forms served before a key rotation still post.
         self.verify_keys = (secret_key, *previous_keys)
@@ -113,6 +118,10 @@ class Pages:
             headers = {**(headers or {}), "Content-Security-Policy": page_csp(form_target)}
         cookie_value, token = self.csrf_pair(request)
 
+        if template in TIME_LIMITED and "time_limit" not in context:
+            from idp.web.time_limits import for_page  # not at the top: an import cycle
+
+            context["time_limit"] = for_page(context.get("interaction"), locale)
         same_step = same_step_url(request, template, context)
 
         def lang_url(code: str) -> str:

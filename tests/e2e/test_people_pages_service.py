@@ -15,7 +15,9 @@ from idp.accounts.models import Account
 from idp.admin import links
 from idp.credentials.login import rules_for
 from idp.db import utcnow
+from idp.oidc.routes import interaction_signer
 from idp.sessions.models import SsoSession
+from idp.web.humane import THAI_PHRASES
 from idp.web.i18n import translator
 from tests.e2e.test_people_pages_defects import (  # noqa: F401 (page: a fixture)
     new_person,
@@ -241,3 +243,133 @@ def test_a_locked_second_step_says_the_wait_in_minutes(page, e2e_world, locale):
     wait = f"{minutes} นาที" if locale == "th" else f"{minutes} minutes"
     assert alert.inner_text() == t("mfa_throttled", wait=wait)
     assert str(rules.lock_seconds) not in alert.inner_text()
+
+
+# ------------------------------------------------------- 8. time limits (2.2.1)
+
+LIMIT_TEXT = {
+    "en": r"You have (\d+) minutes for this page \(until \d\d:\d\d\)\.",
+    "th": r"คุณมีเวลา (\d+) นาทีสำหรับหน้านี้ \(จนถึงเวลา \d\d:\d\d น\.\)",
+}
+
+
+def extend_by_fetch(tab, csrf: str | None = None) -> int:
+    return tab.evaluate(
+        """(csrf) => { const box = document.getElementById('time-limit');
+        const body = new URLSearchParams({i: box.dataset.i,
+                                          csrf_token: csrf || box.dataset.csrf});
+        return fetch('/interaction/extend', {method: 'POST', body}).then(r => r.status); }""",
+        csrf,
+    )
+
+
+@pytest.mark.parametrize("locale", ["th", "en"])
+def test_a_step_says_its_time_limit_warns_and_gives_more_time(browser, e2e_world, locale):
+    w, t = e2e_world, translator(locale)
+    context = browser.new_context(locale=locale)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(m.text) if "Content Security" in m.text else None)
+    tab.clock.install()
+    url, *_ = authorize_url(w, rp_client(w, "strict"), ui_locales=locale)
+    tab.goto(url)
+    tab.wait_for_selector("#email")
+    minutes = re.fullmatch(LIMIT_TEXT[locale], tab.inner_text("#time-limit-text"))
+    assert minutes and int(minutes.group(1)) == 10
+    warning = tab.locator("#time-warning")
+    assert warning.get_attribute("role") == "status" and warning.inner_text() == ""
+    assert tab.locator("#time-extend").is_hidden()
+
+    signer = interaction_signer(w.services)
+    for n in (1, 2, 3):
+        tab.clock.fast_forward("08:05")  # two minutes before the end
+        assert warning.inner_text() == t("time_warning", minutes="2")
+        assert tab.locator("#time-extend").is_visible()
+        old = tab.input_value("form[action='/login'] input[name=i]")
+        tab.click("#time-extend")
+        warning.filter(has_text=t("time_extended", minutes="10", until="")[:12]).wait_for()
+        new = tab.input_value("form[action='/login'] input[name=i]")
+        assert new != old and signer.loads(new).get("x") == n
+        assert tab.locator(f"a[href*='{old}']").count() == 0  # help links carry the new one
+        assert tab.locator("#time-extend").is_hidden()
+    tab.clock.fast_forward("08:05")
+    assert t("time_no_more") in warning.inner_text()
+    assert tab.locator("#time-extend").is_hidden()
+    # GovID itself refuses a fourth extension, and one without the page's form token.
+    assert extend_by_fetch(tab) == 409
+    assert extend_by_fetch(tab, csrf="forged") == 403
+
+    # The extended step still signs in; enrolment (first a second factor) has longer.
+    tab.fill("#email", new_person(w))
+    tab.fill("#password", PASSWORD)
+    tab.click("form[action='/login'] button[type=submit]")
+    tab.wait_for_selector("#totp-secret")
+    minutes = re.fullmatch(LIMIT_TEXT[locale], tab.inner_text("#time-limit-text"))
+    assert minutes and int(minutes.group(1)) == 20
+    assert tab.get_attribute("#time-limit", "data-left") == "6"
+    tab.clock.fast_forward("20:00")
+    assert warning.inner_text() == t("time_over")
+    context.close()
+    assert not errors, errors
+
+
+def test_without_scripts_the_page_still_says_how_long(browser, e2e_world):
+    w = e2e_world
+    context = browser.new_context(locale="th", java_script_enabled=False)
+    tab = context.new_page()
+    url, *_ = authorize_url(w, rp_client(w, "web"), ui_locales="th")
+    tab.goto(url)
+    assert re.fullmatch(LIMIT_TEXT["th"], tab.inner_text("#time-limit-text"))
+    assert tab.locator("#time-extend").is_hidden()  # it needs the script
+    context.close()
+
+
+# ------------------------------------- 9 (the rest). Thai headings break between words
+
+LINES_JS = """(el) => { const lines = []; let top = null, line = '';
+  const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT); let node;
+  while ((node = walk.nextNode())) {
+    for (let i = 0; i < node.length; i++) {
+      const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+      const box = r.getClientRects()[0];
+      if (box && top !== null && box.top - top > 5) { lines.push(line); line = ''; }
+      if (box) top = box.top;
+      line += node.data[i];
+    }
+  }
+  lines.push(line); return lines; }"""
+
+
+def split_terms(tab) -> dict[str, list[str]]:
+    """Headings whose lines split a term of THAI_PHRASES."""
+    bad = {}
+    for heading in tab.locator("main h1, main h2").all():
+        lines = heading.evaluate(LINES_JS)
+        for a, b in zip(lines, lines[1:], strict=False):
+            joint = a + b
+            for term in THAI_PHRASES:
+                start = joint.find(term)
+                if start != -1 and start < len(a) < start + len(term):
+                    bad[heading.inner_text()] = lines
+    return bad
+
+
+def test_thai_headings_keep_terms_whole_at_320_px(browser, e2e_world):
+    w = e2e_world
+    context = browser.new_context(locale="th", viewport={"width": 320, "height": 640})
+    tab = context.new_page()
+    email = new_person(w)
+    with_app(w, email)
+    bad = {}
+    tab.goto(f"{w.base}/help?lang=th")  # "ความช่วยเหลือในการเข้า|สู่ระบบ" before
+    bad.update(split_terms(tab))
+    sign_in_to_account(tab, w, email, "th")
+    bad.update(split_terms(tab))
+    tab.click("#regenerate")
+    tab.wait_for_selector("#mfa-why")
+    bad.update(split_terms(tab))
+    tab.goto(f"{w.base}/nowhere")
+    bad.update(split_terms(tab))
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 320
+    context.close()
+    assert not bad, bad

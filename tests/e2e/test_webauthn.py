@@ -44,7 +44,7 @@ def test_register_security_key_and_step_up_with_it(browser, e2e_world):
     # A first key on an account without recovery codes brings them (issue 19, 5).
     page.wait_for_selector("#recovery-codes")
     page.click("#continue")
-    page.get_by_text("YubiKey กระทรวง").wait_for()
+    page.locator(".factor-name", has_text="YubiKey กระทรวง").wait_for()  # its name, listed
     assert "webauthn" in page.content()
 
     # Level 2 lapses (idle); an app asks for level 2: the key is enough, no password.

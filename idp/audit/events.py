@@ -125,6 +125,7 @@ EVENT_TYPES: dict[str, str] = {
     # Keys
     "keys.key.created": "kid, alg, state",
     "keys.key.rotated": "activated, retired",
+    "keys.key.revoked": "kid, alg, was (its state), reason, activated, created",
     "keys.data_key.rotated": (
         "key_id (the data key now encrypting), previous_key_ids, rewritten ([column, rows] "
         "pairs), total, left ([column, rows] busy during the run), seconds"

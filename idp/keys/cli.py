@@ -84,6 +84,36 @@ def keys_rotate(
     )
 
 
+@keys_app.command("revoke")
+@handles_errors
+def keys_revoke(
+    kid: Annotated[str, typer.Argument(help="the key id (idp keys list)")],
+    reason: Annotated[str, typer.Option(help="why (kept in the audit log)")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """A signing key that may have leaked: out of the JWKS now, replaced at once."""
+    from idp.cli import CliError
+    from idp.keys import service
+
+    if not reason.strip():
+        raise CliError("invalid_input", "say why with --reason (it goes to the audit log)", 2)
+    with _services() as services, services.sessions.begin() as db:
+        try:
+            result = service.revoke(db, services.cipher, kid, reason=reason.strip())
+        except service.UnknownKey:
+            raise CliError("not_found", f"no signing key {kid!r} (idp keys list)", 4) from None
+    _emit(
+        as_json,
+        result,
+        lambda: typer.echo(
+            f"revoked {kid} (was {result['was']}); now active: "
+            f"{', '.join(result['activated']) or 'unchanged'}; new next: "
+            f"{', '.join(result['created']) or '-'}. Tell relying parties to fetch the JWKS "
+            "again; GovID stops accepting its tokens within 30 s."
+        ),
+    )
+
+
 @keys_app.command("rotate-data-key")
 @handles_errors
 def keys_rotate_data_key(

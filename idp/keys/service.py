@@ -156,6 +156,54 @@ def rotate(
     return {"activated": activated, "retired": retired}
 
 
+class UnknownKey(LookupError):
+    pass
+
+
+def revoke(session: Session, cipher: DataCipher, kid: str, *, reason: str) -> dict[str, Any]:
+    """A key that may have leaked: out of the JWKS at once (not after its tokens expire,
+    as a rotation would leave it) and never used again. An active key is replaced by
+    its algorithm's next key (already published, so relying parties may know it) and a
+    new next key is made; a next key is replaced by a new one. Tokens it signed stop
+    verifying at GovID within the key cache's reload (30 s) and at relying parties when
+    they fetch the JWKS again. Audit checkpoints it signed stay verifiable
+    (``idp audit verify`` keeps every key) but say nothing more than the key's secrecy."""
+    ensure_keys(session, cipher)
+    row = session.scalar(select(SigningKey).where(SigningKey.kid == kid).with_for_update())
+    if row is None:
+        raise UnknownKey(kid)
+    now = utcnow()
+    was = row.state
+    activated = []
+    row.state, row.retired_at, row.not_after = "retired", row.retired_at or now, now
+    session.flush()
+    if was == "active":
+        nxt = session.scalar(
+            select(SigningKey)
+            .where(SigningKey.alg == row.alg, SigningKey.state == "next")
+            .with_for_update()
+        )
+        if nxt is not None:
+            nxt.state, nxt.activated_at = "active", now
+            activated.append(nxt.kid)
+            session.flush()
+    created = ensure_keys(session, cipher)
+    audit.record(
+        session,
+        "keys.key.revoked",
+        actor="system",
+        details={
+            "kid": kid,
+            "alg": row.alg,
+            "was": was,
+            "reason": reason[:200],
+            "activated": activated,
+            "created": created,
+        },
+    )
+    return {"revoked": kid, "was": was, "activated": activated, "created": created}
+
+
 def published(session: Session, now: dt.datetime | None = None) -> list[SigningKey]:
     now = now or utcnow()
     rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()

@@ -255,6 +255,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "th": "แก้ไขแถวที่ผิดแล้วอัปโหลดใหม่ (หรือเลือกนำเข้าเฉพาะแถวที่ถูกต้อง)",
         "en": "Correct the rows and upload again (or choose to import the right rows only).",
     },
+    "import_progress": {"th": "ความคืบหน้า", "en": "Progress"},
+    "import_phase_validate": {"th": "กำลังตรวจสอบแถว", "en": "Checking rows"},
+    "import_phase_write": {"th": "กำลังบันทึกบัญชี", "en": "Writing accounts"},
+    "import_rows_done": {"th": "แถว", "en": "rows"},
+    "import_refresh": {"th": "ดูความคืบหน้าล่าสุด", "en": "Show the latest progress"},
+    "import_job_failed": {
+        "th": "การนำเข้าล้มเหลว ไม่มีบัญชีใดถูกบันทึกจากไฟล์นี้ (ทั้งหมดหรือไม่มีเลย) ลองใหม่อีกครั้ง",
+        "en": "The import failed; in all-or-nothing mode nothing of it was written. Try again.",
+    },
+    "import_job_stale": {
+        "th": "ไม่มีความคืบหน้ามา 5 นาที GovID อาจหยุดทำงานระหว่างนำเข้า ตรวจสอบรายการบัญชีก่อนลองใหม่",
+        "en": "No progress for 5 minutes: GovID may have stopped during the import. Check the "
+        "accounts before trying again.",
+    },
     "import_applied": {"th": "นำเข้าแล้ว", "en": "Imported"},
     "import_created": {"th": "บัญชีที่สร้าง", "en": "Accounts created"},
     "import_failed": {"th": "แถวที่ข้าม", "en": "Rows skipped"},

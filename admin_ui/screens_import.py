@@ -60,15 +60,20 @@ async def import_form(request: Request):
     return _page(request, mode="all_or_nothing", errors={})
 
 
-async def _send(request: Request, key: str, meta: dict, dry_run: bool, idem: str) -> Answer:
+async def _send(
+    request: Request, key: str, meta: dict, dry_run: bool, idem: str, background: bool = False
+) -> Answer:
     data = (_dir(request) / key / "upload").read_bytes()
     ctype = "application/x-ndjson" if meta["format"] == "jsonl" else "text/csv"
     a = api(request)
+    params = {"dry_run": "true" if dry_run else "false", "mode": meta["mode"]}
+    if background:
+        params["background"] = "true"
     return await a.call(
         request.session,
         "POST",
         "/imports",
-        params={"dry_run": "true" if dry_run else "false", "mode": meta["mode"]},
+        params=params,
         content=data,
         headers={"Content-Type": ctype, "Idempotency-Key": idem},
         timeout=300.0,
@@ -133,6 +138,16 @@ async def report(request: Request, key: str):
     if meta is None or dry is None:
         return ui(request).render(request, "message.html", 404, message_key="import_gone")
     applied = _report(request, key, "applied.json")
+    job = None
+    if applied is None and meta.get("job_id"):
+        answer = await api(request).call(request.session, "GET", f"/imports/{meta['job_id']}")
+        if not answer.ok:
+            return ui(request).render(
+                request, "message.html", answer.status, message=message(request, answer)
+            )
+        job = answer.body
+        if job["status"] == "done" and job.get("result"):
+            return _finished(request, key, _dir(request) / key, dict(job["result"]))
     may_apply = (
         applied is None
         and dry["valid"] > 0
@@ -147,7 +162,8 @@ async def report(request: Request, key: str):
         dry=dry,
         applied=applied,
         shown=dry["errors"][:SHOWN_ERRORS],
-        may_apply=may_apply,
+        may_apply=may_apply and job is None,
+        job=job,
     )
 
 
@@ -180,8 +196,9 @@ async def apply(request: Request, key: str):
     folder = _dir(request) / key
     if meta is None or not (folder / "upload").exists():
         return ui(request).render(request, "message.html", 404, message_key="import_gone")
-    # The key was made with the dry run: a second click replays the first apply.
-    answer = await _send(request, key, meta, dry_run=False, idem=meta["apply_key"])
+    # The key was made with the dry run: a second click replays the first apply (the same
+    # job). The import runs in GovID's background; the report page follows its progress.
+    answer = await _send(request, key, meta, dry_run=False, idem=meta["apply_key"], background=True)
     if not answer.ok:
         dry = _report(request, key, "dry_run.json")
         return ui(request).render(
@@ -196,12 +213,40 @@ async def apply(request: Request, key: str):
             may_apply=True,
             apply_error=message(request, answer),
         )
-    result = dict(answer.body)
+    if answer.status == 202 or answer.body.get("job_id"):
+        imports = request.session.get("imports") or {}
+        imports[key] = {**meta, "job_id": answer.body["job_id"]}
+        request.session["imports"] = imports
+        (folder / "upload").unlink(missing_ok=True)  # nothing left to apply twice
+        return RedirectResponse(f"/import/{key}", status_code=303)
+    return _finished(request, key, folder, dict(answer.body))
+
+
+def _finished(request: Request, key: str, folder: Path, result: dict):
     tokens = result.pop("activation_tokens", None) or []
     (folder / "applied.json").write_text(json.dumps(result, ensure_ascii=False))
-    (folder / "upload").unlink(missing_ok=True)  # nothing left to apply twice
+    (folder / "upload").unlink(missing_ok=True)
     if not tokens:
         return RedirectResponse(f"/import/{key}", status_code=303)
     r = ui(request).render(request, "import_tokens.html", key=key, result=result, tokens=tokens)
     r.headers.update(NO_STORE)
     return r
+
+
+@router.get("/import-progress.js")
+async def progress_script():
+    """The one script of these screens (CSP script-src 'self'): while an import runs,
+    reload its page every two seconds. Without it, the page's refresh link does it."""
+    return Response(
+        PROGRESS_JS, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"}
+    )
+
+
+PROGRESS_JS = """"use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  var box = document.getElementById("import-progress");
+  if (box && box.dataset.running === "1") {
+    window.setTimeout(function () { window.location.reload(); }, 2000);
+  }
+});
+"""

@@ -6,13 +6,13 @@ import hashlib
 import io
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from idp.admin import importer
+from idp.admin import import_jobs, importer
 from idp.admin.deps import CtxDep, IdempotencyKey, idempotent, respond
 from idp.admin.import_rows import read_rows
-from idp.admin.schemas_clients import ImportReport
+from idp.admin.schemas_clients import ImportJobOut, ImportReport
 from idp.credentials.hash_bounds import HashBounds
 from idp.errors import InvalidInput
 
@@ -42,6 +42,10 @@ async def create_import(
     ctx: CtxDep,
     dry_run: bool = False,
     mode: Annotated[str, Query(pattern="^(all_or_nothing|per_row)$")] = "all_or_nothing",
+    background: Annotated[
+        bool,
+        Query(description="Answer 202 with a job at once; follow it with GET /imports/{job_id}"),
+    ] = False,
     key: IdempotencyKey = None,
 ):
     data = await request.body()  # idp/body_limit.py refused a larger one before reading
@@ -52,6 +56,18 @@ async def create_import(
     fmt = "jsonl" if ("json" in ctype) else "csv"
     scope = ctx.scope("accounts:write")
     body_key = {"sha256": hashlib.sha256(data).hexdigest(), "dry_run": dry_run, "mode": mode}
+    if background:
+        body_key["background"] = True
+
+        def queue():
+            job = import_jobs.start(ctx, data, fmt, dry_run=dry_run, mode=mode)
+            return respond(
+                202,
+                import_jobs.read(ctx, job.id),
+                location=f"{request.scope.get('root_path', '')}/imports/{job.id}",
+            )
+
+        return await run_in_threadpool(idempotent, request, ctx, key, body_key, queue)
 
     def run():
         result = importer.run_import(
@@ -68,3 +84,14 @@ async def create_import(
 
     # The import is CPU and database work: keep it off the event loop.
     return await run_in_threadpool(idempotent, request, ctx, key, body_key, run)
+
+
+@router.get(
+    "/{job_id}",
+    response_model=ImportJobOut,
+    summary="A background import: phase, rows done of total, status, then the report",
+)
+def get_import_job(
+    ctx: CtxDep, job_id: Annotated[str, Path(max_length=36, pattern=r"^[0-9a-f-]+$")]
+):
+    return respond(200, import_jobs.read(ctx, job_id))

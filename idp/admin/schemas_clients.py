@@ -136,3 +136,20 @@ class ImportReport(BaseModel):
         description="email → activation token for rows without a password (shown once)",
     )
     errors_truncated: bool = False
+
+
+class ImportJobOut(BaseModel):
+    job_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    dry_run: bool
+    mode: Literal["all_or_nothing", "per_row"]
+    phase: Literal["validate", "write"] = Field(description="validate, then write")
+    done: int = Field(description="Rows of the current phase done")
+    total: int = Field(description="Rows in the file")
+    stale: bool = Field(description="No progress for 5 minutes: its process may have stopped")
+    error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    result: ImportReport | None = Field(
+        None, description="When done; activation tokens are in the first answer only"
+    )

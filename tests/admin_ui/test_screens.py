@@ -485,3 +485,61 @@ def test_the_helpdesk_contact_is_shown_and_sent_when_the_api_has_it(ui):
     )
     body = json.loads(stand.sent("PATCH", f"/agencies/{AGENCY['id']}")[-1].content)
     assert body["helpdesk_phone"] == "02 222 2222" and body["helpdesk_url"] == ""
+
+
+def test_apply_runs_as_a_job_whose_progress_survives_a_reload(ui):
+    client, stand, _ = ui
+    dry = {
+        "import_id": "i1",
+        "dry_run": True,
+        "mode": "all_or_nothing",
+        "rows": 2,
+        "valid": 2,
+        "created": 0,
+        "failed": 0,
+        "errors": [],
+        "activation_tokens": [],
+    }
+    stand.on("POST", "/imports", 200, dry)
+    r = client.post(
+        "/import",
+        data={"csrf_token": "c" * 20, "mode": "all_or_nothing"},
+        files={"file": ("p.csv", b"email,agency\na@moi.go.th,moi\nb@moi.go.th,moi\n")},
+        follow_redirects=False,
+    )
+    page = r.headers["location"]
+    job = {
+        "job_id": "j-1",
+        "status": "running",
+        "dry_run": False,
+        "mode": "all_or_nothing",
+        "phase": "write",
+        "done": 1,
+        "total": 2,
+        "stale": False,
+        "error": None,
+        "created_at": "2026-12-07T00:00:00Z",
+        "updated_at": "2026-12-07T00:00:00Z",
+        "result": None,
+    }
+    stand.on("POST", "/imports", 202, job)
+    r = client.post(page + "/apply", data={"csrf_token": "c" * 20}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == page
+    assert stand.sent("POST", "/imports")[-1].url.params["background"] == "true"
+    stand.on("GET", "/imports/j-1", 200, job)
+    for _ in range(2):  # a reload shows the same job's progress
+        r = client.get(page, headers={"Accept-Language": "en"})
+        assert '<progress id="progress-bar" max="2" value="1">' in r.text
+        assert 'data-running="1"' in r.text and 'src="/import-progress.js"' in r.text
+        assert 'id="apply"' not in r.text  # no second apply while it runs
+    js = client.get("/import-progress.js")
+    assert js.headers["content-type"].startswith("text/javascript") and "reload" in js.text
+    done = {**job, "status": "done", "done": 2}
+    done["result"] = {**dry, "dry_run": False, "created": 2, "activation_tokens": [
+        {"email": "a@moi.go.th", "token": "tok-a"}, {"email": "b@moi.go.th", "token": "tok-b"}
+    ]}  # fmt: skip
+    stand.on("GET", "/imports/j-1", 200, done)
+    r = client.get(page)
+    assert "tok-a" in r.text and r.headers["cache-control"] == "no-store"  # once
+    r = client.get(page, headers={"Accept-Language": "en"})
+    assert 'id="created-count">2<' in r.text and "tok-a" not in r.text

@@ -339,8 +339,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "download_file": {"th": "ดาวน์โหลดไฟล์", "en": "Download the file"},
     "download_manifest": {"th": "ดาวน์โหลดใบกำกับที่ลงนาม", "en": "Download the signed manifest"},
     "export_cli_hint": {
-        "th": "ตรวจซ้ำแบบออฟไลน์ได้ด้วย idp audit verify-export FILE --manifest MANIFEST",
-        "en": "Check it again offline: idp audit verify-export FILE --manifest MANIFEST",
+        "th": "ตรวจซ้ำแบบออฟไลน์ได้ด้วย idp audit verify-export FILE MANIFEST",
+        "en": "Check it again offline: idp audit verify-export FILE MANIFEST",
     },
     # problems next to a field, by the API's code (docs/admin-api.md)
     "err_invalid_input": {"th": "ค่านี้ไม่ถูกต้อง", "en": "This value is not valid"},

@@ -11,7 +11,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from admin_ui.api import idempotency_key
-from admin_ui.screens_kit import api, field_problems, lines, message, ui, write_headers
+from admin_ui.screens_kit import (
+    api,
+    field_problems,
+    lines,
+    message,
+    my_roles,
+    ui,
+    write_headers,
+)
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -138,11 +146,14 @@ async def _app_page(request: Request, client_id: str, status: int = 200, **ctx):
         return ui(request).render(
             request, "message.html", answer.status, message=message(request, answer)
         )
+    roles = await my_roles(request)
     return ui(request).render(
         request,
         "app.html",
         status,
         c=answer.body,
+        # Forms for those whose roles may write apps; the API decides each request anyway.
+        may_write=bool(roles & {"operator", "agency_admin"}) or "edit_error" in ctx,
         etag=answer.etag or "",
         form=ctx.pop("form", None) or _form_of(answer.body),
         grants=GRANTS,

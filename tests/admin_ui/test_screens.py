@@ -543,3 +543,15 @@ def test_apply_runs_as_a_job_whose_progress_survives_a_reload(ui):
     assert "tok-a" in r.text and r.headers["cache-control"] == "no-store"  # once
     r = client.get(page, headers={"Accept-Language": "en"})
     assert 'id="created-count">2<' in r.text and "tok-a" not in r.text
+
+
+def test_an_auditor_gets_no_app_forms_an_agency_admin_does(ui):
+    client, stand, _ = ui
+    stand.on("GET", "/clients/leave-app", 200, APP, etag='"2"')
+    stand.on("GET", "/role-grants", 200, {"items": [{"role": "auditor"}], "next_cursor": None})
+    r = client.get("/apps/leave-app")
+    assert r.status_code == 200 and 'id="save-app"' not in r.text
+    assert 'id="rotate-secret"' not in r.text and 'id="disable-app"' not in r.text
+    stand.on("GET", "/role-grants", 200, {"items": [{"role": "agency_admin"}], "next_cursor": None})
+    r = client.get("/apps/leave-app")
+    assert 'id="save-app"' in r.text and 'id="rotate-secret"' in r.text

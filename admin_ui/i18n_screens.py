@@ -208,6 +208,37 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The old secret stops working at once; the new one is shown once.",
     },
     "secret_rotated": {"th": "ออกรหัสลับใหม่แล้ว", "en": "The secret is rotated"},
+    # APIs
+    "apis": {"th": "API ของหน่วยงาน", "en": "Agencies' APIs"},
+    "apis_hint": {
+        "th": "API ที่รับโทเค็นของ GovID (RFC 8707) และขอบเขตที่แอปขอได้",
+        "en": "APIs that accept GovID's tokens (RFC 8707) and the scopes apps may ask for.",
+    },
+    "api_col": {"th": "API", "en": "API"},
+    "no_apis": {"th": "ไม่พบ API", "en": "No APIs found"},
+    "api_register": {"th": "ลงทะเบียน API", "en": "Register an API"},
+    "api_registered": {"th": "ลงทะเบียน API แล้ว", "en": "The API is registered"},
+    "api_edit": {"th": "แก้ไข API", "en": "Change this API"},
+    "api_disable": {"th": "ปิดใช้งาน API", "en": "Disable this API"},
+    "api_identifier": {"th": "ตัวระบุ (resource)", "en": "Identifier (resource)"},
+    "api_identifier_hint": {
+        "th": "URI เต็ม ไม่มี # เช่น https://api.dopa.go.th/population/ เปลี่ยนภายหลังไม่ได้",
+        "en": "A full URI without #, e.g. https://api.dopa.go.th/population/; it cannot change",
+    },
+    "api_scopes_hint": {
+        "th": "คั่นด้วยช่องว่าง เช่น dopa.population:read",
+        "en": "Separated by spaces, e.g. dopa.population:read",
+    },
+    "api_shared_with": {"th": "แอปที่ขอขอบเขตได้", "en": "Whose apps may ask for its scopes"},
+    "shared_agency": {"th": "แอปของหน่วยงานนี้", "en": "This agency's apps"},
+    "shared_subtree": {"th": "แอปของหน่วยงานนี้และหน่วยงานย่อย", "en": "Its subtree's apps"},
+    "shared_all": {"th": "ทุกแอป", "en": "Every app"},
+    "api_introspection": {
+        "th": "ให้ API ตรวจโทเค็นที่ /introspect ได้ (มีรหัสลับ)",
+        "en": "The API may check tokens at /introspect (with a secret)",
+    },
+    "api_client_id": {"th": "client_id สำหรับ /introspect", "en": "client_id for /introspect"},
+    "api_secret": {"th": "รหัสลับสำหรับ /introspect", "en": "Introspection secret"},
     # import
     "import": {"th": "นำเข้าบัญชี", "en": "Bulk import"},
     "import_intro": {

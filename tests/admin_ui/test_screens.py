@@ -555,3 +555,76 @@ def test_an_auditor_gets_no_app_forms_an_agency_admin_does(ui):
     stand.on("GET", "/role-grants", 200, {"items": [{"role": "agency_admin"}], "next_cursor": None})
     r = client.get("/apps/leave-app")
     assert 'id="save-app"' in r.text and 'id="rotate-secret"' in r.text
+
+
+API = {
+    "id": "33333333-3333-3333-3333-333333333333",
+    "identifier": "https://api.moi.go.th/population/",
+    "agency": {"id": AGENCY["id"], "code": "moi"},
+    "name_th": "ทะเบียนราษฎร",
+    "name_en": "Population registry",
+    "scopes": ["moi.population:read"],
+    "shared_with": "agency",
+    "introspection": True,
+    "introspection_client_id": "api-population",
+    "status": "active",
+    "version": 1,
+    "created_at": "2026-12-07T00:00:00Z",
+    "updated_at": "2026-12-07T00:00:00Z",
+}
+
+
+def test_an_api_is_registered_with_its_secret_shown_once_and_changed_with_if_match(ui):
+    client, stand, _ = ui
+    stand.on("POST", "/apis", 201, {**API, "introspection_client_secret": "intro-s3cret"})
+    r = client.post(
+        "/apis",
+        data={
+            "csrf_token": "c" * 20,
+            "idempotency_key": "k-api",
+            "agency": "moi",
+            "identifier": API["identifier"],
+            "name_th": API["name_th"],
+            "name_en": API["name_en"],
+            "scopes": "moi.population:read  moi.population:write",
+            "shared_with": "all",
+            "introspection": "1",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 201 and "intro-s3cret" in r.text
+    assert r.headers["cache-control"] == "no-store"
+    body = json.loads(stand.sent("POST", "/apis")[-1].content)
+    assert body["scopes"] == ["moi.population:read", "moi.population:write"]
+    assert body["shared_with"] == "all" and body["introspection"] is True
+    operator(stand)
+    stand.on("GET", f"/apis/{API['id']}", 200, API, etag='"1"')
+    r = client.get(f"/apis/{API['id']}")
+    assert "intro-s3cret" not in r.text and 'id="save-api"' in r.text
+    stand.on(
+        "PATCH",
+        f"/apis/{API['id']}",
+        422,
+        {
+            "type": P + "invalid-input",
+            "status": 422,
+            "errors": [{"field": "scopes.0", "code": "string_pattern_mismatch", "message": "x"}],
+        },
+    )
+    r = client.post(
+        f"/apis/{API['id']}/edit",
+        data={
+            "csrf_token": "c" * 20,
+            "etag": '"1"',
+            "name_th": "ก",
+            "name_en": "A",
+            "scopes": "a b",
+        },
+        headers={"Accept-Language": "th"},
+    )
+    assert r.status_code == 422 and 'id="scopes-error">มีตัวอักษรที่ใช้ไม่ได้' in r.text
+    assert stand.sent("PATCH", f"/apis/{API['id']}")[-1].headers["if-match"] == '"1"'
+    # An auditor reads it without forms; another ministry's API is 404.
+    stand.on("GET", "/role-grants", 200, {"items": [{"role": "auditor"}], "next_cursor": None})
+    assert 'id="save-api"' not in client.get(f"/apis/{API['id']}").text
+    assert client.get("/apis/44444444-4444-4444-4444-444444444444").status_code == 404

@@ -274,6 +274,8 @@ def test_these_screens_pass_axe_in_both_languages(page, world):
         f"/agencies/{a_id}",
         "/apps",
         "/apps/new",
+        "/apis",
+        "/apis/new",
         f"/apps/{w.app.state.settings.client_id}",
         "/import",
         "/audit",

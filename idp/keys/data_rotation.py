@@ -43,11 +43,13 @@ class Column:
 
 
 def columns() -> list[Column]:
-    """Every column GovID encrypts with the data key."""
+    """Every column GovID encrypts with the data key (a new ``*_enc`` column must be
+    added here: tests/keys/test_data_key_rotation.py checks the models)."""
     from idp.accounts.models import Account
     from idp.accounts.service import CITIZEN_ID_PURPOSE
     from idp.admin.idempotency import PURPOSE as IDEMPOTENCY_PURPOSE
-    from idp.admin.models import IdempotencyRecord
+    from idp.admin.import_jobs import PURPOSE as IMPORT_JOB_PURPOSE
+    from idp.admin.models import IdempotencyRecord, ImportJob
     from idp.credentials.mfa import TOTP_PURPOSE
     from idp.credentials.models import MfaCredential
     from idp.directory.agency_federation import PASSWORD_PURPOSE
@@ -86,11 +88,18 @@ def columns() -> list[Column]:
             PASSWORD_PURPOSE,
         ),
         Column(
-            "idempotency_record.body_enc",
+            "idempotency_key.body_enc",
             IdempotencyRecord,
             IdempotencyRecord.id,
             IdempotencyRecord.body_enc,
             IDEMPOTENCY_PURPOSE,
+        ),
+        Column(
+            "import_job.result_enc",
+            ImportJob,
+            ImportJob.id,
+            ImportJob.result_enc,
+            IMPORT_JOB_PURPOSE,
         ),
     ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import uuid
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -14,10 +15,11 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from idp import migrate
-from idp.accounts import service as accounts
 from idp.accounts.models import Account
 from idp.accounts.service import CITIZEN_ID_PURPOSE
 from idp.admin import idempotency
+from idp.admin.import_jobs import PURPOSE as IMPORT_PURPOSE
+from idp.admin.models import ImportJob
 from idp.audit.models import AuditEvent
 from idp.cli import app
 from idp.credentials import mfa
@@ -91,6 +93,15 @@ def _populate(url: str) -> dict:
                 cipher=s.cipher,
             )
             idempotency.store(db, s.cipher, "caller", "k1", "fp", 201, {}, {"secret": "shown-once"})
+            db.add(
+                ImportJob(
+                    id=str(uuid.uuid4()),
+                    caller="caller",
+                    mode="all",
+                    status="done",
+                    result_enc=s.cipher.encrypt(b'{"links": ["shown once"]}', IMPORT_PURPOSE),
+                )
+            )
             ids = {"a": a.id, "b": b.id, "cred": cred.id}
         with s.sessions.begin() as db:  # b's citizen ID from before key ids
             db.execute(
@@ -132,7 +143,8 @@ def test_rotation_rewrites_every_column_under_the_new_key(url):
         assert result.rewritten["mfa_credential.secret_enc"] == 1
         assert result.rewritten["signing_key.private_key_enc"] == 4
         assert result.rewritten["agency_federation.service_password_enc"] == 1
-        assert result.rewritten["idempotency_record.body_enc"] == 1
+        assert result.rewritten["idempotency_key.body_enc"] == 1
+        assert result.rewritten["import_job.result_enc"] == 1
         assert not any(result.left.values())
         assert ("signing_key.private_key_enc", 2) in seen and (
             "signing_key.private_key_enc",
@@ -161,7 +173,7 @@ def test_rotation_rewrites_every_column_under_the_new_key(url):
                 select(AuditEvent).where(AuditEvent.type == "keys.data_key.rotated")
             ).all()
             assert len(events) == 1 and events[0].details["key_id"] == new_only.key_id
-            assert events[0].details["total"] == 9
+            assert events[0].details["total"] == 10
             # The service keeps working with only the new key.
         s2 = _services(url, NEW)
         try:
@@ -277,8 +289,23 @@ def test_cli_rotate_data_key(tmp_path, monkeypatch):
     r = runner.invoke(app, ["keys", "rotate-data-key", "--batch-size", "1", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["total"] == 9 and out["key_id"] == DataCipher(_key(NEW)).key_id
+    assert out["total"] == 10 and out["key_id"] == DataCipher(_key(NEW)).key_id
     assert "account.citizen_id_enc: 2 rewritten" in r.stderr
 
     r = runner.invoke(app, ["keys", "rotate-data-key", "--json"])
     assert json.loads(r.stdout.strip().splitlines()[-1])["total"] == 0
+
+
+def test_every_encrypted_column_is_rotated():
+    """A new column encrypted with the data key (named *_enc) must be in the rotation, or
+    its values become unreadable once the previous key is dropped."""
+    import idp.models  # noqa: F401 (every table)
+    from idp.db import Base
+
+    encrypted = {
+        f"{t.name}.{c.name}"
+        for t in Base.metadata.tables.values()
+        for c in t.columns
+        if c.name.endswith("_enc")
+    }
+    assert encrypted == {c.name for c in data_rotation.columns()}

@@ -28,7 +28,7 @@ from idp.errors import ServiceUnavailable
 log = logging.getLogger(__name__)
 
 
-def outage_exceptions() -> tuple[type[BaseException], ...]:
+def outage_exceptions(with_redis: bool = True) -> tuple[type[BaseException], ...]:
     kinds: list[type[BaseException]] = [
         ServiceUnavailable,
         sa_exc.OperationalError,  # psycopg/sqlite OperationalError wrapped by SQLAlchemy
@@ -40,12 +40,10 @@ def outage_exceptions() -> tuple[type[BaseException], ...]:
         kinds.append(psycopg.OperationalError)  # raw psycopg (the audit group commit)
     except ImportError:  # pragma: no cover - psycopg is a dependency
         pass
-    try:
+    if with_redis:  # importing redis costs start-up time: only where it is used
         from redis import exceptions as redis_exc
 
         kinds += [redis_exc.ConnectionError, redis_exc.TimeoutError]
-    except ImportError:  # pragma: no cover - redis is a dependency
-        pass
     return tuple(kinds)
 
 
@@ -114,5 +112,8 @@ async def outage_response(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for kind in outage_exceptions():
+    """After ``app.state.services`` is set (Redis errors are handled when it is used)."""
+    services = getattr(app.state, "services", None)
+    with_redis = bool(getattr(getattr(services, "settings", None), "redis_url", None))
+    for kind in outage_exceptions(with_redis):
         app.add_exception_handler(kind, outage_response)

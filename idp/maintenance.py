@@ -29,7 +29,7 @@ from sqlalchemy import and_, delete, exists, not_, or_, select, text
 from sqlalchemy.orm import Session
 
 from idp import metrics
-from idp.admin.models import AccountToken, IdempotencyRecord
+from idp.admin.models import AccountToken, IdempotencyRecord, ImportJob
 from idp.credentials.models import ThrottleEntry
 from idp.db import utcnow
 from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
@@ -92,6 +92,16 @@ def _targets(now: dt.datetime, cutoff: dt.datetime, decay: dt.timedelta):
             IdempotencyRecord,
             IdempotencyRecord.id,
             IdempotencyRecord.expires_at < cutoff,
+        ),
+        (
+            # A finished background import's report (encrypted) is kept a day after it ended.
+            "import_job",
+            ImportJob,
+            ImportJob.id,
+            and_(
+                ImportJob.status.in_(("done", "failed")),
+                ImportJob.updated_at < cutoff - dt.timedelta(days=1),
+            ),
         ),
         (
             "account_token",

@@ -7,6 +7,7 @@ the same job; another caller's job is 404."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -118,3 +119,33 @@ def test_a_dry_run_job_writes_nothing_and_another_caller_gets_404(live, services
     r = client.get(f"{A}/{final['job_id']}", headers=w.headers("admin_m"))
     assert r.status_code == 404
     assert client.get(f"{A}/{'0' * 8}-0000-0000-0000-{'0' * 12}", headers=h).status_code == 404
+
+
+def test_housekeeping_removes_finished_jobs_a_day_after_they_ended(services, unique):
+    from idp import maintenance
+    from idp.db import utcnow
+
+    old = utcnow() - dt.timedelta(days=3)
+    rows = {
+        "old-done": ("done", old),
+        "old-failed": ("failed", old),
+        "old-running": ("running", old),  # never removed while it may still run
+        "new-done": ("done", utcnow()),
+    }
+    with services.sessions.begin() as s:
+        for name, (status, at) in rows.items():
+            s.add(
+                ImportJob(
+                    id=f"{unique}-{name}"[:36],
+                    caller="test",
+                    mode="per_row",
+                    status=status,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+    result = maintenance.run(services)
+    assert result.purged["import_job"] >= 2
+    with services.sessions() as s:
+        left = set(s.scalars(select(ImportJob.id).where(ImportJob.id.like(f"{unique}-%"))))
+    assert left == {f"{unique}-old-running", f"{unique}-new-done"}

@@ -180,6 +180,62 @@ class Load:
         return (min(a[1] for a in ok) - fault_at if ok else None), counts
 
 
+class AccountWriter:
+    """Accounts created through ``POST /admin/v1/accounts`` in a loop while a fault happens
+    (an ORM transaction with its audit event, not the group commit): the emails answered
+    201 are recorded."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.domain = world.users["alice"].split("@", 1)[1]
+        self.agency = "d-" + self.domain.split(".", 1)[0]
+        self.created: list[str] = []
+        self.statuses: dict[int, int] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        token = machine_token(self.world, scope="admin:accounts").json()["access_token"]
+        n = 0
+        with httpx.Client(base_url=self.world.base, timeout=30) as http:
+            while not self.stop.is_set():
+                n += 1
+                email = f"load{n}-{secrets.token_hex(3)}@{self.domain}"
+                try:
+                    r = http.post(
+                        "/admin/v1/accounts",
+                        json={"email": email, "agency": self.agency, "given_name_en": "Load"},
+                        headers={"authorization": f"Bearer {token}"},
+                    )
+                    status = r.status_code
+                except httpx.TransportError:
+                    status = 0
+                self.statuses[status] = self.statuses.get(status, 0) + 1
+                if status == 201:
+                    self.created.append(email)
+                else:
+                    time.sleep(0.05)
+
+    def __enter__(self) -> AccountWriter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(60)
+
+    def missing_in(self, dsn: str) -> set[str]:
+        """Emails answered 201 that are not accounts (with their audit event) at ``dsn``."""
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            rows = conn.execute(
+                "SELECT a.email FROM account a WHERE a.email = ANY(%s) AND EXISTS ("
+                " SELECT 1 FROM audit_event e WHERE e.type = 'admin.account.created'"
+                " AND e.subject = a.id::text)",
+                (self.created,),
+            ).fetchall()
+        return set(self.created) - {r[0] for r in rows}
+
+
 def jti_of(token: str) -> str:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]

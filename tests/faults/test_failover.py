@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from tests.faults.conftest import (
+    AccountWriter,
     Load,
     audit_verify,
     audited_jtis,
@@ -69,7 +70,7 @@ def test_promoting_the_replica_under_load_loses_nothing(fleet, form, capsys):
         for _ in range(9):  # the group-commit writer's path (client cached)
             r = machine_token(world)
             assert r.status_code == 200, r.text
-        with Load(world, threads=4) as load:
+        with Load(world, threads=3) as load, AccountWriter(world) as writer:
             time.sleep(2)
             fault_at = time.monotonic()
             primary.stop("immediate")  # a crash: no shutdown checkpoint, connections cut
@@ -84,6 +85,11 @@ def test_promoting_the_replica_under_load_loses_nothing(fleet, form, capsys):
         ok = load.ok_tokens()
         missing = {jti_of(t) for t in ok} - audited_jtis(replica.dsn("govid"))
         assert not missing, f"{len(missing)} of {len(ok)} tokens answered 200 are not audited"
+        # Accounts created through the admin API (ORM transactions): every 201 is there.
+        assert writer.created, writer.statuses
+        assert set(writer.statuses) <= {201, 503}, writer.statuses
+        lost = writer.missing_in(replica.dsn("govid"))
+        assert not lost, f"{len(lost)} of {len(writer.created)} accounts answered 201 are lost"
         verified = audit_verify(world, url)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         ready = httpx.get(f"{world.base}/readyz").json()
@@ -94,5 +100,6 @@ def test_promoting_the_replica_under_load_loses_nothing(fleet, form, capsys):
             f"\npostgresql failover ({form} URL): promotion took {promoted_at - fault_at:.1f} s; "
             f"tokens answered again {recovered:.1f} s after the primary died; "
             f"{len(ok)} tokens 200, all audited on the new primary; "
-            f"failures seen by clients {failures or 'none'}"
+            f"failures seen by clients {failures or 'none'}; accounts created through the "
+            f"admin API: {writer.statuses}, all on the new primary"
         )

@@ -26,6 +26,7 @@ OUTBOX_OPS = ("add", "modify", "disable", "enable", "delete")
 
 IdType = BigInteger().with_variant(Integer(), "sqlite")
 _QUEUED = text("done_at IS NULL AND parked_at IS NULL")
+_PARKED = text("done_at IS NULL AND parked_at IS NOT NULL")
 
 
 class OutboxEntry(Base):
@@ -42,6 +43,13 @@ class OutboxEntry(Base):
             "id",
             postgresql_where=_QUEUED,
             sqlite_where=_QUEUED,
+        ),
+        # Parked rows of a subtree's accounts (the console dashboard, migration 0013).
+        Index(
+            "ix_outbox_parked_account",
+            "account_id",
+            postgresql_where=_PARKED,
+            sqlite_where=_PARKED,
         ),
     )
 

@@ -52,7 +52,7 @@ def local_time(when: dt.datetime, locale: str) -> str:
     t = when.astimezone(BANGKOK)
     if locale == "th":
         year = t.year + BUDDHIST_ERA_OFFSET
-        return f"{t.day} {THAI_MONTHS[t.month - 1]} {year} เวลา {t:%H:%M} น."
+        return f"{t.day} {THAI_MONTHS[t.month - 1]} {year} เวลา {t:%H:%M}\u00a0น."
     return f"{t.day} {ENGLISH_MONTHS[t.month - 1]} {t.year} at {t:%H:%M}"
 
 
@@ -61,7 +61,7 @@ def clock_time(when: dt.datetime, locale: str) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     t = when.astimezone(BANGKOK)
-    return f"{t:%H:%M} น." if locale == "th" else f"{t:%H:%M}"
+    return f"{t:%H:%M}\u00a0น." if locale == "th" else f"{t:%H:%M}"  # no break before น.
 
 
 # Order matters: many browsers name the engines they resemble ("Edg/... Chrome/...

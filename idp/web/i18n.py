@@ -396,6 +396,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # --- issue 19, defect 7: plain words for codes, levels, devices, times and waits.
     "error_details": {"th": "รายละเอียดสำหรับเจ้าหน้าที่", "en": "Details for support staff"},
+    "expired_title": {"th": "หน้านี้หมดเวลาแล้ว", "en": "This page has timed out"},
     "step_expired": {
         "th": "หน้านี้เปิดค้างไว้นานเกิน {minutes} นาที จึงหมดอายุเพื่อความปลอดภัยของบัญชีคุณ กรุณาเริ่มใหม่อีกครั้ง",
         "en": "This page was open for more than {minutes} minutes, so it has expired to "

@@ -237,7 +237,9 @@ def test_sign_in_has_forgot_password_and_help_leads_back(page, e2e_world, locale
     page.goto(url)
     page.wait_for_selector("#email")
     assert page.inner_text("#forgot-password") == t("forgot_password")
-    page.click("#forgot-password")
+    # "Forgot password" is account recovery now (its own tests: test_account_recovery).
+    assert page.get_attribute("#forgot-password", "href").startswith("/recover?i=")
+    page.click("#sign-in-help")
     page.wait_for_selector("#forgot")
     assert page.inner_text("h1") == t("help_title")
     page.click("#help-back")

@@ -183,6 +183,8 @@ def test_error_pages_lead_with_words_and_keep_the_code_for_details(
         assert text.index(words) < text.index(code)
         if locale == "th":
             assert "client_id" not in text and "redirect_uri" not in text
+        if code == "interaction_expired":  # titled by what happened
+            assert page.inner_text("h1") == t("expired_title")
 
 
 @pytest.mark.parametrize("locale", ["th", "en"])
@@ -249,7 +251,7 @@ def test_a_locked_second_step_says_the_wait_in_minutes(page, e2e_world, locale):
 
 LIMIT_TEXT = {
     "en": r"You have (\d+) minutes for this page \(until \d\d:\d\d\)\.",
-    "th": r"คุณมีเวลา (\d+) นาทีสำหรับหน้านี้ \(จนถึงเวลา \d\d:\d\d น\.\)",
+    "th": r"คุณมีเวลา (\d+) นาทีสำหรับหน้านี้ \(จนถึงเวลา \d\d:\d\d\sน\.\)",
 }
 
 

@@ -11,7 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from admin_ui.api import idempotency_key
-from admin_ui.screens_kit import api, field_problems, lines, message, my_roles, ui, write_headers
+from admin_ui.screens_kit import (
+    api,
+    back_to,
+    field_problems,
+    lines,
+    message,
+    my_roles,
+    ui,
+    write_headers,
+)
 
 router = APIRouter()
 CONTACT = ("helpdesk_email", "helpdesk_phone", "helpdesk_url", "privacy_url")
@@ -103,6 +112,7 @@ async def _agency_page(request: Request, agency_id: str, status: int = 200, **ct
         child_form=ctx.pop("child_form", {}),
         federation=federation,
         fed_form=fed_form,
+        **back_to(request, f"/agencies/{a['id']}"),
         fed_idem=idempotency_key(),
         test_idem=idempotency_key(),
         **ctx,
@@ -202,6 +212,7 @@ async def agency_create(request: Request):
         paged=False,
         may_create="operator" in roles,
         create_error=message(request, answer),
+        **back_to(request, "/agencies"),
         create_errors=field_problems(request, answer),
         form=dict(form),
         idem=str(form.get("idempotency_key") or idempotency_key()),

@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from admin_ui.api import idempotency_key
 from admin_ui.screens_kit import (
     api,
+    back_to,
     field_problems,
     lines,
     message,
@@ -102,6 +103,7 @@ def _new_page(request: Request, status: int = 200, **ctx):
         grants=GRANTS,
         auth_methods=AUTH_METHODS,
         idem=ctx.pop("idem", None) or idempotency_key(),
+        **back_to(request, "/apps/new"),
         **ctx,
     )
 
@@ -127,7 +129,14 @@ async def app_create(request: Request):
     )
     if answer.ok:
         secret = answer.body.pop("client_secret", None)
-        r = ui(request).render(request, "app_secret.html", 201, c=answer.body, secret=secret)
+        r = ui(request).render(
+            request,
+            "app_secret.html",
+            201,
+            c=answer.body,
+            secret=secret,
+            **back_to(request, f"/apps/{answer.body.get('client_id', '')}"),
+        )
         r.headers.update(NO_STORE)
         return r
     return _new_page(
@@ -157,6 +166,7 @@ async def _app_page(request: Request, client_id: str, status: int = 200, **ctx):
         etag=answer.etag or "",
         form=ctx.pop("form", None) or _form_of(answer.body),
         grants=GRANTS,
+        **back_to(request, f"/apps/{client_id}"),
         idem=idempotency_key(),
         rotate_idem=idempotency_key(),
         disable_idem=idempotency_key(),
@@ -214,6 +224,7 @@ async def app_rotate(request: Request, client_id: str):
             c=answer.body.get("client", {}),
             secret=answer.body.get("client_secret"),
             rotated=True,
+            **back_to(request, f"/apps/{client_id}"),
         )
         r.headers.update(NO_STORE)
         return r
@@ -300,6 +311,7 @@ def _api_new_page(request: Request, status: int = 200, **ctx):
         form=ctx.pop("form", None) or {"shared_with": "agency", "introspection": True},
         shared=SHARED,
         idem=ctx.pop("idem", None) or idempotency_key(),
+        **back_to(request, "/apis/new"),
         **ctx,
     )
 
@@ -325,7 +337,14 @@ async def api_create(request: Request):
     )
     if answer.ok:
         secret = answer.body.pop("introspection_client_secret", None)
-        r = ui(request).render(request, "api_secret.html", 201, a=answer.body, secret=secret)
+        r = ui(request).render(
+            request,
+            "api_secret.html",
+            201,
+            a=answer.body,
+            secret=secret,
+            **back_to(request, f"/apis/{answer.body.get('id', '')}"),
+        )
         r.headers.update(NO_STORE)
         return r
     return _api_new_page(
@@ -352,6 +371,7 @@ async def _api_page(request: Request, api_id: str, status: int = 200, **ctx):
         etag=answer.etag or "",
         form=ctx.pop("form", None) or _api_form_of(answer.body),
         shared=SHARED,
+        **back_to(request, f"/apis/{api_id}"),
         idem=idempotency_key(),
         rotate_idem=idempotency_key(),
         disable_idem=idempotency_key(),
@@ -389,12 +409,20 @@ async def api_action(request: Request, api_id: str, action: str):
             a=answer.body.get("api", {}),
             secret=answer.body.get("introspection_client_secret"),
             rotated=True,
+            **back_to(request, f"/apis/{api_id}"),
         )
         r.headers.update(NO_STORE)
         return r
     if answer.ok and action == "edit" and answer.body.get("introspection_client_secret"):
         secret = answer.body.pop("introspection_client_secret")  # introspection turned on
-        r = ui(request).render(request, "api_secret.html", 200, a=answer.body, secret=secret)
+        r = ui(request).render(
+            request,
+            "api_secret.html",
+            200,
+            a=answer.body,
+            secret=secret,
+            **back_to(request, f"/apis/{api_id}"),
+        )
         r.headers.update(NO_STORE)
         return r
     if answer.ok:

@@ -28,7 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from admin_ui.api import SignInRequired, Unavailable
-from admin_ui.screens_kit import api, field_problems, message, ui
+from admin_ui.screens_kit import api, back_to, field_problems, message, ui
 
 router = APIRouter()
 MANIFEST_TYP = "govid-audit-manifest+jwt"
@@ -213,6 +213,7 @@ async def export(request: Request):
             f=f,
             outcomes=OUTCOMES,
             export_error=message(request, answer),
+            **back_to(request, "/audit"),
             errors=field_problems(request, answer),
             next_url=None,
             paged=False,
@@ -249,6 +250,7 @@ async def export(request: Request):
         reason=reason,
         claims=claims,
         has_manifest=manifest is not None,
+        **back_to(request, "/audit"),
     )
 
 

@@ -23,7 +23,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from admin_ui.api import Answer, idempotency_key
-from admin_ui.screens_kit import api, field_problems, message, ui
+from admin_ui.screens_kit import api, back_to, field_problems, message, ui
 
 router = APIRouter()
 MAX_BYTES = 64 * 1024 * 1024  # the API's IDP_MAX_IMPORT_BODY_BYTES default; larger: the CLI
@@ -50,7 +50,13 @@ def _mine(request: Request, key: str) -> dict | None:
 
 def _page(request: Request, status: int = 200, **ctx):
     return ui(request).render(
-        request, "import.html", status, modes=MODES, idem=idempotency_key(), **ctx
+        request,
+        "import.html",
+        status,
+        modes=MODES,
+        idem=idempotency_key(),
+        **back_to(request, "/import"),
+        **ctx,
     )
 
 
@@ -212,6 +218,7 @@ async def apply(request: Request, key: str):
             shown=dry["errors"][:SHOWN_ERRORS],
             may_apply=True,
             apply_error=message(request, answer),
+            **back_to(request, f"/import/{key}"),
         )
     if answer.status == 202 or answer.body.get("job_id"):
         imports = request.session.get("imports") or {}
@@ -228,7 +235,14 @@ def _finished(request: Request, key: str, folder: Path, result: dict):
     (folder / "upload").unlink(missing_ok=True)
     if not tokens:
         return RedirectResponse(f"/import/{key}", status_code=303)
-    r = ui(request).render(request, "import_tokens.html", key=key, result=result, tokens=tokens)
+    r = ui(request).render(
+        request,
+        "import_tokens.html",
+        key=key,
+        result=result,
+        tokens=tokens,
+        **back_to(request, f"/import/{key}"),
+    )
     r.headers.update(NO_STORE)
     return r
 

@@ -75,3 +75,9 @@ def lines(value: Any, limit: int = 50) -> list[str]:
     """A textarea's lines (one value a line), blank ones dropped."""
     out = [v.strip() for v in str(value or "").splitlines()]
     return [v for v in out if v][:limit]
+
+
+def back_to(request: Request, path: str) -> dict:
+    """For a page rendered in answer to a POST: the language links go back to ``path``
+    (a GET), not to the form's action (which a GET cannot open)."""
+    return {"here": path} if request.method == "POST" else {}

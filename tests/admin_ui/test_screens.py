@@ -282,6 +282,7 @@ def test_redirect_uri_problems_are_shown_next_to_the_field_in_thai(ui):
     assert "http://leave.moi.go.th/cb</textarea>" in r.text  # what they typed is kept
     assert "must use https" not in r.text  # the API's English is not shown to them
     assert 'maxlength="255" lang="th"' in r.text  # the field's attributes, not escaped text
+    assert 'href="/lang/en?next=/apps/new"' in r.text  # the form's page, not its POST action
 
 
 def test_disabling_sends_if_match_and_another_agencys_app_is_404(ui):

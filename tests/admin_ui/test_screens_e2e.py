@@ -206,6 +206,10 @@ def test_agency_admin_imports_a_thousand_accounts_dry_run_first(page, world):
     page.wait_for_selector("#tokens", timeout=90000)
     assert page.locator("#created-count").inner_text() == "1000"
     assert page.locator("#tokens").input_value().count("\n") >= 1000  # shown once
+    from tests.e2e.test_accessibility import AXE, violations
+
+    if AXE.exists():
+        assert not violations(page)
     assert _count_imported(w) == 1000
     # The tokens page is not kept: going back to the report has no secret and no apply.
     page.click("text=I have copied it: continue")
@@ -225,6 +229,10 @@ def test_auditor_exports_the_days_events_and_the_manifest_verifies(page, world, 
     page.wait_for_selector("#verify-status")
     assert page.locator("#verify-status").get_attribute("data-status") == "verified"
     assert int(page.locator("#export-count").inner_text()) > 0
+    from tests.e2e.test_accessibility import AXE, violations
+
+    if AXE.exists():
+        assert not violations(page)
     with page.expect_download() as dl:
         page.click("#download-file")
     data = tmp_path / "events.csv"
@@ -299,6 +307,11 @@ def test_these_screens_pass_axe_in_both_languages(page, world):
         page.wait_for_selector("#redirect_uris-error")
         if bad := violations(page):
             found[f"{lang} /apps (422)"] = bad
+        page.fill("#redirect_uris", f"https://app-{lang}.example.go.th/cb")
+        page.click("#register-app")
+        page.wait_for_selector("#client-secret")  # the secret, once
+        if bad := violations(page):
+            found[f"{lang} /apps (secret)"] = bad
         page.goto(f"{w.console}/import")
         page.set_input_files(
             "#file",

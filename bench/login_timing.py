@@ -67,6 +67,7 @@ def main() -> None:
         "IDP_LOGIN_DELAY_AFTER_FAILURES": "100000",
         "IDP_LOGIN_LOCKOUT_THRESHOLD": "100",
         "IDP_IP_FAILURE_THRESHOLD": "1000000",
+        "IDP_PASSKEY_OFFER": "false",  # the offer page is not part of the sign-in timed
     }
     server = None
     try:

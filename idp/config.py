@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     helpdesk_email: str = Field("helpdesk@govid.go.th", max_length=320)
     helpdesk_phone: str = Field("", max_length=40)
     helpdesk_url: str = Field("", max_length=2000)
+    # After a password sign-in, people without a second factor are offered to add a
+    # passkey (a page they can skip; issue 19). Off in most tests (tests/conftest.py).
+    passkey_offer: bool = True
 
     # Request bodies over these are refused with 413 before being read (idp/body_limit.py,
     # issue 17 item 6): protocol endpoints and people's pages; admin API and SCIM JSON;

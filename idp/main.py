@@ -26,6 +26,7 @@ from idp.web import (
     account_pages,
     mfa_pages,
     pages,
+    passkey_routes,
     password_pages,
     recovery_pages,
     webauthn_routes,
@@ -117,5 +118,6 @@ def create_app(
     app.include_router(webauthn_routes.router)
     app.include_router(password_pages.router)
     app.include_router(recovery_pages.router)
+    app.include_router(passkey_routes.router)
     admin_api.mount(app, services)  # /admin/v1 and /scim/v2 (own OpenAPI docs)
     return app

@@ -50,6 +50,9 @@ def make_settings(database_url: str, **overrides) -> Settings:
         # write lock the limiter's own short transaction would wait for. The limits are
         # tested against real servers (tests/protocol/test_rate_limits.py).
         rate_limits=False,
+        # The "add a passkey" page after a password sign-in would stand between most
+        # tests and the app; tests/e2e/test_passkeys.py turns it on.
+        passkey_offer=False,
     )
     values.update(overrides)
     return Settings(**values)

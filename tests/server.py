@@ -76,5 +76,6 @@ TEST_OUTBOUND_HOSTS = "127.0.0.1 localhost"
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     env["IDP_OUTBOUND_ALLOWED_HOSTS"] = TEST_OUTBOUND_HOSTS
+    env["IDP_PASSKEY_OFFER"] = "false"  # as in make_settings; tests that want it say so
     env.update(extra)
     return env

@@ -21,7 +21,8 @@ EVENT_TYPES: dict[str, str] = {
     "oidc.login.succeeded": "acr, amr, method",
     "oidc.login.failed": (
         "reason (unknown_or_wrong_password | throttled | suspended | deleted | "
-        "directory_unavailable | password_hash_out_of_bounds)"
+        "directory_unavailable | password_hash_out_of_bounds | unknown_passkey | "
+        "passkey_not_verified), method (passkey; absent for a password)"
     ),
     "oidc.token.issued": (
         "grant_type, scope, jti, refresh, resource (the API the token is for, its aud; "

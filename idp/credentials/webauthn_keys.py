@@ -77,8 +77,40 @@ def registration_options(db: Session, account: Account, issuer: str) -> tuple[st
     return options_to_json(options), challenge
 
 
+def passkey_registration_options(db: Session, account: Account, issuer: str) -> tuple[str, bytes]:
+    """A passkey: a discoverable credential (resident key required) that verifies the
+    person (PIN or biometrics, user verification required), so it signs in alone in one
+    step (WebAuthn L2 §5.4.6, §6.2.3). Same storage as a security key."""
+    rp_id, _ = rp_of(issuer)
+    challenge = secrets.token_bytes(32)
+    options = generate_registration_options(
+        rp_id=rp_id,
+        rp_name="GovID",
+        user_id=account.id.bytes,
+        user_name=account.email,
+        user_display_name=account.email,
+        challenge=challenge,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        exclude_credentials=[
+            PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
+            for k in _keys(db, account.id)
+        ],
+    )
+    return options_to_json(options), challenge
+
+
 def register(
-    db: Session, account: Account, issuer: str, credential: dict, challenge: bytes, label: str
+    db: Session,
+    account: Account,
+    issuer: str,
+    credential: dict,
+    challenge: bytes,
+    label: str,
+    *,
+    require_user_verification: bool = False,
 ) -> MfaCredential:
     rp_id, origin = rp_of(issuer)
     try:
@@ -87,6 +119,7 @@ def register(
             expected_challenge=challenge,
             expected_rp_id=rp_id,
             expected_origin=origin,
+            require_user_verification=require_user_verification,
         )
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
         raise WebAuthnError(f"registration failed: {exc}") from exc
@@ -139,7 +172,13 @@ def authentication_options_for_ids(issuer: str, ids: list[bytes]) -> tuple[str, 
 
 
 def authenticate(
-    db: Session, account: Account, issuer: str, credential: dict, challenge: bytes
+    db: Session,
+    account: Account,
+    issuer: str,
+    credential: dict,
+    challenge: bytes,
+    *,
+    require_uv: bool = False,
 ) -> MfaCredential:
     rp_id, origin = rp_of(issuer)
     raw_id = credential.get("rawId") or credential.get("id")
@@ -154,12 +193,48 @@ def authenticate(
             expected_origin=origin,
             credential_public_key=base64url_to_bytes(row.public_key),
             credential_current_sign_count=row.sign_count,
+            require_user_verification=require_uv,
         )
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
         raise WebAuthnError(f"authentication failed: {exc}") from exc
     row.sign_count = verified.new_sign_count
     row.last_used_at = utcnow()
     return row
+
+
+def passkey_authentication_options(issuer: str) -> tuple[str, bytes]:
+    """A passkey sign-in: no account named, no credential listed (the authenticator
+    offers its discoverable credentials for this RP ID), user verification required."""
+    rp_id, _ = rp_of(issuer)
+    challenge = secrets.token_bytes(32)
+    options = generate_authentication_options(
+        rp_id=rp_id,
+        challenge=challenge,
+        allow_credentials=[],
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    return options_to_json(options), challenge
+
+
+def passkey_account(db: Session, credential: dict) -> Account | None:
+    """The account a passkey assertion names in its user handle (our ``user.id``, the
+    account's UUID bytes, WebAuthn L2 §5.4.3), before anything is verified."""
+    handle = (credential.get("response") or {}).get("userHandle")
+    if not isinstance(handle, str) or len(handle) > 128:
+        return None
+    try:
+        raw = base64url_to_bytes(handle)
+        return db.get(Account, uuid.UUID(bytes=raw)) if len(raw) == 16 else None
+    except (ValueError, TypeError):
+        return None
+
+
+def authenticate_passkey(
+    db: Session, account: Account, issuer: str, credential: dict, challenge: bytes
+) -> MfaCredential:
+    """Verify a passkey assertion for ``account`` with user verification required (the
+    UV flag must be set: possession plus PIN or biometrics, two factors in one step)."""
+    return authenticate(db, account, issuer, credential, challenge, require_uv=True)
 
 
 def dumps(options_json: str) -> dict:

@@ -84,4 +84,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ขั้นตอนนี้หมดเวลาหรือใช้ไปแล้ว เริ่มใหม่จากหน้าลืมรหัสผ่าน",
         "en": "This step has expired or was already used. Start again from “Forgot your password”.",
     },
+    # ------------------------------------------------------------------------- passkeys
+    "passkey_sign_in": {"th": "เข้าสู่ระบบด้วยพาสคีย์", "en": "Sign in with a passkey"},
+    "passkey_or": {
+        "th": "หรือใช้พาสคีย์ในโทรศัพท์ คอมพิวเตอร์ หรือกุญแจความปลอดภัย ไม่ต้องพิมพ์รหัสผ่าน",
+        "en": "Or use a passkey on your phone, computer or security key, with no password to type.",
+    },
+    "passkey_refused": {
+        "th": "เข้าสู่ระบบด้วยพาสคีย์นี้ไม่ได้ ใช้อีเมลและรหัสผ่านแทน หรือติดต่อผู้ดูแลระบบ",
+        "en": "We could not sign you in with this passkey. Use your email and password "
+        "instead, or contact your helpdesk.",
+    },
+    "passkey_offer_title": {"th": "เพิ่มพาสคีย์", "en": "Add a passkey"},
+    "passkey_offer_intro": {
+        "th": "ครั้งหน้าเข้าสู่ระบบได้ในขั้นตอนเดียว ด้วยลายนิ้วมือ ใบหน้า หรือ PIN ของอุปกรณ์ "
+        "แทนการพิมพ์รหัสผ่าน พาสคีย์ปลอดภัยกว่ารหัสผ่านและใช้กับเว็บปลอมไม่ได้",
+        "en": "Next time, sign in in one step with your fingerprint, face or device PIN "
+        "instead of typing your password. A passkey is safer than a password and does "
+        "not work on fake sites.",
+    },
+    "passkey_offer_keep": {
+        "th": "รหัสผ่านของคุณยังใช้ได้เหมือนเดิม",
+        "en": "Your password still works as before.",
+    },
+    "passkey_add": {"th": "เพิ่มพาสคีย์", "en": "Add a passkey"},
+    "passkey_not_now": {"th": "ไว้ครั้งหน้า", "en": "Not now"},
 }

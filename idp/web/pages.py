@@ -20,7 +20,7 @@ from idp.oidc import authorize as authz
 from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
-from idp.web import device_cookie
+from idp.web import device_cookie, passkey_routes
 from idp.web.flow import Flow, continue_after, expired_page
 from idp.web.i18n import translator, wait_text
 from idp.web.login_page import login_page
@@ -142,7 +142,12 @@ def login_submit(
         user_agent=ua,
         details={"acr": new.row.acr, "amr": ["pwd"], "method": "password"},
     )
-    response = continue_after(services, Flow(data, i, "th"), here=(request, db, new.row), l=True)
+    if passkey_routes.should_offer(request, db, services, account):
+        response = passkey_routes.offer_redirect(services, data)  # then on to the app
+    else:
+        response = continue_after(
+            services, Flow(data, i, "th"), here=(request, db, new.row), l=True
+        )
     pg.set_cookie(
         response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
     )

@@ -51,6 +51,7 @@ ERROR_TEXTS = {
     "not_verified": "key_not_verified",
     "already_registered": "key_exists",
     "not_registered": "key_register_failed",
+    "passkey_refused": "passkey_refused",
 }
 
 

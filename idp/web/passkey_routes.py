@@ -1,0 +1,254 @@
+"""Passkeys (issue 19): sign in in one step at level 2 with a discoverable WebAuthn
+credential that verifies the person, and the "add a passkey" offer after a password
+sign-in. JSON endpoints behind static/passkey.js (CSRF in the X-CSRF-Token header);
+the offer is a page. Security keys stay second factors (idp/web/webauthn_routes.py)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from idp.accounts.models import Account
+from idp.audit import service as audit
+from idp.credentials import mfa
+from idp.credentials import service as creds
+from idp.credentials import webauthn_keys as wa
+from idp.deps import DbDep, ServicesDep
+from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
+from idp.sessions import service as sessions
+from idp.sessions.logout import end_session
+from idp.web.flow import Flow, continue_after, load_flow, parse
+from idp.web.signing import BadSignature, Signer
+from idp.web.webauthn_routes import BodyDep, _error, _step_up_first
+
+router = APIRouter()
+Str = Annotated[str, Form()]
+# RFC 8176 §2: "hwk" proof of possession of a hardware-secured key, "user" a user
+# presence test, "mfa" several factors (the key, and the PIN or biometric the
+# authenticator verified: the UV flag, WebAuthn L2 §6.1).
+PASSKEY_AMR = ["hwk", "user", "mfa"]
+LATER_COOKIE = "govid_passkey_later"
+LATER_DAYS = 30
+
+
+def _signer(services) -> Signer:
+    return Signer(services.settings.secret_keys, "passkey")
+
+
+def _csrf_ok(request: Request) -> bool:
+    return pages(request).csrf_ok(request, request.headers.get("x-csrf-token"))
+
+
+def _state(services, challenge: bytes, purpose: str, account: Account | None = None) -> str:
+    data = {"c": base64.urlsafe_b64encode(challenge).decode(), "p": purpose}
+    if account is not None:
+        data["a"] = str(account.id)
+    return _signer(services).dumps(data, 300)
+
+
+def _challenge(services, state, purpose: str, account: Account | None = None) -> bytes | None:
+    try:
+        data = _signer(services).loads(state if isinstance(state, str) else None)
+    except BadSignature:
+        return None
+    if data.get("p") != purpose or (account is not None and data.get("a") != str(account.id)):
+        return None
+    return base64.urlsafe_b64decode(data["c"])
+
+
+# ------------------------------------------------------------------ passkey sign-in
+
+
+@router.post("/login/passkey/options")
+def passkey_options(request: Request, services: ServicesDep, body: BodyDep) -> Response:
+    i = body.get("i")
+    if not _csrf_ok(request):
+        return _error(request, 403, "csrf", i=i)
+    if parse(request, services, i if isinstance(i, str) else None) is None:
+        return _error(request, 400, "expired", i=i)
+    options, challenge = wa.passkey_authentication_options(services.settings.issuer)
+    return JSONResponse(
+        {"options": wa.dumps(options), "state": _state(services, challenge, "sign_in")},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _refused(request, db, account: Account | None, reason: str, flow: Flow) -> JSONResponse:
+    audit.record(
+        db,
+        "oidc.login.failed",
+        outcome="failure",
+        subject=str(account.id) if account else None,
+        agency_id=account.agency_id if account else None,
+        client_id=flow.data.get("cid"),
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        details={"reason": reason, "method": "passkey"},
+    )
+    return _error(request, 401, "passkey_refused", i=flow.token)
+
+
+@router.post("/login/passkey/verify")
+def passkey_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
+    i = body.get("i")
+    if not _csrf_ok(request):
+        return _error(request, 403, "csrf", i=i)
+    flow = parse(request, services, i if isinstance(i, str) else None)
+    challenge = _challenge(services, body.get("state"), "sign_in")
+    credential = body.get("credential")
+    if flow is None or challenge is None or not isinstance(credential, dict):
+        return _error(request, 400, "expired", i=i)
+    settings = services.settings
+    account = wa.passkey_account(db, credential)
+    if account is None:
+        return _refused(request, db, None, "unknown_passkey", flow)
+    try:
+        wa.authenticate_passkey(db, account, settings.issuer, credential, challenge)
+    except wa.WebAuthnError:
+        return _refused(request, db, account, "passkey_not_verified", flow)
+    if account.status != "active":
+        # The key is real but the account may not sign in (suspended or deleted).
+        return _refused(request, db, account, account.status, flow)
+    ip, ua = client_ip(request), request.headers.get("user-agent")
+    pg = pages(request)
+    # A new session at every sign-in (no fixation), as after a password.
+    old = sessions.find(db, settings, request.cookies.get(pg.session_cookie))
+    if old is not None:
+        end_session(
+            db, services.keys, issuer=settings.issuer, row=old, reason="reauthenticated", ip=ip
+        )
+    new = sessions.create(
+        db, settings, account, acr=settings.acr_level2, amr=PASSKEY_AMR, ip=ip, user_agent=ua
+    )
+    audit.record(
+        db,
+        "oidc.login.succeeded",
+        actor=str(account.id),
+        subject=str(account.id),
+        agency_id=account.agency_id,
+        client_id=flow.data.get("cid"),
+        session_id=new.row.sid,
+        ip=ip,
+        user_agent=ua,
+        details={"acr": new.row.acr, "amr": PASSKEY_AMR, "method": "passkey"},
+    )
+    redirect = continue_after(services, flow, l=True)
+    response = JSONResponse({"redirect": redirect.headers["location"]})
+    pg.set_cookie(
+        response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
+    )
+    return response
+
+
+# --------------------------------------------------------- the offer after sign-in
+
+
+def should_offer(request: Request, db, services, account: Account) -> bool:
+    """After a password sign-in: people with no second factor at all (a passkey is then
+    their first, bound at level 1 as NIST SP 800-63B §6.1.2.1 allows), unless they said
+    "not now" on this browser in the last 30 days. ``IDP_PASSKEY_OFFER=false`` turns it
+    off."""
+    return (
+        services.settings.passkey_offer
+        and not request.cookies.get(LATER_COOKIE)
+        and not mfa.has_second_factor(db, account.id)
+    )
+
+
+def offer_redirect(services, data: dict) -> RedirectResponse:
+    token = interaction_signer(services).dumps({**data, "l": True}, INTERACTION_TTL)
+    return RedirectResponse(f"/passkey/offer?{urlencode({'i': token})}", status_code=303)
+
+
+@router.get("/passkey/offer")
+def offer_page(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
+    flow, sso, account, early = load_flow(request, db, services, i)
+    if early:
+        return early
+    if wa.keys_of(db, account.id):
+        return continue_after(services, flow, here=(request, db, sso))
+    return pages(request).render(
+        request,
+        "passkey_offer.html",
+        locale=flow.locale,
+        interaction=flow.token,
+        form_target=flow.form_target,  # "Not now" answers the app (CSP form-action)
+    )
+
+
+@router.post("/passkey/offer/skip")
+def offer_skip(
+    request: Request, db: DbDep, services: ServicesDep, csrf_token: Str = "", i: Str = ""
+) -> Response:
+    flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
+    if early:
+        return early
+    response = continue_after(services, flow, here=(request, db, sso))
+    pages(request).set_cookie(response, LATER_COOKIE, "1", max_age=LATER_DAYS * 86400)
+    return response
+
+
+# ------------------------------------------------------------- adding a passkey
+
+
+def _account(request: Request, db, services):
+    pg = pages(request)
+    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    return (sso, db.get(Account, sso.account_id)) if sso is not None else (None, None)
+
+
+@router.post("/passkey/register/options")
+def register_options(request: Request, db: DbDep, services: ServicesDep) -> Response:
+    if not _csrf_ok(request):
+        return _error(request, 403, "csrf")
+    sso, account = _account(request, db, services)
+    if account is None:
+        return _error(request, 401, "signed_out")
+    if not creds.may_bind_factor(db, sso, account.id, services.settings):
+        return _step_up_first(request, services)
+    options, challenge = wa.passkey_registration_options(db, account, services.settings.issuer)
+    return JSONResponse(
+        {"options": wa.dumps(options), "state": _state(services, challenge, "register", account)}
+    )
+
+
+@router.post("/passkey/register")
+def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
+    if not _csrf_ok(request):
+        return _error(request, 403, "csrf")
+    sso, account = _account(request, db, services)
+    if account is None:
+        return _error(request, 401, "signed_out")
+    if not creds.may_bind_factor(db, sso, account.id, services.settings):
+        return _step_up_first(request, services)
+    challenge = _challenge(services, body.get("state"), "register", account)
+    credential = body.get("credential")
+    if challenge is None or not isinstance(credential, dict):
+        return _error(request, 400, "expired")
+    try:
+        wa.register(
+            db,
+            account,
+            services.settings.issuer,
+            credential,
+            challenge,
+            str(body.get("label") or "Passkey")[:128],
+            require_user_verification=True,
+        )
+    except wa.WebAuthnError as exc:
+        code = "already_registered" if "already registered" in str(exc) else "not_registered"
+        return _error(request, 400, code)
+    # Proved just now with the passkey: level 2 for this session.
+    cookie = sessions.step_up(sso, services.settings, "webauthn")
+    flow = parse(request, services, body.get("i")) if isinstance(body.get("i"), str) else None
+    target = continue_after(services, flow).headers["location"] if flow else "/account"
+    response = JSONResponse({"redirect": target})
+    pg = pages(request)
+    pg.set_cookie(
+        response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl
+    )
+    return response

@@ -21,11 +21,29 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
 
+from idp import metrics
 from idp.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
+
+UNAVAILABLE = Counter(
+    "govid_unavailable_responses",
+    "503 answers because a backing service was down, frozen or too slow",
+    ["surface", "cause"],
+    registry=metrics.REGISTRY,
+)
+
+
+def cause_of(exc: BaseException) -> str:
+    """``database``, ``redis`` or ``audit`` (the group commit), for the metric."""
+    if isinstance(exc, ServiceUnavailable):
+        return "audit"
+    if type(exc).__module__.startswith("redis"):
+        return "redis"
+    return "database"
 
 
 def outage_exceptions(with_redis: bool = True) -> tuple[type[BaseException], ...]:
@@ -76,7 +94,17 @@ async def outage_response(request: Request, exc: Exception) -> Response:
     log.warning("backing service unavailable on %s: %s", request.url.path, type(exc).__name__)
     headers = {"Retry-After": retry_after(request), "Cache-Control": "no-store"}
     path = request.scope.get("root_path", "") + request.scope.get("path", "")
+    accepts_html = "text/html" in request.headers.get("accept", "")
     if _under(path, PROBLEM_PATHS):
+        surface = "admin"
+    elif _under(path, SCIM_PATHS):
+        surface = "scim"
+    elif _under(path, OAUTH_PATHS) or not accepts_html:
+        surface = "oauth"
+    else:
+        surface = "pages"
+    UNAVAILABLE.labels(surface, cause_of(exc)).inc()
+    if surface == "admin":
         from idp.admin.problems import problem_response
 
         return problem_response(
@@ -87,14 +115,13 @@ async def outage_response(request: Request, exc: Exception) -> Response:
             headers=headers,
             code="service_unavailable",
         )
-    if _under(path, SCIM_PATHS):
+    if surface == "scim":
         from idp.admin.problems import scim_error
 
         response = scim_error(503, "A service GovID depends on is not answering; try again later.")
         response.headers.update(headers)
         return response
-    accepts_html = "text/html" in request.headers.get("accept", "")
-    if _under(path, OAUTH_PATHS) or not accepts_html:
+    if surface == "oauth":
         return JSONResponse(
             {
                 "error": "temporarily_unavailable",

@@ -22,7 +22,17 @@ import threading
 import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from prometheus_client import Gauge
+
+from idp import metrics
+
 log = logging.getLogger(__name__)
+
+DEGRADED = Gauge(
+    "govid_redis_degraded",
+    "1 while Redis does not answer and its counters are kept in the database",
+    registry=metrics.REGISTRY,
+)
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 
@@ -94,6 +104,7 @@ class RedisBreaker:
             first = self.available()
             self._down_until = time.monotonic() + self.retry_seconds
             self.last_error = type(exc).__name__
+        DEGRADED.set(1)
         if first:
             log.warning(
                 "redis unavailable (%s): using the database for %g s",
@@ -107,6 +118,7 @@ class RedisBreaker:
                 if self.last_error is not None:
                     log.warning("redis answers again")
                 self.last_error = None
+                DEGRADED.set(0)
 
     def probe(self) -> str | None:
         """Ping now (``/readyz``): None when Redis answers, else the kind of failure."""

@@ -6,6 +6,7 @@ and every request waited for ever."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -21,7 +22,7 @@ NO_HANG = httpx.Timeout(20.0)
 def test_frozen_database_answers_503_everywhere_and_recovers(fleet, capsys):
     pg = fleet.pg("frozen").start()
     url = pg.create_database("govid")
-    with deployed(url) as world:
+    with deployed(url, IDP_METRICS_TOKEN="metrics-token-for-the-test") as world:
         base = world.base
         # Before the fault: tokens for the admin API and SCIM, and a sign-in page open.
         admin = machine_token(world).json()["access_token"]
@@ -101,6 +102,15 @@ def test_frozen_database_answers_503_everywhere_and_recovers(fleet, capsys):
         assert back, "GovID did not become ready again after the database thawed"
         ready_after = time.monotonic() - thawed_at
         assert machine_token(world).status_code == 200
+        # The operator sees the 503s by surface and cause in /metrics.
+        scraped = httpx.get(
+            f"{base}/metrics", headers={"authorization": "Bearer metrics-token-for-the-test"}
+        ).text
+        for surface in ("oauth", "admin", "scim", "pages"):
+            assert re.search(
+                rf'govid_unavailable_responses_total\{{cause="\w+",surface="{surface}"\}} [1-9]',
+                scraped,
+            ), surface
         page = browser.go(url_)
         page = browser.login(page, world.users["alice"])
         assert page.status_code in (302, 303)

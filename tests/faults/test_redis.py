@@ -33,10 +33,19 @@ def throttle_key(email: str) -> str:
     return "govid:throttle:" + user_key(email)
 
 
+METRICS = "metrics-token-for-the-test"
+
+
+def scrape(world) -> str:
+    return httpx.get(f"{world.base}/metrics", headers={"authorization": f"Bearer {METRICS}"}).text
+
+
 def test_sign_ins_go_on_while_redis_is_down(fleet, pg_server, capsys):
     r = fleet.redis_server("cache").start()
     url = pg_server.create_database("govid_redis")
-    with deployed(url, IDP_REDIS_URL=f"redis://127.0.0.1:{r.port}/0") as world:
+    with deployed(
+        url, IDP_REDIS_URL=f"redis://127.0.0.1:{r.port}/0", IDP_METRICS_TOKEN=METRICS
+    ) as world:
         assert "access_token" in sign_in(world, "alice")
         ready = httpx.get(f"{world.base}/readyz").json()
         assert ready["status"] == "ready" and ready["redis"] == "ok"
@@ -49,6 +58,7 @@ def test_sign_ins_go_on_while_redis_is_down(fleet, pg_server, capsys):
         assert ready.status_code == 200  # degraded, not unready: see idp/health.py
         assert ready.json()["redis"].startswith("unavailable")
         assert ready.json()["degraded"] == ["redis"]
+        assert "govid_redis_degraded 1.0" in scrape(world)
 
         # Sign-ins, refusals and second sign-ins all answer as usual, from the database.
         t = time.monotonic()
@@ -66,6 +76,7 @@ def test_sign_ins_go_on_while_redis_is_down(fleet, pg_server, capsys):
         r.start()
         back = wait_until(lambda: httpx.get(f"{world.base}/readyz").json().get("redis") == "ok", 20)
         assert back, "readyz does not see Redis again"
+        assert "govid_redis_degraded 0.0" in scrape(world)
         assert "access_token" in sign_in(world, "frank")
         assert wrong_password(world, "grace").status_code == 401
         assert redis.Redis(port=r.port).exists(throttle_key(world.users["grace"]))

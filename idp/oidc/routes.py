@@ -25,7 +25,7 @@ from idp.resources import service as api_resources
 from idp.services import Services
 from idp.sessions import service as sessions
 from idp.web.i18n import translator
-from idp.web.login_page import login_page
+from idp.web.login_page import login_page, privacy_notice
 from idp.web.render import Pages, redirect_target
 from idp.web.security import form_target_source
 from idp.web.signing import BadSignature, Signer
@@ -245,8 +245,8 @@ def run_authorize(
         email=account.email,
         client_name=row.name_th if locale == "th" else row.name_en,
         agency_name=agency.name_th if locale == "th" else agency.name_en,
-        # The agency's privacy notice (PDPA) where it has one; clients name none.
-        privacy_url=getattr(agency, "privacy_url", None),
+        # The agency's privacy notice (PDPA), or its nearest parent's; clients name none.
+        privacy=privacy_notice(db, agency),
         # 'openid' is no information about the person (issue 19, 11): not listed.
         scopes=[s for s in outcome.scopes if s in discovery.SCOPE_LABELS and s != "openid"],
         apis=[  # RFC 8707: the agency APIs the app may call as the person, by name

@@ -59,3 +59,15 @@ def login_page(
         app=asking_app(request, db, data, locale),
         form_target=redirect_target(data),
     )
+
+
+def privacy_notice(db, agency: Agency) -> tuple[str, Agency] | None:
+    """The privacy notice (PDPA) of the agency that runs an app, or of the nearest
+    agency above it that has one, with that agency; None when none has one. Clients
+    register no policy_uri: the agency is the data controller people are told about."""
+    from idp.agencies.service import ancestors
+
+    for a in reversed(ancestors(db, agency, include_self=True)):
+        if getattr(a, "privacy_url", None):
+            return a.privacy_url, a
+    return None

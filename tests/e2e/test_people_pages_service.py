@@ -13,12 +13,14 @@ from sqlalchemy import select
 
 from idp.accounts.models import Account
 from idp.admin import links
+from idp.agencies.models import Agency
 from idp.credentials.login import rules_for
 from idp.db import utcnow
 from idp.oidc.routes import interaction_signer
 from idp.sessions.models import SsoSession
 from idp.web.humane import THAI_PHRASES
 from idp.web.i18n import translator
+from tests.e2e.test_accessibility import AXE, violations
 from tests.e2e.test_people_pages_defects import (  # noqa: F401 (page: a fixture)
     new_person,
     page,
@@ -374,4 +376,65 @@ def test_thai_headings_keep_terms_whole_at_320_px(browser, e2e_world):
     bad.update(split_terms(tab))
     assert tab.evaluate("document.documentElement.scrollWidth") <= 320
     context.close()
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("locale", ["th", "en"])
+def test_consent_links_the_privacy_notice_of_the_agency_or_its_parent(
+    page,  # noqa: F811
+    e2e_world,
+    locale,
+):
+    w, t = e2e_world, translator(locale)
+    u = w.clients["thirdparty"]["client_id"].split("-", 1)[1]
+    notice = "https://www.example.go.th/privacy"
+    with w.services.sessions.begin() as db:  # the ministry above the app's department
+        db.scalars(select(Agency).where(Agency.code == f"m-{u}")).one().privacy_url = notice
+    try:
+        url, *_ = authorize_url(w, rp_client(w, "thirdparty"), ui_locales=locale)
+        page.goto(url)
+        sign_in(page, new_person(w))
+        page.wait_for_selector("form[action='/consent']")
+        link = page.locator("#privacy-link")
+        assert link.get_attribute("href") == notice
+        ministry = "กระทรวงทดสอบ" if locale == "th" else "Test Ministry"
+        assert link.inner_text() == t("privacy_link", agency=ministry)
+        assert page.locator("#privacy-none").count() == 0
+    finally:
+        with w.services.sessions.begin() as db:
+            db.scalars(select(Agency).where(Agency.code == f"m-{u}")).one().privacy_url = None
+
+
+# ------------------------------------------------------------ the changed pages: axe
+
+
+@pytest.mark.parametrize("locale", ["th", "en"])
+def test_changed_pages_pass_axe(browser, e2e_world, locale):
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed")
+    w = e2e_world
+    context = browser.new_context(locale=locale)
+    tab = context.new_page()
+    tab.clock.install()
+    checked = {}
+    url, *_ = authorize_url(w, rp_client(w, "thirdparty"), ui_locales=locale)
+    tab.goto(url)
+    tab.clock.fast_forward("08:05")
+    tab.wait_for_selector("#time-extend", state="visible")
+    checked["sign-in with the time warning"] = violations(tab)
+    tab.click("#time-extend")
+    tab.locator("#time-extend").wait_for(state="hidden")
+    checked["sign-in with more time"] = violations(tab)
+    email = new_person(w)
+    sign_in(tab, email)
+    tab.wait_for_selector("form[action='/consent']")
+    checked["consent"] = violations(tab)
+    tab.goto(reset_link(w, email))
+    checked["set password"] = violations(tab)
+    tab.goto(f"{w.base}/password/set?token=used")
+    checked["dead link"] = violations(tab)
+    tab.goto(f"{w.base}/login?i=expired.token")
+    checked["timed out"] = violations(tab)
+    context.close()
+    bad = {name: v for name, v in checked.items() if v}
     assert not bad, bad

@@ -6,10 +6,14 @@ stopped at its end."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import secrets
 import shutil
+import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +29,9 @@ from idp import migrate
 from idp.clients import service as clients
 from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings, service_missing
-from tests.faults.clusters import Fleet, pg_bindir
+from tests.faults.clusters import Fleet, _children, pg_bindir
 from tests.protocol.conftest import BackchannelReceiver, World, seed
-from tests.server import base_env, free_port, run_cli, serve
+from tests.server import IDP, base_env, free_port, run_cli, serve
 
 
 @pytest.fixture
@@ -58,7 +62,9 @@ FAST_LIMITS = {
 
 
 @contextmanager
-def deployed(url: str, *, migrate_url: str | None = None, **env: str) -> Iterator[World]:
+def deployed(
+    url: str, *, migrate_url: str | None = None, workers: int = 1, **env: str
+) -> Iterator[World]:
     """GovID migrated and seeded at ``url`` (protocol tests' seed plus an HR system with
     the ``scim`` scope), served by ``idp serve`` with ``env``."""
     migrate.upgrade(migrate_url or url)
@@ -95,11 +101,76 @@ def deployed(url: str, *, migrate_url: str | None = None, **env: str) -> Iterato
             IDP_RATE_LIMITS="false",
             **{**FAST_LIMITS, **env},
         )
-        with serve(server_env, timeout=120, port=port) as base:  # a loaded CI machine
+        if workers > 1:
+            server = serve_workers(server_env, workers, port)
+        else:
+            server = serve(server_env, timeout=120, port=port)  # a loaded CI machine
+        with server as base:
             world.base = base
             yield world
     finally:
         receiver.close()
+
+
+class Served(str):
+    """The base URL of ``idp serve --workers N``, with the server's process id."""
+
+    pid: int
+
+
+@contextmanager
+def serve_workers(env: dict[str, str], workers: int, port: int) -> Iterator[Served]:
+    """``idp serve --workers N`` (tests.server.serve runs one worker); log to a file."""
+    env = {**env, "IDP_PORT": str(port), "IDP_HOST": "127.0.0.1"}
+    log = tempfile.NamedTemporaryFile("w+", prefix="idp-serve-", suffix=".log")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [IDP, "serve", "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = Served(f"http://127.0.0.1:{port}")
+    base.pid = proc.pid
+    try:
+        deadline = time.monotonic() + 120
+        while len(worker_pids(proc.pid)) < workers or not _answers(base):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"idp serve --workers did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            for pid in worker_pids(proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def worker_pids(server_pid: int) -> list[int]:
+    """uvicorn's worker processes under ``server_pid`` (multiprocessing spawn children)."""
+    out = []
+    for pid in _children(server_pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"spawn_main" in cmd:
+            out.append(pid)
+    return out
 
 
 def machine_token(world: World, name: str = "machine", scope: str | None = None) -> httpx.Response:

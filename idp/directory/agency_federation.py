@@ -7,10 +7,12 @@ federated, check the local password"; otherwise a ``FederationResult``.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.agencies import service as agencies
@@ -157,10 +159,22 @@ def get(session: Session, agency_code: str) -> AgencyFederation | None:
 
 def effective(session: Session, agency: Agency) -> AgencyFederation | None:
     """The nearest row on the way up from ``agency`` (itself first); disabled counts as
-    "not federated" and stops the walk, so a sub-agency can opt out."""
-    chain = [agency] + list(reversed(agencies.ancestors(session, agency)))
-    for a in chain:
-        row = session.get(AgencyFederation, a.id)
+    "not federated" and stops the walk, so a sub-agency can opt out.
+
+    One statement whatever the depth (every sign-in asks, issue 22): the materialised
+    path names the agency and its ancestors, root first, so the rows of the whole way
+    up are read at once (was: the ancestors, then one read per level)."""
+    ids = [uuid.UUID(hex=part) for part in (agency.path or "").strip("/").split("/") if part]
+    if agency.id not in ids:
+        ids.append(agency.id)
+    rows = {
+        row.agency_id: row
+        for row in session.scalars(
+            select(AgencyFederation).where(AgencyFederation.agency_id.in_(ids))
+        )
+    }
+    for agency_id in reversed(ids):  # itself first, then up towards the root
+        row = rows.get(agency_id)
         if row is not None:
             return row if row.enabled else None
     return None

@@ -179,3 +179,35 @@ def test_settings_stored_before_the_checks_give_unavailable_not_a_traceback(
     db.flush()
     r = fed.authenticate_account(db, account, "whatever", cipher=cipher)
     assert r.outcome is Outcome.UNAVAILABLE and r.reason == "bad_configuration"
+
+
+def test_the_way_up_is_read_in_one_statement(db, tree, cipher, agency_slapd, agency_tls):
+    """Every sign-in asks for its agency's settings (issue 22): one statement whether the
+    settings are nobody's, the ministry's two levels up, or an opt-out on the way (was
+    one for the ancestors and one per level)."""
+    from sqlalchemy import event
+
+    ca = agency_tls["ca"].read_text()
+    statements: list[object] = []
+    engine = db.get_bind()
+
+    def count(*args) -> None:
+        statements.append(args)
+
+    def lookup():
+        db.flush()
+        db.expire_all()  # nothing from the identity map but the office itself:
+        assert tree["office"].path  # a sign-in has its account's agency loaded
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            return fed.config_for(db, tree["office"], cipher=cipher)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    assert lookup() is None and len(statements) == 1
+    fed.configure(db, tree["ministry"].code, settings_for(agency_slapd, ca), cipher=cipher)
+    assert lookup().search_base == AGENCY_PEOPLE and len(statements) == 1
+    fed.configure(db, tree["dept"].code, settings_for(agency_slapd, ca), cipher=cipher)
+    fed.disable(db, tree["dept"].code, actor="op")
+    assert lookup() is None and len(statements) == 1

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from idp.admin.authz import agency_code_in_scope
 from idp.admin.context import Ctx, check_version
+from idp.admin.errors import OutsideScope
 from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
 from idp.errors import InvalidInput, NotFound
@@ -28,7 +29,7 @@ def get(ctx: Ctx, api_id: uuid.UUID | str, permission: str = "clients:read") -> 
     except NotFound:
         raise NotFound("no such API", field="api") from None
     if not scope.covers(ctx.db.get(Agency, api.agency_id)):
-        raise NotFound("no such API", field="api")
+        raise OutsideScope("no such API", field="api")  # answered alike, audited
     return api
 
 

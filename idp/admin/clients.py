@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from idp.admin.authz import ADMIN_SCOPES, agency_code_in_scope
 from idp.admin.context import Ctx, check_version
-from idp.admin.errors import ScopeNotHeld
+from idp.admin.errors import OutsideScope, ScopeNotHeld
 from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
 from idp.audit import service as audit
@@ -35,8 +35,10 @@ def _limits(ctx: Ctx) -> clients.Limits:
 def get(ctx: Ctx, client_id: str, permission: str = "clients:read") -> Client:
     scope = ctx.scope(permission)
     client = ctx.db.scalar(select(Client).where(Client.client_id == client_id))
-    if client is None or not scope.covers(ctx.db.get(Agency, client.agency_id)):
+    if client is None:
         raise NotFound("no such client", field="client_id")
+    if not scope.covers(ctx.db.get(Agency, client.agency_id)):
+        raise OutsideScope("no such client", field="client_id")  # answered alike, audited
     return client
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from idp.accounts.models import Account
 from idp.admin.context import Ctx
+from idp.admin.errors import OutsideScope
 from idp.directory import outbox
 from idp.directory.models import OutboxEntry
 from idp.errors import NotFound
@@ -43,6 +44,8 @@ def list_rows(ctx: Ctx, *, status: str, limit: int, after_id: int | None) -> dic
 def retry(ctx: Ctx, entry_id: int) -> dict[str, Any]:
     row = ctx.db.get(OutboxEntry, entry_id)
     allowed = _in_scope(ctx, "accounts:write")
-    if row is None or ctx.db.scalar(allowed.where(Account.id == row.account_id)) is None:
-        raise NotFound(f"no outbox entry {entry_id}", field="id")  # others' rows: 404 too
+    if row is None:
+        raise NotFound(f"no outbox entry {entry_id}", field="id")
+    if ctx.db.scalar(allowed.where(Account.id == row.account_id)) is None:
+        raise OutsideScope(f"no outbox entry {entry_id}", field="id")  # 404 too, audited
     return _jsonable(outbox.retry(ctx.db, entry_id, actor=ctx.actor))

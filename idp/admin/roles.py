@@ -14,6 +14,7 @@ from idp.accounts.models import ROLES, RoleGrant
 from idp.admin import accounts as admin_accounts
 from idp.admin.authz import agency_in_scope
 from idp.admin.context import Ctx, check_tag
+from idp.admin.errors import OutsideScope
 from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
 from idp.audit import service as audit
@@ -35,8 +36,10 @@ def get(ctx: Ctx, grant_id, permission: str = "roles:read") -> RoleGrant:
     except ValueError:
         raise NotFound("no such role grant", field="role_grant") from None
     grant = ctx.db.get(RoleGrant, gid)
-    if grant is None or not scope.covers(ctx.db.get(Agency, grant.agency_id)):
+    if grant is None:
         raise NotFound("no such role grant", field="role_grant")
+    if not scope.covers(ctx.db.get(Agency, grant.agency_id)):
+        raise OutsideScope("no such role grant", field="role_grant")  # answered alike, audited
     return grant
 
 

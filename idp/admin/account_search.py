@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import ACCOUNT_STATUSES, Account
@@ -123,6 +123,12 @@ def list_accounts(
     if f.has_second_factor is not None:
         exists = _second_factor_exists()
         stmt = stmt.where(exists if f.has_second_factor else ~exists)
+    if (f.q is not None or f.email_prefix) and ctx.db.get_bind().dialect.name == "postgresql":
+        # A prefix LIKE on a bound value uses its index only in a plan made for that
+        # value. psycopg prepares a statement run five times, and PostgreSQL then keeps
+        # a generic plan that cannot (measured at 240,000 accounts: 8-15 ms became
+        # 60-70 ms from the sixth search on). Custom plans for this transaction only.
+        ctx.db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     if f.locked is not None:
         now = utcnow()
         stmt = stmt.where(

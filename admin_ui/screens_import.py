@@ -106,7 +106,9 @@ async def upload(request: Request):
     folder.mkdir()
     (folder / "upload").write_bytes(data)
     meta = {"format": fmt, "mode": mode, "name": name, "rows": None, "applied": False}
-    answer = await _send(request, key, meta, dry_run=True, idem=idempotency_key())
+    # The dry run is a job too: a large file is checked in GovID's background and the
+    # report page follows it (a reload included).
+    answer = await _send(request, key, meta, dry_run=True, idem=idempotency_key(), background=True)
     if not answer.ok:
         shutil.rmtree(folder, ignore_errors=True)
         return _page(
@@ -116,8 +118,11 @@ async def upload(request: Request):
             error=message(request, answer),
             errors=field_problems(request, answer),
         )
-    (folder / "dry_run.json").write_text(json.dumps(answer.body, ensure_ascii=False))
     imports = request.session.setdefault("imports", {})
+    if answer.body.get("job_id"):
+        meta["dry_job_id"] = answer.body["job_id"]
+    else:  # an answer with the report itself
+        (folder / "dry_run.json").write_text(json.dumps(answer.body, ensure_ascii=False))
     imports[key] = {**meta, "apply_key": idempotency_key()}
     if len(imports) > 10:
         imports.pop(next(iter(imports)))
@@ -141,6 +146,27 @@ async def report(request: Request, key: str):
     ui(request).signed_in(request)
     meta = _mine(request, key)
     dry = _report(request, key, "dry_run.json") if meta else None
+    if meta is not None and dry is None and meta.get("dry_job_id"):
+        answer = await api(request).call(request.session, "GET", f"/imports/{meta['dry_job_id']}")
+        if not answer.ok:
+            return ui(request).render(
+                request, "message.html", answer.status, message=message(request, answer)
+            )
+        if answer.body["status"] == "done" and answer.body.get("result"):
+            dry = answer.body["result"]
+            (_dir(request) / key / "dry_run.json").write_text(json.dumps(dry, ensure_ascii=False))
+        else:  # still checking (or failed): its progress
+            return ui(request).render(
+                request,
+                "import_report.html",
+                key=key,
+                meta=meta,
+                dry=None,
+                applied=None,
+                shown=[],
+                may_apply=False,
+                job=answer.body,
+            )
     if meta is None or dry is None:
         return ui(request).render(request, "message.html", 404, message_key="import_gone")
     applied = _report(request, key, "applied.json")

@@ -629,3 +629,50 @@ def test_an_api_is_registered_with_its_secret_shown_once_and_changed_with_if_mat
     stand.on("GET", "/role-grants", 200, {"items": [{"role": "auditor"}], "next_cursor": None})
     assert 'id="save-api"' not in client.get(f"/apis/{API['id']}").text
     assert client.get("/apis/44444444-4444-4444-4444-444444444444").status_code == 404
+
+
+def test_the_dry_run_is_a_job_too_and_its_report_appears_when_done(ui):
+    client, stand, _ = ui
+    job = {
+        "job_id": "d-1",
+        "status": "running",
+        "dry_run": True,
+        "mode": "per_row",
+        "phase": "validate",
+        "done": 1000,
+        "total": 240000,
+        "stale": False,
+        "error": None,
+        "created_at": "2026-12-07T00:00:00Z",
+        "updated_at": "2026-12-07T00:00:00Z",
+        "result": None,
+    }
+    stand.on("POST", "/imports", 202, job)
+    r = client.post(
+        "/import",
+        data={"csrf_token": "c" * 20, "mode": "per_row"},
+        files={"file": ("big.csv", b"email,agency\na@moi.go.th,moi\n")},
+        follow_redirects=False,
+    )
+    page = r.headers["location"]
+    sent = stand.sent("POST", "/imports")[-1].url.params
+    assert sent["dry_run"] == "true" and sent["background"] == "true"
+    stand.on("GET", "/imports/d-1", 200, job)
+    r = client.get(page, headers={"Accept-Language": "en"})
+    assert '<progress id="progress-bar" max="240000" value="1000">' in r.text
+    assert "Checking rows" in r.text and 'id="apply"' not in r.text
+    report = {
+        "import_id": "d-1",
+        "dry_run": True,
+        "mode": "per_row",
+        "rows": 1,
+        "valid": 1,
+        "created": 0,
+        "failed": 0,
+        "errors": [],
+        "activation_tokens": [],
+    }
+    stand.on("GET", "/imports/d-1", 200, {**job, "status": "done", "result": report})
+    r = client.get(page)
+    assert 'id="valid-count">1<' in r.text and 'id="apply"' in r.text
+    assert 'id="import-progress"' not in r.text

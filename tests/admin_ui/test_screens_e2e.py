@@ -177,8 +177,8 @@ def test_agency_admin_imports_a_thousand_accounts_dry_run_first(page, world):
         "#file",
         files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": _people_csv(w, 1000, 7)}],
     )
-    page.click("#dry-run")
-    page.wait_for_selector("#dry-summary")
+    page.click("#dry-run")  # a job: the page follows it, then shows the report
+    page.wait_for_selector("#dry-summary", timeout=60000)
     assert page.locator("#rows-count").inner_text() == "1000"
     assert page.locator("#failed-count").inner_text() == "1"
     row = page.locator("#row-errors tbody tr").first.inner_text()
@@ -196,7 +196,7 @@ def test_agency_admin_imports_a_thousand_accounts_dry_run_first(page, world):
         files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": _people_csv(w, 1000)}],
     )
     page.click("#dry-run")
-    page.wait_for_selector("#apply")
+    page.wait_for_selector("#apply", timeout=60000)
     assert page.locator("#valid-count").inner_text() == "1000"
     page.reload()
     page.wait_for_selector("#apply")

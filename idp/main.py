@@ -24,6 +24,7 @@ from idp.services import Services
 from idp.sessions.logout import LogoutWorker
 from idp.web import (
     account_pages,
+    frame_pages,
     mfa_pages,
     pages,
     passkey_routes,
@@ -119,5 +120,6 @@ def create_app(
     app.include_router(password_pages.router)
     app.include_router(recovery_pages.router)
     app.include_router(passkey_routes.router)
+    frame_pages.install(app, settings)  # footer contact, /privacy, /accessibility
     admin_api.mount(app, services)  # /admin/v1 and /scim/v2 (own OpenAPI docs)
     return app

@@ -23,6 +23,7 @@ from idp.audit.models import AuditEvent
 from idp.credentials import webauthn_keys as wa
 from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings
+from tests.e2e.test_accessibility import axe_path, violations  # noqa: F401 (fixture)
 from tests.protocol.conftest import PASSWORD, BackchannelReceiver, decode_jwt, seed
 from tests.protocol.rp import authorize_url, rp_client
 from tests.server import base_env, free_port, serve
@@ -229,4 +230,17 @@ def test_a_key_without_a_passkey_is_told_in_words(browser, offer_world):
     status.filter(has_text=re.compile(r"\S")).wait_for(timeout=90_000)
     assert "Error" not in status.inner_text()
     assert page.locator("#password").count() == 1
+    context.close()
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_the_offer_page_passes_axe(browser, offer_world, axe_path, lang):  # noqa: F811
+    w = offer_world
+    email = person(w)
+    context, page = chromium(browser, resident=True, locale=lang)
+    url, *_ = authorize_url(w, rp_client(w), ui_locales=lang)
+    password_sign_in(page, url, email)
+    page.wait_for_url(re.compile(r"/passkey/offer\?"))
+    assert page.locator("html").get_attribute("lang") == lang
+    assert violations(page) == []
     context.close()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from idp.crypto import DataCipher, DataKeyError
 
@@ -164,6 +164,7 @@ def _batch(db, c: Column, cipher: DataCipher, after, size: int, pg: bool) -> tup
     if pg:
         q = q.with_for_update(skip_locked=True)
     rows = db.execute(q).all()
+    params = []
     for pk, value in rows:
         try:
             plain = cipher.decrypt(value, c.purpose)
@@ -172,10 +173,22 @@ def _batch(db, c: Column, cipher: DataCipher, after, size: int, pg: bool) -> tup
                 f"{c.name} row {pk}: {exc}; nothing in this batch was rewritten, earlier "
                 "batches are done (run again once the key is configured)"
             ) from None
-        values = {c.col.key: cipher.encrypt(plain, c.purpose)}
+        p = {"_pk": pk, "_v": cipher.encrypt(plain, c.purpose)}
         if c.blind_index is not None:
-            values[c.blind_index.key] = cipher.blind_index(plain.decode(), c.purpose)
-        db.execute(update(c.model).where(c.pk == pk).values(values))
+            p["_bi"] = cipher.blind_index(plain.decode(), c.purpose)
+        params.append(p)
+    if params:
+        # One executemany per batch (psycopg pipelines it), on the table: a re-encryption
+        # is not a change of the row's content (no version bump, no updated_at).
+        table = c.model.__table__
+        values = {c.col.key: bindparam("_v")}
+        if c.blind_index is not None:
+            values[c.blind_index.key] = bindparam("_bi")
+        for col in table.columns:  # keep updated_at (an onupdate default) as it was
+            if col.onupdate is not None and col.key not in values:
+                values[col.key] = col
+        stmt = update(table).where(table.c[c.pk.key] == bindparam("_pk")).values(values)
+        db.connection().execute(stmt, params)
     return len(rows), (rows[-1][0] if rows else after)
 
 

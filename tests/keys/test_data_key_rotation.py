@@ -137,6 +137,9 @@ def test_rotation_rewrites_every_column_under_the_new_key(url):
             mfa.totp_setup(s.cipher, a, cred, issuer_name="GovID")
             assert fed.config_for(db, a.agency, cipher=s.cipher).service_password == "s3cr3t"
 
+        with s.sessions() as db:
+            a = db.get(Account, ids["a"])
+            versions = (a.version, a.updated_at)
         seen: list[tuple[str, int]] = []
         result = data_rotation.rotate(s, batch_size=2, progress=lambda c, n: seen.append((c, n)))
         assert result.rewritten["account.citizen_id_enc"] == 2
@@ -160,6 +163,9 @@ def test_rotation_rewrites_every_column_under_the_new_key(url):
                 with pytest.raises(DataKeyError):  # nothing readable with the old key alone
                     old_only.decrypt(v, p)
         with s.sessions() as db:
+            # Not a change of the account: its version and lastModified stay.
+            a_after = db.get(Account, ids["a"])
+            assert (a_after.version, a_after.updated_at) == versions
             # The blind index follows the key: the old key's HMAC of the ID is gone.
             assert db.get(Account, ids["a"]).citizen_id_hmac == new_only.blind_index(
                 CID, CITIZEN_ID_PURPOSE

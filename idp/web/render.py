@@ -36,6 +36,8 @@ SAME_STEP_BY_GET = {
 SHOWN_ONCE = {"recovery_codes.html"}  # a language switch would lose what it shows
 # Pages of a sign-in step, which expires (idp.web.time_limits): they say how long is left.
 TIME_LIMITED = {"login.html", "mfa.html", "enrol.html", "consent.html", "select_account.html"}
+NOT_EXTENDABLE = {"logout_confirm.html"}  # its own signer: a time limit without more time
+TIME_LIMITED |= NOT_EXTENDABLE
 
 
 class Pages:
@@ -121,7 +123,9 @@ class Pages:
         if template in TIME_LIMITED and "time_limit" not in context:
             from idp.web.time_limits import for_page  # not at the top: an import cycle
 
-            context["time_limit"] = for_page(context.get("interaction"), locale)
+            context["time_limit"] = for_page(
+                context.get("interaction"), locale, extendable=template not in NOT_EXTENDABLE
+            )
         same_step = same_step_url(request, template, context)
 
         def lang_url(code: str) -> str:

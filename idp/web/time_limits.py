@@ -62,9 +62,11 @@ def clock_time_at(epoch: int, locale: str) -> str:
     return clock_time(dt.datetime.fromtimestamp(epoch, dt.UTC), locale)
 
 
-def for_page(token: str | None, locale: str) -> dict | None:
+def for_page(token: str | None, locale: str, *, extendable: bool = True) -> dict | None:
     """What a page shows of its step's time limit: seconds left, the clock time it ends
-    (Bangkok time), extensions left. None when the token carries no expiry."""
+    (Bangkok time), extensions left (none when not ``extendable``: the sign-out
+    confirmation, whose token /interaction/extend does not take; it is one button).
+    None when the token carries no expiry."""
     data = _payload(token)
     if data is None:
         return None
@@ -74,7 +76,7 @@ def for_page(token: str | None, locale: str) -> dict | None:
         "seconds": left,
         "minutes": str(max(1, -(-left // 60))),
         "until": clock_time_at(expires, locale),
-        "extensions_left": max(0, _limit(data) - int(data.get("x") or 0)),
+        "extensions_left": max(0, _limit(data) - int(data.get("x") or 0)) if extendable else 0,
         "extend_minutes": str(EXTEND_BY // 60),
         "warn_before": WARN_BEFORE,
         "warn_minutes": str(WARN_BEFORE // 60),

@@ -307,6 +307,56 @@ class AccountWriter:
         return set(self.created) - {r[0] for r in rows}
 
 
+class SignIns:
+    """Whole code flows (sign-in page, password, code, token exchange) in a loop while a
+    fault happens; the refresh token of every flow that completed is kept, to be used
+    after the fault: a sign-in the person saw succeed must still be there."""
+
+    def __init__(self, world: World) -> None:
+        from tests.protocol.rp import login  # the protocol tests' relying party
+
+        self._login = login
+        self.world = world
+        self.refresh_tokens: list[str] = []
+        self.failed = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        users = ["bob", "carol", "dave", "erin"]
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            try:
+                done = self._login(self.world, users[n % len(users)])
+                self.refresh_tokens.append(done.token["refresh_token"])
+            except Exception:  # a 503 anywhere in the flow: the person starts again
+                self.failed += 1
+                time.sleep(0.1)
+
+    def __enter__(self) -> SignIns:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(90)
+
+    def refresh_all(self) -> dict[int, int]:
+        """Use every kept refresh token once: statuses."""
+        c = self.world.client("web")
+        out: dict[int, int] = {}
+        with httpx.Client(base_url=self.world.base, timeout=30) as http:
+            for rt in self.refresh_tokens:
+                r = http.post(
+                    "/token",
+                    data={"grant_type": "refresh_token", "refresh_token": rt},
+                    auth=(c["client_id"], c["secret"]),
+                )
+                out[r.status_code] = out.get(r.status_code, 0) + 1
+        return out
+
+
 def jti_of(token: str) -> str:
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]

@@ -20,6 +20,7 @@ import pytest
 from tests.faults.conftest import (
     AccountWriter,
     Load,
+    SignIns,
     audit_verify,
     audited_jtis,
     deployed,
@@ -70,7 +71,11 @@ def test_promoting_the_replica_under_load_loses_nothing(fleet, form, capsys):
         for _ in range(9):  # the group-commit writer's path (client cached)
             r = machine_token(world)
             assert r.status_code == 200, r.text
-        with Load(world, threads=3) as load, AccountWriter(world) as writer:
+        with (
+            Load(world, threads=2) as load,
+            AccountWriter(world) as writer,
+            SignIns(world) as people,
+        ):
             time.sleep(2)
             fault_at = time.monotonic()
             primary.stop("immediate")  # a crash: no shutdown checkpoint, connections cut
@@ -90,6 +95,10 @@ def test_promoting_the_replica_under_load_loses_nothing(fleet, form, capsys):
         assert set(writer.statuses) <= {201, 503}, writer.statuses
         lost = writer.missing_in(replica.dsn("govid"))
         assert not lost, f"{len(lost)} of {len(writer.created)} accounts answered 201 are lost"
+        # Every sign-in that completed (its refresh token handed out) is on the new primary.
+        assert people.refresh_tokens, people.failed
+        refreshed = people.refresh_all()
+        assert refreshed == {200: len(people.refresh_tokens)}, refreshed
         verified = audit_verify(world, url)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         ready = httpx.get(f"{world.base}/readyz").json()
@@ -101,5 +110,7 @@ def test_promoting_the_replica_under_load_loses_nothing(fleet, form, capsys):
             f"tokens answered again {recovered:.1f} s after the primary died; "
             f"{len(ok)} tokens 200, all audited on the new primary; "
             f"failures seen by clients {failures or 'none'}; accounts created through the "
-            f"admin API: {writer.statuses}, all on the new primary"
+            f"admin API: {writer.statuses}, all on the new primary; code-flow sign-ins: "
+            f"{len(people.refresh_tokens)} completed (each refresh token refreshed on the new "
+            f"primary), {people.failed} broken off by a 503"
         )

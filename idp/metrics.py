@@ -110,17 +110,34 @@ def count_event(event_type: str, outcome: str, details: dict | None) -> None:
         return
     d = details or {}
     if event_type == "oidc.login.succeeded":
-        SIGNINS.labels("success", _level(d.get("acr"))).inc()
+        child(SIGNINS, "success", _level(d.get("acr"))).inc()
     elif event_type == "oidc.login.stepped_up":
-        SIGNINS.labels("success", "2").inc()
+        child(SIGNINS, "success", "2").inc()
     elif event_type == "oidc.login.failed":
-        SIGNINS.labels(_bounded(d.get("reason")), "1").inc()
+        child(SIGNINS, _bounded(d.get("reason")), "1").inc()
     elif event_type == "oidc.mfa.failed":
-        SIGNINS.labels(_bounded(d.get("reason") or "mfa_failed"), "2").inc()
+        child(SIGNINS, _bounded(d.get("reason") or "mfa_failed"), "2").inc()
     elif event_type == "oidc.token.issued":
-        TOKENS.labels(_bounded(d.get("grant_type"))).inc()
+        child(TOKENS, _bounded(d.get("grant_type"))).inc()
     elif event_type == "oidc.token.refused":
-        TOKEN_REFUSALS.labels(_bounded(d.get("error"))).inc()
+        child(TOKEN_REFUSALS, _bounded(d.get("error"))).inc()
+
+
+_CHILDREN: dict[tuple, object] = {}
+
+
+def child(metric, *labels: str):
+    """``metric.labels(*labels)``, remembered: ``labels`` validates, locks and builds a
+    key on every call, ~2 % of a machine token (issue 22). Children are never removed
+    from these metrics, so a remembered one stays the one exported. Bounded: label
+    values that vary without limit (none should) are looked up each time."""
+    key = (metric, labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = metric.labels(*labels)
+        if len(_CHILDREN) < 4096:
+            _CHILDREN[key] = found
+    return found
 
 
 def _level(acr: object) -> str:
@@ -341,8 +358,8 @@ class RequestMetrics:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = _route_of(scope)
-            REQUESTS.labels(route, scope["method"], str(status)).inc()
-            LATENCY.labels(route).observe(time.perf_counter() - start)
+            child(REQUESTS, route, scope["method"], str(status)).inc()
+            child(LATENCY, route).observe(time.perf_counter() - start)
 
 
 def _route_of(scope) -> str:

@@ -79,9 +79,50 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def _flat(details: dict) -> dict | None:
+    """What the JSON round trip and ``_normalise`` below make of ``details`` when every
+    key is a ``str`` and every value a ``str``, ``int``, ``bool``, ``None`` or a list or
+    tuple of ``str`` (exact types: subclasses such as enums go the long way), and its
+    JSON cannot exceed the size limit; None otherwise. Nearly every event (a token, a
+    sign-in) is such a dict: the round trip was ~5 % of a machine token (issue 22)."""
+    out = {}
+    size = 2
+    for k, v in details.items():
+        if type(k) is not str:
+            return None
+        t = type(v)
+        if t is str:
+            size += 6 * len(v)
+            v = _CONTROL_RE.sub(" ", v)
+        elif t is list or t is tuple:
+            for item in v:
+                if type(item) is not str:
+                    return None
+                size += 6 * len(item) + 3
+            v = [_CONTROL_RE.sub(" ", item) for item in v]
+        elif t is int:
+            size += len(str(v)) if v.bit_length() > 60 else 20
+        elif v is not None and t is not bool:
+            return None
+        # JSON escapes a character in at most 6 bytes (\u001f): a bound, not the size.
+        size += 6 * len(k) + 8
+        out[clean_text(k, 128) or ""] = v
+    return out if size <= MAX_DETAILS_BYTES else None
+
+
 def clean_details(details: dict[str, Any] | None, allowed: frozenset[str], kind: str) -> dict:
     details = dict(details or {})
     _check(details, "")
+    flat = _flat(details)
+    if flat is not None:
+        unknown = sorted(set(details) - allowed)
+        if unknown:
+            raise ValueError(
+                f"{kind}: details field(s) {', '.join(unknown)} are not documented; "
+                "add them to idp/audit/events.py (and docs/audit.md) first"
+            )
+        _check(flat, "")  # a control character made a space: "bearer\x00x"
+        return flat
     unknown = sorted(set(map(str, details)) - allowed)
     if unknown:
         raise ValueError(

@@ -10,14 +10,17 @@ Starlette already has. One server object serves the process; each request binds 
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from functools import cached_property
 from typing import Any
 
+from authlib.common.security import is_secure_transport
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
+    InsecureTransportError,
     InvalidScopeError,
     JsonPayload,
     JsonRequest,
@@ -51,6 +54,24 @@ class ParamsPayload(OAuth2Payload):
         return self._datalist
 
 
+# URIs already found to be https (or loopback http): the endpoints' own, a handful.
+_SECURE_URIS: set[str] = set()
+
+
+def _check_transport(uri: str) -> None:
+    """Authlib's ``InsecureTransportError.check``, which parses the URI (``urlsplit``,
+    ``hostname``, an ``ipaddress`` for loopback) on every request: ~4 % of a machine
+    token (issue 22, S2). Our request URIs are the issuer plus an endpoint path, so a
+    URI found secure by itself once is remembered (not one let through only by
+    ``AUTHLIB_INSECURE_TRANSPORT``)."""
+    if uri in _SECURE_URIS:
+        return
+    if not is_secure_transport(uri):
+        raise InsecureTransportError()
+    if not os.environ.get("AUTHLIB_INSECURE_TRANSPORT") and len(_SECURE_URIS) < 256:
+        _SECURE_URIS.add(uri)
+
+
 class GovIDOAuth2Request(OAuth2Request):
     """An OAuth2Request built from already-parsed query/form pairs."""
 
@@ -63,7 +84,20 @@ class GovIDOAuth2Request(OAuth2Request):
         form: Iterable[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(method=method, uri=uri, headers=headers or {})
+        # OAuth2Request.__init__'s attributes, with the transport check remembered.
+        _check_transport(uri)
+        self.method = method
+        self.uri = uri
+        self.headers = headers or {}
+        self._body = None
+        self.payload = None
+        self.client = None
+        self.auth_method = None
+        self.user = None
+        self.authorization_code = None
+        self.refresh_token = None
+        self.credential = None
+        self._scope = None
         self._query = list(query)
         self._form = list(form)
         self.payload = ParamsPayload(self._query + self._form)

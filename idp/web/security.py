@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Endpoints a browser-based RP may call cross-origin (OIDC Discovery §4, RFC 6749 §3.2
@@ -57,6 +56,25 @@ def page_csp(form_target: str | None = None) -> str:
     return f"{_CSP_BEFORE_FORMS}form-action 'self' {source}{_CSP_AFTER_FORMS}"
 
 
+_DEFAULTS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    # Nothing of ours is ever meant to be framed (clickjacking on login).
+    (b"content-security-policy", DEFAULT_CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+)
+_HSTS_DEFAULTS = (
+    *_DEFAULTS[:2],
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    *_DEFAULTS[2:],
+)
+_CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"WWW-Authenticate"),
+]
+_CORS_NAMES = frozenset(k for k, _ in _CORS_HEADERS)
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
@@ -74,25 +92,28 @@ class SecurityHeaders:
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                if self.https:
-                    headers.setdefault(
-                        "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-                    )
-                # Nothing of ours is ever meant to be framed (clickjacking on login).
-                headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
-                headers.setdefault("X-Frame-Options", "DENY")
-                if headers.get("content-type", "").startswith("text/html"):
-                    headers.setdefault("Cache-Control", "no-store")
-                if cors:
-                    # Bearer tokens and client credentials, never cookies: "*" is safe.
-                    headers["Access-Control-Allow-Origin"] = "*"
-                    headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+                message["headers"] = self._with_defaults(message.get("headers") or [], cors)
             await send(message)
 
         await self.app(scope, receive, wrapped)
+
+    def _with_defaults(self, raw, cors: bool) -> list:
+        """The answer's headers with ours added where the route set none (raw ASGI pairs:
+        Starlette's ``MutableHeaders`` and its five ``setdefault``
+        scans were ~3 % of a machine token, issue 22)."""
+        headers = [(k, v) for k, v in raw if not (cors and k.lower() in _CORS_NAMES)]
+        present = {k.lower() for k, _ in headers}
+        for name, value in _HSTS_DEFAULTS if self.https else _DEFAULTS:
+            if name not in present:
+                headers.append((name, value))
+        if b"cache-control" not in present:
+            ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            if ctype.startswith(b"text/html"):
+                headers.append((b"cache-control", b"no-store"))
+        if cors:
+            # Bearer tokens and client credentials, never cookies: "*" is safe.
+            headers += _CORS_HEADERS
+        return headers
 
     @staticmethod
     async def _preflight(scope: Scope, send: Send) -> None:

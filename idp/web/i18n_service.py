@@ -109,6 +109,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "passkey_add": {"th": "เพิ่มพาสคีย์", "en": "Add a passkey"},
     "passkey_not_now": {"th": "ไว้ครั้งหน้า", "en": "Not now"},
+    "passkey_account_hint": {
+        "th": "พาสคีย์ใช้เข้าสู่ระบบได้ในขั้นตอนเดียวด้วยลายนิ้วมือ ใบหน้า หรือ PIN ของอุปกรณ์",
+        "en": "A passkey signs you in in one step with your fingerprint, face or device PIN.",
+    },
     # ---------------------------------------------------------------------- page frame
     "footer_nav": {"th": "ข้อมูลเกี่ยวกับบริการ", "en": "About this service"},
     "footer_help": {"th": "ช่วยเหลือ", "en": "Help"},

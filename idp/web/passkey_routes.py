@@ -246,7 +246,10 @@ def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) 
     cookie = sessions.step_up(sso, services.settings, "webauthn")
     flow = parse(request, services, body.get("i")) if isinstance(body.get("i"), str) else None
     target = continue_after(services, flow).headers["location"] if flow else "/account"
-    response = JSONResponse({"redirect": target})
+    # From the account page, a first factor brings its recovery codes (shown once, as
+    # after a first key); during an app's sign-in the person goes on to the app.
+    codes = flow is None and not mfa.recovery_codes_left(db, account.id)
+    response = JSONResponse({"redirect": target, "recovery_codes": codes})
     pg = pages(request)
     pg.set_cookie(
         response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl

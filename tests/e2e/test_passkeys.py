@@ -244,3 +244,34 @@ def test_the_offer_page_passes_axe(browser, offer_world, axe_path, lang):  # noq
     assert page.locator("html").get_attribute("lang") == lang
     assert violations(page) == []
     context.close()
+
+
+def test_add_a_passkey_on_the_account_page_then_sign_in_to_it(browser, e2e_world):
+    """No offer here (e2e_world has it off): the account page's own button. A first
+    factor brings recovery codes; the next sign-in to the account page is one step."""
+    w = e2e_world
+    email = person(w)
+    context, page = chromium(browser, resident=True)
+    page.goto(f"{w.base}/account")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(f"{w.base}/account")
+    page.fill("#key-label", "Phone")
+    page.click("#passkey-add")
+    page.wait_for_selector("#recovery-codes")
+    page.click("#continue")
+    page.locator(".factor-name", has_text="Phone").wait_for()
+    context.clear_cookies()
+    page.goto(f"{w.base}/account", wait_until="commit")
+    page.wait_for_url(f"{w.base}/account")  # the passkey answered the sign-in page
+    page.wait_for_selector("#sign-in-strength")
+    with w.services.sessions() as db:
+        acc = accounts.get_by_email(db, email)
+        ev = db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.type == "oidc.login.succeeded", AuditEvent.subject == str(acc.id))
+            .order_by(AuditEvent.seq.desc())
+        ).first()
+    assert ev.details["method"] == "passkey" and ev.details["acr"] == L2
+    context.close()

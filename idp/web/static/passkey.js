@@ -122,6 +122,14 @@
   }
 
   // ---- add a passkey
+  // A first factor added on the account page: its recovery codes now (a form POST, so
+  // the codes page is shown once).
+  function recoveryCodes(csrf) {
+    var form = document.createElement("form"), input = document.createElement("input");
+    form.method = "post"; form.action = "/account/recovery";
+    input.type = "hidden"; input.name = "csrf_token"; input.value = csrf;
+    form.appendChild(input); document.body.appendChild(form); form.submit();
+  }
   var add = document.getElementById("passkey-add");
   if (add) add.addEventListener("click", function () {
     var i = add.dataset.i, csrf = add.dataset.csrf;
@@ -133,10 +141,14 @@
       o.user.id = b64urlToBuf(o.user.id);
       (o.excludeCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
       return navigator.credentials.create({publicKey: o}).then(function (cred) {
-        return post("/passkey/register", csrf, {i: i, state: res.state, credential: credentialJSON(cred)});
+        var label = document.getElementById("key-label");
+        return post("/passkey/register", csrf, {i: i || "", state: res.state, credential: credentialJSON(cred),
+                                                label: (label && label.value) || ""});
       });
     }).then(function (res) {
-      if (res.redirect) window.location.assign(res.redirect); else show(text("generic"));
+      if (res.recovery_codes) recoveryCodes(csrf);
+      else if (res.redirect) window.location.assign(res.redirect);
+      else show(text("generic"));
     }).catch(explain);
   });
 })();

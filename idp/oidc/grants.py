@@ -153,6 +153,13 @@ class GovIDOpenIDCode(OpenIDCode):
         _, token, _ = response
         if is_openid_scope(grant.request.authorization_code.get_scope()):
             token["id_token"] = self.encode_id_token(token, grant.request)
+        # The token's audit event, kept back by audit_token_issued: appending takes the
+        # audit chain's lock until this transaction's COMMIT, which no longer waits for
+        # the ID token's RS256 signature (issue 22). Still in the transaction that
+        # issues the tokens, before the answer.
+        events = getattr(grant.request, "govid_audit_events", None)
+        if events:
+            audit.append(grant.ctx.db, events)
         return token
 
     def encode_id_token(self, token, request):
@@ -272,6 +279,7 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
     ):
         grant = self.request.govid_grant
         client: ClientAdapter = self.request.client
+        self.request.govid_audit_last = True  # see GovIDOpenIDCode.process_token
         audience, at_scope = self._for_resource(scope or "", grant.resources)
         refresh = None
         if include_refresh_token:
@@ -549,5 +557,7 @@ def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None
     )
     if ctx.pending_audit is not None:
         ctx.pending_audit.append(ev)  # inline request: the route commits it, then answers
+    elif getattr(request, "govid_audit_last", False):
+        request.govid_audit_events = [ev]  # appended after the ID token (process_token)
     else:
         audit.append(ctx.db, [ev])  # commits or rolls back with what the grant wrote

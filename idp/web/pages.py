@@ -130,6 +130,14 @@ def login_submit(
     new = sessions.create(
         db, settings, account, acr=settings.acr_level1, amr=["pwd"], ip=ip, user_agent=ua
     )
+    if passkey_routes.should_offer(request, db, services, account):
+        response = passkey_routes.offer_redirect(services, data)  # then on to the app
+    else:
+        response = continue_after(
+            services, Flow(data, i, "th"), here=(request, db, new.row), l=True
+        )
+    # Last before COMMIT: appending takes the audit chain's lock, held to the end of the
+    # transaction, so the code's and the session's inserts happen before it (issue 22).
     audit.record(
         db,
         "oidc.login.succeeded",
@@ -142,12 +150,6 @@ def login_submit(
         user_agent=ua,
         details={"acr": new.row.acr, "amr": ["pwd"], "method": "password"},
     )
-    if passkey_routes.should_offer(request, db, services, account):
-        response = passkey_routes.offer_redirect(services, data)  # then on to the app
-    else:
-        response = continue_after(
-            services, Flow(data, i, "th"), here=(request, db, new.row), l=True
-        )
     pg.set_cookie(
         response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
     )

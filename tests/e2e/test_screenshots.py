@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from sqlalchemy import select
 
+from idp.accounts.models import Account
+from idp.admin import links
 from tests.e2e.test_people_pages_defects import new_person, sign_in_to_account, with_app
 from tests.protocol.conftest import PASSWORD
 from tests.protocol.rp import authorize_url, rp_client
@@ -96,6 +99,14 @@ def pages_of(w, locale: str):
 
         return go
 
+    def set_password(tab):
+        email = new_person(w)
+        with w.services.sessions.begin() as db:
+            account = db.scalars(select(Account).where(Account.email == email)).one()
+            token, _ = links.issue(db, account, "reset", actor="screenshots")
+        tab.goto(f"{w.base}/password/set?token={token}&lang={locale}")
+        tab.wait_for_selector("#username")
+
     def signed_out(tab):
         sign_in_to_account(tab, w, new_person(w), locale)
         tab.click("#sign-out")
@@ -115,6 +126,7 @@ def pages_of(w, locale: str):
         ("recover", simple("/recover")),
         ("error", simple("/authorize?client_id=nobody")),
         ("expired", simple("/login?i=expired.token")),
+        ("set-password", set_password),
         ("set-password-dead-link", simple("/password/set?token=used")),
         ("signed-out", signed_out),
     ]

@@ -10,14 +10,17 @@ password are secrets: shown once, in the answer to the apply (``no-store``), nev
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
 import secrets
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
@@ -42,6 +45,22 @@ def _dir(request: Request) -> Path:
         if old.stat().st_mtime < time.time() - KEEP_SECONDS:
             shutil.rmtree(old, ignore_errors=True)
     return d
+
+
+def _aead(request: Request) -> AESGCM:
+    # The file holds password hashes and citizen IDs: on the console's disk only sealed
+    # (AES-256-GCM, a key derived from the console's secret; the folder key as AAD).
+    token_key = request.app.state.settings.token_key
+    return AESGCM(hashlib.sha256(b"govid-admin-ui/import-upload\0" + token_key).digest())
+
+
+def _seal(request: Request, key: str, data: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _aead(request).encrypt(nonce, data, key.encode())
+
+
+def _open(request: Request, key: str, blob: bytes) -> bytes:
+    return _aead(request).decrypt(blob[:12], blob[12:], key.encode())
 
 
 def _mine(request: Request, key: str) -> dict | None:
@@ -69,7 +88,7 @@ async def import_form(request: Request):
 async def _send(
     request: Request, key: str, meta: dict, dry_run: bool, idem: str, background: bool = False
 ) -> Answer:
-    data = (_dir(request) / key / "upload").read_bytes()
+    data = _open(request, key, (_dir(request) / key / "upload").read_bytes())
     ctype = "application/x-ndjson" if meta["format"] == "jsonl" else "text/csv"
     a = api(request)
     params = {"dry_run": "true" if dry_run else "false", "mode": meta["mode"]}
@@ -104,7 +123,7 @@ async def upload(request: Request):
     key = secrets.token_urlsafe(16)
     folder = _dir(request) / key
     folder.mkdir()
-    (folder / "upload").write_bytes(data)
+    (folder / "upload").write_bytes(_seal(request, key, data))
     meta = {"format": fmt, "mode": mode, "name": name, "rows": None, "applied": False}
     # The dry run is a job too: a large file is checked in GovID's background and the
     # report page follows it (a reload included).

@@ -302,7 +302,7 @@ def test_disabling_sends_if_match_and_another_agencys_app_is_404(ui):
 
 
 def test_import_dry_run_errors_table_download_then_apply_once(ui):
-    client, stand, _ = ui
+    client, stand, app = ui
     report = {
         "import_id": "i1",
         "dry_run": True,
@@ -327,6 +327,8 @@ def test_import_dry_run_errors_table_download_then_apply_once(ui):
     sent = stand.sent("POST", "/imports")[-1]
     assert sent.url.params["dry_run"] == "true" and sent.content == csv_file
     assert sent.headers["content-type"] == "text/csv" and sent.headers["idempotency-key"]
+    upload = app.state.import_dir / page.rsplit("/", 1)[1] / "upload"
+    assert b"a@moi.go.th" not in upload.read_bytes()  # sealed on the console's disk
     r = client.get(page, headers={"Accept-Language": "en"})  # a reload shows it again
     assert r.status_code == 200 and "duplicate of row 1" in r.text
     assert 'id="cannot-apply"' in r.text  # all or nothing with an error: no apply

@@ -1097,6 +1097,9 @@ def govid_env(db_url: str, port: int, **extra: str) -> dict[str, str]:
     return env
 
 
+# uvicorn worker processes of every GovID server (--workers; all on SERVER_CPU): the
+# scale-out check of issue 22 compares per-CPU-s figures of 1, 2 and 4.
+GOVID_WORKERS = 1
 BENCH_SECRET_KEY = secrets.token_urlsafe(48)
 BENCH_DATA_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -1104,7 +1107,7 @@ BENCH_DATA_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 def start_govid(db_url: str, *, no_chain: bool = False, **extra: str) -> tuple[Server, str]:
     port = free_port()
     env = govid_env(db_url, port, **extra)
-    argv = [IDP, "serve", "--workers", "1"]
+    argv = [IDP, "serve", "--workers", str(GOVID_WORKERS)]
     if no_chain:  # issue 8's comparison only: see bench/serve_without_audit_chain.py
         argv = [sys.executable, str(BENCH / "serve_without_audit_chain.py")]
     server = Server("govid", argv, env)
@@ -1164,8 +1167,22 @@ def main() -> int:
     p.add_argument("--s3-accounts", type=int, default=4, help="accounts that log in (S3)")
     p.add_argument(
         "--only",
-        default="S1,S2,S2ES,S3,S3L2,S4,S5,node",
+        default="S1,S2,S2ES,S3,S3L2,S4,S5,S6,node",
         help="subset to run (S4, S5 run against node-oidc-provider too)",
+    )
+    p.add_argument(
+        "--s6-duration",
+        type=float,
+        default=600.0,
+        help="seconds of the S6 mixed soak (bench/soak.py); 30 for a smoke run",
+    )
+    p.add_argument("--s6-workers", type=int, default=16, help="S6 clients at once")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="GovID worker processes (idp serve --workers), all on the server CPU: "
+        "scale-out runs compare 1, 2 and 4 per CPU-s (issue 22)",
     )
     p.add_argument("--s4-chains", type=int, default=16, help="refresh chains at once (S4)")
     p.add_argument(
@@ -1191,6 +1208,8 @@ def main() -> int:
     p.add_argument("--py-spy", default=None, help="path of py-spy if not on PATH")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args()
+    global GOVID_WORKERS
+    GOVID_WORKERS = args.workers
     only = {s.strip().upper() for s in args.only.split(",")}
     args.run_wrk = bool(only & {"S1", "S2", "S2ES", "S5", "NODE"})
     args.run_node = bool(only & {"NODE", "S4", "S5"})
@@ -1203,7 +1222,7 @@ def main() -> int:
 
     results: dict[str, dict[str, Any]] = {}
     info: dict[str, Any] = {}
-    if only & {"S1", "S2", "S2ES", "S3", "S3L2", "S3NOCHAIN", "S4", "S5"}:
+    if only & {"S1", "S2", "S2ES", "S3", "S3L2", "S3NOCHAIN", "S4", "S5", "S6"}:
         run_govid(args, only, info, results)
     if "NODE" in only:
         run_node(args, info, results)
@@ -1292,6 +1311,13 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
 
         if only & {"S4", "S5"}:
             s45_govid(args, only, db, seeded, results)
+        if "S6" in only:
+            # bench/soak.py imports this module by name: the same one, not a second copy
+            # with other keys and settings.
+            sys.modules.setdefault("oidc_bench", sys.modules[__name__])
+            import soak
+
+            results["S6 GovID"] = soak.scenario(args, db, seeded)
 
 
 def run_node(args, info: dict[str, Any], results: dict[str, Any]) -> None:
@@ -1313,6 +1339,13 @@ def run_node(args, info: dict[str, Any], results: dict[str, Any]) -> None:
         results["S2 node opaque"] = wrk_scenario(
             args, base, s2_env("bench-machine", node_secret, "api"), server.pid
         )
+    # The same algorithm as GovID's default access tokens (issue 22: compare like with like).
+    server, base = start_node("bench-machine", node_secret, "jwt", alg="ES256")
+    with running(server, base + DISCOVERY):
+        check_s2(base, "bench-machine", node_secret, "api", "ES256")
+        results["S2 node ES256"] = wrk_scenario(
+            args, base, s2_env("bench-machine", node_secret, "api"), server.pid
+        )
 
 
 LABELS = {
@@ -1321,6 +1354,7 @@ LABELS = {
     "S2 GovID RS256": ("S2 client_credentials, JWT AT RS256", "GovID"),
     "S2 GovID ES256": ("S2 client_credentials, JWT AT ES256", "GovID"),
     "S2 node RS256": ("S2 client_credentials, JWT AT RS256", "node-oidc-provider"),
+    "S2 node ES256": ("S2 client_credentials, JWT AT ES256", "node-oidc-provider"),
     "S2 node opaque": ("S2 client_credentials, opaque AT", "node-oidc-provider"),
     "S3 GovID": ("S3 code flow + PKCE, password", "GovID"),
     "S3 GovID L2": ("S3 level 2: password + TOTP", "GovID"),
@@ -1356,6 +1390,7 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
         f"GovID OIDC benchmarks — {git_describe()}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs: server on CPU {SERVER_CPU}, load generator on CPU "
         f"{LOAD_CPU}",
+        f"GovID: idp serve --workers {GOVID_WORKERS}; "
         f"PostgreSQL {info.get('pg')} on 127.0.0.1 (bench backends on CPU 1); "
         f"{info.get('argon2')}; "
         f"stored hash {info.get('stored_hash')}",
@@ -1412,6 +1447,7 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
     for name, a, b in (
         ("S1", "S1 GovID", "S1 node"),
         ("S2 RS256 JWT vs RS256 JWT", "S2 GovID RS256", "S2 node RS256"),
+        ("S2 ES256 JWT vs ES256 JWT", "S2 GovID ES256", "S2 node ES256"),
         ("S2 ES256 JWT vs RS256 JWT", "S2 GovID ES256", "S2 node RS256"),
         ("S2 RS256 JWT vs opaque", "S2 GovID RS256", "S2 node opaque"),
     ):
@@ -1454,6 +1490,10 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
         )
     if targets:
         out.append("Targets (issue 5): " + "; ".join(targets))
+    if "S6 GovID" in results:
+        import soak  # bench/soak.py
+
+        out.append(soak.report(results["S6 GovID"]))
     return "\n".join(out)
 
 

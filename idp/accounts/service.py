@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -50,22 +51,43 @@ class NewAccount:
 
 
 def normalise_email(raw: str) -> str:
-    email = raw.strip().lower()
-    if not _EMAIL_RE.match(email):
+    """NFKC, trimmed, lower case; ASCII only (the mail directory's addresses are), so a
+    full-width or look-alike letter cannot make a second spelling of a taken address."""
+    email = unicodedata.normalize("NFKC", raw).strip().lower()
+    if not email.isascii() or not _EMAIL_RE.match(email):
         raise InvalidInput(f"not a valid email address: {raw!r}", field="email")
     return email
 
 
-def _allowed_domains(session: Session, agency: Agency) -> set[str]:
+# Who may hand out an agency's addresses: the caller's authority (Scope.covers), or None
+# for the system itself (bootstrap, the CLI run by an operator).
+MayHandOut = Callable[[Agency], bool] | None
+
+
+def domains_for(chain: Iterable[Agency], may_hand_out: MayHandOut = None) -> set[str]:
+    """The mail domains an account of the last agency of ``chain`` (root first) may be
+    given (issue 17 rule 2): those of the nearest agency up the chain that has any (an
+    agency without domains uses its parent's), and those of agencies further up only for
+    a caller whose authority covers them, so a department cannot take its ministry's
+    addresses (and receive their mail) while the ministry's own admins can."""
     domains: set[str] = set()
-    for a in agencies.ancestors(session, agency, include_self=True):
-        domains.update(a.mail_domains or [])
+    nearest = True
+    for a in reversed(list(chain)):
+        if not a.mail_domains:
+            continue
+        if nearest or may_hand_out is None or may_hand_out(a):
+            domains.update(a.mail_domains)
+        nearest = False
     return domains
 
 
+def _allowed_domains(session: Session, agency: Agency, may_hand_out: MayHandOut) -> set[str]:
+    return domains_for(agencies.ancestors(session, agency, include_self=True), may_hand_out)
+
+
 def _check_domain(email: str, domains: set[str], field_name: str) -> None:
-    """An address must lie in a mail domain of the account's agency or an ancestor; an
-    agency chain without mail domains can be given no address (issue 17 rule 2)."""
+    """An address must lie in a mail domain the account may be given (``domains_for``);
+    an agency chain without mail domains can be given no address (issue 17 rule 2)."""
     if not domains:
         raise AddressOutsideDomains(
             f"{email}: the agency and its parent agencies have no mail domains; "
@@ -74,7 +96,8 @@ def _check_domain(email: str, domains: set[str], field_name: str) -> None:
         )
     if email.rsplit("@", 1)[1] not in domains:
         raise AddressOutsideDomains(
-            f"{email} is not in the agency's mail domains ({', '.join(sorted(domains))})",
+            f"{email} is not in the mail domains this account may be given here "
+            f"({', '.join(sorted(domains))})",
             field=field_name,
         )
 
@@ -87,10 +110,11 @@ def create(
     cipher: DataCipher,
     actor: str | None = None,
     min_password_length: int = 15,
+    may_hand_out: MayHandOut = None,
 ) -> Account:
     email = normalise_email(data.email)
     agency = agencies.get_by_code(session, data.agency_code)
-    domains = _allowed_domains(session, agency)
+    domains = _allowed_domains(session, agency, may_hand_out)
     _check_domain(email, domains, "email")
     aliases = sorted({normalise_email(a) for a in data.aliases} - {email})
     for alias in aliases:
@@ -253,9 +277,11 @@ def _check_version(account: Account, expected_version: int | None) -> None:
         raise Conflict("the account was changed by someone else; reload it", field="version")
 
 
-def _changed_values(session: Session, account: Account, c: AccountChanges) -> dict:
+def _changed_values(
+    session: Session, account: Account, c: AccountChanges, may_hand_out: MayHandOut
+) -> dict:
     new: dict = {}
-    domains = _allowed_domains(session, account.agency)
+    domains = _allowed_domains(session, account.agency, may_hand_out)
     email = account.email
     if c.email is not None and normalise_email(c.email) != account.email:
         email = normalise_email(c.email)
@@ -297,12 +323,13 @@ def update(
     *,
     actor: str | None = None,
     expected_version: int | None = None,
+    may_hand_out: MayHandOut = None,
 ) -> Account:
     """Change names, address (rename), aliases or quotas. No change, no event."""
     if account.status == "deleted":
         raise Conflict("a deleted account cannot be changed", field="status")
     _check_version(account, expected_version)
-    new = _changed_values(session, account, changes)
+    new = _changed_values(session, account, changes, may_hand_out)
     if not new:
         return account
     for name, value in new.items():

@@ -122,6 +122,7 @@ def create(ctx: Ctx, data: accounts.NewAccount) -> Created:
         cipher=ctx.services.cipher,
         actor=ctx.actor,
         min_password_length=MIN_PASSWORD,
+        may_hand_out=scope.covers,
     )
     token = expires = None
     if data.password is None:
@@ -170,7 +171,8 @@ def update(ctx: Ctx, account_id, changes: accounts.AccountChanges, expected) -> 
     """Names, locale, aliases and quotas. Agency, status and roles have their own
     operations (no mass assignment)."""
     account = _writable(ctx, account_id, expected)
-    return accounts.update(ctx.db, account, changes, actor=ctx.actor)
+    scope = ctx.scope("accounts:write")
+    return accounts.update(ctx.db, account, changes, actor=ctx.actor, may_hand_out=scope.covers)
 
 
 def end_everything(ctx: Ctx, account: Account, reason: str) -> int:

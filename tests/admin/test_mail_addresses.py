@@ -286,3 +286,85 @@ def test_import_without_domains_is_refused_per_row(db, world, services):
     )  # fmt: skip
     assert [(e["row"], e["field"]) for e in result.errors] == [(1, "email")]
     assert "no mail domains" in result.errors[0]["message"]
+
+
+def test_a_department_with_its_own_domain_cannot_take_its_ministrys_addresses(
+    client, db, world, services
+):
+    """Found by an independent check: a department admin gave an account of a department
+    with its own domain an address in the ministry's domain (admin API, SCIM, import), so
+    the ministry's mail would have gone to the department. The ministry's domain is handed
+    out only by those whose authority covers the ministry; a department without domains
+    of its own still uses its parent's."""
+    u = world.u
+    dept = factories.agency(db, f"dept-{u}", parent=world.agencies["A"].code)
+    dept.mail_domains = [f"dept.{u}.go.th"]
+    acc = factories.account(
+        db, f"clerk@dept.{u}.go.th", dept.code, hasher=services.hasher, cipher=services.cipher
+    )
+    db.flush()
+    ministry_address = f"director-general@{u}.go.th"
+    for who, status in (("admin_a", 422), ("bot_a", 422), ("operator", 200)):
+        db.refresh(acc)
+        r = client.patch(
+            f"{A}/accounts/{acc.id}",
+            json={"aliases": [ministry_address]},
+            headers={**world.headers(who), "If-Match": f'"{acc.version}"'},
+        )
+        assert r.status_code == status, (who, r.text)
+        if status == 422:
+            assert r.json()["type"] == OUTSIDE and r.json()["errors"][0]["field"] == "aliases"
+    r = client.post(
+        f"{A}/accounts",
+        json={"email": f"hr@{u}.go.th", "agency": dept.code},
+        headers=world.headers("admin_a"),
+    )
+    assert r.status_code == 422 and r.json()["type"] == OUTSIDE
+    world.machine("hr_a", "A", ("scim",))
+    r = client.post(
+        f"{S}/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENT],
+            "userName": f"hr2@{u}.go.th",
+            ENT: {"department": dept.code},
+        },
+        headers={**world.headers("hr_a"), "Content-Type": "application/scim+json"},
+    )
+    assert r.status_code == 400 and r.json()["scimType"] == "invalidValue", r.text
+    assert db.scalar(select(Account.id).where(Account.email == f"hr2@{u}.go.th")) is None
+    data = _csv([[f"imp@dept.{u}.go.th", dept.code, f"secretary@{u}.go.th"]])
+    result = run_import(
+        db, read_rows(io.BytesIO(data), "csv"), cipher=services.cipher,
+        scope=Scope((world.agencies["A"],)), actor="test", dry_run=True,
+    )  # fmt: skip
+    assert [(e["row"], e["field"]) for e in result.errors] == [(1, "aliases")]
+    # A department without domains of its own (A) still gives its parent's addresses.
+    r = client.post(
+        f"{A}/accounts",
+        json={"email": f"newhire@{u}.go.th", "agency": world.agencies["A1"].code},
+        headers=world.headers("admin_a"),
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_a_look_alike_spelling_of_a_taken_address_is_the_same_address(client, db, world):
+    """Full-width letters fold to ASCII (NFKC), so they cannot make a second spelling of
+    another account's address; other non-ASCII letters are not addresses at all."""
+    u = world.u
+    holder = world.accounts["user_a"]
+    target = world.accounts["user_a1"]
+    fullwidth = "ｕ" + holder.email[1:] if holder.email.startswith("u") else None
+    assert fullwidth, holder.email
+    r = client.patch(
+        f"{A}/accounts/{target.id}",
+        json={"aliases": [fullwidth]},
+        headers={**world.headers("admin_a"), "If-Match": f'"{target.version}"'},
+    )
+    assert r.status_code == 409 and r.json()["type"] == DUP, r.text
+    cyrillic = f"\u0430dmin@{u}.go.th"  # а (Cyrillic) + dmin
+    r = client.patch(
+        f"{A}/accounts/{target.id}",
+        json={"aliases": [cyrillic]},
+        headers={**world.headers("admin_a"), "If-Match": f'"{target.version}"'},
+    )
+    assert r.status_code == 422, r.text

@@ -342,7 +342,11 @@ def limit_token(endpoint):
             if wait:
                 return token_refusal(wait)
         response = await endpoint(request)
-        if client is None or response.status_code == 401:
+        # Only an issued token spends the client's budget (decision 0012): a public client
+        # cannot authenticate, and some refusals come before authentication, so anyone
+        # could otherwise spend it and lock out the app's users. A refusal spends the
+        # address's budget instead.
+        if client is None or response.status_code >= 400:
             if client is not None:
                 limiter.give_back("token", client)
             await limiter.charge_address(ip)

@@ -273,6 +273,24 @@ def test_a_clients_token_budget_is_shared_refused_with_retry_after_and_recovers(
     assert token(pair.bases[1], machine).status_code == 200
 
 
+def test_refused_requests_naming_a_public_client_do_not_spend_its_budget(pair):
+    """Found by an independent check: 20 garbage refresh requests naming a single-page
+    app (no secret to prove) spent its budget, and its users' real code exchanges were
+    then refused with 429. Only issued tokens spend a client's budget."""
+    spa = pair.world.client("spa")
+    for n in range(12):  # three times the budget of 4, within one or two windows
+        r = httpx.post(
+            f"{pair.bases[n % 2]}/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": f"garbage-{n}",
+                "client_id": spa["client_id"],
+            },
+        )
+        assert r.status_code == 400, (n, r.status_code, r.text)
+        assert r.json()["error"] == "invalid_grant"
+
+
 def test_an_admin_callers_budget_is_shared_and_a_forged_token_cannot_spend_it(pair):
     machine = pair.world.client("machine")
     r = token(pair.bases[0], machine)

@@ -28,7 +28,7 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def serve(env: dict[str, str], timeout: float = 30.0, port: int | None = None) -> Iterator[str]:
+def serve(env: dict[str, str], timeout: float = 120.0, port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     env = {**env, "IDP_PORT": str(port), "IDP_HOST": "127.0.0.1"}
     env.setdefault("IDP_ISSUER", f"http://127.0.0.1:{port}")

@@ -123,6 +123,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "host in IDP_OUTBOUND_ALLOWED_HOSTS.",
     },
     "fed_reason_bad_configuration": {"th": "การตั้งค่าใช้ไม่ได้", "en": "the settings are unusable."},
+    "fed_disable": {"th": "ปิดการเชื่อมต่อ", "en": "Turn federation off"},
+    "fed_disable_hint": {
+        "th": "ผู้ใช้ของหน่วยงานนี้ (และหน่วยงานย่อยที่ไม่ได้ตั้งค่าเอง) จะเข้าสู่ระบบด้วยรหัสผ่านของ GovID",
+        "en": "People of this agency (and of sub-agencies without their own settings) then "
+        "sign in with GovID passwords.",
+    },
     "fed_edit": {"th": "ตั้งค่าการเชื่อมต่อ", "en": "Change the settings"},
     "fed_start_tls": {"th": "ใช้ StartTLS กับ ldap://", "en": "StartTLS on ldap://"},
     "fed_ca": {"th": "ใบรับรอง CA (PEM)", "en": "CA certificate (PEM)"},

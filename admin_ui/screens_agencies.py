@@ -114,6 +114,7 @@ async def _agency_page(request: Request, agency_id: str, status: int = 200, **ct
         fed_form=fed_form,
         **back_to(request, f"/agencies/{a['id']}"),
         fed_idem=idempotency_key(),
+        fed_off_idem=idempotency_key(),
         test_idem=idempotency_key(),
         **ctx,
     )
@@ -308,3 +309,24 @@ async def federation_test(request: Request, agency_id: str):
             request, agency_id, status=answer.status, test_error=message(request, answer)
         )
     return await _agency_page(request, agency_id, test_result=answer.body)
+
+
+@router.post("/agencies/{agency_id}/federation/disable")
+async def federation_disable(request: Request, agency_id: str):
+    """Turn federation off for this agency (and so for its subtree, unless a sub-agency
+    has its own): its people sign in with GovID passwords. Operators; audited there."""
+    ui(request).signed_in(request)
+    form = await ui(request).check_csrf(request)
+    answer = await api(request).call(
+        request.session,
+        "DELETE",
+        f"/agencies/{agency_id}/federation",
+        headers=write_headers(form),
+    )
+    if answer.ok:
+        return RedirectResponse(f"/agencies/{agency_id}?done=saved#federation-h", 303)
+    if answer.status == 404 and answer.problem.get("field") != "federation":
+        return ui(request).render(request, "message.html", 404, message=message(request, answer))
+    return await _agency_page(
+        request, agency_id, status=answer.status, fed_error=message(request, answer)
+    )

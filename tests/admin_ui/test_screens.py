@@ -678,3 +678,25 @@ def test_the_dry_run_is_a_job_too_and_its_report_appears_when_done(ui):
     r = client.get(page)
     assert 'id="valid-count">1<' in r.text and 'id="apply"' in r.text
     assert 'id="import-progress"' not in r.text
+
+
+def test_federation_is_turned_off_with_a_delete(ui):
+    client, stand, _ = ui
+    operator(stand)
+    stand.on("GET", f"/agencies/{AGENCY['id']}", 200, AGENCY, etag='"3"')
+    stand.on("GET", f"/agencies/{AGENCY['id']}/federation", 200, FEDERATION)
+    assert 'id="fed-disable"' in client.get(f"/agencies/{AGENCY['id']}").text
+    stand.on("DELETE", f"/agencies/{AGENCY['id']}/federation", 200, FEDERATION)
+    r = client.post(
+        f"/agencies/{AGENCY['id']}/federation/disable",
+        data={"csrf_token": "c" * 20, "idempotency_key": "k-off"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    sent = stand.sent("DELETE", f"/agencies/{AGENCY['id']}/federation")[-1]
+    assert sent.headers["idempotency-key"] == "k-off"
+    r = client.post(f"/agencies/{AGENCY['id']}/federation/disable", data={"csrf_token": "x"})
+    assert (
+        r.status_code == 403
+        and len(stand.sent("DELETE", f"/agencies/{AGENCY['id']}/federation")) == 1
+    )

@@ -138,11 +138,15 @@ def paginate(
     desc = sort.startswith("-")
     if cursor:
         value, row_id = decode_cursor(cursor, sort, _kind(col), _kind(id_column))
+        # The redundant bound (col <= / >= value) is what PostgreSQL can use as an index
+        # condition: with the OR alone it walks the sort index from the first row and
+        # filters, so page n reads every row before it (240,000 accounts: issue 20).
         if desc:
             cond = or_(col < value, and_(col == value, id_column < row_id))
+            stmt = stmt.where(col <= value, cond)
         else:
             cond = or_(col > value, and_(col == value, id_column > row_id))
-        stmt = stmt.where(cond)
+            stmt = stmt.where(col >= value, cond)
     order = (col.desc(), id_column.desc()) if desc else (col.asc(), id_column.asc())
     rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
     more = len(rows) > limit

@@ -51,3 +51,32 @@ def test_a_search_repeated_keeps_plans_made_for_its_words(client, many, db):  # 
     )
     assert rows, "the search was never prepared: nothing to check"
     assert all(generic == 0 for generic, _custom in rows), rows
+
+
+@pytest.mark.parametrize("sort", ["email", "-email", "created_at"])
+def test_a_later_page_starts_in_the_index_where_the_last_one_ended(
+    client,
+    many,  # noqa: F811
+    plans,  # noqa: F811
+    sort,
+):
+    """Cursor pages: the sort column's bound is an index condition, so a deep page
+    does not read (and filter out) every row before it."""
+    h = many.headers("operator")
+    first = client.get("/admin/v1/accounts", params={"sort": sort, "limit": 50}, headers=h)
+    assert first.status_code == 200, first.text
+    plans()  # forget the first page's statements
+    r = client.get(
+        "/admin/v1/accounts",
+        params={"sort": sort, "limit": 50, "cursor": first.json()["next_cursor"]},
+        headers=h,
+    )
+    assert r.status_code == 200 and len(r.json()["items"]) == 50
+    column = sort.removeprefix("-")
+    conds = [
+        node.get("Index Cond", "")
+        for _statement, doc in plans()
+        for node in _nodes(doc[0]["Plan"])
+        if node.get("Relation Name") == "account" and node.get("Index Name")
+    ]
+    assert any(column in c for c in conds), conds

@@ -4,9 +4,9 @@
     GOVID_SCREENSHOTS=1 .venv/bin/python -m pytest -q -p no:cacheprovider \\
         tests/e2e/test_screenshots.py
 
-Every page is also opened at 320 px, where nothing may be wider than the screen, and its
-Thai text must be drawn in the shipped Sarabun. Without the variable the test runs those
-checks only and writes nothing."""
+Every page is also checked with axe-core (WCAG 2.1 A/AA) at both sizes, and opened at
+320 px, where nothing may be wider than the screen and Thai must be drawn in the shipped
+Sarabun. Without the variable the test runs those checks only and writes nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from idp.accounts.models import Account
 from idp.admin import links
+from tests.e2e.test_accessibility import AXE, violations
 from tests.e2e.test_people_pages_defects import new_person, sign_in_to_account, with_app
 from tests.protocol.conftest import PASSWORD
 from tests.protocol.rp import authorize_url, rp_client
@@ -133,12 +134,13 @@ def pages_of(w, locale: str):
 
 
 @pytest.mark.parametrize("locale", ["th", "en"])
-def test_every_page_fits_320_px_in_sarabun_and_is_photographed(browser, e2e_world, locale):
+def test_every_page_fits_320_px_in_sarabun_passes_axe_and_is_photographed(
+    browser, e2e_world, locale
+):
     w = e2e_world
     problems = {}
     for name, reach in pages_of(w, locale):
-        sizes = dict(SIZES) if WRITE else {}
-        sizes["narrow"] = (320, 640)
+        sizes = {**SIZES, "narrow": (320, 640)}
         for size, (width, height) in sizes.items():
             context = browser.new_context(
                 locale=locale, viewport={"width": width, "height": height}
@@ -157,10 +159,15 @@ def test_every_page_fits_320_px_in_sarabun_and_is_photographed(browser, e2e_worl
                 ):
                     problems[f"{name}: Sarabun not loaded"] = True
             else:
-                OUT.mkdir(parents=True, exist_ok=True)
-                tab.screenshot(
-                    path=str(OUT / f"{name}-{locale}-{size}-{width}x{height}.png"), full_page=True
-                )
+                # axe-core (WCAG 2.1 A/AA) on every page at both sizes (issue 19's tests).
+                if AXE.exists() and (found := violations(tab)):
+                    problems[f"{name} at {width}x{height}: axe"] = found
+                if WRITE:
+                    OUT.mkdir(parents=True, exist_ok=True)
+                    tab.screenshot(
+                        path=str(OUT / f"{name}-{locale}-{size}-{width}x{height}.png"),
+                        full_page=True,
+                    )
             context.close()
     assert not problems, problems
     if WRITE:

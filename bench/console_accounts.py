@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -185,6 +186,13 @@ def measure(url: str, runs: int) -> dict:
             rows["list, pages 2-6 by cursor (one page)"] = _time(
                 lambda c=cursors, t=turn: get("/accounts", {"limit": 50, "cursor": c[next(t) % 5]}),
                 runs,
+            )
+            # A page in the middle of the list (as after ~2,400 pages of paging).
+            from idp.admin.paging import encode_cursor
+
+            middle = encode_cursor("email", "user120000@m00.go.th", uuid.UUID(int=0))
+            rows["list, a page in the middle by cursor"] = _time(
+                lambda m=middle: get("/accounts", {"limit": 50, "cursor": m}), runs
             )
             rows["dashboard summary"] = _time(lambda: get("/summary", {}), runs)
             results[who] = rows

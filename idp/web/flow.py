@@ -55,6 +55,11 @@ def new_flow(services, next_path: str, why: str | None = None) -> str:
     return interaction_signer(services).dumps(data, INTERACTION_TTL)
 
 
+def resign(services, data: dict[str, Any]) -> str:
+    """The same step, signed again (for a detour that returns to it)."""
+    return interaction_signer(services).dumps(data, INTERACTION_TTL)
+
+
 def parse(request: Request, services, token: str | None) -> Flow | None:
     try:
         data = interaction_signer(services).loads(token)

@@ -20,7 +20,7 @@ from idp.db import utcnow
 from idp.deps import DbDep, ServicesDep
 from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
-from idp.web import time_limits
+from idp.web import passkey_offer, time_limits
 from idp.web.flow import Flow, continue_after, load_flow, login_redirect
 from idp.web.i18n import translator, wait_text
 from idp.web.login_page import asking_app
@@ -144,7 +144,15 @@ def complete_step_up(
         ip=client_ip(request),
         details={"acr": sso.acr, "amr": sso.amr, "method": method},
     )
-    response = continue_after(services, flow, here=(request, db, sso) if answer_here else None)
+    if (
+        answer_here
+        and method != "webauthn"
+        and flow.data.get("p") is not None  # an app's sign-in, not an account action
+        and passkey_offer.should_offer(request, db, services, account, stepped_up=True)
+    ):
+        response = passkey_offer.offer_redirect(services, flow.data, fresh_login=False)
+    else:
+        response = continue_after(services, flow, here=(request, db, sso) if answer_here else None)
     pg = pages(request)
     pg.set_cookie(
         response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl

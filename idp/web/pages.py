@@ -20,7 +20,7 @@ from idp.oidc import authorize as authz
 from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
-from idp.web import device_cookie, passkey_routes
+from idp.web import device_cookie, passkey_offer
 from idp.web.flow import Flow, continue_after, expired_page
 from idp.web.i18n import translator, wait_text
 from idp.web.login_page import login_page
@@ -130,8 +130,9 @@ def login_submit(
     new = sessions.create(
         db, settings, account, acr=settings.acr_level1, amr=["pwd"], ip=ip, user_agent=ua
     )
-    if passkey_routes.should_offer(request, db, services, account):
-        response = passkey_routes.offer_redirect(services, data)  # then on to the app
+    if passkey_offer.should_offer(request, db, services, account):
+        # Then on to the app.
+        response = passkey_offer.offer_redirect(services, data, fresh_login=True)
     else:
         response = continue_after(
             services, Flow(data, i, "th"), here=(request, db, new.row), l=True

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
@@ -18,10 +17,11 @@ from idp.credentials import mfa
 from idp.credentials import service as creds
 from idp.credentials import webauthn_keys as wa
 from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
+from idp.oidc.routes import client_ip, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
 from idp.web.flow import Flow, continue_after, load_flow, parse
+from idp.web.passkey_offer import LATER_COOKIE, LATER_DAYS
 from idp.web.signing import BadSignature, Signer
 from idp.web.webauthn_routes import BodyDep, _error, _step_up_first
 
@@ -31,8 +31,6 @@ Str = Annotated[str, Form()]
 # presence test, "mfa" several factors (the key, and the PIN or biometric the
 # authenticator verified: the UV flag, WebAuthn L2 §6.1).
 PASSKEY_AMR = ["hwk", "user", "mfa"]
-LATER_COOKIE = "govid_passkey_later"
-LATER_DAYS = 30
 
 
 def _signer(services) -> Signer:
@@ -145,23 +143,7 @@ def passkey_verify(request: Request, db: DbDep, services: ServicesDep, body: Bod
 
 
 # --------------------------------------------------------- the offer after sign-in
-
-
-def should_offer(request: Request, db, services, account: Account) -> bool:
-    """After a password sign-in: people with no second factor at all (a passkey is then
-    their first, bound at level 1 as NIST SP 800-63B §6.1.2.1 allows), unless they said
-    "not now" on this browser in the last 30 days. ``IDP_PASSKEY_OFFER=false`` turns it
-    off."""
-    return (
-        services.settings.passkey_offer
-        and not request.cookies.get(LATER_COOKIE)
-        and not mfa.has_second_factor(db, account.id)
-    )
-
-
-def offer_redirect(services, data: dict) -> RedirectResponse:
-    token = interaction_signer(services).dumps({**data, "l": True}, INTERACTION_TTL)
-    return RedirectResponse(f"/passkey/offer?{urlencode({'i': token})}", status_code=303)
+# When to offer: idp/web/passkey_offer.py.
 
 
 @router.get("/passkey/offer")

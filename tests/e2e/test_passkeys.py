@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import time
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 from joserfc.jwk import RSAKey
 from playwright.sync_api import Error as PlaywrightError
@@ -20,6 +22,7 @@ from sqlalchemy import select
 from idp import migrate
 from idp.accounts import service as accounts
 from idp.audit.models import AuditEvent
+from idp.credentials import mfa
 from idp.credentials import webauthn_keys as wa
 from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings
@@ -274,4 +277,32 @@ def test_add_a_passkey_on_the_account_page_then_sign_in_to_it(browser, e2e_world
             .order_by(AuditEvent.seq.desc())
         ).first()
     assert ev.details["method"] == "passkey" and ev.details["acr"] == L2
+    context.close()
+
+
+def test_offered_after_an_app_code_to_people_without_a_key(browser, offer_world):
+    """Someone with an authenticator app and no key: after the second step of an app
+    asking for level 2, the offer; adding goes on to the app."""
+    w = offer_world
+    email = person(w)
+    with w.services.sessions.begin() as db:
+        acc = accounts.get_by_email(db, email)
+        cred, uri, _ = mfa.start_totp(db, w.services.cipher, acc, issuer_name="GovID")
+        secret = re.search(r"secret=([A-Z2-7]+)", uri).group(1)
+        assert mfa.confirm_totp(db, w.services.cipher, acc, cred.id, pyotp.TOTP(secret).now())
+    context, page = chromium(browser, resident=True)
+    client = rp_client(w)
+    url, verifier, *_ = authorize_url(w, client, acr_values=L2)
+    password_sign_in(page, url, email)  # no offer yet: the account has a factor
+    page.wait_for_selector("#code")
+    page.fill("#code", pyotp.TOTP(secret).at(time.time() + 30))
+    page.click("form[action='/mfa'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/passkey/offer\?"))
+    with page.expect_request(lambda r: r.url.startswith(RP)) as req:
+        page.click("#passkey-add")
+    tok = client.fetch_token(f"{w.base}/token", code=code_of(req.value.url), code_verifier=verifier)
+    _, idt = decode_jwt(w.base, tok["id_token"])
+    assert idt["acr"] == L2
+    with w.services.sessions() as db:
+        assert len(wa.keys_of(db, acc.id)) == 1
     context.close()

@@ -22,6 +22,7 @@ from idp.crypto import constant_time_equal, random_token, sha256_hex
 from idp.errors import Conflict, InvalidInput, LifetimeAboveMaximum, NotFound
 from idp.outbound import OutboundPolicy
 from idp.resources import service as api_resources
+from idp.resources.models import ApiResource
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 # OIDC Registration §2 id_token_signed_response_alg: the algorithms GovID signs with
@@ -231,6 +232,12 @@ def check_registration(
         validate_redirect_uri(u, "post_logout_redirect_uris")
         for u in r["post_logout_redirect_uris"]
     ]
+    if r.get("backchannel_logout_uri") == "":  # the admin API refuses it too (422)
+        raise InvalidInput(
+            "backchannel_logout_uri is empty; to remove it use --no-backchannel-logout-uri "
+            "(admin API: null)",
+            field="backchannel_logout_uri",
+        )
     if r.get("backchannel_logout_uri"):
         validate_redirect_uri(r["backchannel_logout_uri"], "backchannel_logout_uri")
         # GovID itself POSTs there: no private or loopback targets (SSRF, idp.outbound).
@@ -347,6 +354,29 @@ _REGISTRATION = (
 )
 
 
+# Decision 0011: an API's own client only introspects; it can obtain no token. Nothing
+# that would let it ask for tokens or receive them may be set on it.
+_INTROSPECTION_ONLY_FIXED = (
+    "grant_types",
+    "scopes",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+)
+
+
+def _keep_introspection_only(session: Session, client: Client, new: set[str]) -> None:
+    fixed = sorted(set(new) & set(_INTROSPECTION_ONLY_FIXED))
+    if fixed and session.scalar(
+        select(ApiResource.id).where(ApiResource.client_id == client.client_id)
+    ):
+        raise InvalidInput(
+            "this client is an API's introspection credential and can obtain no token; "
+            f"{', '.join(fixed)} cannot be set on it (register an app for tokens)",
+            field=fixed[0],
+        )
+
+
 def ensure_changeable(client: Client) -> None:
     if client.status != "active":
         raise Conflict("a disabled client cannot be changed; enable it first", field="status")
@@ -386,6 +416,7 @@ def update(
     for name in ("backchannel_logout_uri", "min_acr", "access_token_ttl", "refresh_token_ttl"):
         if getattr(changes, f"clear_{name}"):
             wanted[name] = None
+    _keep_introspection_only(session, client, {k for k in wanted if wanted[k] != current[k]})
     api_scopes = _api_scopes(session, agencies.get(session, client.agency_id), wanted["scopes"])
     wanted = check_registration(wanted, limits or _default_limits(), api_scopes=api_scopes)
     new = {k: v for k, v in wanted.items() if v != current[k]}

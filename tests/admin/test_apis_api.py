@@ -165,3 +165,21 @@ def test_a_token_for_an_api_is_not_accepted_by_the_admin_api(client, world):
     )
     r = client.get(BASE, headers={"Authorization": f"Bearer {tok}"})
     assert r.status_code == 401
+
+
+def test_an_apis_own_client_cannot_be_turned_into_a_token_client(client, world):
+    """Decision 0011: an API's introspection client can obtain no token. Found by an
+    independent check: PATCH /clients/<it> with grant_types and scopes made it one."""
+    api = create(client, world).json()
+    cid = api["introspection_client_id"]
+    h = {**world.headers("admin_a"), "If-Match": "*"}
+    for change in (
+        {"grant_types": ["client_credentials"], "scopes": [f"pop-{world.u}:read"]},
+        {"grant_types": ["client_credentials"]},
+        {"redirect_uris": ["https://pop.example.go.th/cb"]},
+    ):
+        r = client.patch(f"/admin/v1/clients/{cid}", json=change, headers=h)
+        assert r.status_code == 422, (change, r.text)
+        assert "introspection" in r.json()["detail"]
+    got = client.get(f"/admin/v1/clients/{cid}", headers=world.headers("admin_a")).json()
+    assert "client_credentials" not in (got["grant_types"] or [])

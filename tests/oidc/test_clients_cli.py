@@ -142,6 +142,8 @@ def test_id_token_algorithm_and_lifetimes_within_the_server_maximum(hr):
         (["--scope", "api:read"], "scopes", "unknown scope"),
         (["--grant-type", "password"], "grant_types", "unsupported grant type"),
         (["--name-en", " "], "name_en", "must not be empty"),
+        # as the admin API (422): an empty URI is no way to remove it
+        (["--backchannel-logout-uri", ""], "backchannel_logout_uri", "is empty"),
     ],
 )
 def test_update_obeys_the_registration_rules(hr, args, field, message):

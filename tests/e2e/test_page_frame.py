@@ -55,11 +55,12 @@ def test_footer_on_every_page_and_the_agency_on_sign_in(browser, e2e_world, lang
     context.close()
 
 
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
 @pytest.mark.parametrize("lang", ["th", "en"])
-def test_new_pages_pass_axe(browser, e2e_world, axe_path, lang):  # noqa: F811
+def test_new_pages_pass_axe(browser, e2e_world, axe_path, lang, size):  # noqa: F811
     w = e2e_world
     email, secret = make_person(w, totp=True)
-    context = browser.new_context(locale=lang)
+    context = browser.new_context(locale=lang, viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     checked = {}
     url, *_ = authorize_url(w, rp_client(w), ui_locales=lang)
@@ -85,4 +86,6 @@ def test_new_pages_pass_axe(browser, e2e_world, axe_path, lang):  # noqa: F811
     page.goto(f"{w.base}/accessibility?lang={lang}")
     checked["accessibility"] = violations(page)
     assert {k: v for k, v in checked.items() if v} == {}
+    # Nothing wider than the screen (the footer, the contact list, the long Thai words).
+    assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
     context.close()

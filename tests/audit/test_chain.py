@@ -116,7 +116,8 @@ def test_registry_names_and_field_lists_parse():
     events.check_registry()
     assert events.fields("admin.account.created") == {"email", "agency"}
     assert events.fields("oidc.login.failed") == {"reason"}  # the note is not a field
-    assert events.fields("admin.account.resumed") == frozenset()
+    assert events.fields("admin.account.resumed") == {"reason"}  # "(optional)" is a note
+    assert events.fields("admin.account.password_reset") == frozenset()
 
 
 def _doc_row(event_type: str) -> str:

@@ -115,7 +115,7 @@ def test_first_event_links_to_genesis_hash():
 def test_registry_names_and_field_lists_parse():
     events.check_registry()
     assert events.fields("admin.account.created") == {"email", "agency"}
-    assert events.fields("oidc.login.failed") == {"reason"}  # the note is not a field
+    assert events.fields("oidc.login.failed") == {"reason", "method"}  # a note is no field
     assert events.fields("admin.account.resumed") == {"reason"}  # "(optional)" is a note
     assert events.fields("admin.account.password_reset") == frozenset()
 

@@ -120,7 +120,12 @@ def load_flow(request: Request, db, services, token: str | None, *, csrf: str | 
 
 
 def continue_after(
-    services, flow: Flow, *, here: tuple[Request, Any, Any] | None = None, **flags: Any
+    services,
+    flow: Flow,
+    *,
+    here: tuple[Request, Any, Any] | None = None,
+    ttl: int = INTERACTION_TTL,
+    **flags: Any,
 ) -> Response:
     """Where a finished step (sign-in, second factor, consent) goes next: back to the
     authorization request, or to our own page. ``here`` = (request, db, session) lets the
@@ -134,6 +139,6 @@ def continue_after(
             response = resume_here(request, db, services, data, sso)
             if response is not None:
                 return response
-        token = interaction_signer(services).dumps(data, INTERACTION_TTL)
+        token = interaction_signer(services).dumps(data, ttl)
         return RedirectResponse(f"/authorize/resume?{urlencode({'i': token})}", status_code=303)
     return RedirectResponse(local_path(flow.data.get("n")), status_code=303)

@@ -18,7 +18,7 @@ from idp.credentials.login import rules_for
 from idp.credentials.throttle import decide
 from idp.db import utcnow
 from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import client_ip, pages
+from idp.oidc.routes import INTERACTION_TTL, client_ip, pages
 from idp.sessions import service as sessions
 from idp.web import passkey_offer, time_limits
 from idp.web.flow import Flow, continue_after, load_flow, login_redirect
@@ -61,6 +61,9 @@ def _page(
         app=asking_app(request, db, flow.data, flow.locale),
         form_target=flow.form_target,
     )
+
+
+RESUME_AFTER_CODES_TTL = 3600
 
 
 class Throttled(Exception):
@@ -152,7 +155,15 @@ def complete_step_up(
     ):
         response = passkey_offer.offer_redirect(services, flow.data, fresh_login=False)
     else:
-        response = continue_after(services, flow, here=(request, db, sso) if answer_here else None)
+        response = continue_after(
+            services,
+            flow,
+            here=(request, db, sso) if answer_here else None,
+            # Continue on the recovery codes page: the person is signed in at level 2
+            # and /authorize/resume needs that session too; an hour to write the codes
+            # down (a 10-minute link sent slow readers to an error page).
+            ttl=INTERACTION_TTL if answer_here else RESUME_AFTER_CODES_TTL,
+        )
     pg = pages(request)
     pg.set_cookie(
         response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl

@@ -216,6 +216,15 @@ def test_enrolment_then_recovery_codes_then_app(page, e2e_world, app, apps):
     page.wait_for_selector("#continue")
     href = page.locator("#continue").get_attribute("href")
     assert href.startswith("/authorize/resume?") and "code=" not in href
+    # The link outlives a slow reader: the step it resumes is valid for an hour, not the
+    # 10 minutes of a sign-in step (an independent check read for 615 s and got an
+    # error page). Read from the signed token's own expiry rather than by waiting.
+    from urllib.parse import parse_qs, urlsplit
+
+    from idp.web.time_limits import _payload
+
+    left = int(_payload(parse_qs(urlsplit(href).query)["i"][0])["_exp"]) - time.time()
+    assert left > 50 * 60, left
     callbacks = [h for h in app.hits if h.startswith("/cb?")]
     assert not [h for h in callbacks if f"state={state}" in h]  # nothing sent yet
     page.click("#continue")

@@ -51,6 +51,11 @@ STRICT = OutboundPolicy(
         ("https://rebind.example.go.th/bc", "non-public address (169.254.169.254)"),
         ("https://v6.example.go.th/bc", "non-public"),
         ("https://100.64.0.1/bc", "non-public"),
+        # IPv6 forms that carry a loopback or private IPv4 address (independent check)
+        ("https://[64:ff9b::7f00:1]/bc", "non-public"),  # NAT64 of 127.0.0.1
+        ("https://[2002:7f00:1::]/bc", "non-public"),  # 6to4 of 127.0.0.1
+        ("https://[2002:a00:1::]/bc", "non-public"),  # 6to4 of 10.0.0.1
+        ("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/bc", "non-public"),  # Teredo
         ("https://nowhere.example.go.th/bc", None),  # not in DNS: nothing reached
     ],
 )

@@ -281,11 +281,18 @@ class Settings(BaseSettings):
         nets = []
         for item in v.replace(",", " ").split():
             try:
-                nets.append(str(ipaddress.ip_network(item, strict=False)))
+                net = ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(
                     f"IDP_TRUSTED_PROXIES: {item!r} is not an address or CIDR"
                 ) from None
+            if net.prefixlen < 8:  # 0.0.0.0/0 and the like: every client could set XFF
+                raise ValueError(
+                    f"IDP_TRUSTED_PROXIES: {item!r} trusts (nearly) every address, so any "
+                    "client could choose its own address in X-Forwarded-For; name the "
+                    "proxies' own addresses or subnet"
+                )
+            nets.append(str(net))
         return ",".join(nets)
 
     @field_validator("issuer")

@@ -137,3 +137,14 @@ def test_unreadable_secret_file_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("IDP_DATA_KEY_FILE", str(tmp_path / "missing"))
     with pytest.raises(ValueError, match="IDP_DATA_KEY_FILE: cannot read"):
         Settings()
+
+
+@pytest.mark.parametrize("proxies", ["0.0.0.0/0", "10.0.0.1 ::/0", "0.0.0.0/4"])
+def test_trusting_every_address_as_a_proxy_is_refused(proxies):
+    """Trusting every peer would let any client pick its address in X-Forwarded-For
+    (rate limits and throttling by address would be worthless; decision 0012)."""
+    with pytest.raises(ValidationError, match="trusts"):
+        Settings(env="dev", trusted_proxies=proxies)
+    assert Settings(env="dev", trusted_proxies="10.0.0.0/8, 172.18.0.2").trusted_proxies == (
+        "10.0.0.0/8,172.18.0.2/32"
+    )

@@ -14,14 +14,38 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from idp import migrate
 from idp.accounts.models import Account
 from idp.admin.models import ImportJob
 from idp.clients import service as clients
 from idp.main import create_app
+from idp.services import Services
 from tests import factories
 from tests.admin.conftest import World
+from tests.conftest import make_settings
 
 A = "/admin/v1/imports"
+
+
+@pytest.fixture(scope="module")
+def _jobs_services(backend, request, tmp_path_factory):
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_server").create_database("govid_jobs")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('jobs') / 'jobs.db'}"
+    migrate.upgrade(url)
+    s = Services(make_settings(url))
+    s.keys.jwks()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def services(_jobs_services):
+    """A database of this module's own: the jobs commit for real, and their accounts and
+    directory changes must not reach the shared test database (the LDAP worker's tests
+    count every outbox row there)."""
+    return _jobs_services
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def _status(w, account_id: str) -> str:
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(locale="en")  # CSP in force: no bypass_csp
+    context = browser.new_context(locale="en")  # the CSP stays in force
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
     console: list[str] = []

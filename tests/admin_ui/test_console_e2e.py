@@ -18,7 +18,7 @@ from tests.conftest import service_missing
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(locale="en")  # CSP in force: no bypass_csp
+    context = browser.new_context(locale="en")  # the CSP stays in force
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text))

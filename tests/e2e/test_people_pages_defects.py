@@ -1,5 +1,5 @@
 """Issue 19, defects 1-6, as a person meets them: in Chromium with every page's CSP in
-force (no bypass_csp), in Thai and English. Each test fails on the pages before the fix.
+force (never switched off), in Thai and English. Each test fails on the pages before the fix.
 
 Every test signs in as a new account of its own, so the tests do not depend on each
 other's second factors, sessions or passwords."""
@@ -24,6 +24,7 @@ from idp.db import utcnow
 from idp.oidc.routes import interaction_signer
 from idp.sessions.models import SsoSession
 from idp.web.i18n import translator
+from tests.conftest import service_missing
 from tests.e2e.test_accessibility import AXE, violations
 from tests.protocol.conftest import PASSWORD
 from tests.protocol.rp import authorize_url, rp_client
@@ -84,7 +85,7 @@ def sign_in_to_account(page, w, email: str, locale: str = "en") -> None:
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(locale="en")  # CSP in force: no bypass_csp
+    context = browser.new_context(locale="en")  # the CSP stays in force
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text))
@@ -410,7 +411,7 @@ def test_adding_an_app_at_level_1_says_why_and_comes_back(page, e2e_world):
 @pytest.mark.parametrize("locale", ["th", "en"])
 def test_new_and_changed_pages_pass_axe(browser, e2e_world, locale):
     if not AXE.exists():
-        pytest.skip("axe-core is not installed")
+        service_missing("axe-core is not installed (npm ci in tests/interop)")
     w = e2e_world
     context = browser.new_context(locale=locale)
     page = context.new_page()

@@ -20,6 +20,7 @@ from idp.oidc.routes import interaction_signer
 from idp.sessions.models import SsoSession
 from idp.web.humane import THAI_PHRASES
 from idp.web.i18n import translator
+from tests.conftest import service_missing
 from tests.e2e.test_accessibility import AXE, violations
 from tests.e2e.test_people_pages_defects import (  # noqa: F401 (page: a fixture)
     new_person,
@@ -412,7 +413,7 @@ def test_consent_links_the_privacy_notice_of_the_agency_or_its_parent(
 @pytest.mark.parametrize("locale", ["th", "en"])
 def test_changed_pages_pass_axe(browser, e2e_world, locale):
     if not AXE.exists():
-        pytest.skip("axe-core is not installed")
+        service_missing("axe-core is not installed (npm ci in tests/interop)")
     w = e2e_world
     context = browser.new_context(locale=locale)
     tab = context.new_page()

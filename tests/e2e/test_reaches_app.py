@@ -103,7 +103,7 @@ def apps(e2e_world, app) -> dict[str, dict]:
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(locale="en")  # CSP in force: no bypass_csp
+    context = browser.new_context(locale="en")  # the CSP stays in force
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text))

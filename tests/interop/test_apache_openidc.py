@@ -1,6 +1,6 @@
 """GovID behind a relying party nobody here wrote: Apache httpd with mod_auth_openidc
 (Debian's ``libapache2-mod-auth-openidc``), driven by Debian's Chromium with every page's
-Content-Security-Policy in force (never ``bypass_csp``).
+Content-Security-Policy in force (the browser keeps it on).
 
 One Apache for the module, three virtual hosts on loopback ports, each its own GovID app:
 

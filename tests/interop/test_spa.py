@@ -2,7 +2,7 @@
 ``token_endpoint_auth_method=none``, code + PKCE S256) bundled with esbuild from
 tests/interop/spa's lock file, served from a loopback port with a strict CSP of its own
 and driven by Playwright in Debian's Chromium with every page's CSP in force (GovID's and
-the app's; never ``bypass_csp``).
+the app's; the browser keeps them on).
 
 The app is served same-site with GovID (``http://localhost:A`` and ``http://localhost:B``:
 a site is scheme + registrable domain, ports do not count), as an agency serving its app
@@ -220,7 +220,7 @@ def spa_client(spa_server: SpaServer, cross_site_spa: SpaServer, e2e_world) -> d
 
 @pytest.fixture
 def page(browser, spa_server, spa_client):  # noqa: F811
-    context = browser.new_context(locale="en")  # CSP in force: no bypass_csp
+    context = browser.new_context(locale="en")  # the CSP stays in force
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     console: list[str] = []

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from idp import migrate
 from idp.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy/prometheus/alerts.yml"
@@ -40,9 +40,7 @@ def _promtool() -> str:
         _apt_install(["prometheus"])
         tool = shutil.which("promtool")
     if tool is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool missing: apt-get install prometheus (Debian)")
-        pytest.skip("promtool not installed (Debian package prometheus)")
+        service_missing("promtool not installed (apt-get install prometheus, Debian)")
     return tool
 
 

@@ -40,8 +40,6 @@ from idp.errors import InvalidInput, NotFound
 from idp.sessions import logout
 from idp.sessions import service as sessions
 from idp.sessions.models import SsoSession
-from idp.tokens import service as tokens
-from idp.tokens.models import Grant
 
 PURGED_DOMAIN = "purged.invalid"
 MIN_PASSWORD = 15
@@ -176,9 +174,9 @@ def update(ctx: Ctx, account_id, changes: accounts.AccountChanges, expected) -> 
 
 
 def end_everything(ctx: Ctx, account: Account, reason: str) -> int:
-    """End every SSO session (back-channel logout queued) and revoke every grant with its
-    refresh tokens, in the caller's transaction. Returns the number of sessions ended."""
-    count = logout.end_all_sessions_of(
+    """Every session and grant of the account ends (``sessions.logout.end_everything``),
+    in the caller's transaction. Returns the number of sessions ended."""
+    return logout.end_everything(
         ctx.db,
         ctx.services.keys,
         issuer=ctx.issuer,
@@ -186,12 +184,6 @@ def end_everything(ctx: Ctx, account: Account, reason: str) -> int:
         reason=reason,
         actor=ctx.actor,
     )
-    # Grants outlive an idle-expired session: revoke those too (RFC 9700 §4.14).
-    for gid in ctx.db.scalars(
-        select(Grant.id).where(Grant.account_id == account.id, Grant.revoked_at.is_(None))
-    ):
-        tokens.revoke_grant(ctx.db, gid, reason)
-    return count
 
 
 def suspend(ctx: Ctx, account_id, reason: str, expected) -> Account:

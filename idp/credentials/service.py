@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
@@ -17,8 +16,6 @@ from idp.errors import InvalidInput
 from idp.keys.service import KeyRing
 from idp.sessions import logout
 from idp.sessions.models import SsoSession
-from idp.tokens.models import Grant
-from idp.tokens.service import revoke_grant
 
 
 class WrongPassword(InvalidInput):
@@ -79,18 +76,14 @@ def replace_password(
     ``keep`` ends and every grant and refresh token is revoked, since the old password
     may be known to someone else. Audited as ``credentials.password.changed``."""
     set_password(db, hasher, settings, account, new)
-    ended = 0
-    for row in db.scalars(
-        select(SsoSession).where(SsoSession.account_id == account.id, SsoSession.ended_at.is_(None))
-    ):
-        if keep is not None and row.id == keep.id:
-            continue
-        logout.end_session(db, keys, issuer=settings.issuer, row=row, reason="password_changed")
-        ended += 1
-    for gid in db.scalars(
-        select(Grant.id).where(Grant.account_id == account.id, Grant.revoked_at.is_(None))
-    ):
-        revoke_grant(db, gid, "password_changed")
+    ended = logout.end_everything(
+        db,
+        keys,
+        issuer=settings.issuer,
+        account_id=account.id,
+        reason="password_changed",
+        keep=keep,
+    )
     audit.record(
         db,
         "credentials.password.changed",

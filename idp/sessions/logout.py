@@ -97,14 +97,44 @@ def end_session(
     return notified
 
 
-def end_all_sessions_of(
-    db: Session, keys: KeyRing, *, issuer: str, account_id, reason: str, actor: str | None = None
+def end_everything(
+    db: Session,
+    keys: KeyRing,
+    *,
+    issuer: str,
+    account_id,
+    reason: str,
+    actor: str | None = None,
+    keep: SsoSession | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
 ) -> int:
-    count = 0
-    for row in sessions.live_sessions_of(db, account_id):
-        end_session(db, keys, issuer=issuer, row=row, reason=reason, actor=actor)
-        count += 1
-    return count
+    """End everything an account holds, in the caller's transaction: every session not
+    ended yet but ``keep`` (each audited, back-channel logouts queued, also for sessions
+    that ran out by time: an app may still hold one for them), and every grant with its
+    refresh-token family (RFC 9700 §4.14: a grant outlives a session that ended by time).
+    The one use case behind a password change, reset or recovery, an admin's reset,
+    suspension, deletion and "end every session". Returns the number of sessions ended."""
+    ended = 0
+    rows = db.scalars(
+        select(SsoSession).where(SsoSession.account_id == account_id, SsoSession.ended_at.is_(None))
+    ).all()
+    for row in rows:
+        if keep is not None and row.id == keep.id:
+            continue
+        end_session(
+            db,
+            keys,
+            issuer=issuer,
+            row=row,
+            reason=reason,
+            actor=actor,
+            ip=ip,
+            user_agent=user_agent,
+        )
+        ended += 1
+    tokens.revoke_grants_of_account(db, account_id, reason)
+    return ended
 
 
 def deliver_due(

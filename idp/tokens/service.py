@@ -236,6 +236,13 @@ def revoke_grants_of_session(session: Session, sid: str, reason: str) -> None:
         revoke_grant(session, gid, reason)
 
 
+def revoke_grants_of_account(session: Session, account_id: uuid.UUID, reason: str) -> None:
+    for gid in session.scalars(
+        select(Grant.id).where(Grant.account_id == account_id, Grant.revoked_at.is_(None))
+    ).all():
+        revoke_grant(session, gid, reason)
+
+
 def revoke_access_token(session: Session, claims: dict[str, Any]) -> None:
     jti = claims["jti"]
     if session.get(RevokedToken, jti) is None:

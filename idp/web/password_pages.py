@@ -17,7 +17,7 @@ from idp.credentials.service import set_password
 from idp.deps import DbDep, ServicesDep
 from idp.errors import DomainError
 from idp.oidc.routes import pages
-from idp.sessions.logout import end_all_sessions_of
+from idp.sessions.logout import end_everything
 from idp.web.i18n import translator
 
 router = APIRouter()
@@ -87,7 +87,7 @@ def set_password_submit(
         unlock_account(
             db, services.throttle_store(db), account, by="password_reset", actor=str(account.id)
         )
-        ended = end_all_sessions_of(
+        ended = end_everything(
             db,
             services.keys,
             issuer=services.settings.issuer,

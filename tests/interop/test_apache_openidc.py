@@ -464,7 +464,7 @@ def test_backchannel_logout_ends_the_apache_session(apache_rp, person):
     # GovID posts a logout token to the app's back-channel URI.
     with w.services.sessions.begin() as db:
         account = db.scalars(select(Account).where(Account.email == email)).one()
-        ended = logout.end_all_sessions_of(
+        ended = logout.end_everything(
             db, w.services.keys, issuer=w.base, account_id=account.id, reason="admin_revoke"
         )
     assert ended == 1

@@ -62,3 +62,42 @@ def test_forged_link_is_refused(world):
         },
     )
     assert r.status_code == 400 and "invalid_link" in r.text
+
+
+def test_reset_link_revokes_refresh_tokens_that_outlived_their_session(world):
+    """A reset by link ends everything the account holds, as a password change, an
+    admin reset, suspension and deletion do (one use case, sessions.logout.end_everything):
+    also the grants of a session that ended by time, whose refresh tokens still work."""
+    from idp.db import utcnow
+    from idp.sessions.models import SsoSession
+    from tests.protocol.rp import login, token_post
+
+    email = world.users["grace"]
+    rt = login(world, user="grace").token["refresh_token"]
+    with world.services.sessions.begin() as db:
+        acc = db.scalar(select(Account).where(Account.email == email))
+        for row in db.scalars(select(SsoSession).where(SsoSession.account_id == acc.id)):
+            row.expires_at = utcnow()  # reached its absolute lifetime; the app refreshes on
+        token, _ = links.issue(db, acc, "reset", actor="test-admin")
+    refreshed = token_post(world, "web", {"grant_type": "refresh_token", "refresh_token": rt})
+    assert refreshed.status_code == 200, refreshed.text
+    rt = refreshed.json()["refresh_token"]
+    b = Browser(world.base)
+    f = form_fields(b.go(f"/password/set?token={token}").text)
+    new_pw = "lanterns drift slowly over the quiet canal"
+    try:
+        done = b.go(
+            "/password/set",
+            method="POST",
+            data={"csrf_token": f["csrf_token"], "token": token, "new_password": new_pw},
+        )
+        assert done.status_code == 200 and 'role="status"' in done.text, done.text[-800:]
+        r = token_post(world, "web", {"grant_type": "refresh_token", "refresh_token": rt})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant", r.text
+    finally:
+        with world.services.sessions.begin() as db:  # put the usual password back
+            from idp.credentials.passwords import PasswordHasher
+            from tests.protocol.conftest import PASSWORD
+
+            acc = db.scalar(select(Account).where(Account.email == email))
+            acc.password_hash = PasswordHasher(world.services.settings).hash(PASSWORD)

@@ -79,6 +79,9 @@ def verify_second_factor(db, services, account: Account, code: str, ip: str | No
     ``Throttled`` while the account's tries are locked (the page says how long)."""
     store = services.throttle_store(db)
     key, rules, now = f"mfa:{account.id}", rules_for(services.settings), utcnow()
+    code = code.strip()
+    # What the person typed, once: digits (spaces allowed, "123 456") are an app code.
+    kind = "totp" if code.replace(" ", "").isdigit() else "recovery"
     state = store.get(key)
     decision = decide(state, rules, now)
     if not decision.allowed:
@@ -89,15 +92,11 @@ def verify_second_factor(db, services, account: Account, code: str, ip: str | No
             subject=str(account.id),
             agency_id=account.agency_id,
             ip=ip,
-            details={
-                "method": "totp" if code.strip().replace(" ", "").isdigit() else "recovery",
-                "reason": "throttled",
-            },
+            details={"method": kind, "reason": "throttled"},
         )
         raise Throttled(decision.retry_after)
-    code = code.strip()
     method = None
-    if code.replace(" ", "").isdigit():
+    if kind == "totp":
         if mfa.verify_totp(db, services.cipher, account, code, now):
             method = "totp"
     elif mfa.use_recovery_code(db, account, code):
@@ -111,10 +110,7 @@ def verify_second_factor(db, services, account: Account, code: str, ip: str | No
             subject=str(account.id),
             agency_id=account.agency_id,
             ip=ip,
-            details={
-                "method": "recovery" if not code.isdigit() else "totp",
-                "reason": "wrong_or_reused",
-            },
+            details={"method": kind, "reason": "wrong_or_reused"},
         )
         return None
     if state.failures or state.locked_until is not None:

@@ -327,3 +327,31 @@ def test_odd_characters_in_codes_and_tokens_are_refused_not_errors(world):
         assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), path
     r = b.go("/mfa", method="POST", data={**form_fields(page.text), "csrf_token": "é", "code": "1"})
     assert r.status_code == 400
+
+
+def test_a_wrong_app_code_typed_with_a_space_is_audited_as_an_app_code(world):
+    """'123 456' is an app code as the person sees it (the check removes the space): a
+    wrong one is audited as a failed app code, not a failed recovery code."""
+    from tests.protocol.test_pages_csp import fresh_user
+
+    user = fresh_user(world, "spaced")
+    _, secret, _ = enrol_totp(world, user)
+    b = Browser(world.base)
+    login(world, user=user, browser=b)  # level 1 on this browser
+    url, *_ = authorize_url(world, rp_client(world), acr_values=L2)
+    page = b.go(url)
+    assert 'action="/mfa"' in page.text
+    wrong = _wrong_code(secret)
+    r = mfa_submit(b, page, f"{wrong[:3]} {wrong[3:]}")
+    assert r.status_code == 401 and 'action="/mfa"' in r.text
+    with world.services.sessions() as db:
+        account = db.scalars(select(Account).where(Account.email == world.users[user])).one()
+        event = db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.type == "oidc.mfa.failed", AuditEvent.subject == str(account.id))
+            .order_by(AuditEvent.seq.desc())
+        ).first()
+    assert event.details == {"method": "totp", "reason": "wrong_or_reused"}
+    # The right code, typed the same way, is taken.
+    right = next_code(secret)
+    assert "code" in callback_params(mfa_submit(b, b.go(url), f"{right[:3]} {right[3:]}"))

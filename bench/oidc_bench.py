@@ -1042,7 +1042,7 @@ def summarise_profile(path: Path, name: str, top: int = 20) -> str:
         leaf[frames[-1]] += n
     if not total:
         return f"--- profile {name}: no samples ({path}) ---"
-    ours = [(f, n) for f, n in incl.most_common() if " (idp/" in f and "idp/cli.py" not in f]
+    ours = [(f, n) for f, n in incl.most_common() if " (idp/" in f and "idp/cli/" not in f]
     ours = ours[:top]
     out = [f"--- profile {name}: {total} samples ({path}) ---", "inclusive, functions in idp/:"]
     out += [f"  {100 * n / total:5.1f}%  {f}" for f, n in ours]

@@ -1,5 +1,5 @@
 """Domain errors. One class per kind of failure; HTTP/CLI mapping lives in one place each
-(``idp.admin.problems`` for problem+json, ``idp.cli`` for exit codes).
+(``idp.admin.problems`` for problem+json, ``idp.cli.common`` for exit codes).
 
 Every error has a stable machine ``code`` and a human message; ``field`` names the input
 that was wrong where there is one.
@@ -15,7 +15,6 @@ class ServiceUnavailable(Exception):
 
 class DomainError(Exception):
     code = "error"
-    exit_code = 1
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -31,17 +30,14 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     code = "invalid_input"
-    exit_code = 2
 
 
 class NotFound(DomainError):
     code = "not_found"
-    exit_code = 3
 
 
 class Conflict(DomainError):
     code = "conflict"
-    exit_code = 4
 
 
 class InvalidCitizenId(InvalidInput):
@@ -68,7 +64,6 @@ class UnknownAgency(NotFound):
 
 class PermissionDenied(DomainError):
     code = "forbidden"
-    exit_code = 5
 
 
 class LifetimeAboveMaximum(InvalidInput):

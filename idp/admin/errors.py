@@ -12,14 +12,12 @@ class Unauthenticated(DomainError):
     """No token, or a token that is invalid, expired, revoked or of an inactive account."""
 
     code = "unauthenticated"
-    exit_code = 5
 
 
 class InsufficientAssurance(DomainError):
     """A person's token was not issued at the level-2 assurance the admin API needs."""
 
     code = "insufficient_assurance"
-    exit_code = 5
     acr_values = "urn:govid:acr:2"
 
 
@@ -66,7 +64,6 @@ class ProtectedAccount(DomainError):
     let the caller take over that role (decision 0013)."""
 
     code = "protected_account"
-    exit_code = 5
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message, field="account")

@@ -41,7 +41,6 @@ class InvalidTarget(DomainError):
     """RFC 8707 §2: the requested resource is invalid, unknown, or not for this client."""
 
     code = "invalid_target"
-    exit_code = 2
 
 
 class InvalidScope(InvalidInput):

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from idp.cli import CliError, JsonOpt, _emit, _services, _table, handles_errors
+from idp.cli.common import (
+    EXIT_INVALID_INPUT,
+    CliError,
+    JsonOpt,
+    emit,
+    handles_errors,
+    open_services,
+    table,
+)
 
 clients_app = typer.Typer(help="OIDC clients (agency applications)", no_args_is_help=True)
 
@@ -102,12 +110,14 @@ def clients_create(
         try:
             jwks = json.loads(jwks_file.read_text())
         except (OSError, ValueError) as exc:
-            raise CliError("invalid_input", f"cannot read JWKS from {jwks_file}: {exc}", 2) from exc
+            raise CliError(
+                "invalid_input", f"cannot read JWKS from {jwks_file}: {exc}", EXIT_INVALID_INPUT
+            ) from exc
     grants = tuple(
         grant_type
         or (["client_credentials"] if not redirect_uri else ["authorization_code", "refresh_token"])
     )
-    with _services() as services, services.sessions.begin() as db:
+    with open_services() as services, services.sessions.begin() as db:
         client, secret = service.create(
             db,
             service.NewClient(
@@ -139,7 +149,7 @@ def clients_create(
         if secret:
             typer.echo(f"client secret (shown only now): {secret}")
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
 
 
 @clients_app.command("list")
@@ -154,17 +164,17 @@ def clients_list(
     from idp.agencies import service as agencies
     from idp.clients.models import Client
 
-    with _services() as services, services.sessions() as db:
+    with open_services() as services, services.sessions() as db:
         stmt = select(Client).order_by(Client.client_id)
         if agency:
             stmt = stmt.where(
                 Client.agency_id.in_(agencies.subtree_ids_stmt(agencies.get_by_code(db, agency)))
             )
         rows = [_client_dict(c) for c in db.scalars(stmt)]
-    _emit(
+    emit(
         as_json,
         {"clients": rows, "count": len(rows)},
-        lambda: _table(
+        lambda: table(
             [
                 (
                     r["client_id"],
@@ -231,10 +241,10 @@ def _full_dict(db: Any, c: Any) -> dict[str, Any]:
 @handles_errors
 def clients_show(client_id: ClientIdArg, as_json: JsonOpt = False) -> None:
     """Show one application's registration (never its secret)."""
-    with _services() as services, services.sessions() as db:
+    with open_services() as services, services.sessions() as db:
         data = _full_dict(db, _load(db, client_id))
         settings = services.settings
-    _emit(as_json, data, lambda: _show(data, settings))
+    emit(as_json, data, lambda: _show(data, settings))
 
 
 def _edit_list(
@@ -246,7 +256,9 @@ def _edit_list(
     out = list(replace) if replace is not None else list(current)
     for uri in remove or ():
         if uri not in out:
-            raise CliError("invalid_input", f"{uri!r} is not registered for this client", 2)
+            raise CliError(
+                "invalid_input", f"{uri!r} is not registered for this client", EXIT_INVALID_INPUT
+            )
         out.remove(uri)
     out += [u for u in add or () if u not in out]
     return out
@@ -310,8 +322,12 @@ def clients_update(
         (refresh_token_ttl, default_refresh_token_ttl, "--refresh-token-ttl"),
     ):
         if a is not None and b:
-            raise CliError("invalid_input", f"{what} and its reset option exclude each other", 2)
-    with _services() as services, services.sessions.begin() as db:
+            raise CliError(
+                "invalid_input",
+                f"{what} and its reset option exclude each other",
+                EXIT_INVALID_INPUT,
+            )
+    with open_services() as services, services.sessions.begin() as db:
         client = _load(db, client_id)
         before = {
             k: list(getattr(client, k) or [])
@@ -342,7 +358,9 @@ def clients_update(
             clear_refresh_token_ttl=default_refresh_token_ttl,
         )
         if not changes.asked():
-            raise CliError("invalid_input", "nothing to change: give at least one option", 2)
+            raise CliError(
+                "invalid_input", "nothing to change: give at least one option", EXIT_INVALID_INPUT
+            )
         changed = service.update(
             db, client, changes, actor="cli", limits=service.Limits.of(services.settings)
         )
@@ -359,7 +377,7 @@ def clients_update(
                 typer.echo(f"  {key}: {' '.join(before[key]) or '(none)'}")
                 typer.echo(f"  {' ' * len(key)}→ {' '.join(data[key]) or '(none)'}")
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
 
 
 @clients_app.command("rotate-secret")
@@ -368,7 +386,7 @@ def clients_rotate_secret(client_id: ClientIdArg, as_json: JsonOpt = False) -> N
     """Give the application a new secret (shown only now); the old one stops working."""
     from idp.clients import service
 
-    with _services() as services, services.sessions.begin() as db:
+    with open_services() as services, services.sessions.begin() as db:
         client = _load(db, client_id)
         secret = service.rotate_secret(db, client, actor="cli")
         cache_seconds = services.settings.client_cache_seconds
@@ -380,18 +398,18 @@ def clients_rotate_secret(client_id: ClientIdArg, as_json: JsonOpt = False) -> N
             f"the old secret stops working within {cache_seconds:g} s on every server process"
         )
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
 
 
 def _set_status(client_id: str, status: str, as_json: bool) -> None:
     from idp.clients import service
 
-    with _services() as services, services.sessions.begin() as db:
+    with open_services() as services, services.sessions.begin() as db:
         client = _load(db, client_id)
         changed = service.set_status(db, client, status, actor="cli")
         data = {**_full_dict(db, client), "changed": changed}
     verb = "enabled" if status == "active" else "disabled"
-    _emit(
+    emit(
         as_json,
         data,
         lambda: typer.echo(f"{client_id} {verb}" if changed else f"{client_id} was already {verb}"),

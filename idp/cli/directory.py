@@ -1,9 +1,4 @@
-"""``idp outbox ...`` and ``idp directory ...`` (registered in ``idp.cli``).
-
-Same conventions as ``idp.cli``: ``--json`` prints one JSON object, errors are a message
-and an exit code, never a traceback. Helpers from ``idp.cli`` are imported when a command
-runs, because ``idp.cli`` imports this module while it is itself being imported.
-"""
+"""``idp outbox ...`` and ``idp directory ...``: the mail directory (LDAP)."""
 
 from __future__ import annotations
 
@@ -15,6 +10,20 @@ from typing import Annotated, Any
 
 import typer
 
+from idp.cli import common
+from idp.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_INVALID_INPUT,
+    EXIT_UNAVAILABLE,
+    CliError,
+    JsonOpt,
+    emit,
+    open_services,
+    settings_message,
+    table,
+)
+
 outbox_app = typer.Typer(
     help="Directory changes waiting for LDAP (the outbox)", no_args_is_help=True
 )
@@ -22,48 +31,31 @@ directory_app = typer.Typer(
     help="Mail directory (LDAP): reconcile, federation", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (for scripts).")]
-EXIT_CONFIG = 78
-EXIT_UNAVAILABLE = 69
-
 
 def handles_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    """``idp.cli.handles_errors``, looked up at call time, plus LDAP/settings errors."""
+    """``common.handles_errors`` plus the directory's own failures and settings."""
 
+    @common.handles_errors
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        from idp.cli import handles_errors as core
+        from pydantic import ValidationError
 
-        @core
-        @wraps(fn)
-        def call(*a: Any, **kw: Any) -> None:
-            from pydantic import ValidationError
+        from idp.directory.ldap import DirectoryError
 
-            from idp.cli import CliError
-            from idp.directory.ldap import DirectoryError
-
-            try:
-                fn(*a, **kw)
-            except DirectoryError as exc:
-                code = EXIT_UNAVAILABLE if exc.transient else 1
-                raise CliError("directory_unavailable", exc.message, code) from None
-            except ValidationError as exc:
-                raise CliError("invalid_settings", _settings_message(exc), EXIT_CONFIG) from None
-
-        call(*args, **kwargs)
+        try:
+            fn(*args, **kwargs)
+        except DirectoryError as exc:
+            code = EXIT_UNAVAILABLE if exc.transient else EXIT_FAILURE
+            raise CliError("directory_unavailable", exc.message, code) from None
+        except ValidationError as exc:
+            raise CliError(
+                "invalid_settings", settings_message(exc, "IDP_LDAP_"), EXIT_CONFIG
+            ) from None
 
     return wrapper
 
 
-def _settings_message(exc: Any) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    msg = first["msg"].removeprefix("Value error, ")
-    return f"IDP_LDAP_{where.upper()}: {msg}" if where else msg
-
-
 def ldap_settings() -> Any:
-    from idp.cli import CliError
     from idp.directory.settings import DirectorySettings
 
     s = DirectorySettings()
@@ -86,13 +78,12 @@ def outbox_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply pending changes to the directory (until Ctrl-C / SIGTERM, or --once)."""
-    from idp.cli import _emit, _services
     from idp.directory import worker
     from idp.directory.mail import LdapMailDirectory
     from idp.directory.outbox import counts
 
     s = ldap_settings()
-    with _services() as services:
+    with open_services() as services:
         if once:
             directory = LdapMailDirectory(s)
             try:
@@ -117,7 +108,7 @@ def outbox_run(
         if result.error:
             typer.echo(f"directory unavailable, will retry: {result.error}", err=True)
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
     if once and result.error:
         raise typer.Exit(EXIT_UNAVAILABLE)
 
@@ -134,24 +125,25 @@ def outbox_list(
     """List outbox rows (parked ones show the error that parked them)."""
     import uuid
 
-    from idp.cli import CliError, _emit, _services, _table
     from idp.directory import outbox
 
     try:
         account_id = uuid.UUID(account) if account else None
     except ValueError:
-        raise CliError("invalid_input", f"not an account id: {account!r}", 2) from None
-    with _services() as services, services.sessions() as session:
+        raise CliError(
+            "invalid_input", f"not an account id: {account!r}", EXIT_INVALID_INPUT
+        ) from None
+    with open_services() as services, services.sessions() as session:
         rows = outbox.list_entries(
             session, status=status, account_id=account_id, limit=limit, after_id=after
         )
         data = [outbox.row_dict(r) for r in rows]
         total = outbox.counts(session)
-    _emit(
+    emit(
         as_json,
         {"entries": data, "count": len(data), "outbox": total.to_dict()},
         lambda: (
-            _table(
+            table(
                 [
                     (d["id"], d["op"], d["status"], d["email"], d["attempts"], d["last_error"])
                     for d in data
@@ -174,20 +166,21 @@ def outbox_retry(
     as_json: JsonOpt = False,
 ) -> None:
     """Put a parked row (or all of them) back in the queue, e.g. after fixing the schema."""
-    from idp.cli import CliError, _emit, _services
     from idp.db import transaction
     from idp.directory import outbox
 
     if (entry_id is None) == (not all_parked):
-        raise CliError("invalid_input", "give an outbox id or --all-parked (not both)", 2)
-    with _services() as services, transaction(services.sessions) as session:
+        raise CliError(
+            "invalid_input", "give an outbox id or --all-parked (not both)", EXIT_INVALID_INPUT
+        )
+    with open_services() as services, transaction(services.sessions) as session:
         if all_parked:
             n = outbox.retry_parked(session, actor="cli")
             data: dict[str, Any] = {"retried": n}
         else:
             row = outbox.retry(session, entry_id, actor="cli")
             data = {"retried": 1, "entry": outbox.row_dict(row)}
-    _emit(as_json, data, lambda: typer.echo(f"{data['retried']} row(s) queued again"))
+    emit(as_json, data, lambda: typer.echo(f"{data['retried']} row(s) queued again"))
 
 
 # ------------------------------------------------------------------------- directory
@@ -201,7 +194,6 @@ def directory_reconcile(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare accounts with directory entries; report differences, or fix them."""
-    from idp.cli import _emit, _services, _table
     from idp.db import transaction
     from idp.directory.mail import LdapMailDirectory
     from idp.directory.reconcile import reconcile
@@ -209,14 +201,14 @@ def directory_reconcile(
     s = ldap_settings()
     directory = LdapMailDirectory(s)
     try:
-        with _services() as services, transaction(services.sessions) as session:
+        with open_services() as services, transaction(services.sessions) as session:
             report = reconcile(session, directory, s, agency, fix=fix, actor="cli")
     finally:
         directory.close()
     data = report.to_dict()
 
     def human() -> None:
-        _table(
+        table(
             [
                 (d.kind, d.email or d.account_id, ",".join(d.attributes), d.dn, d.fixed)
                 for d in report.differences
@@ -232,14 +224,9 @@ def directory_reconcile(
             if d.error:
                 typer.echo(f"not fixed: {d.dn}: {d.error}", err=True)
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
     # The report (and the fixes that worked) stand; the exit code says what did not.
     if report.aborted:
         raise typer.Exit(EXIT_UNAVAILABLE)
     if report.failed:
-        raise typer.Exit(1)
-
-
-from idp.directory.cli_federation import federation_app  # noqa: E402
-
-directory_app.add_typer(federation_app, name="federation")
+        raise typer.Exit(EXIT_FAILURE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from idp.cli import JsonOpt, _emit, _services, handles_errors
+from idp.cli.common import JsonOpt, emit, handles_errors, open_services
 
 maintenance_app = typer.Typer(help="Housekeeping (expired protocol state)", no_args_is_help=True)
 
@@ -16,7 +16,7 @@ def maintenance_run(as_json: JsonOpt = False) -> None:
     instance at a time, the others skip)."""
     from idp import maintenance
 
-    with _services() as services:
+    with open_services() as services:
         result = maintenance.run(services, actor="cli")
 
     def human() -> None:
@@ -29,4 +29,4 @@ def maintenance_run(as_json: JsonOpt = False) -> None:
         if result.incomplete:
             typer.echo("rows left for the next run in: " + ", ".join(result.incomplete))
 
-    _emit(as_json, result.as_dict(), human)
+    emit(as_json, result.as_dict(), human)

@@ -1,4 +1,5 @@
-"""`idp keys list | rotate`."""
+"""``idp keys list | rotate | revoke | rotate-data-key | data-key-status``: signing keys
+and the data key."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from idp.cli import JsonOpt, _emit, _services, _table, handles_errors
+from idp.cli.common import (
+    EXIT_INVALID_INPUT,
+    CliError,
+    JsonOpt,
+    emit,
+    handles_errors,
+    open_services,
+    table,
+)
 
 keys_app = typer.Typer(help="Signing keys (JWKS)", no_args_is_help=True)
 
@@ -20,7 +29,7 @@ def keys_list(as_json: JsonOpt = False) -> None:
     from idp.keys import service
     from idp.keys.models import SigningKey
 
-    with _services() as services, services.sessions.begin() as db:
+    with open_services() as services, services.sessions.begin() as db:
         service.ensure_keys(db, services.cipher)
         published = {k.kid for k in service.published(db)}
         rows = [
@@ -34,10 +43,10 @@ def keys_list(as_json: JsonOpt = False) -> None:
             }
             for r in db.scalars(select(SigningKey).order_by(SigningKey.created_at))
         ]
-    _emit(
+    emit(
         as_json,
         {"keys": rows},
-        lambda: _table(
+        lambda: table(
             [
                 (
                     r["kid"],
@@ -60,21 +69,22 @@ def keys_rotate(
     as_json: JsonOpt = False,
 ) -> None:
     """next → active → retired. Retired keys stay in the JWKS until their tokens expire."""
-    from idp.cli import CliError
     from idp.keys import service
 
     algs = tuple(alg or service.ALGORITHMS)
     for a in algs:
         if a not in service.ALGORITHMS:
             raise CliError(
-                "invalid_input", f"alg must be one of {', '.join(service.ALGORITHMS)}", 2
+                "invalid_input",
+                f"alg must be one of {', '.join(service.ALGORITHMS)}",
+                EXIT_INVALID_INPUT,
             )
-    with _services() as services, services.sessions.begin() as db:
+    with open_services() as services, services.sessions.begin() as db:
         s = services.settings
         # The longest-lived token a key signs: ID/access tokens (refresh tokens are opaque).
         lifetime = max(s.id_token_ttl, s.access_token_ttl) + 60
         result = service.rotate(db, services.cipher, token_lifetime=lifetime, algs=algs)
-    _emit(
+    emit(
         as_json,
         result,
         lambda: typer.echo(
@@ -92,17 +102,18 @@ def keys_revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """A signing key that may have leaked: out of the JWKS now, replaced at once."""
-    from idp.cli import CliError
     from idp.keys import service
 
     if not reason.strip():
-        raise CliError("invalid_input", "say why with --reason (it goes to the audit log)", 2)
-    with _services() as services, services.sessions.begin() as db:
+        raise CliError(
+            "invalid_input", "say why with --reason (it goes to the audit log)", EXIT_INVALID_INPUT
+        )
+    with open_services() as services, services.sessions.begin() as db:
         try:
             result = service.revoke(db, services.cipher, kid, reason=reason.strip())
         except service.UnknownKey:
             raise CliError("not_found", f"no signing key {kid!r} (idp keys list)", 4) from None
-    _emit(
+    emit(
         as_json,
         result,
         lambda: typer.echo(
@@ -123,13 +134,12 @@ def keys_rotate_data_key(
     """Re-encrypt every value encrypted at rest under IDP_DATA_KEY (the previous keys in
     IDP_DATA_KEY_PREVIOUS still open the old values). Batches of short transactions; a
     re-run continues where an interrupted run stopped and does nothing once done."""
-    from idp.cli import CliError
     from idp.keys import data_rotation
 
     def progress(column: str, done: int) -> None:
         typer.echo(f"{column}: {done} rewritten", err=True)
 
-    with _services() as services:
+    with open_services() as services:
         try:
             result = data_rotation.rotate(
                 services, batch_size=batch_size, actor="cli", progress=progress
@@ -146,7 +156,7 @@ def keys_rotate_data_key(
         for column, n in payload["left"].items():
             typer.echo(f"  {column}: {n} row(s) were busy; run again", err=True)
 
-    _emit(as_json, payload, human)
+    emit(as_json, payload, human)
 
 
 @keys_app.command("data-key-status")
@@ -155,13 +165,13 @@ def keys_data_key_status(as_json: JsonOpt = False) -> None:
     """Rows per data key id in every encrypted column (v1: written before key ids)."""
     from idp.keys import data_rotation
 
-    with _services() as services:
+    with open_services() as services:
         current = services.cipher.key_id
         counts = data_rotation.status(services)
-    _emit(
+    emit(
         as_json,
         {"current": current, "columns": counts},
-        lambda: _table(
+        lambda: table(
             [
                 (column, kid + (" (current)" if kid == current else ""), n)
                 for column, by_key in counts.items()

@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from idp.cli import CliError, JsonOpt, _emit, _services, _table, handles_errors
+from idp.cli.common import (
+    EXIT_INVALID_INPUT,
+    CliError,
+    JsonOpt,
+    emit,
+    handles_errors,
+    open_services,
+    table,
+)
 
 apis_app = typer.Typer(
     help="APIs of agencies (RFC 8707 resources): their scopes, who may use them",
@@ -62,7 +70,9 @@ def _secret_lines(d: dict[str, Any], secret: str | None) -> None:
 
 def _check_shared(value: str | None) -> None:
     if value is not None and value not in SHARED:
-        raise CliError("invalid_input", f"--shared-with must be one of {', '.join(SHARED)}", 2)
+        raise CliError(
+            "invalid_input", f"--shared-with must be one of {', '.join(SHARED)}", EXIT_INVALID_INPUT
+        )
 
 
 @apis_app.command("create")
@@ -92,7 +102,7 @@ def apis_create(
     from idp.resources import service
 
     _check_shared(shared_with)
-    with _services() as services, services.sessions.begin() as db:
+    with open_services() as services, services.sessions.begin() as db:
         api, secret = service.create(
             db,
             service.NewApi(
@@ -119,7 +129,7 @@ def apis_create(
             f"the app asks with resource={data['identifier']}"
         )
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
 
 
 @apis_app.command("list")
@@ -134,16 +144,16 @@ def apis_list(
     from idp.agencies import service as agencies
     from idp.resources.models import ApiResource
 
-    with _services() as services, services.sessions() as db:
+    with open_services() as services, services.sessions() as db:
         stmt = select(ApiResource).order_by(ApiResource.identifier)
         if agency:
             root = agencies.get_by_code(db, agency)
             stmt = stmt.where(ApiResource.agency_id.in_(agencies.subtree_ids_stmt(root)))
         rows = [_api_dict(db, a) for a in db.scalars(stmt)]
-    _emit(
+    emit(
         as_json,
         {"apis": rows, "count": len(rows)},
-        lambda: _table(
+        lambda: table(
             [
                 (r["identifier"], r["agency"], r["status"], r["shared_with"], " ".join(r["scopes"]))
                 for r in rows
@@ -159,9 +169,9 @@ def apis_show(api: ApiArg, as_json: JsonOpt = False) -> None:
     """Show one API."""
     from idp.resources import service
 
-    with _services() as services, services.sessions() as db:
+    with open_services() as services, services.sessions() as db:
         data = _api_dict(db, service.get(db, api))
-    _emit(as_json, data, lambda: _describe(data))
+    emit(as_json, data, lambda: _describe(data))
 
 
 @apis_app.command("update")
@@ -188,8 +198,10 @@ def apis_update(
 
     _check_shared(shared_with)
     if scope and (add_scope or remove_scope):
-        raise CliError("invalid_input", "use --scope, or --add-scope/--remove-scope", 2)
-    with _services() as services, services.sessions.begin() as db:
+        raise CliError(
+            "invalid_input", "use --scope, or --add-scope/--remove-scope", EXIT_INVALID_INPUT
+        )
+    with open_services() as services, services.sessions.begin() as db:
         row = service.get(db, api)
         scopes = list(scope) if scope else None
         if add_scope or remove_scope:
@@ -218,7 +230,7 @@ def apis_update(
         _describe(data)
         _secret_lines(data, secret)
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
 
 
 @apis_app.command("rotate-secret")
@@ -227,23 +239,23 @@ def apis_rotate_secret(api: ApiArg, as_json: JsonOpt = False) -> None:
     """A new introspection secret (shown once); the old one stops working now."""
     from idp.resources import service
 
-    with _services() as services, services.sessions.begin() as db:
+    with open_services() as services, services.sessions.begin() as db:
         row = service.get(db, api)
         secret = service.rotate_secret(db, row, actor="cli")
         data = _api_dict(db, row)
     data["introspection_client_secret"] = secret
-    _emit(as_json, data, lambda: _secret_lines(data, secret))
+    emit(as_json, data, lambda: _secret_lines(data, secret))
 
 
 def _set_status(api: str, status: str, as_json: bool) -> None:
     from idp.resources import service
 
-    with _services() as services, services.sessions.begin() as db:
+    with open_services() as services, services.sessions.begin() as db:
         row = service.get(db, api)
         changed = service.set_status(db, row, status, actor="cli")
         data = {**_api_dict(db, row), "changed": changed}
     word = "disabled" if status == "disabled" else "enabled"
-    _emit(
+    emit(
         as_json,
         data,
         lambda: typer.echo(

@@ -8,7 +8,18 @@ from typing import Annotated, Any
 
 import typer
 
-from idp.directory.cli import JsonOpt, handles_errors
+from idp.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_INVALID_INPUT,
+    EXIT_NOT_FOUND,
+    EXIT_UNAVAILABLE,
+    CliError,
+    JsonOpt,
+    emit,
+    open_services,
+)
+from idp.cli.directory import handles_errors
 
 federation_app = typer.Typer(
     help="Sign-in against an agency's own LDAP/AD (operators only)", no_args_is_help=True
@@ -48,7 +59,6 @@ def federation_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Create or replace an agency's federation settings."""
-    from idp.cli import CliError, _emit, _services
     from idp.db import transaction
     from idp.directory import agency_federation as fed
 
@@ -60,7 +70,9 @@ def federation_set(
         try:
             ca_pem = ca_file.read_text()
         except OSError as exc:
-            raise CliError("invalid_input", f"cannot read {ca_file}: {exc.strerror}", 2) from None
+            raise CliError(
+                "invalid_input", f"cannot read {ca_file}: {exc.strerror}", EXIT_INVALID_INPUT
+            ) from None
     data = fed.FederationInput(
         servers=server,
         start_tls=start_tls,
@@ -74,10 +86,10 @@ def federation_set(
         timeout_seconds=timeout,
         fallback_to_local=fallback_to_local,
     )
-    with _services() as services, transaction(services.sessions) as session:
+    with open_services() as services, transaction(services.sessions) as session:
         row = fed.configure(session, agency, data, cipher=services.cipher, actor="cli")
         out = {"agency": agency, **fed.as_dict(row)}
-    _emit(as_json, out, lambda: typer.echo(f"federation for {agency}: {', '.join(server)}"))
+    emit(as_json, out, lambda: typer.echo(f"federation for {agency}: {', '.join(server)}"))
 
 
 @federation_app.command("show")
@@ -88,10 +100,9 @@ def federation_show(
 ) -> None:
     """Show the settings that apply to an agency (its own or inherited)."""
     from idp.agencies import service as agencies
-    from idp.cli import _emit, _services
     from idp.directory import agency_federation as fed
 
-    with _services() as services, services.sessions() as session:
+    with open_services() as services, services.sessions() as session:
         a = agencies.get_by_code(session, agency)
         row = fed.effective(session, a)
         data: dict[str, Any] = {"agency": a.code, "federated": row is not None}
@@ -106,7 +117,7 @@ def federation_show(
         for k, v in data.items():
             typer.echo(f"{k}: {v}")
 
-    _emit(as_json, data, human)
+    emit(as_json, data, human)
 
 
 @federation_app.command("disable")
@@ -116,13 +127,12 @@ def federation_disable(
     as_json: JsonOpt = False,
 ) -> None:
     """Switch federation off for an agency (its staff use local passwords again)."""
-    from idp.cli import _emit, _services
     from idp.db import transaction
     from idp.directory import agency_federation as fed
 
-    with _services() as services, transaction(services.sessions) as session:
+    with open_services() as services, transaction(services.sessions) as session:
         fed.disable(session, agency, actor="cli")
-    _emit(as_json, {"agency": agency, "enabled": False}, lambda: typer.echo("disabled"))
+    emit(as_json, {"agency": agency, "enabled": False}, lambda: typer.echo("disabled"))
 
 
 @federation_app.command("test")
@@ -134,24 +144,23 @@ def federation_test(
 ) -> None:
     """Try a sign-in against the agency directory; the password is read from stdin."""
     from idp.agencies import service as agencies
-    from idp.cli import CliError, _emit, _services
     from idp.directory import agency_federation as fed
     from idp.directory.federation import authenticate
 
     password = sys.stdin.readline().rstrip("\r\n")
-    with _services() as services, services.sessions() as session:
+    with open_services() as services, services.sessions() as session:
         try:
             config = fed.config_for(
                 session, agencies.get_by_code(session, agency), cipher=services.cipher
             )
         except ValueError as exc:  # stored before the settings were checked
             raise CliError(
-                "invalid_settings", f"federation settings: {exc} (set them again)", 78
+                "invalid_settings", f"federation settings: {exc} (set them again)", EXIT_CONFIG
             ) from None
     if config is None:
-        raise CliError("not_found", f"agency {agency} is not federated", 3)
+        raise CliError("not_found", f"agency {agency} is not federated", EXIT_NOT_FOUND)
     r = authenticate(config, login, password)
     data = {"outcome": r.outcome.value, "reason": r.reason, "dn": r.dn, "server": r.server}
-    _emit(as_json, data, lambda: typer.echo(f"{r.outcome.value} {r.reason} {r.dn or ''}"))
+    emit(as_json, data, lambda: typer.echo(f"{r.outcome.value} {r.reason} {r.dn or ''}"))
     if not r.ok:
-        raise typer.Exit(1 if r.outcome.value == "bad_credentials" else 69)
+        raise typer.Exit(EXIT_FAILURE if r.outcome.value == "bad_credentials" else EXIT_UNAVAILABLE)

@@ -292,3 +292,29 @@ def test_usage_errors_with_json_are_one_json_object(env, args, field, message):
     assert payload.get("field") == field
     human = run(*args)  # without --json: click's usage message on stderr, as before
     assert human.exit_code == 2 and not human.stdout and message.split()[0] in human.stderr
+
+
+def test_exit_codes_are_the_clis_not_the_domains():
+    """Domain errors carry no exit code; the CLI decides it per kind, the most specific
+    kind first (an error outside the caller's scope looks missing: 3, like any other)."""
+    from idp.admin.errors import InsufficientScope, OutsideScope, ProtectedAccount
+    from idp.audit.errors import AuditChainBroken
+    from idp.cli.common import exit_code_for
+    from idp.errors import DomainError, DuplicateEmail, InvalidCitizenId, UnknownAgency
+    from idp.resources.service import InvalidTarget
+
+    assert not hasattr(DomainError("x"), "exit_code")
+    cases = {
+        DomainError("x"): 1,
+        InvalidCitizenId("x"): 2,
+        InvalidTarget("x"): 2,
+        UnknownAgency("x"): 3,
+        OutsideScope("x"): 3,
+        DuplicateEmail("x"): 4,
+        InsufficientScope("x"): 5,
+        ProtectedAccount("x", "operator"): 5,
+        AuditChainBroken("x"): 65,
+    }
+    assert {type(e).__name__: exit_code_for(e) for e in cases} == {
+        type(e).__name__: code for e, code in cases.items()
+    }

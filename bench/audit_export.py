@@ -95,8 +95,8 @@ def child(url: str, fmt: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.orm import sessionmaker
 
-    from idp.audit.export import Export
-    from idp.audit.query import EventFilter
+    from idp.auditing.export import Export
+    from idp.auditing.query import EventFilter
     from idp.db import make_engine
 
     engine = make_engine(url)
@@ -131,7 +131,7 @@ def run_child(url: str, fmt: str) -> dict:
 def bench_verify(url: str) -> dict:
     from sqlalchemy.orm import sessionmaker
 
-    from idp.audit.verify import verify
+    from idp.auditing.verify import verify
     from idp.db import make_engine
 
     engine = make_engine(url)

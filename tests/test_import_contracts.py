@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -24,9 +26,17 @@ def test_import_contracts_are_kept():
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
 
 
-def test_a_crossing_is_caught(tmp_path):
-    """The check can fail: the same contracts over a copy with one new crossing (a domain
-    module importing the people's pages) are broken."""
+@pytest.mark.parametrize(
+    ("module", "imported"),
+    [
+        ("agencies/service.py", "idp.web.render"),  # the domain importing the people's pages
+        ("audit/service.py", "idp.keys.service"),  # the audit write path above keys again
+        ("keys/service.py", "idp.auditing.verify"),  # a domain package reading the trail
+    ],
+)
+def test_a_crossing_is_caught(tmp_path, module, imported):
+    """The check can fail: the same contracts over a copy with one new crossing are
+    broken."""
     import shutil
 
     shutil.copytree(ROOT / "idp", tmp_path / "idp", ignore=shutil.ignore_patterns("__pycache__"))
@@ -34,8 +44,8 @@ def test_a_crossing_is_caught(tmp_path):
         ROOT / "admin_ui", tmp_path / "admin_ui", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
-    target = tmp_path / "idp" / "agencies" / "service.py"
-    target.write_text(target.read_text(encoding="utf-8") + "\nimport idp.web.render  # noqa\n")
+    target = tmp_path / "idp" / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\nimport {imported}  # noqa\n")
     run = subprocess.run(
         [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
         cwd=tmp_path,
@@ -45,4 +55,5 @@ def test_a_crossing_is_caught(tmp_path):
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert run.returncode != 0
-    assert "idp.agencies.service -> idp.web.render" in run.stdout
+    source = "idp." + module.removesuffix(".py").replace("/", ".")
+    assert f"{source} -> {imported}" in run.stdout

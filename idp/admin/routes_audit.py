@@ -1,5 +1,5 @@
-"""``/admin/v1/audit``: auditor access to the log (issue 8), on ``idp.audit.query`` and
-``idp.audit.export``. Scoped to the caller's subtree (auditors, agency admins, operators,
+"""``/admin/v1/audit``: auditor access to the log (issue 8), on ``idp.auditing.query`` and
+``idp.auditing.export``. Scoped to the caller's subtree (auditors, agency admins, operators,
 and machines with ``admin:audit``)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from idp.admin.errors import InvalidCursor
 from idp.admin.paging import check_cursor_text
 from idp.admin.schemas import In, Instant, Text
 from idp.agencies.models import Agency
-from idp.audit import export as audit_export
-from idp.audit import query
+from idp.auditing import export as audit_export
+from idp.auditing import query
 from idp.errors import InvalidInput
 
 router = APIRouter(prefix="/audit", tags=["audit"])

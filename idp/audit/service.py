@@ -46,7 +46,6 @@ __all__ = [
     "new_event",
     "record",
     "row_material",
-    "verify_chain",
 ]
 
 _ADVISORY_LOCK_KEY = 0x60D1D_A0D1  # arbitrary, constant: "GovID audit"
@@ -236,13 +235,3 @@ def link(batch: list[NewEvent], seq: int, prev_hash: str, head_at: dt.datetime |
         ev.prev_hash = prev_hash
         ev.hash = prev_hash = compute_hash(prev_hash, ev)
         head_at = ev.at if head_at is None or ev.at > head_at else head_at
-
-
-def verify_chain(session: Session) -> int | None:
-    """Return the first seq whose hash or link is wrong (or missing), else None.
-
-    The chain only; ``idp.audit.verify.verify`` also checks the signed checkpoints.
-    """
-    from idp.audit.verify import verify
-
-    return verify(session, None).first_bad_seq

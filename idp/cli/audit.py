@@ -63,7 +63,7 @@ def _when(value: str | None, name: str) -> dt.datetime | None:
 def _filters(session: Any, **kw: Any) -> Any:
     from idp.accounts import service as accounts
     from idp.agencies import service as agencies
-    from idp.audit.query import EventFilter
+    from idp.auditing.query import EventFilter
 
     account = kw.get("account")
     if account and "@" in account:  # an e-mail address names the account
@@ -94,7 +94,7 @@ def checkpoint(
     as_json: JsonOpt = False,
 ) -> None:
     """Sign the chain head {seq, hash, at} with the IdP's key (makes truncation visible)."""
-    from idp.audit import checkpoints
+    from idp.auditing import checkpoints
     from idp.db import transaction
 
     with open_services() as services:
@@ -126,7 +126,7 @@ def _cp_line(d: dict[str, Any]) -> str:
 def _seq_bound(session: Any, value: str | None, name: str) -> int | None:
     """A seq, or the first seq at/after (--from) or last before (--to) a date; --from
     past the newest event is one past the head (an empty range)."""
-    from idp.audit import query
+    from idp.auditing import query
 
     if value is None:
         return None
@@ -162,7 +162,7 @@ def _check_range(from_: str | None, to: str | None) -> None:
 
 
 def _keyset(path: Path) -> Any:
-    from idp.audit.verify_export import JwksKeys
+    from idp.auditing.verify_export import JwksKeys
 
     try:
         return JwksKeys(json.loads(path.read_text(encoding="utf-8")))
@@ -187,7 +187,7 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute the hash chain and check every checkpoint; report the first break."""
-    from idp.audit.verify import verify as run
+    from idp.auditing.verify import verify as run
 
     _check_range(from_, to)
     keyset = _keyset(jwks) if jwks is not None else None
@@ -332,7 +332,7 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export events to CSV or NDJSON with a signed manifest; the export is audited."""
-    from idp.audit.export import Export
+    from idp.auditing.export import Export
     from idp.db import transaction
 
     manifest_path = manifest or output.with_name(output.name + ".manifest.json")
@@ -408,8 +408,8 @@ def verify_export(
     as_json: JsonOpt = False,
 ) -> None:
     """Check an export against its signed manifest (signature, SHA-256, every row)."""
-    from idp.audit.verify_export import jwks_verifier
-    from idp.audit.verify_export import verify_export as run
+    from idp.auditing.verify_export import jwks_verifier
+    from idp.auditing.verify_export import verify_export as run
 
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
@@ -445,7 +445,7 @@ def purge(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete events older than IDP_AUDIT_RETENTION_DAYS that a checkpoint covers."""
-    from idp.audit import retention
+    from idp.auditing import retention
     from idp.db import transaction
 
     with open_services() as services, transaction(services.sessions) as session:
@@ -487,7 +487,7 @@ def events(
     as_json: JsonOpt = False,
 ) -> None:
     """List events, newest first."""
-    from idp.audit import query
+    from idp.auditing import query
 
     with open_services() as services, _session(services) as session:
         filters = _filters(

@@ -39,7 +39,7 @@ def _exit_codes() -> dict[type[DomainError], int]:
     """Exit code per kind of domain error (imported on the first error: the commands
     import the domain lazily, so that ``idp --help`` starts quickly)."""
     from idp.admin.errors import InsufficientAssurance, ProtectedAccount, Unauthenticated
-    from idp.audit.errors import AuditChainBroken, ExportMismatch
+    from idp.auditing.errors import AuditChainBroken, ExportMismatch
     from idp.resources.service import InvalidTarget
 
     return {

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from idp.accounts.models import Account
 from idp.agencies import service as agencies
-from idp.audit.verify_export import jwks_verifier, verify_export
+from idp.auditing.verify_export import jwks_verifier, verify_export
 from idp.clients import service as clients
 from tests.admin_ui.conftest import _person
 from tests.admin_ui.test_console_e2e import _sign_in, _store

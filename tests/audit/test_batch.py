@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from idp.audit import service as audit
 from idp.audit.batch import make_batcher
 from idp.audit.models import AuditEvent
-from idp.audit.verify import verify
+from idp.auditing.verify import verify
 from idp.db import make_engine
 
 WRITER = "govid-audit-writer"

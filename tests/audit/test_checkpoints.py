@@ -11,11 +11,11 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import delete, select, update
 
-from idp.audit import checkpoints
 from idp.audit import service as audit
 from idp.audit.chain import compute_hash
 from idp.audit.models import AuditCheckpoint, AuditEvent
-from idp.audit.verify import verify
+from idp.auditing import checkpoints
+from idp.auditing.verify import verify, verify_chain
 from idp.keys import service as keys
 
 
@@ -210,4 +210,4 @@ def test_range_verification(db, ring):
 @pytest.mark.parametrize("n", [0, 1])
 def test_verify_chain_compat(db, n):
     events(db, n)
-    assert audit.verify_chain(db) is None
+    assert verify_chain(db) is None

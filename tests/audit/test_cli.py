@@ -192,8 +192,8 @@ def test_verify_a_reversed_range_is_invalid_input(env, range_):
 
 def test_verify_export_of_an_incomplete_download_fails(env, tmp_path):
     """Defect 2: a manifest signed with complete: false (the client went away)."""
-    from idp.audit import export as ex
-    from idp.audit import query
+    from idp.auditing import export as ex
+    from idp.auditing import query
     from idp.config import Settings
     from idp.services import Services
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from idp.audit import checkpoints
 from idp.audit import service as audit
 from idp.audit.models import AuditCheckpoint, AuditEvent
-from idp.audit.verify import verify
+from idp.auditing import checkpoints
+from idp.auditing.verify import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 

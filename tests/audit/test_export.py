@@ -12,11 +12,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from idp.audit import service as audit
-from idp.audit.export import Export, manifest_for, stream_and_record
-from idp.audit.formats import HEADER, unescape_cell
 from idp.audit.models import AuditEvent
-from idp.audit.query import EventFilter
-from idp.audit.verify_export import jwks_verifier, verify_export
+from idp.auditing.export import Export, manifest_for, stream_and_record
+from idp.auditing.formats import HEADER, unescape_cell
+from idp.auditing.query import EventFilter
+from idp.auditing.verify_export import jwks_verifier, verify_export
 from idp.errors import InvalidInput, NotFound
 from tests import factories
 from tests.audit.helpers import fast_chain

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from idp.audit import service as audit
-from idp.audit.query import EventFilter, count_events, list_events
+from idp.auditing.query import EventFilter, count_events, list_events
 from idp.errors import InvalidInput, UnknownAgency
 from tests import factories
 

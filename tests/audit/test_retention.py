@@ -6,11 +6,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from idp.audit import checkpoints, retention
 from idp.audit import service as audit
-from idp.audit.errors import AuditChainBroken
 from idp.audit.models import AuditCheckpoint, AuditEvent
-from idp.audit.verify import verify
+from idp.auditing import checkpoints, retention
+from idp.auditing.errors import AuditChainBroken
+from idp.auditing.verify import verify
 from idp.errors import InvalidInput
 
 NOW = dt.datetime.now(dt.UTC)

@@ -11,12 +11,12 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import delete, select
 
-from idp.audit import checkpoints, retention
 from idp.audit import service as audit
 from idp.audit.chain import format_at
 from idp.audit.models import AuditCheckpoint, AuditEvent
-from idp.audit.verify import verify
-from idp.audit.verify_export import JwksKeys
+from idp.auditing import checkpoints, retention
+from idp.auditing.verify import verify
+from idp.auditing.verify_export import JwksKeys
 from idp.keys.models import SigningKey
 from tests.audit.test_retention import add
 

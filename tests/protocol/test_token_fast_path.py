@@ -22,7 +22,7 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select, update
 
 from idp.audit.models import AuditEvent
-from idp.audit.service import verify_chain
+from idp.auditing.verify import verify_chain
 from idp.clients import service as clients
 from idp.clients.models import Client
 from tests.protocol.conftest import World, decode_jwt

@@ -1,6 +1,6 @@
 """Streamed audit exports: CSV and NDJSON, constant memory, signed manifest (issue 8).
 
-- The file streams in chunks straight from the database (``idp.audit.formats``: COPY on
+- The file streams in chunks straight from the database (``idp.auditing.formats``: COPY on
   PostgreSQL, a batched cursor elsewhere), so memory stays flat whatever the size.
 - Columns are the hashed fields plus ``prev_hash`` and ``hash``, so every row of a file
   can be re-hashed later (``verify-export``) and an unfiltered export re-chained.
@@ -25,10 +25,10 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.agencies.models import Agency
-from idp.audit import formats, query
-from idp.audit.checkpoints import Signer
 from idp.audit.models import AuditEvent
 from idp.audit.service import head, record
+from idp.auditing import formats, query
+from idp.auditing.checkpoints import Signer
 from idp.db import transaction
 from idp.errors import InvalidInput
 

@@ -20,12 +20,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from idp.audit.chain import format_at
-from idp.audit.checkpoints import Signer, sign_checkpoint
-from idp.audit.checkpoints import create as create_checkpoint
-from idp.audit.errors import AuditChainBroken
 from idp.audit.models import AuditCheckpoint, AuditEvent
 from idp.audit.service import head, lock_head, record
-from idp.audit.verify import verify
+from idp.auditing.checkpoints import Signer, sign_checkpoint
+from idp.auditing.checkpoints import create as create_checkpoint
+from idp.auditing.errors import AuditChainBroken
+from idp.auditing.verify import verify
 from idp.config import MIN_AUDIT_RETENTION_DAYS
 from idp.db import utcnow
 from idp.errors import InvalidInput

@@ -43,9 +43,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from idp.audit.chain import COLUMNS, GENESIS_HASH, hash_material
-from idp.audit.checkpoints import TYP, Signer
-from idp.audit.formats import chain_columns
 from idp.audit.models import AuditCheckpoint, AuditEvent
+from idp.auditing.checkpoints import TYP, Signer
+from idp.auditing.formats import chain_columns
 from idp.config import MIN_AUDIT_RETENTION_DAYS
 from idp.keys.models import SigningKey
 from idp.keys.service import InvalidToken
@@ -251,7 +251,7 @@ def verify(
 
     ``signer`` is the KeyRing (``services.keys``) or a key set kept elsewhere (then name
     it in ``keys_source``); None skips signature checks, which only
-    ``service.verify_chain`` does (checkpoints are then taken at their word).
+    ``verify_chain`` does (checkpoints are then taken at their word).
     """
     report = VerifyReport()
     if keys_source != "database":
@@ -373,3 +373,11 @@ def _check_row(
     ):
         return "checkpoint_missing", f"the purge checkpoint recorded by event {ev.seq} is gone"
     return None
+
+
+def verify_chain(session: Session) -> int | None:
+    """Return the first seq whose hash or link is wrong (or missing), else None.
+
+    The chain only; ``verify`` also checks the signed checkpoints.
+    """
+    return verify(session, None).first_bad_seq

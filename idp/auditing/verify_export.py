@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.audit.chain import COLUMNS, hash_material
-from idp.audit.export import MANIFEST_TYP
-from idp.audit.formats import HEADER, unescape_cell
+from idp.auditing.export import MANIFEST_TYP
+from idp.auditing.formats import HEADER, unescape_cell
 
 JwsVerifier = Callable[[str], tuple[dict[str, Any], dict[str, Any]]]
 _CHUNK = 1 << 20
@@ -167,7 +167,7 @@ def jwks_verifier(jwks: dict[str, Any]) -> JwsVerifier:
 
 class JwksKeys:
     """A key set kept outside the database (``idp audit verify --jwks FILE``), with the
-    ``verify`` of ``KeyRing`` that ``idp.audit.verify`` needs."""
+    ``verify`` of ``KeyRing`` that ``idp.auditing.verify`` needs."""
 
     def __init__(self, jwks: dict[str, Any]) -> None:
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):

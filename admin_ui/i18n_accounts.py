@@ -27,12 +27,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Audit log's latest signed checkpoint",
     },
     "no_checkpoint": {"th": "ยังไม่มี", "en": "None yet"},
-    "checkpoint_hint": {
-        "th": "จุดตรวจสอบคือการลงนามต่อท้ายห่วงโซ่แฮชของบันทึก "
-        "ตรวจความถูกต้องทั้งหมดได้ด้วยคำสั่ง idp audit verify",
-        "en": "A checkpoint signs the head of the log's hash chain; "
-        "`idp audit verify` checks the whole chain against them.",
-    },
     "today_since": {"th": "วันนี้ นับตั้งแต่", "en": "Today counts from"},
     # list and search
     "create_account": {"th": "สร้างบัญชีผู้ใช้", "en": "Create an account"},

@@ -324,6 +324,89 @@ TEXTS: dict[str, dict[str, str]] = {
     "since": {"th": "ตั้งแต่", "en": "From"},
     "until_time": {"th": "ถึง", "en": "Until"},
     "thai_time": {"th": "เวลาประเทศไทย", "en": "Thai time (UTC+7)"},
+    # the audit chain's verification status (admin_ui/chain.py, _chain.html)
+    "chain_heading": {"th": "การตรวจสอบความครบถ้วนของบันทึก", "en": "Audit log verification"},
+    "chain_state_intact": {"th": "ครบถ้วน", "en": "Intact"},
+    "chain_state_broken": {"th": "พบความผิดปกติ", "en": "Broken"},
+    "chain_state_unverified": {"th": "ยังไม่เคยตรวจ", "en": "Never verified"},
+    "chain_state_stale": {"th": "ไม่ได้ตรวจนานเกินไป", "en": "Not verified lately"},
+    "chain_explain_intact": {
+        "th": "การตรวจครั้งล่าสุดพบว่าห่วงโซ่แฮชของบันทึกไม่ถูกแก้ไข ลบ หรือตัดทอน",
+        "en": "The latest verification found the log's hash chain unedited, nothing "
+        "removed or cut off.",
+    },
+    "chain_explain_broken": {
+        "th": "การตรวจพบว่าบันทึกถูกแก้ไขหรือขาดหาย ดูรายละเอียดด้านล่าง",
+        "en": "A verification found the log edited or incomplete: see below.",
+    },
+    "chain_explain_unverified": {
+        "th": "ยังไม่มีการตรวจห่วงโซ่ของบันทึก งานดูแลระบบของ GovID จะตรวจให้ทุกไม่กี่นาที "
+        "หรือผู้ดูแลระบบกลางสั่ง idp audit verify",
+        "en": "The log's chain has not been verified yet: GovID's housekeeping verifies "
+        "it every few minutes, or an operator runs idp audit verify.",
+    },
+    "chain_explain_stale": {
+        "th": "ไม่มีการตรวจมานานกว่าหนึ่งวัน งานดูแลระบบของ GovID อาจหยุดทำงาน แจ้งผู้ดูแลระบบกลาง",
+        "en": "No verification for more than a day: GovID's housekeeping may have "
+        "stopped. Tell the operators.",
+    },
+    "chain_broken_at": {"th": "ห่วงโซ่ขาดที่เหตุการณ์ลำดับที่", "en": "The chain breaks at event"},
+    "chain_found": {"th": "พบเมื่อ", "en": "Found on"},
+    "chain_broken_todo": {
+        "th": "แจ้งผู้ดูแลระบบกลางให้ตรวจทั้งบันทึกด้วยกุญแจที่เก็บไว้นอกระบบ "
+        "(idp audit verify --jwks) และเทียบกับสำเนาสำรอง",
+        "en": "Ask the operators to verify the whole log with keys kept off the host "
+        "(idp audit verify --jwks) and compare it with the backups.",
+    },
+    "chain_problem_hash_mismatch": {
+        "th": "เนื้อหาของเหตุการณ์ถูกแก้ไข",
+        "en": "the event's content was changed",
+    },
+    "chain_problem_link_broken": {
+        "th": "เหตุการณ์ถูกแทรกหรือย้าย",
+        "en": "an event was inserted or moved",
+    },
+    "chain_problem_missing": {"th": "เหตุการณ์หายไป", "en": "events are missing"},
+    "chain_problem_truncated": {
+        "th": "เหตุการณ์ล่าสุดถูกตัดทิ้ง",
+        "en": "the newest events were cut off",
+    },
+    "chain_problem_checkpoint_signature": {
+        "th": "ลายมือชื่อของจุดตรวจสอบไม่ถูกต้อง",
+        "en": "a checkpoint's signature does not verify",
+    },
+    "chain_problem_checkpoint_mismatch": {
+        "th": "ห่วงโซ่ถูกคำนวณใหม่หลังการแก้ไข",
+        "en": "the chain was recomputed after an edit",
+    },
+    "chain_last": {"th": "ตรวจครั้งล่าสุด", "en": "Last verified"},
+    "chain_last_full": {"th": "ตรวจทั้งบันทึกครั้งล่าสุด", "en": "Last full verification"},
+    "chain_ok": {"th": "ครบถ้วน", "en": "intact"},
+    "chain_not_ok": {"th": "พบความผิดปกติ", "en": "broken"},
+    "chain_kind_full": {"th": "ตรวจทั้งบันทึก", "en": "the whole log"},
+    "chain_kind_range": {"th": "ตรวจบางช่วง", "en": "a range of events"},
+    "chain_kind_new_events": {
+        "th": "ตรวจเหตุการณ์ใหม่โดยอัตโนมัติ",
+        "en": "new events, by housekeeping",
+    },
+    "chain_kind_None": {"th": "", "en": ""},
+    "chain_events": {"th": "เหตุการณ์", "en": "events"},
+    "chain_never": {"th": "ยังไม่เคย", "en": "Never"},
+    "chain_never_full": {
+        "th": "ยังไม่เคย (idp audit verify --jwks)",
+        "en": "Never (idp audit verify --jwks)",
+    },
+    "chain_independent": {
+        "th": "ด้วยกุญแจที่เก็บไว้นอกระบบ",
+        "en": "with keys kept off the host",
+    },
+    "chain_head": {"th": "เหตุการณ์ล่าสุด (ลำดับที่)", "en": "Newest event (seq)"},
+    "chain_hint": {
+        "th": "ทุกเหตุการณ์เชื่อมกับเหตุการณ์ก่อนหน้าด้วยแฮช และจุดตรวจสอบลงนามส่วนหัวของห่วงโซ่ "
+        "การตรวจคำนวณห่วงโซ่ใหม่และตรวจลายมือชื่อทุกจุด",
+        "en": "Each event is linked to the one before by its hash, and checkpoints sign the "
+        "chain's head; a verification recomputes the chain and checks every signature.",
+    },
     "event_types": {"th": "ประเภทเหตุการณ์", "en": "Event types"},
     "event_types_hint": {
         "th": "คั่นด้วยช่องว่าง เช่น admin.account.suspended",

@@ -28,6 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from admin_ui.api import SignInRequired, Unavailable
+from admin_ui.chain import chain_status
 from admin_ui.screens_kit import api, back_to, field_problems, message, ui
 
 router = APIRouter()
@@ -93,6 +94,7 @@ async def events(request: Request, cursor: str = ""):
     if cursor:
         params["cursor"] = cursor
     answer = await api(request).call(request.session, "GET", "/audit/events", params=params)
+    chain = await chain_status(request) if not cursor else None  # on the first page
     items = answer.body.get("items", []) if answer.ok else []
     for e in items:
         e["local_at"] = _local(e.get("at", ""))
@@ -113,6 +115,7 @@ async def events(request: Request, cursor: str = ""):
         errors={} if answer.ok else field_problems(request, answer),
         next_url=next_url,
         paged=bool(cursor),
+        chain=chain,
     )
 
 

@@ -12,8 +12,10 @@ doing the work); each batch also selects its rows ``FOR UPDATE SKIP LOCKED``, so
 request has locked is left for the next run instead of waited for. SQLite (one host) has
 its write lock.
 
-Each completed run records one ``system.maintenance.completed`` audit event with the
-counts, adds them to the ``govid_maintenance_*`` metrics and returns them.
+Each completed run also verifies the audit events written since the previous
+verification (``idp.auditing.verification``, recorded as ``audit.chain.verified``), records
+one ``system.maintenance.completed`` audit event with the counts, adds them to the
+``govid_maintenance_*`` metrics and returns them.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Result:
     skipped: bool = False
     seconds: float = 0.0
     incomplete: list[str] = field(default_factory=list)  # tables with rows left
+    verified: dict[str, Any] = field(default_factory=dict)  # the new events' check
 
     @property
     def total(self) -> int:
@@ -60,6 +63,7 @@ class Result:
             "purged": self.purged,
             "total": self.total,
             "incomplete": self.incomplete,
+            "verified": self.verified,
             "seconds": round(self.seconds, 3),
         }
 
@@ -181,6 +185,18 @@ def run(services, *, now: dt.datetime | None = None, actor: str = "system") -> R
             result.purged[name] = total
             if total:
                 metrics.MAINTENANCE_PURGED.labels(name).inc(total)
+        # The events written since the last verification (idp.auditing.verification): the
+        # dashboard's "last verification" stays current without anyone running a CLI.
+        from idp.auditing import verification
+
+        check = verification.verify_new_events(services, actor=actor)
+        result.verified = {"ok": check.ok, "events": check.checked_events}
+        if not check.ok:
+            log.error(
+                "audit chain broken at seq %s (%s): run `idp audit verify`",
+                check.first_bad_seq,
+                check.problem,
+            )
         result.seconds = time.monotonic() - started
         from idp.audit import service as audit
 

@@ -4,6 +4,7 @@ and machines with ``admin:audit``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -19,7 +20,7 @@ from idp.admin.paging import check_cursor_text
 from idp.admin.schemas import In, Instant, Text
 from idp.agencies.models import Agency
 from idp.auditing import export as audit_export
-from idp.auditing import query
+from idp.auditing import query, verification
 from idp.errors import InvalidInput
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -175,3 +176,43 @@ def manifest(
     return respond(
         200, audit_export.manifest_for(ctx.db, ctx.services.keys, export_id, scope=scope)
     )
+
+
+class ChainCheckpoint(BaseModel):
+    at: dt.datetime
+    seq: int
+    reason: str
+
+
+class ChainVerification(BaseModel):
+    at: dt.datetime
+    ok: bool
+    kind: str | None = Field(description="full | range | new_events (housekeeping)")
+    by: str | None = Field(description="cli, system (housekeeping) or an account id")
+    first_seq: int | None
+    last_seq: int | None
+    checked_events: int
+    independent_keys: bool = Field(description="checked with keys kept off the database")
+    first_bad_seq: int | None
+    problem: str | None
+    seq: int = Field(description="the audit.chain.verified event recording it")
+
+
+class ChainStatus(BaseModel):
+    last_seq: int | None
+    last_checkpoint: ChainCheckpoint | None
+    last_verification: ChainVerification | None
+    last_full_verification: ChainVerification | None
+    unresolved_failure: ChainVerification | None = Field(
+        description="the newest failed verification no full verification has cleared since"
+    )
+
+
+@router.get(
+    "/chain",
+    response_model=ChainStatus,
+    summary="The chain's head, newest signed checkpoint and verifications (audit:read)",
+)
+def chain_status(ctx: CtxDep):
+    ctx.scope("audit:read")  # the whole log's state: any caller who may read audit events
+    return respond(200, ChainStatus(**verification.status(ctx.db)).model_dump(mode="json"))

@@ -145,6 +145,11 @@ EVENT_TYPES: dict[str, str] = {
         "complete (false when the download stopped early)"
     ),
     "audit.checkpoint.created": "seq, hash, kid, reason (manual | periodic)",
+    "audit.chain.verified": (
+        "kind (full | range | new_events), first_seq, last_seq, head_seq, checked_events, "
+        "checked_checkpoints, independent_keys (checked with a key set kept off the "
+        "database), first_bad_seq, problem (failures: the first break's code)"
+    ),
     "audit.purge.completed": (
         "before (cutoff, UTC), retention_days, count, first_seq, last_seq (the boundary "
         "signed by the purge checkpoint), hash (of last_seq), kid"

@@ -184,19 +184,33 @@ def verify(
             "`idp audit trust-anchor`) instead of the database's own keys"
         ),
     ] = None,
+    no_record: Annotated[
+        bool,
+        typer.Option(
+            "--no-record",
+            help="Do not record the result in the log (audit.chain.verified), e.g. on a "
+            "read-only replica",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute the hash chain and check every checkpoint; report the first break."""
+    from idp.auditing import verification
     from idp.auditing.verify import verify as run
 
     _check_range(from_, to)
     keyset = _keyset(jwks) if jwks is not None else None
-    with open_services() as services, _session(services) as session:
-        lo, hi = _seq_bound(session, from_, "from"), _seq_bound(session, to, "to")
-        if keyset is not None:
-            report = run(session, keyset, from_seq=lo, to_seq=hi, keys_source=f"file {jwks}")
-        else:
-            report = run(session, services.keys, from_seq=lo, to_seq=hi)
+    with open_services() as services:
+        with _session(services) as session:
+            lo, hi = _seq_bound(session, from_, "from"), _seq_bound(session, to, "to")
+            if keyset is not None:
+                report = run(session, keyset, from_seq=lo, to_seq=hi, keys_source=f"file {jwks}")
+            else:
+                report = run(session, services.keys, from_seq=lo, to_seq=hi)
+        if not no_record:  # what the dashboard and the audit screen show (issue 20)
+            kind = "full" if from_ is None and to is None else "range"
+            with services.sessions.begin() as db:
+                verification.record(db, report, kind=kind, actor="cli")
     data = report.to_dict()
     note = ("" if report.keys_independent else "note: ") + report.trust
     if report.ok:

@@ -370,6 +370,16 @@ def test_dashboard_shows_the_subtrees_figures(console):  # noqa: F811
             },
         },
     )
+    fake.answers["/admin/v1/audit/chain"] = httpx.Response(
+        200,
+        json={
+            "last_seq": 120,
+            "last_checkpoint": {"at": "2026-01-02T01:00:00+00:00", "seq": 99, "reason": "p"},
+            "last_verification": None,
+            "last_full_verification": None,
+            "unresolved_failure": None,
+        },
+    )
     r = client.get("/", headers={"Accept-Language": "en"})
     assert r.status_code == 200
     for key, value in (
@@ -382,7 +392,8 @@ def test_dashboard_shows_the_subtrees_figures(console):  # noqa: F811
         ("count-parked", "4"),
     ):
         assert f'id="{key}">{value}<' in r.text, key
-    assert "2026-01-02 08:00" in r.text  # Thai time
+    assert "2026-01-02 08:00" in r.text  # the checkpoint, in Thai time
+    assert 'data-status="unverified"' in r.text  # the chain: never verified, and says so
     fake.answers["/admin/v1/summary"] = httpx.Response(
         403, json={"type": "urn:govid:problem:forbidden", "status": 403}
     )

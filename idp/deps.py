@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, Response
 
 from idp.config import Settings
 from idp.services import Services
+
+if TYPE_CHECKING:
+    from idp.oidc import InteractionPages
 
 COMMIT_ON_ERROR = "govid_commit_on_error"
 
@@ -68,3 +72,66 @@ def _end_transaction(session: Session, commit: bool) -> None:
 ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+# ------------------------------------------------------------------ the people's pages
+
+
+class Pages(Protocol):
+    """The people's pages as every surface uses them: ``idp.web.render.Pages`` on
+    ``app.state.pages``, built by ``create_app``. The protocol endpoints, rate limits,
+    outages and body limits show a page through it without importing ``idp.web``."""
+
+    session_cookie: str
+
+    def locale(self, request: Request, ui_locales: str | None = None) -> str: ...
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        *,
+        status: int = 200,
+        locale: str | None = None,
+        headers: dict[str, str] | None = None,
+        form_target: str | None = None,
+        **context: Any,
+    ) -> HTMLResponse: ...
+
+    def error(
+        self,
+        request: Request,
+        error: str,
+        message: str,
+        *,
+        status: int = 400,
+        interaction: str | None = None,
+        restart: str | None = None,
+        **values: str,
+    ) -> HTMLResponse: ...
+
+    def csrf_ok(self, request: Request, submitted: str | None) -> bool: ...
+
+    def set_cookie(
+        self, response: Response, name: str, value: str, *, max_age: int | None
+    ) -> None: ...
+
+    def clear_cookie(self, response: Response, name: str) -> None: ...
+
+    def wait_text(self, seconds: int, locale: str) -> str: ...
+
+
+def pages(request: Request) -> Pages:
+    return request.app.state.pages
+
+
+def interaction_pages(request: Request) -> InteractionPages:
+    """The pages the provider asks for during a sign-in or a logout (sign-in form,
+    account choice, consent, form_post, logout): rendered by ``idp.web.sign_in_pages``,
+    wired by ``create_app`` (sign-in flows one way, web -> oidc)."""
+    return request.app.state.interaction_pages
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address (behind trusted proxies, the one they vouch for: idp.net)."""
+    return request.client.host if request.client else None

@@ -17,7 +17,7 @@ from idp.body_limit import BodyLimit
 from idp.config import Settings, fastapi_telemetry
 from idp.logs import RequestContext
 from idp.net import TrustedProxies
-from idp.oidc import end_session, routes, userinfo
+from idp.oidc import routes
 from idp.outbound import OutboundPolicy
 from idp.ratelimit import RateLimits
 from idp.services import Services
@@ -34,6 +34,7 @@ from idp.web import (
 )
 from idp.web.render import Pages
 from idp.web.security import SecurityHeaders
+from idp.web.sign_in_pages import SignInPages
 
 STATIC = Path(__file__).parent / "web" / "static"
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ def create_app(
     app.state.pages = Pages(
         secret_key=settings.secret_key, https=https, previous_keys=settings.secret_keys[1:]
     )
+    # The pages the provider asks for, rendered by the people's pages (idp.deps).
+    app.state.interaction_pages = SignInPages(app.state.pages)
     app.state.logout_worker = worker
     # Rate limits inside the security headers (a 429 page gets them too); outermost,
     # the client's address behind the trusted proxies, which everything inside sees as
@@ -108,12 +111,11 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # /token first, as a plain Starlette route (see idp.oidc.routes.token); /userinfo
     # next to it: behind the included routers its match scanned ~100 routes, ~10 % of a
-    # userinfo request (issue 22, S5).
-    app.router.routes[:0] = [*routes.FAST_ROUTES, *userinfo.router.routes]
+    # userinfo request (decision 0014).
+    app.router.routes[:0] = routes.FIRST_ROUTES
     app.include_router(health.router)
     app.router.routes.append(metrics.metrics_route(services))  # IDP_METRICS_TOKEN only
-    app.include_router(routes.router)
-    app.include_router(end_session.router)
+    app.include_router(routes.router)  # /authorize, /revoke, /end_session
     app.include_router(pages.router)
     app.include_router(mfa_pages.router)
     app.include_router(account_pages.router)

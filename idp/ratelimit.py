@@ -249,11 +249,13 @@ def address_refusal(scope, wait: int) -> Response:
     request = Request(scope)
     pages = getattr(request.app.state, "pages", None) if "app" in scope else None
     if pages is not None and "text/html" in request.headers.get("accept", ""):
-        from idp.web.i18n import wait_text
-
         locale = pages.locale(request)
         response = pages.error(
-            request, "too_many_requests", "rate_limited", status=429, wait=wait_text(wait, locale)
+            request,
+            "too_many_requests",
+            "rate_limited",
+            status=429,
+            wait=pages.wait_text(wait, locale),
         )
         response.headers.update(_retry(wait))
         return response
@@ -322,7 +324,7 @@ def claimed_client(request: Request, body: bytes) -> str | None:
 
 
 def limit_token(endpoint):
-    """Wraps the ``/token`` endpoint (``FAST_ROUTES``): a local hook, the endpoint
+    """Wraps the ``/token`` endpoint (``idp.oidc.routes.FIRST_ROUTES``): a local hook, the endpoint
     itself is unchanged."""
 
     async def token(request: Request) -> Response:

@@ -422,13 +422,3 @@ def process(
         return issue_code(state)
     except _Stop as stop:
         return stop.outcome
-
-
-def remember_consent(db: Session, account: Account, client_id: str, scopes: list[str]) -> None:
-    row = db.get(Consent, (account.id, client_id))
-    if row is None:
-        db.add(Consent(account_id=account.id, client_id=client_id, scopes=sorted(set(scopes))))
-    else:
-        row.scopes = sorted(set(row.scopes or []) | set(scopes))
-        row.granted_at = utcnow()
-    db.flush()

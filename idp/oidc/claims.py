@@ -15,23 +15,12 @@ from idp.accounts.service import active_grants
 from idp.agencies import service as agencies
 from idp.clients.models import Client
 from idp.db import utcnow
+from idp.resources.service import SCOPES_SUPPORTED  # noqa: F401 (discovery, server)
 
 if TYPE_CHECKING:
     from idp.oidc.context import OidcContext
     from idp.tokens.models import Grant
 
-SCOPES_SUPPORTED = [
-    "openid",
-    "profile",
-    "email",
-    "govid",
-    "citizen_id",
-    "offline_access",
-    "admin:accounts",
-    "admin:clients",
-    "admin:audit",
-    "scim",
-]
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": (
         "name",

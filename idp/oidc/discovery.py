@@ -18,7 +18,6 @@ from typing import Any
 from idp.config import Settings
 from idp.oidc.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 
-SCOPE_LABELS = ("openid", "profile", "email", "govid", "citizen_id", "offline_access")
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 

@@ -181,7 +181,7 @@ class EndSessionEndpoint(_EndSession):
         return True
 
     def end_session(self, end_session_request) -> None:
-        """The route does the work (it owns the cookie); see idp.oidc.routes."""
+        """The route does the work (it owns the cookie); see idp.oidc.routes.end_session."""
 
 
 def audit_revocation(ctx: OidcContext, token, client: ClientAdapter | None) -> None:

@@ -2,7 +2,7 @@
 
 Authlib is synchronous; routes that use it are plain ``def`` and run in FastAPI's
 threadpool. Form bodies are parsed by an async dependency (``form_params`` in
-idp.oidc.routes) before the sync route runs, so the adapter below only reads what
+idp.oidc.routes.forms) before the sync route runs, so the adapter below only reads what
 Starlette already has. One server object serves the process; each request binds its
 ``OidcContext`` (database session, services) with ``server_for``.
 """

@@ -25,11 +25,23 @@ from idp.audit import service as audit
 from idp.clients.models import Client
 from idp.crypto import random_token, sha256_hex
 from idp.errors import Conflict, DomainError, InvalidInput, NotFound
-from idp.oidc.claims import SCOPES_SUPPORTED
 from idp.resources.models import SHARED_WITH, ApiResource, ApiScope
 
-# GovID's own scopes (discovery's scopes_supported) and the prefix of its admin area:
-# never an API's, so a token for GovID and a token for an API cannot be confused.
+# GovID's own scopes (discovery's scopes_supported, in its order: the claims of
+# idp.oidc.claims and the admin API's) and the prefix of its admin area: never an API's,
+# so a token for GovID and a token for an API cannot be confused.
+SCOPES_SUPPORTED = [
+    "openid",
+    "profile",
+    "email",
+    "govid",
+    "citizen_id",
+    "offline_access",
+    "admin:accounts",
+    "admin:clients",
+    "admin:audit",
+    "scim",
+]
 GOVID_SCOPES = frozenset(SCOPES_SUPPORTED)
 RESERVED_PREFIXES = ("admin:",)
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )

@@ -14,8 +14,7 @@ from idp.accounts.models import Account
 from idp.credentials import mfa
 from idp.credentials import service as creds
 from idp.credentials.policy import WeakPassword
-from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import client_ip, pages
+from idp.deps import DbDep, ServicesDep, client_ip, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
 from idp.sessions.models import SsoSession

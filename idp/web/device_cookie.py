@@ -18,7 +18,7 @@ import hmac
 import secrets
 
 from idp.credentials.login import user_key
-from idp.web.signing import BadSignature, Signer
+from idp.signing import BadSignature, Signer
 
 PURPOSE = "device"
 

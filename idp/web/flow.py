@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from idp.oidc.routes import INTERACTION_TTL, interaction_signer, pages, resume_here
+from idp.deps import pages
+from idp.oidc import INTERACTION_TTL, interaction_signer, resume_here
 from idp.sessions import service as sessions
+from idp.signing import BadSignature
 from idp.web.render import redirect_target
-from idp.web.signing import BadSignature
 
 
 @dataclass
@@ -130,7 +131,7 @@ def continue_after(
     """Where a finished step (sign-in, second factor, consent) goes next: back to the
     authorization request, or to our own page. ``here`` = (request, db, session) lets the
     authorization request be answered in this response when that answer is a redirect
-    (``idp.oidc.routes.resume_here``); otherwise the browser is sent to
+    (``idp.oidc.resume_here``); otherwise the browser is sent to
     ``/authorize/resume``."""
     if flow.data.get("p") is not None:
         data = {**flow.data, **flags}

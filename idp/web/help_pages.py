@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from idp.oidc.routes import interaction_signer, pages
-from idp.web.signing import BadSignature
+from idp.deps import pages
+from idp.oidc import interaction_signer
+from idp.signing import BadSignature
 
 router = APIRouter()
 

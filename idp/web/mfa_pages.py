@@ -17,8 +17,8 @@ from idp.credentials import service as creds
 from idp.credentials.login import rules_for
 from idp.credentials.throttle import decide
 from idp.db import utcnow
-from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import INTERACTION_TTL, client_ip, pages
+from idp.deps import DbDep, ServicesDep, client_ip, pages
+from idp.oidc import INTERACTION_TTL
 from idp.sessions import service as sessions
 from idp.web import passkey_offer, time_limits
 from idp.web.flow import Flow, continue_after, load_flow, login_redirect

@@ -15,16 +15,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from idp.accounts.models import Account
 from idp.audit import service as audit
 from idp.credentials.login import password_login
-from idp.deps import DbDep, ServicesDep
-from idp.oidc import authorize as authz
-from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
+from idp.deps import DbDep, ServicesDep, client_ip, pages
+from idp.oidc import INTERACTION_TTL, interaction_signer
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
+from idp.signing import BadSignature
+from idp.tokens import consent
 from idp.web import device_cookie, passkey_offer
 from idp.web.flow import Flow, continue_after, expired_page
 from idp.web.i18n import translator, wait_text
 from idp.web.login_page import login_page
-from idp.web.signing import BadSignature
 
 router = APIRouter()
 Str = Annotated[str, Form()]
@@ -191,17 +191,13 @@ def consent_submit(
     if decision != "allow":
         return _resume(services, data, d=True)
     account = db.get(Account, sso.account_id)
-    authz.remember_consent(db, account, data["cid"], list(data.get("sc") or []))
-    audit.record(
+    consent.grant(
         db,
-        "oidc.consent.granted",
-        actor=str(account.id),
-        subject=str(account.id),
-        agency_id=account.agency_id,
-        client_id=data["cid"],
+        account,
+        data["cid"],
+        list(data.get("sc") or []),
         session_id=sso.sid,
         ip=client_ip(request),
-        details={"scope": " ".join(data.get("sc") or [])},
     )
     return _resume(services, data, c=True)
 

@@ -16,13 +16,12 @@ from idp.audit import service as audit
 from idp.credentials import mfa
 from idp.credentials import service as creds
 from idp.credentials import webauthn_keys as wa
-from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import client_ip, pages
+from idp.deps import DbDep, ServicesDep, client_ip, pages
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
+from idp.signing import BadSignature, Signer
 from idp.web.flow import Flow, continue_after, load_flow, parse
 from idp.web.passkey_offer import LATER_COOKIE, LATER_DAYS
-from idp.web.signing import BadSignature, Signer
 from idp.web.webauthn_routes import BodyDep, _error, _step_up_first
 
 router = APIRouter()

@@ -14,9 +14,8 @@ from idp.audit import service as audit
 from idp.credentials.login import unlock_account
 from idp.credentials.policy import WeakPassword
 from idp.credentials.service import set_password
-from idp.deps import DbDep, ServicesDep
+from idp.deps import DbDep, ServicesDep, pages
 from idp.errors import DomainError
-from idp.oidc.routes import pages
 from idp.sessions.logout import end_everything
 from idp.web.i18n import translator
 

@@ -30,10 +30,10 @@ from idp.credentials import mfa, recovery
 from idp.credentials import service as creds
 from idp.credentials.login import unlock_account
 from idp.credentials.policy import WeakPassword
-from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import INTERACTION_TTL, client_ip, interaction_signer, pages
+from idp.deps import DbDep, ServicesDep, client_ip, pages
+from idp.oidc import INTERACTION_TTL, interaction_signer
+from idp.signing import BadSignature, Signer
 from idp.web.i18n import translator, wait_text
-from idp.web.signing import BadSignature, Signer
 from idp.web.webauthn_routes import BodyDep
 
 router = APIRouter()

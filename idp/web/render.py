@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from idp.web import csrf
 from idp.web.humane import keep_phrases
-from idp.web.i18n import LOCALES, pick_locale, translator
+from idp.web.i18n import LOCALES, pick_locale, translator, wait_text
 from idp.web.security import page_csp
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -157,6 +157,11 @@ class Pages:
     @staticmethod
     def nonce() -> str:
         return secrets.token_urlsafe(16)
+
+    @staticmethod
+    def wait_text(seconds: int, locale: str) -> str:
+        """A wait as people say it ("3 minutes"), for pages shown from outside idp.web."""
+        return wait_text(seconds, locale)
 
 
 def redirect_target(data: dict | None) -> str | None:

@@ -25,12 +25,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
-from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import INTERACTION_TTL, interaction_signer, pages
+from idp.deps import DbDep, ServicesDep, pages
+from idp.oidc import INTERACTION_TTL, interaction_signer
 from idp.sessions import service as sessions
+from idp.signing import BadSignature
 from idp.web.humane import clock_time
 from idp.web.i18n import translator
-from idp.web.signing import BadSignature
 
 router = APIRouter()
 Str = Annotated[str, Form()]

@@ -16,13 +16,12 @@ from idp.audit import service as audit
 from idp.credentials import mfa
 from idp.credentials import service as creds
 from idp.credentials import webauthn_keys as wa
-from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import client_ip, pages
+from idp.deps import DbDep, ServicesDep, client_ip, pages
 from idp.sessions import service as sessions
+from idp.signing import BadSignature, Signer
 from idp.web.flow import load_flow, new_flow, parse
 from idp.web.i18n import translator
 from idp.web.mfa_pages import complete_step_up
-from idp.web.signing import BadSignature, Signer
 
 router = APIRouter()
 

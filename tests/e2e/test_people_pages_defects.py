@@ -21,7 +21,7 @@ from idp.accounts.models import Account
 from idp.agencies.service import get as get_agency
 from idp.credentials import mfa
 from idp.db import utcnow
-from idp.oidc.routes import interaction_signer
+from idp.oidc import interaction_signer
 from idp.sessions.models import SsoSession
 from idp.web.i18n import translator
 from tests.conftest import service_missing

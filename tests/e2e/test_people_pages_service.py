@@ -16,7 +16,7 @@ from idp.admin import links
 from idp.agencies.models import Agency
 from idp.credentials.login import rules_for
 from idp.db import utcnow
-from idp.oidc.routes import interaction_signer
+from idp.oidc import interaction_signer
 from idp.sessions.models import SsoSession
 from idp.web.humane import THAI_PHRASES
 from idp.web.i18n import translator

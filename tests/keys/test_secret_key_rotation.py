@@ -14,8 +14,8 @@ from idp import migrate
 from idp.clients import service as clients
 from idp.main import create_app
 from idp.services import Services
+from idp.signing import BadSignature, Signer
 from idp.web import device_cookie
-from idp.web.signing import BadSignature, Signer
 from tests import factories
 from tests.conftest import make_settings
 

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from idp.oidc import claims as oidc_claims
 from idp.oidc.reads import read_session
-from idp.oidc.routes import form_pairs, make_ctx
+from idp.oidc.routes.forms import form_pairs, make_ctx
 from idp.services import Services
 from idp.tokens import service as tokens
 

@@ -1,5 +1,6 @@
 """RP-Initiated Logout 1.0 (`/end_session`) on Authlib's EndSessionEndpoint, and the
-session ending that drives Back-Channel Logout."""
+session ending that drives Back-Channel Logout. Its pages (the confirmation, "signed
+out") are the people's pages' (``idp.deps.interaction_pages``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from idp.deps import DbDep, ServicesDep
-from idp.oidc.routes import FormDep, client_ip, make_ctx, oauth_request, pages
+from idp.deps import DbDep, ServicesDep, client_ip, interaction_pages, pages
+from idp.oidc.routes.forms import FormDep, make_ctx, oauth_request
 from idp.oidc.server import server_for
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
-from idp.web.signing import BadSignature, Signer
+from idp.signing import BadSignature, Signer
 
 router = APIRouter()
 Str = Annotated[str, Form()]
@@ -43,7 +44,7 @@ def _finish(request: Request, db, services, redirect_uri: str | None) -> Respons
     if redirect_uri:
         response: Response = RedirectResponse(redirect_uri, status_code=303)
     else:
-        response = pg.render(request, "logged_out.html")
+        response = interaction_pages(request).logged_out(request)
     pg.clear_cookie(response, pg.session_cookie)
     return response
 
@@ -59,8 +60,8 @@ def end_session_route(
         validated = server.validate_endpoint_request("end_session", req)
     except OAuth2Error as err:
         # RP-Initiated Logout §4: on errors, no redirection.
-        return pg.render(
-            request, "error.html", status=400, error=err.error, description=err.description
+        return interaction_pages(request).protocol_error(
+            request, error=err.error, description=err.description
         )
     sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
     claims = validated.id_token_claims
@@ -68,9 +69,7 @@ def end_session_route(
     if sso is not None and not same_user:
         # §6: without a valid hint for this user, ask before acting (logout CSRF).
         token = _signer(services).dumps({"r": validated.redirect_uri}, 600)
-        return pg.render(
-            request, "logout_confirm.html", interaction=token, form_target=validated.redirect_uri
-        )
+        return interaction_pages(request).logout_confirm(request, token, validated.redirect_uri)
     return _finish(request, db, services, validated.redirect_uri)
 
 
@@ -92,11 +91,11 @@ def end_session_confirm_page(
     nothing is ended by a GET."""
     pg = pages(request)
     if sessions.find(db, services.settings, request.cookies.get(pg.session_cookie)) is None:
-        return pg.render(request, "logged_out.html")
+        return interaction_pages(request).logged_out(request)
     data = _confirmation(services, i)
     if data is None:
         return pg.error(request, "invalid_request", "logout_expired")
-    return pg.render(request, "logout_confirm.html", interaction=i, form_target=data.get("r"))
+    return interaction_pages(request).logout_confirm(request, i, data.get("r"))
 
 
 @router.post("/end_session/confirm")

@@ -11,15 +11,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from idp.accounts.models import Account
-from idp.audit import service as audit
-from idp.credentials import mfa
+from idp.credentials import mfa, sign_in
 from idp.credentials import service as creds
-from idp.credentials.login import rules_for
-from idp.credentials.throttle import decide
-from idp.db import utcnow
 from idp.deps import DbDep, ServicesDep, client_ip, pages
 from idp.oidc import INTERACTION_TTL
-from idp.sessions import service as sessions
 from idp.web import passkey_offer, time_limits
 from idp.web.flow import Flow, continue_after, load_flow, login_redirect
 from idp.web.i18n import translator, wait_text
@@ -66,58 +61,6 @@ def _page(
 RESUME_AFTER_CODES_TTL = 3600
 
 
-class Throttled(Exception):
-    """Too many wrong codes: ``retry_after`` seconds until the next try is heard."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(retry_after)
-        self.retry_after = retry_after
-
-
-def verify_second_factor(db, services, account: Account, code: str, ip: str | None) -> str | None:
-    """The method that matched ("totp" | "recovery"), or None. Throttled per account:
-    ``Throttled`` while the account's tries are locked (the page says how long)."""
-    store = services.throttle_store(db)
-    key, rules, now = f"mfa:{account.id}", rules_for(services.settings), utcnow()
-    code = code.strip()
-    # What the person typed, once: digits (spaces allowed, "123 456") are an app code.
-    kind = "totp" if code.replace(" ", "").isdigit() else "recovery"
-    state = store.get(key)
-    decision = decide(state, rules, now)
-    if not decision.allowed:
-        audit.record(
-            db,
-            "oidc.mfa.failed",
-            outcome="failure",
-            subject=str(account.id),
-            agency_id=account.agency_id,
-            ip=ip,
-            details={"method": kind, "reason": "throttled"},
-        )
-        raise Throttled(decision.retry_after)
-    method = None
-    if kind == "totp":
-        if mfa.verify_totp(db, services.cipher, account, code, now):
-            method = "totp"
-    elif mfa.use_recovery_code(db, account, code):
-        method = "recovery"
-    if method is None:
-        store.record_failure(key, rules, now)
-        audit.record(
-            db,
-            "oidc.mfa.failed",
-            outcome="failure",
-            subject=str(account.id),
-            agency_id=account.agency_id,
-            ip=ip,
-            details={"method": kind, "reason": "wrong_or_reused"},
-        )
-        return None
-    if state.failures or state.locked_until is not None:
-        store.clear(key)  # nothing to reset on most sign-ins: no write
-    return method
-
-
 def complete_step_up(
     request,
     db,
@@ -132,17 +75,7 @@ def complete_step_up(
     """Level 2 for the session, then on to the next step. ``answer_here=False`` sends
     the browser through ``/authorize/resume`` instead of answering the app in this
     response (a page shown first must not carry a code that expires while it is read)."""
-    cookie = sessions.step_up(sso, services.settings, method)
-    audit.record(
-        db,
-        "oidc.login.stepped_up",
-        actor=str(account.id),
-        subject=str(account.id),
-        agency_id=account.agency_id,
-        session_id=sso.sid,
-        ip=client_ip(request),
-        details={"acr": sso.acr, "amr": sso.amr, "method": method},
-    )
+    cookie = sign_in.step_up(db, services.settings, sso, account, method, client_ip(request))
     if (
         answer_here
         and method != "webauthn"
@@ -188,8 +121,16 @@ def mfa_submit(
     if early:
         return early
     try:
-        method = verify_second_factor(db, services, account, code, client_ip(request))
-    except Throttled as exc:
+        method = sign_in.verify_second_factor(
+            db,
+            services.cipher,
+            services.settings,
+            services.throttle_store(db),
+            account,
+            code,
+            client_ip(request),
+        )
+    except sign_in.Throttled as exc:
         wait = max(1, exc.retry_after)
         return _page(
             request,

@@ -3,7 +3,6 @@ form, 303 after every POST)."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -13,12 +12,11 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from idp.accounts.models import Account
-from idp.audit import service as audit
-from idp.credentials.login import password_login
+from idp.credentials import sign_in
 from idp.deps import DbDep, ServicesDep, client_ip, pages
 from idp.oidc import INTERACTION_TTL, interaction_signer
 from idp.sessions import service as sessions
-from idp.sessions.logout import end_session
+from idp.sessions.service import NewSession
 from idp.signing import BadSignature
 from idp.tokens import consent
 from idp.web import device_cookie, passkey_offer
@@ -72,28 +70,32 @@ def login_submit(
         return login_page(
             request, pg, db, data, i, error=t("missing_fields"), email=email, status=400
         )
-    ip, ua = client_ip(request), request.headers.get("user-agent")
     settings = services.settings
-    started = time.monotonic()
     # This browser's device cookie for the email typed, if it signed in to it before.
     device_name = device_cookie.cookie_name(settings.secret_key, email, pg.https)
     device = device_cookie.find(settings.secret_keys, email, request.cookies, pg.https)
-    result = password_login(
+
+    def then(new: NewSession) -> Response:
+        # On to the app (or first the offer of a passkey).
+        if passkey_offer.should_offer(request, db, services, new.row.account):
+            return passkey_offer.offer_redirect(services, data, fresh_login=True)
+        return continue_after(services, Flow(data, i, "th"), here=(request, db, new.row), l=True)
+
+    signed = sign_in.with_password(
         db,
         services.hasher,
+        services.keys,
         settings,
         services.throttle_store(db),
         email,
         password,
-        ip=ip,
-        user_agent=ua,
-        client_id=data.get("cid"),
+        where=sign_in.Where(client_ip(request), request.headers.get("user-agent"), data.get("cid")),
+        old=sessions.find(db, settings, request.cookies.get(pg.session_cookie)),
+        then=then,
         cipher=services.cipher,
         device=device,
     )
-    if not result.ok:
-        # Equal time for every failure (no user enumeration by timing).
-        time.sleep(max(0.0, settings.login_failure_floor_ms / 1000 - (time.monotonic() - started)))
+    result, new, response = signed.result, signed.session, signed.answer
     if result.unavailable:
         return login_page(
             request, pg, db, data, i, email=email, status=503, error=t("directory_unavailable")
@@ -110,47 +112,10 @@ def login_submit(
             headers={"Retry-After": str(result.retry_after)},
             error=t("throttled", wait=wait_text(result.retry_after, locale)),
         )
-    if not result.ok:
+    if new is None or response is None:
         return login_page(
             request, pg, db, data, i, error=t("bad_credentials"), email=email, status=401
         )
-    account: Account = result.account
-    # A new session (and cookie) at every sign-in: no session fixation (OWASP ASVS 3.2.1).
-    old = sessions.find(db, settings, request.cookies.get(pg.session_cookie))
-    if old is not None:
-        end_session(
-            db,
-            services.keys,
-            issuer=settings.issuer,
-            row=old,
-            reason="reauthenticated",
-            ip=ip,
-            user_agent=ua,
-        )
-    new = sessions.create(
-        db, settings, account, acr=settings.acr_level1, amr=["pwd"], ip=ip, user_agent=ua
-    )
-    if passkey_offer.should_offer(request, db, services, account):
-        # Then on to the app.
-        response = passkey_offer.offer_redirect(services, data, fresh_login=True)
-    else:
-        response = continue_after(
-            services, Flow(data, i, "th"), here=(request, db, new.row), l=True
-        )
-    # Last before COMMIT: appending takes the audit chain's lock, held to the end of the
-    # transaction, so the code's and the session's inserts happen before it (issue 22).
-    audit.record(
-        db,
-        "oidc.login.succeeded",
-        actor=str(account.id),
-        subject=str(account.id),
-        agency_id=account.agency_id,
-        client_id=data.get("cid"),
-        session_id=new.row.sid,
-        ip=ip,
-        user_agent=ua,
-        details={"acr": new.row.acr, "amr": ["pwd"], "method": "password"},
-    )
     pg.set_cookie(
         response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
     )

@@ -13,12 +13,11 @@ from fastapi.responses import JSONResponse, Response
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
-from idp.credentials import mfa
+from idp.credentials import mfa, sign_in
 from idp.credentials import service as creds
 from idp.credentials import webauthn_keys as wa
 from idp.deps import DbDep, ServicesDep, client_ip, pages
 from idp.sessions import service as sessions
-from idp.sessions.logout import end_session
 from idp.signing import BadSignature, Signer
 from idp.web.flow import Flow, continue_after, load_flow, parse
 from idp.web.passkey_offer import LATER_COOKIE, LATER_DAYS
@@ -110,28 +109,17 @@ def passkey_verify(request: Request, db: DbDep, services: ServicesDep, body: Bod
     if account.status != "active":
         # The key is real but the account may not sign in (suspended or deleted).
         return _refused(request, db, account, account.status, flow)
-    ip, ua = client_ip(request), request.headers.get("user-agent")
     pg = pages(request)
-    # A new session at every sign-in (no fixation), as after a password.
-    old = sessions.find(db, settings, request.cookies.get(pg.session_cookie))
-    if old is not None:
-        end_session(
-            db, services.keys, issuer=settings.issuer, row=old, reason="reauthenticated", ip=ip
-        )
-    new = sessions.create(
-        db, settings, account, acr=settings.acr_level2, amr=PASSKEY_AMR, ip=ip, user_agent=ua
-    )
-    audit.record(
+    new = sign_in.with_passkey_account(
         db,
-        "oidc.login.succeeded",
-        actor=str(account.id),
-        subject=str(account.id),
-        agency_id=account.agency_id,
-        client_id=flow.data.get("cid"),
-        session_id=new.row.sid,
-        ip=ip,
-        user_agent=ua,
-        details={"acr": new.row.acr, "amr": PASSKEY_AMR, "method": "passkey"},
+        services.keys,
+        settings,
+        account,
+        PASSKEY_AMR,
+        where=sign_in.Where(
+            client_ip(request), request.headers.get("user-agent"), flow.data.get("cid")
+        ),
+        old=sessions.find(db, settings, request.cookies.get(pg.session_cookie)),
     )
     redirect = continue_after(services, flow, l=True)
     response = JSONResponse({"redirect": redirect.headers["location"]})

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 
 from idp.accounts.models import Account
 from idp.agencies import service as agencies
-from idp.credentials import mfa, recovery
+from idp.credentials import mfa, recovery, sign_in
 from idp.credentials import service as creds
 from idp.credentials.login import unlock_account
 from idp.credentials.policy import WeakPassword
@@ -195,8 +195,7 @@ def _password_page(request, db, services, proof: str, account: Account, i: str, 
 
 def _floor(services, started: float) -> None:
     # Every failed proof takes as long as a failed sign-in (no timing oracle).
-    floor = services.settings.login_failure_floor_ms / 1000
-    time.sleep(max(0.0, floor - (time.monotonic() - started)))
+    sign_in.failure_floor(services.settings, started)
 
 
 @router.post("/recover/code")

@@ -192,7 +192,7 @@ def measure(url: str, runs: int, console: bool = True) -> dict:
                 runs,
             )
             # A page in the middle of the list (as after ~2,400 pages of paging).
-            from idp.admin.paging import encode_cursor
+            from idp.paging import encode_cursor
 
             middle = encode_cursor("email", "user120000@m00.go.th", uuid.UUID(int=0))
             rows["list, a page in the middle by cursor"] = _time(

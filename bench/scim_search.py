@@ -76,9 +76,9 @@ def load() -> str:
 def _ctx(db, services, kind: str):
     from sqlalchemy import select
 
-    from idp.admin.authz import Caller
-    from idp.admin.context import Ctx
     from idp.agencies.models import Agency
+    from idp.authz.caller import Caller
+    from idp.authz.context import Ctx
 
     ministry = db.scalar(select(Agency).where(Agency.code == "m06"))
     if kind == "operator":

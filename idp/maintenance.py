@@ -31,9 +31,11 @@ from sqlalchemy import and_, delete, exists, not_, or_, select, text
 from sqlalchemy.orm import Session
 
 from idp import metrics
-from idp.admin.models import AccountToken, IdempotencyRecord, ImportJob
+from idp.accounts.importing.models import ImportJob
+from idp.accounts.models import AccountToken
 from idp.credentials.models import ThrottleEntry
 from idp.db import utcnow
+from idp.idempotency.models import IdempotencyRecord
 from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
 from idp.tokens.models import AuthCode, Grant, RefreshToken, ReplayEntry, RevokedToken
 

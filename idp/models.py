@@ -1,14 +1,15 @@
 """Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from idp.accounts import indexes as _search_indexes  # noqa: F401 (issue 21 indexes)
-from idp.accounts.models import Account, RoleGrant
-from idp.admin.models import AccountExternalId, AccountToken, IdempotencyRecord
+from idp.accounts.importing.models import ImportJob
+from idp.accounts.models import Account, AccountExternalId, AccountToken, RoleGrant
 from idp.agencies.models import Agency
 from idp.audit.models import AuditEvent
 from idp.clients.models import Client
 from idp.credentials.models import MfaCredential, ThrottleEntry
 from idp.db import Base
 from idp.directory.models import OutboxEntry
+from idp.idempotency.models import IdempotencyRecord
 from idp.keys.models import SigningKey
 from idp.resources.models import ApiResource, ApiScope
 from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
@@ -25,6 +26,7 @@ __all__ = [
     "Consent",
     "Grant",
     "IdempotencyRecord",
+    "ImportJob",
     "LogoutDelivery",
     "MfaCredential",
     "ThrottleEntry",

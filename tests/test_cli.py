@@ -297,10 +297,17 @@ def test_usage_errors_with_json_are_one_json_object(env, args, field, message):
 def test_exit_codes_are_the_clis_not_the_domains():
     """Domain errors carry no exit code; the CLI decides it per kind, the most specific
     kind first (an error outside the caller's scope looks missing: 3, like any other)."""
-    from idp.admin.errors import InsufficientScope, OutsideScope, ProtectedAccount
     from idp.auditing.errors import AuditChainBroken
     from idp.cli.common import exit_code_for
-    from idp.errors import DomainError, DuplicateEmail, InvalidCitizenId, UnknownAgency
+    from idp.errors import (
+        DomainError,
+        DuplicateEmail,
+        InsufficientScope,
+        InvalidCitizenId,
+        OutsideScope,
+        ProtectedAccount,
+        UnknownAgency,
+    )
     from idp.resources.service import InvalidTarget
 
     assert not hasattr(DomainError("x"), "exit_code")

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from idp import json_depth, migrate
-from idp.admin.import_rows import RowError, read_rows
+from idp.accounts.importing.rows import RowError, read_rows
 from idp.main import create_app
 from tests.conftest import make_settings
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Index
 
-from idp.accounts.models import Account
-from idp.admin.models import AccountExternalId
+from idp.accounts.models import Account, AccountExternalId
 
 PG_ONLY = {"postgresql_only": True}
 

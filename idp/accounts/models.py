@@ -1,4 +1,5 @@
-"""Accounts (one per civil servant mailbox) and role grants."""
+"""Accounts (one per civil servant mailbox), role grants, mail addresses, one-time link
+tokens and SCIM external ids."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from idp.db import Base, JSONType, UTCDateTime, new_uuid, utcnow
 
 ACCOUNT_STATUSES = ("active", "suspended", "deleted")
 ROLES = ("operator", "agency_admin", "auditor")
+TOKEN_PURPOSES = ("activate", "reset")
 
 
 class Account(Base):
@@ -138,3 +140,34 @@ class MailAddress(Base):
         ForeignKey("account.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(8))
+
+
+class AccountToken(Base):
+    """A one-time link token (activation of a new account, password reset by link).
+
+    Only the SHA-256 of the token is kept; the token itself is shown once to the admin.
+    """
+
+    __tablename__ = "account_token"
+    __table_args__ = (CheckConstraint("purpose IN ('activate', 'reset')", name="purpose"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccountExternalId(Base):
+    """SCIM ``externalId``: the HR system's own identifier for an account (RFC 7643 §3.1)."""
+
+    __tablename__ = "account_external_id"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
+    external_id: Mapped[str] = mapped_column(String(255), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -12,12 +12,12 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import ACCOUNT_STATUSES, Account
-from idp.admin.authz import agency_code_in_scope
-from idp.admin.context import Ctx
-from idp.admin.paging import Page, paginate
+from idp.authz.caller import agency_code_in_scope
+from idp.authz.context import Ctx
 from idp.credentials.models import MfaCredential
 from idp.db import utcnow
 from idp.errors import InvalidInput
+from idp.paging import Page, paginate
 
 SORT_FIELDS = {
     "email": Account.email,

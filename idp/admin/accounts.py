@@ -16,27 +16,24 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.accounts import addresses
+from idp.accounts import addresses, links
 from idp.accounts import citizen_id as cid
 from idp.accounts import service as accounts
-from idp.accounts.models import Account, RoleGrant
-from idp.admin import links
+from idp.accounts.models import Account, AccountToken, RoleGrant
 from idp.admin.account_search import (  # noqa: F401  (the service's public names)
     SORT_FIELDS,
     AccountFilter,
     list_accounts,
     second_factor_ids,
 )
-from idp.admin.authz import agency_code_in_scope
-from idp.admin.context import Ctx, check_version
-from idp.admin.errors import InvalidFields, OutsideScope
-from idp.admin.models import AccountToken
 from idp.audit import service as audit
+from idp.authz.caller import agency_code_in_scope
+from idp.authz.context import Ctx, check_version
 from idp.credentials import mfa
 from idp.credentials.login import unlock_account
 from idp.credentials.service import set_password
 from idp.db import utcnow
-from idp.errors import InvalidInput, NotFound
+from idp.errors import InvalidFields, InvalidInput, NotFound, OutsideScope
 from idp.sessions import logout
 from idp.sessions import service as sessions
 from idp.sessions.models import SsoSession

@@ -12,15 +12,14 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, RoleGrant
-from idp.admin.authz import agency_in_scope
-from idp.admin.context import Ctx, apply_changes, check_version
-from idp.admin.errors import AgencyNotEmpty
-from idp.admin.paging import Page, paginate
 from idp.agencies import service as agencies
 from idp.agencies.models import Agency
 from idp.audit import service as audit
+from idp.authz.caller import agency_in_scope
+from idp.authz.context import Ctx, apply_changes, check_version
 from idp.clients.models import Client
-from idp.errors import InvalidInput
+from idp.errors import AgencyNotEmpty, InvalidInput
+from idp.paging import Page, paginate
 
 SORT_FIELDS = {"code": Agency.code, "path": Agency.path, "updated_at": Agency.updated_at}
 

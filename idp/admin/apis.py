@@ -9,12 +9,11 @@ import uuid
 
 from sqlalchemy import select
 
-from idp.admin.authz import agency_code_in_scope
-from idp.admin.context import Ctx, check_version
-from idp.admin.errors import OutsideScope
-from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
-from idp.errors import InvalidInput, NotFound
+from idp.authz.caller import agency_code_in_scope
+from idp.authz.context import Ctx, check_version
+from idp.errors import InvalidInput, NotFound, OutsideScope
+from idp.paging import Page, paginate
 from idp.resources import service as resources
 from idp.resources.models import ApiResource
 

@@ -8,16 +8,23 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from idp.admin.authz import ADMIN_SCOPES, agency_code_in_scope
-from idp.admin.context import Ctx, check_version
-from idp.admin.errors import OutsideScope, ScopeNotHeld
-from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
 from idp.audit import service as audit
+from idp.authz.caller import agency_code_in_scope
+from idp.authz.context import Ctx, check_version
+from idp.authz.scope import ADMIN_SCOPES
 from idp.clients import service as clients
 from idp.clients.models import Client
 from idp.clients.service import ClientChanges
-from idp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from idp.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OutsideScope,
+    PermissionDenied,
+    ScopeNotHeld,
+)
+from idp.paging import Page, paginate
 
 SORT_FIELDS = {"client_id": Client.client_id, "created_at": Client.created_at}
 # Scopes an agency may give its own apps; anything else (citizen_id, resource servers,

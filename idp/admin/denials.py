@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from idp import errors
-from idp.admin.authz import Caller
-from idp.admin.errors import OutsideScope, ProtectedAccount
 from idp.audit import service as audit
+from idp.authz.caller import Caller
+from idp.errors import OutsideScope, ProtectedAccount
 
 DENIALS = (errors.PermissionDenied, ProtectedAccount, OutsideScope)
 

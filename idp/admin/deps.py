@@ -15,19 +15,37 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from idp import errors
-from idp.admin import denials, idempotency
-from idp.admin.authz import Caller, caller_for_account, caller_for_client
-from idp.admin.context import Ctx, parse_if_match
+from idp.admin import denials
 from idp.admin.errors import (
     IdempotencyInProgress,
     InsufficientAssurance,
     PreconditionRequired,
     Unauthenticated,
 )
-from idp.admin.paging import DEFAULT_LIMIT, MAX_LIMIT
+from idp.authz.caller import Caller, caller_for_account, caller_for_client
+from idp.authz.context import ANY, Ctx
 from idp.deps import COMMIT_ON_ERROR, DbDep, ServicesDep
+from idp.idempotency import service as idempotency
+from idp.paging import DEFAULT_LIMIT, MAX_LIMIT
 from idp.sessions import service as sessions
 from idp.tokens import service as tokens
+
+
+def parse_if_match(value: str | None) -> frozenset[str] | str | None:
+    """RFC 9110 §13.1.1. Weak tags are accepted as their strong form (our tags are strong,
+    so ``W/"3"`` from an intermediary that weakened it still names version 3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value == ANY:
+        return ANY
+    tags = set()
+    for part in value.split(","):
+        part = part.strip().removeprefix("W/")
+        if part:
+            tags.add(part)
+    return frozenset(tags)
+
 
 bearer = HTTPBearer(auto_error=False, description="A GovID access token (RFC 9068 JWT)")
 
@@ -158,7 +176,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 # Not constrained here: a cursor this API did not hand out is a 400 invalid-cursor
-# problem (idp.admin.paging), whatever is wrong with it.
+# problem (idp.paging), whatever is wrong with it.
 Cursor = Annotated[
     str | None, Query(description="From next_cursor; anything else is 400 invalid-cursor")
 ]

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from idp.admin.authz import agency_in_scope
-from idp.admin.context import Ctx
 from idp.audit import service as audit
+from idp.authz.caller import agency_in_scope
+from idp.authz.context import Ctx
 from idp.directory import agency_federation as fed
 from idp.directory.federation import authenticate
 from idp.directory.ldap import BindRejected, Unreachable, close, connect

@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from idp.accounts.models import Account
-from idp.admin.context import Ctx
-from idp.admin.errors import OutsideScope
+from idp.authz.context import Ctx
 from idp.directory import outbox
 from idp.directory.models import OutboxEntry
-from idp.errors import NotFound
+from idp.errors import NotFound, OutsideScope
 
 
 def _in_scope(ctx: Ctx, permission: str):

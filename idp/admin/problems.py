@@ -31,12 +31,12 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
         "Sign in with a second factor (level 2) to use the admin API",
     ),
     errors.PermissionDenied: (403, "forbidden", "Not allowed"),
-    admin_errors.ScopeNotHeld: (
+    errors.ScopeNotHeld: (
         403,
         "scope-not-held",
         "You cannot give or manage scopes you do not hold yourself",
     ),
-    admin_errors.ProtectedAccount: (
+    errors.ProtectedAccount: (
         403,
         "protected-account",
         "Your authority does not cover every role this account holds",
@@ -46,13 +46,13 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
     errors.Conflict: (409, "conflict", "Conflict"),
     errors.DuplicateEmail: (409, "duplicate-email", "Email address already in use"),
     errors.DuplicateAgencyCode: (409, "duplicate-agency-code", "Agency code already in use"),
-    admin_errors.AgencyNotEmpty: (409, "agency-not-empty", "The agency still has members"),
+    errors.AgencyNotEmpty: (409, "agency-not-empty", "The agency still has members"),
     admin_errors.IdempotencyInProgress: (
         409,
         "idempotency-in-progress",
         "A request with this Idempotency-Key is still being processed",
     ),
-    admin_errors.PreconditionFailed: (412, "precondition-failed", "The resource has changed"),
+    errors.PreconditionFailed: (412, "precondition-failed", "The resource has changed"),
     admin_errors.PreconditionRequired: (428, "precondition-required", "If-Match is required"),
     errors.InvalidInput: (422, "invalid-input", "Invalid input"),
     errors.InvalidCitizenId: (422, "invalid-input", "Invalid input"),
@@ -61,12 +61,12 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
         "address-outside-domains",
         "The address is not in the mail domains of the account's agency",
     ),
-    admin_errors.IdempotencyKeyReused: (
+    errors.IdempotencyKeyReused: (
         422,
         "idempotency-key-reused",
         "This Idempotency-Key was used with a different request",
     ),
-    admin_errors.InvalidCursor: (400, "invalid-cursor", "The cursor is not usable"),
+    errors.InvalidCursor: (400, "invalid-cursor", "The cursor is not usable"),
     errors.DomainError: (400, "bad-request", "Bad request"),
 }
 
@@ -109,14 +109,14 @@ def normalise(exc: errors.DomainError) -> errors.DomainError:
     """Errors that services report generically but the API names precisely."""
     # A stale version reported by a domain service is a failed precondition here.
     if isinstance(exc, errors.Conflict) and exc.field == "version":
-        return admin_errors.PreconditionFailed(exc.message)
+        return errors.PreconditionFailed(exc.message)
     # Any cursor a service could not use (also the audit log's own cursors).
     if (
         isinstance(exc, errors.InvalidInput)
         and exc.field == "cursor"
-        and not isinstance(exc, admin_errors.InvalidCursor)
+        and not isinstance(exc, errors.InvalidCursor)
     ):
-        return admin_errors.InvalidCursor(exc.message)
+        return errors.InvalidCursor(exc.message)
     return exc
 
 
@@ -133,7 +133,7 @@ def challenge(exc: errors.DomainError, realm: str) -> str | None:
     if isinstance(exc, admin_errors.Unauthenticated):
         # RFC 6750 §3: tell the client how to authenticate (no detail for bad tokens).
         return f'Bearer realm="{realm}", error="invalid_token"'
-    if isinstance(exc, admin_errors.InsufficientScope):
+    if isinstance(exc, errors.InsufficientScope):
         # RFC 6750 §3.1: the token lacks the scope; name the scopes that would do.
         return f'Bearer realm="{realm}", error="insufficient_scope", scope="{" ".join(exc.scopes)}"'
     return None
@@ -149,7 +149,7 @@ def from_domain(exc: errors.DomainError) -> JSONResponse:
     if www:
         headers = {"WWW-Authenticate": www}
     extra: dict[str, Any] = {"code": exc.code}
-    if isinstance(exc, admin_errors.ProtectedAccount):
+    if isinstance(exc, errors.ProtectedAccount):
         extra["reason"] = exc.reason
     if getattr(exc, "scopes", None):
         extra["scopes"] = list(exc.scopes)
@@ -197,7 +197,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StaleDataError)
     async def _stale(_request: Request, _exc: StaleDataError) -> JSONResponse:
-        return from_domain(admin_errors.PreconditionFailed("the resource was changed meanwhile"))
+        return from_domain(errors.PreconditionFailed("the resource was changed meanwhile"))
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:

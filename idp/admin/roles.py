@@ -12,14 +12,13 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.accounts.models import ROLES, RoleGrant
 from idp.admin import accounts as admin_accounts
-from idp.admin.authz import agency_in_scope
-from idp.admin.context import Ctx, check_tag
-from idp.admin.errors import OutsideScope
-from idp.admin.paging import Page, paginate
 from idp.agencies.models import Agency
 from idp.audit import service as audit
+from idp.authz.caller import agency_in_scope
+from idp.authz.context import Ctx, check_tag
 from idp.db import utcnow
-from idp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from idp.errors import Conflict, InvalidInput, NotFound, OutsideScope, PermissionDenied
+from idp.paging import Page, paginate
 
 SORT_FIELDS = {"created_at": RoleGrant.created_at}
 

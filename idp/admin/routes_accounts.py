@@ -11,8 +11,6 @@ from sqlalchemy.orm import object_session
 
 from idp.accounts.service import AccountChanges, NewAccount
 from idp.admin import accounts as svc
-from idp.admin.authz import protections
-from idp.admin.context import etag
 from idp.admin.deps import (
     CtxDep,
     Cursor,
@@ -38,6 +36,8 @@ from idp.admin.schemas import (
     SuspendIn,
     dump,
 )
+from idp.authz.caller import protections
+from idp.authz.context import etag
 from idp.db import utcnow
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])

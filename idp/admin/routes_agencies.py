@@ -10,7 +10,6 @@ from fastapi.responses import Response
 
 from idp.admin import agencies as svc
 from idp.admin import roles
-from idp.admin.context import etag
 from idp.admin.deps import CtxDep, Cursor, IdempotencyKey, IfMatch, Limit, idempotent, respond
 from idp.admin.schemas import (
     AgencyCreate,
@@ -24,6 +23,7 @@ from idp.admin.schemas import (
 )
 from idp.agencies.models import Agency
 from idp.agencies.service import NewAgency
+from idp.authz.context import etag
 
 router = APIRouter(tags=["agencies"])
 grants_router = APIRouter(prefix="/role-grants", tags=["role-grants"])

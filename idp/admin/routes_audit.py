@@ -12,16 +12,16 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from idp.admin.authz import Scope, agency_code_in_scope
-from idp.admin.context import Ctx
 from idp.admin.deps import CtxDep, Cursor, respond
-from idp.admin.errors import InvalidCursor
-from idp.admin.paging import check_cursor_text
 from idp.admin.schemas import In, Instant, Text
 from idp.agencies.models import Agency
 from idp.auditing import export as audit_export
 from idp.auditing import query, verification
-from idp.errors import InvalidInput
+from idp.authz.caller import agency_code_in_scope
+from idp.authz.context import Ctx
+from idp.authz.scope import Scope
+from idp.errors import InvalidCursor, InvalidInput
+from idp.paging import check_cursor_text
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"

@@ -9,9 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from idp.admin import clients as svc
 from idp.admin import problems
-from idp.admin.context import etag
 from idp.admin.deps import CtxDep, Cursor, IdempotencyKey, IfMatch, Limit, idempotent, respond
-from idp.admin.errors import ScopeNotHeld
 from idp.admin.schemas import Page, dump
 from idp.admin.schemas_clients import (
     ClientCreate,
@@ -21,8 +19,10 @@ from idp.admin.schemas_clients import (
     ClientSecret,
 )
 from idp.agencies.models import Agency
+from idp.authz.context import etag
 from idp.clients.models import Client
 from idp.clients.service import NewClient
+from idp.errors import ScopeNotHeld
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 ClientId = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9._~-]+$")]

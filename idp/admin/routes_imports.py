@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from idp.admin import import_jobs, importer
+from idp.accounts.importing import jobs as import_jobs
+from idp.accounts.importing import service as importer
+from idp.accounts.importing.rows import read_rows
 from idp.admin.deps import CtxDep, IdempotencyKey, idempotent, respond
-from idp.admin.import_rows import read_rows
 from idp.admin.schemas_clients import ImportJobOut, ImportReport
 from idp.credentials.hash_bounds import HashBounds
 from idp.errors import InvalidInput

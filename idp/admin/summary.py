@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from idp.accounts.models import ACCOUNT_STATUSES, Account
-from idp.admin.context import Ctx
 from idp.audit.models import AuditCheckpoint, AuditEvent
+from idp.authz.context import Ctx
 from idp.db import utcnow
 from idp.directory import outbox
 from idp.directory.models import OutboxEntry

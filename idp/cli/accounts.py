@@ -182,9 +182,9 @@ def accounts_import(
 ) -> None:
     """Import accounts (the MailGoThai migration). See docs/admin-api.md for columns
     and the accepted legacy password-hash formats."""
-    from idp.admin import importer
-    from idp.admin.authz import Scope
-    from idp.admin.import_rows import detect_format, read_rows
+    from idp.accounts.importing import service as importer
+    from idp.accounts.importing.rows import detect_format, read_rows
+    from idp.authz.scope import Scope
     from idp.credentials.hash_bounds import HashBounds
     from idp.db import transaction
 

@@ -38,8 +38,9 @@ EXIT_CONFIG = 78  # EX_CONFIG: a setting is wrong
 def _exit_codes() -> dict[type[DomainError], int]:
     """Exit code per kind of domain error (imported on the first error: the commands
     import the domain lazily, so that ``idp --help`` starts quickly)."""
-    from idp.admin.errors import InsufficientAssurance, ProtectedAccount, Unauthenticated
+    from idp.admin.errors import InsufficientAssurance, Unauthenticated
     from idp.auditing.errors import AuditChainBroken, ExportMismatch
+    from idp.errors import ProtectedAccount
     from idp.resources.service import InvalidTarget
 
     return {

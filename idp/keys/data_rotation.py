@@ -45,15 +45,16 @@ class Column:
 def columns() -> list[Column]:
     """Every column GovID encrypts with the data key (a new ``*_enc`` column must be
     added here: tests/keys/test_data_key_rotation.py checks the models)."""
+    from idp.accounts.importing.jobs import PURPOSE as IMPORT_JOB_PURPOSE
+    from idp.accounts.importing.models import ImportJob
     from idp.accounts.models import Account
     from idp.accounts.service import CITIZEN_ID_PURPOSE
-    from idp.admin.idempotency import PURPOSE as IDEMPOTENCY_PURPOSE
-    from idp.admin.import_jobs import PURPOSE as IMPORT_JOB_PURPOSE
-    from idp.admin.models import IdempotencyRecord, ImportJob
     from idp.credentials.mfa import TOTP_PURPOSE
     from idp.credentials.models import MfaCredential
     from idp.directory.agency_federation import PASSWORD_PURPOSE
     from idp.directory.models import AgencyFederation
+    from idp.idempotency.models import IdempotencyRecord
+    from idp.idempotency.service import PURPOSE as IDEMPOTENCY_PURPOSE
     from idp.keys.models import SigningKey
     from idp.keys.service import _PURPOSE as SIGNING_PURPOSE
 

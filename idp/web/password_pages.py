@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from idp.admin import links
+from idp.accounts import links
 from idp.audit import service as audit
 from idp.credentials.login import unlock_account
 from idp.credentials.policy import WeakPassword

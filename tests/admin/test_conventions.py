@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idp.admin.idempotency import fingerprint
+from idp.idempotency.service import fingerprint
 from tests import factories
 
 A = "/admin/v1"

@@ -12,12 +12,11 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from idp import migrate
-from idp.accounts.models import Account
-from idp.admin.authz import Scope
-from idp.admin.import_rows import RowError, hash_scheme, read_rows
-from idp.admin.importer import run_import
-from idp.admin.models import AccountToken
+from idp.accounts.importing.rows import RowError, hash_scheme, read_rows
+from idp.accounts.importing.service import run_import
+from idp.accounts.models import Account, AccountToken
 from idp.audit.models import AuditEvent
+from idp.authz.scope import Scope
 from idp.directory.models import OutboxEntry
 from idp.errors import InvalidInput
 from tests import factories

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from idp import migrate
+from idp.accounts.importing.rows import read_rows
+from idp.accounts.importing.service import run_import
 from idp.accounts.models import Account
-from idp.admin.authz import Scope
-from idp.admin.import_rows import read_rows
-from idp.admin.importer import run_import
+from idp.authz.scope import Scope
 from idp.credentials.hash_bounds import HashBounds
 from tests import factories
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY

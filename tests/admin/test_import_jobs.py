@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from idp import migrate
+from idp.accounts.importing.models import ImportJob
 from idp.accounts.models import Account
-from idp.admin.models import ImportJob
 from idp.clients import service as clients
 from idp.main import create_app
 from idp.services import Services

@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.accounts import addresses
 from idp.accounts import service as accounts
+from idp.accounts.importing.rows import read_rows
+from idp.accounts.importing.service import run_import
 from idp.accounts.models import Account, MailAddress
 from idp.admin.accounts import purge_deleted
-from idp.admin.authz import Scope
-from idp.admin.import_rows import read_rows
-from idp.admin.importer import run_import
+from idp.authz.scope import Scope
 from idp.errors import DuplicateEmail
 from tests import factories
 

@@ -14,8 +14,7 @@ import uuid
 import pytest
 from sqlalchemy import event, insert, text
 
-from idp.accounts.models import Account
-from idp.admin.models import AccountExternalId
+from idp.accounts.models import Account, AccountExternalId
 from idp.db import utcnow
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from idp.accounts import links
 from idp.accounts.models import Account
-from idp.admin import links
 from idp.agencies.models import Agency
 from idp.credentials.login import rules_for
 from idp.db import utcnow

@@ -18,8 +18,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from idp.accounts import links
 from idp.accounts.models import Account
-from idp.admin import links
 from tests.e2e.test_accessibility import AXE, violations
 from tests.e2e.test_people_pages_defects import new_person, sign_in_to_account, with_app
 from tests.protocol.conftest import PASSWORD

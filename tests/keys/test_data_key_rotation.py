@@ -15,17 +15,17 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from idp import migrate
+from idp.accounts.importing.jobs import PURPOSE as IMPORT_PURPOSE
+from idp.accounts.importing.models import ImportJob
 from idp.accounts.models import Account
 from idp.accounts.service import CITIZEN_ID_PURPOSE
-from idp.admin import idempotency
-from idp.admin.import_jobs import PURPOSE as IMPORT_PURPOSE
-from idp.admin.models import ImportJob
 from idp.audit.models import AuditEvent
 from idp.cli import app
 from idp.credentials import mfa
 from idp.crypto import DataCipher, DataKeyError, _derive
 from idp.directory import agency_federation as fed
 from idp.errors import Conflict
+from idp.idempotency import service as idempotency
 from idp.keys import data_rotation
 from idp.keys import service as keys
 from idp.services import Services

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from idp import maintenance, migrate
-from idp.admin.models import AccountToken, IdempotencyRecord
+from idp.accounts.models import AccountToken
 from idp.audit.models import AuditEvent
 from idp.credentials.models import ThrottleEntry
 from idp.db import utcnow
+from idp.idempotency.models import IdempotencyRecord
 from idp.services import Services
 from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
 from idp.tokens.models import AuthCode, Grant, RefreshToken, ReplayEntry, RevokedToken

@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
+from idp.accounts import links
 from idp.accounts.models import Account
-from idp.admin import links
 from tests.protocol.conftest import Browser, form_fields
 from tests.protocol.rp import authorize_url, rp_client
 

@@ -9,13 +9,12 @@ from fastapi.responses import JSONResponse, Response
 
 from idp import json_depth
 from idp.admin import problems
-from idp.admin.context import Ctx, parse_if_match
-from idp.admin.deps import CtxDep
-from idp.admin.errors import InsufficientScope
+from idp.admin.deps import CtxDep, parse_if_match
 from idp.admin.scim import static
 from idp.admin.scim import users as svc
 from idp.admin.scim.parse import ScimInvalid
-from idp.errors import NotFound
+from idp.authz.context import Ctx
+from idp.errors import InsufficientScope, NotFound
 
 SCIM_JSON = "application/scim+json"
 MAX_BODY = 1024 * 1024

@@ -15,14 +15,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from idp.accounts import service as accounts
-from idp.accounts.models import ROLES, Account, RoleGrant
+from idp.accounts.models import ROLES, Account, AccountExternalId, RoleGrant
 from idp.admin import accounts as admin_accounts
-from idp.admin.context import Ctx, check_version
-from idp.admin.models import AccountExternalId
 from idp.admin.scim import filter as scim_filter
 from idp.admin.scim import parse
 from idp.admin.scim.parse import ENTERPRISE, GOVID, USER, ScimInvalid
 from idp.agencies.models import Agency
+from idp.authz.context import Ctx, check_version
 from idp.errors import NotFound
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"

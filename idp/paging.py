@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
-from idp.admin.errors import InvalidCursor
-from idp.errors import InvalidInput
+from idp.errors import InvalidCursor, InvalidInput
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50

@@ -1,4 +1,5 @@
-"""What an admin operation runs with: the transaction, the caller and the object graph."""
+"""What an admin operation runs with: the transaction, the caller and the object graph;
+and the entity-tag checks of its writes (If-Match)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from idp.admin.authz import Caller, Scope
-from idp.admin.errors import PreconditionFailed
+from idp.authz.caller import Caller
+from idp.authz.scope import Scope
+from idp.errors import PreconditionFailed
 from idp.services import Services
 
 ANY = "*"
@@ -50,22 +52,6 @@ def check_tag(current: str, expected: frozenset[str] | str | None) -> None:
 
 def check_version(current: int, expected: frozenset[str] | str | None) -> None:
     check_tag(etag(current), expected)
-
-
-def parse_if_match(value: str | None) -> frozenset[str] | str | None:
-    """RFC 9110 §13.1.1. Weak tags are accepted as their strong form (our tags are strong,
-    so ``W/"3"`` from an intermediary that weakened it still names version 3)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value == ANY:
-        return ANY
-    tags = set()
-    for part in value.split(","):
-        part = part.strip().removeprefix("W/")
-        if part:
-            tags.add(part)
-    return frozenset(tags)
 
 
 def apply_changes(ctx: Ctx, obj, new: dict, event_type: str, *, public=(), **audit_fields):

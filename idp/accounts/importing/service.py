@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 from idp.accounts import addresses
 from idp.accounts import citizen_id as cid
 from idp.accounts import service as accounts
+from idp.accounts.importing import writer as import_writer
+from idp.accounts.importing.rows import RowError, clean
 from idp.accounts.models import Account
 from idp.accounts.service import CITIZEN_ID_PURPOSE
-from idp.admin import import_writer
-from idp.admin.authz import Scope
-from idp.admin.import_rows import RowError, clean
 from idp.agencies.models import Agency
 from idp.audit import service as audit
+from idp.authz.scope import Scope
 from idp.credentials.hash_bounds import HashBounds
 from idp.crypto import DataCipher, random_token
 from idp.errors import InvalidCitizenId, InvalidInput

@@ -9,10 +9,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from idp.accounts.addresses import wanted_rows
-from idp.accounts.models import Account, MailAddress
+from idp.accounts.links import link_rows
+from idp.accounts.models import Account, AccountToken, MailAddress
 from idp.accounts.service import CITIZEN_ID_PURPOSE
-from idp.admin.links import link_rows
-from idp.admin.models import AccountToken
 from idp.crypto import DataCipher
 from idp.db import utcnow
 from idp.directory.models import OutboxEntry

@@ -22,12 +22,12 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from idp.admin import importer
-from idp.admin.authz import Scope
-from idp.admin.context import Ctx
-from idp.admin.import_rows import read_rows
-from idp.admin.models import ImportJob
+from idp.accounts.importing import service as importer
+from idp.accounts.importing.models import ImportJob
+from idp.accounts.importing.rows import read_rows
 from idp.agencies.models import Agency
+from idp.authz.context import Ctx
+from idp.authz.scope import Scope
 from idp.credentials.hash_bounds import HashBounds
 from idp.db import transaction, utcnow
 from idp.errors import NotFound

@@ -12,8 +12,7 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from idp.accounts.models import Account
-from idp.admin.models import TOKEN_PURPOSES, AccountToken
+from idp.accounts.models import TOKEN_PURPOSES, Account, AccountToken
 from idp.audit import service as audit
 from idp.crypto import random_token, sha256_hex
 from idp.db import utcnow

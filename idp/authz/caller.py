@@ -1,13 +1,13 @@
-"""Who is calling the admin API and what they may do (DESIGN §6). No web framework here.
+"""Who is calling the admin API or SCIM and what they may do (DESIGN §6). No web
+framework here.
 
 A caller is either a person (an access token issued at level 2 to an app, carrying their
 account) or a machine (a client_credentials token of a client bound to one agency). Its
 authority is worked out afresh on every request from the role grants in the database, so
 a revoked grant or a suspended account takes effect on the next request.
 
-Authority is a ``Scope``: ``None`` roots means everything (operators); otherwise the
-caller may act on the subtrees of ``roots``. Services filter every query with it, and an
-object outside the scope is reported exactly like a missing one.
+Authority is a ``Scope`` (``idp.authz.scope``) per permission; acting on an account also
+needs authority over every role the account holds (``Caller.protection``, decision 0013).
 """
 
 from __future__ import annotations
@@ -15,114 +15,26 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, RoleGrant
-from idp.admin.errors import InsufficientScope, OutsideScope, ProtectedAccount
 from idp.agencies.models import Agency
+from idp.authz.scope import (
+    PERSON_SCOPE_PERMISSIONS,
+    ROLE_PERMISSIONS,
+    SCOPE_PERMISSIONS,
+    Scope,
+)
 from idp.clients.models import Client
 from idp.db import utcnow
-from idp.errors import NotFound, PermissionDenied
-
-# What each role may do. Operators may do everything everywhere.
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "operator": frozenset(
-        {
-            "agencies:read",
-            "agencies:write",
-            "accounts:read",
-            "accounts:write",
-            "roles:read",
-            "roles:write",
-            "clients:read",
-            "clients:write",
-            "audit:read",
-        }
-    ),
-    "agency_admin": frozenset(
-        {
-            "agencies:read",
-            "accounts:read",
-            "accounts:write",
-            "roles:read",
-            "roles:write",
-            "clients:read",
-            "clients:write",
-            "audit:read",
-        }
-    ),
-    "auditor": frozenset(
-        {"agencies:read", "accounts:read", "roles:read", "clients:read", "audit:read"}
-    ),
-}
-
-# What each machine scope allows, over the subtree of the client's agency.
-SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin:accounts": frozenset({"agencies:read", "accounts:read", "accounts:write", "roles:read"}),
-    "admin:clients": frozenset({"agencies:read", "clients:read", "clients:write"}),
-    "admin:audit": frozenset({"agencies:read", "audit:read"}),
-    "scim": frozenset({"agencies:read", "accounts:read", "accounts:write", "roles:read"}),
-}
-ADMIN_SCOPES = tuple(SCOPE_PERMISSIONS)
-
-# A person's token must also carry a scope for the area (OAuth delegation: an app that
-# holds an admin's token for something else cannot administer with it). Within the area,
-# the person's roles decide what they may do.
-PERSON_SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin:accounts": frozenset(
-        {
-            "agencies:read",
-            "agencies:write",
-            "accounts:read",
-            "accounts:write",
-            "roles:read",
-            "roles:write",
-        }
-    ),
-    "admin:clients": frozenset({"agencies:read", "clients:read", "clients:write"}),
-    "admin:audit": frozenset({"agencies:read", "audit:read"}),
-    "scim": frozenset({"agencies:read", "accounts:read", "accounts:write", "roles:read"}),
-}
-
-
-@dataclass(frozen=True)
-class Scope:
-    """``roots is None``: everything. Otherwise the union of the roots' subtrees."""
-
-    roots: tuple[Agency, ...] | None
-
-    @property
-    def is_global(self) -> bool:
-        return self.roots is None
-
-    def covers(self, agency: Agency) -> bool:
-        if self.roots is None:
-            return True
-        return any(agency.path.startswith(r.path) for r in self.roots)
-
-    def agency_ids_stmt(self):
-        """SELECT of agency ids in scope (for ``Model.agency_id.in_(...)``)."""
-        stmt = select(Agency.id)
-        if self.roots is None:
-            return stmt
-        if not self.roots:
-            return stmt.where(false())
-        return stmt.where(
-            or_(*[Agency.path.startswith(r.path, autoescape=True) for r in self.roots])
-        )
-
-    def apply(self, stmt, column):
-        """``stmt`` limited to rows whose ``column`` (an agency id) is in the scope."""
-        if self.roots is None:
-            return stmt
-        return stmt.where(column.in_(self.agency_ids_stmt()))
-
-    def narrowest_root(self) -> Agency | None:
-        """The single root, for APIs that take one scope agency (None: global)."""
-        if self.roots is None:
-            return None
-        return self.roots[0]
+from idp.errors import (
+    InsufficientScope,
+    NotFound,
+    OutsideScope,
+    PermissionDenied,
+    ProtectedAccount,
+)
 
 
 @dataclass

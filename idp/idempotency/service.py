@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from idp.admin.errors import IdempotencyKeyReused
-from idp.admin.models import IdempotencyRecord
 from idp.crypto import DataCipher
 from idp.db import utcnow
-from idp.errors import InvalidInput
+from idp.errors import IdempotencyKeyReused, InvalidInput
+from idp.idempotency.models import IdempotencyRecord
 
 PURPOSE = "admin.idempotency"
 TTL = dt.timedelta(hours=24)

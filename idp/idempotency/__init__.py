@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` records: the same POST retried gives the same answer, once."""

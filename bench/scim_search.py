@@ -7,7 +7,7 @@ with the search indexes (migration 0011_search_indexes) and, for comparison, wit
 Without --url: bench/gen_import.py and bench/import_bench.py --keep make the database
 (2,500 agencies, 240,000 accounts); it is dropped at the end unless --keep. The database is
 upgraded to head and ANALYZEd. Each filter goes through the real service code
-(idp.admin.scim.users.list_users and idp.admin.accounts.list_accounts: the COUNT, the
+(idp.admin.scim.users.list_users and idp.accounts.manage.list_accounts: the COUNT, the
 page and the SCIM resources), as an operator (every account) and as an HR system scoped
 to one ministry (9,600 accounts), --runs times after one warm-up. "Without indexes" drops
 the trigram and (created_at, id) indexes inside a transaction that is rolled back, so the
@@ -105,8 +105,8 @@ def _time(fn, runs: int) -> dict:
 def measure(services, runs: int, drop: bool) -> dict:
     from sqlalchemy import func, select, text
 
+    from idp.accounts import search as admin_accounts
     from idp.accounts.models import Account
-    from idp.admin import accounts as admin_accounts
     from idp.admin.scim import users
 
     out: dict = {}

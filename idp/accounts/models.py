@@ -82,7 +82,7 @@ class Account(Base):
         return f"<Account {self.email} {self.status}>"
 
 
-# The console's account search (issue 20, idp.admin.accounts): prefix matches on the
+# The console's account search (issue 20, idp.accounts.manage): prefix matches on the
 # names and the email, the citizen ID's last four, the locked filter. On PostgreSQL
 # text_pattern_ops lets LIKE 'x%' use them whatever the database's collation.
 SEARCH_COLUMNS = ("given_name_th", "family_name_th", "given_name_en", "family_name_en")
@@ -94,7 +94,7 @@ for _name in (*SEARCH_COLUMNS, "email"):
     )
 Index("ix_account_citizen_id_last4", Account.citizen_id_last4)
 Index("ix_account_locked_until", Account.locked_until)
-# The dashboard's counts for a subtree (idp.admin.summary, migration 0013): accounts by
+# The dashboard's counts for a subtree (idp.accounts.summary, migration 0013): accounts by
 # status, and the ids the outbox backlog is joined on, from the index alone.
 Index("ix_account_agency_status", Account.agency_id, Account.status, Account.id)
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import object_session
 
+from idp.accounts import manage as svc
+from idp.accounts import search
 from idp.accounts.service import AccountChanges, NewAccount
-from idp.admin import accounts as svc
 from idp.admin.deps import (
     CtxDep,
     Cursor,
@@ -47,7 +48,7 @@ Filter = Annotated[str | None, Query(max_length=320, pattern=r"^[^\x00-\x1f\x7f]
 def account_body(a, protected: str | None = None, second_factor: bool | None = None) -> dict:
     if second_factor is None:  # one account: ask; a page passes what it read at once
         session = object_session(a)
-        second_factor = bool(session and svc.second_factor_ids(session, [a.id]))
+        second_factor = bool(session and search.second_factor_ids(session, [a.id]))
     return dump(
         AccountOut,
         {
@@ -91,9 +92,9 @@ def list_accounts(
     cursor: Cursor = None,
     limit: Limit = 50,
 ):
-    page = svc.list_accounts(
+    page = search.list_accounts(
         ctx,
-        svc.AccountFilter(
+        search.AccountFilter(
             status, agency, email_prefix, updated_since, q, has_second_factor, locked
         ),
         sort=sort,
@@ -101,7 +102,7 @@ def list_accounts(
         limit=limit,
     )
     protected = protections(ctx.caller, ctx.db, page.items)
-    mfa = svc.second_factor_ids(ctx.db, [a.id for a in page.items])
+    mfa = search.second_factor_ids(ctx.db, [a.id for a in page.items])
     items = [account_body(a, protected.get(a.id), a.id in mfa) for a in page.items]
     return respond(200, {"items": items, "next_cursor": page.next_cursor})
 

@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from idp.admin import agencies as svc
-from idp.admin import roles
+from idp.accounts import manage_roles as roles
 from idp.admin.deps import CtxDep, Cursor, IdempotencyKey, IfMatch, Limit, idempotent, respond
 from idp.admin.schemas import (
     AgencyCreate,
@@ -21,6 +20,7 @@ from idp.admin.schemas import (
     RoleGrantOut,
     dump,
 )
+from idp.agencies import manage as svc
 from idp.agencies.models import Agency
 from idp.agencies.service import NewAgency
 from idp.authz.context import etag

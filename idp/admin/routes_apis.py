@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from idp.admin import apis as svc
 from idp.admin.deps import (
     CtxDep,
     Cursor,
@@ -22,6 +21,7 @@ from idp.admin.schemas import Page, dump
 from idp.admin.schemas_apis import ApiCreate, ApiOut, ApiPatch, ApiSecret, ApiWithSecret
 from idp.agencies.models import Agency
 from idp.authz.context import etag
+from idp.resources import manage as svc
 from idp.resources import service as resources
 from idp.resources.models import ApiResource
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from idp.admin import clients as svc
 from idp.admin import problems
 from idp.admin.deps import CtxDep, Cursor, IdempotencyKey, IfMatch, Limit, idempotent, respond
 from idp.admin.schemas import Page, dump
@@ -20,6 +19,7 @@ from idp.admin.schemas_clients import (
 )
 from idp.agencies.models import Agency
 from idp.authz.context import etag
+from idp.clients import manage as svc
 from idp.clients.models import Client
 from idp.clients.service import NewClient
 from idp.errors import ScopeNotHeld

@@ -1,5 +1,5 @@
 """``/admin/v1/agencies/{id}/federation``: an agency's LDAP federation settings and a
-connection test (``idp.admin.federation``)."""
+connection test (``idp.directory.manage_federation``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from idp.admin import federation as svc
 from idp.admin.deps import CtxDep, IdempotencyKey, idempotent, respond
+from idp.directory import manage_federation as svc
 from idp.directory.agency_federation import FederationInput
 
 router = APIRouter(prefix="/agencies/{agency_id}/federation", tags=["agencies"])

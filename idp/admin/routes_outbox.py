@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from idp.admin import outbox as svc
 from idp.admin.deps import CtxDep, respond
+from idp.directory import manage_outbox as svc
 
 router = APIRouter(prefix="/outbox", tags=["directory"])
 

@@ -7,7 +7,7 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from idp.admin import summary as svc
+from idp.accounts import summary as svc
 from idp.admin.deps import CtxDep, respond
 from idp.admin.schemas import dump
 

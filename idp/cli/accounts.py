@@ -278,7 +278,7 @@ def accounts_purge(
     as_json: JsonOpt = False,
 ) -> None:
     """Erase the personal data of soft-deleted accounts (run daily from cron)."""
-    from idp.admin.accounts import purge_deleted
+    from idp.accounts.purge import purge_deleted
     from idp.db import transaction
 
     with open_services() as services, transaction(services.sessions) as session:

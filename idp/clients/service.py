@@ -1,7 +1,7 @@
 """Client registration and its changes: the rules every registration obeys, in one place
 for the CLI and the admin API (issue 5, issue 16). Secrets are shown once and stored as
 SHA-256. Who may do what (agency subtree, operator-only scopes, scopes held) is decided
-by the caller (``idp.admin.clients``); what a registration may *be* is decided here."""
+by the caller (``idp.clients.manage``); what a registration may *be* is decided here."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 # (discovery's id_token_signing_alg_values_supported lists the same).
 ID_TOKEN_ALGS = ("RS256", "ES256")
 # The scopes GovID knows (discovery's scopes_supported). Which of them a caller may give
-# is the caller's rule (idp.admin.clients: citizen_id for operators only).
+# is the caller's rule (idp.clients.manage: citizen_id for operators only).
 KNOWN_SCOPES = frozenset(
     {"openid", "profile", "email", "govid", "citizen_id", "offline_access"}
     | {"admin:accounts", "admin:clients", "admin:audit", "scim"}

@@ -4,7 +4,7 @@ An agency registers an API (identifier URI, names, its own scopes, who may use i
 introspect). Apps hold API scopes in their scope list; a token request naming the API
 with ``resource`` gets a token whose ``aud`` is the API and whose scope is only the API's.
 Who may give an app an API's scopes: docs/decisions/0011-api-resources.md. No web
-framework here; ``idp.admin.apis`` adds the caller's authority, ``idp.cli.apis``
+framework here; ``idp.resources.manage`` adds the caller's authority, ``idp.cli.apis``
 is the CLI.
 """
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from idp.admin.accounts import purge_deleted
+from idp.accounts.purge import purge_deleted
 from idp.audit.models import AuditEvent
 from idp.db import utcnow
 from idp.sessions import service as sessions

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from idp.admin import federation as fedapi
 from idp.audit.models import AuditEvent
+from idp.directory import manage_federation as fedapi
 from idp.outbound import OutboundPolicy
 from tests.ldap.conftest import (  # noqa: F401 (fixtures)
     AGENCY_PEOPLE,

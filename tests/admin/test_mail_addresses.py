@@ -16,7 +16,7 @@ from idp.accounts import service as accounts
 from idp.accounts.importing.rows import read_rows
 from idp.accounts.importing.service import run_import
 from idp.accounts.models import Account, MailAddress
-from idp.admin.accounts import purge_deleted
+from idp.accounts.purge import purge_deleted
 from idp.authz.scope import Scope
 from idp.errors import DuplicateEmail
 from tests import factories

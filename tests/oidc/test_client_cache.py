@@ -17,10 +17,10 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp import migrate
-from idp.admin import clients as admin_clients
 from idp.agencies import service as agencies
 from idp.authz.caller import caller_for_client
 from idp.authz.context import Ctx
+from idp.clients import manage as admin_clients
 from idp.clients import service as clients
 from idp.clients.cache import ClientCache
 from idp.clients.models import Client

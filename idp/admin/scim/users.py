@@ -1,7 +1,7 @@
 """SCIM Users and Groups over GovID accounts and role grants (RFC 7643/7644).
 
 Same scoping, guards and audit as the admin API (the work is done by
-``idp.admin.accounts``). The enterprise extension's ``department`` is the agency code;
+``idp.accounts.manage``). The enterprise extension's ``department`` is the agency code;
 changing it is refused (an account moves agency only through its own operation).
 Groups are an agency's holders of one role, read-only here (roles are granted through
 ``/admin/v1/role-grants``). No web framework here.
@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from idp.accounts import manage as admin_accounts
 from idp.accounts import service as accounts
 from idp.accounts.models import ROLES, Account, AccountExternalId, RoleGrant
-from idp.admin import accounts as admin_accounts
 from idp.admin.scim import filter as scim_filter
 from idp.admin.scim import parse
 from idp.admin.scim.parse import ENTERPRISE, GOVID, USER, ScimInvalid

@@ -10,8 +10,8 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from idp.accounts import manage as admin_accounts
 from idp.accounts.models import ROLES, RoleGrant
-from idp.admin import accounts as admin_accounts
 from idp.agencies.models import Agency
 from idp.audit import service as audit
 from idp.authz.caller import agency_in_scope

@@ -2,7 +2,8 @@
 
 Builds on ``idp.accounts.service`` (create, update, suspend, resume, soft_delete, which
 write the directory outbox and the audit events) and adds the scoping, the operator
-guard, the end of sessions on suspension/deletion/reset, links, and the PII purge.
+guard, the end of sessions on suspension/deletion/reset, and links. Listing and search:
+``idp.accounts.search``; the PII purge: ``idp.accounts.purge``.
 """
 
 from __future__ import annotations
@@ -13,19 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.accounts import addresses, links
 from idp.accounts import citizen_id as cid
+from idp.accounts import links
 from idp.accounts import service as accounts
-from idp.accounts.models import Account, AccountToken, RoleGrant
-from idp.admin.account_search import (  # noqa: F401  (the service's public names)
-    SORT_FIELDS,
-    AccountFilter,
-    list_accounts,
-    second_factor_ids,
-)
+from idp.accounts.models import Account, RoleGrant
 from idp.audit import service as audit
 from idp.authz.caller import agency_code_in_scope
 from idp.authz.context import Ctx, check_version
@@ -38,7 +32,6 @@ from idp.sessions import logout
 from idp.sessions import service as sessions
 from idp.sessions.models import SsoSession
 
-PURGED_DOMAIN = "purged.invalid"
 MIN_PASSWORD = 15
 
 
@@ -298,45 +291,3 @@ def end_sessions(ctx: Ctx, account_id, sid: str | None = None) -> int:
         details={"sessions": ended, "sid": sid},
     )
     return ended
-
-
-# --------------------------------------------------------------------------------- purge
-
-
-def purge_deleted(db: Session, *, older_than: dt.timedelta, actor: str = "cli") -> int:
-    """Erase the personal data of accounts soft-deleted more than ``older_than`` ago.
-
-    The row stays (the audit trail names its id); email becomes ``<id>@purged.invalid``,
-    names, citizen ID, password, aliases (held till now), tokens and role grants go."""
-    cutoff = utcnow() - older_than
-    rows = list(
-        db.scalars(
-            select(Account).where(
-                Account.status == "deleted",
-                Account.deleted_at <= cutoff,
-                ~Account.email.endswith("@" + PURGED_DOMAIN),
-            )
-        )
-    )
-    for account in rows:
-        deleted_at = account.deleted_at
-        account.email = f"{account.id.hex}@{PURGED_DOMAIN}"
-        for name in ("given_name_th", "family_name_th", "given_name_en", "family_name_en"):
-            setattr(account, name, "")
-        account.citizen_id_enc = account.citizen_id_hmac = account.citizen_id_last4 = None
-        account.password_hash = None
-        account.aliases = []
-        db.execute(sql_delete(RoleGrant).where(RoleGrant.account_id == account.id))
-        db.execute(sql_delete(AccountToken).where(AccountToken.account_id == account.id))
-        remove_second_factors(db, account)
-        db.flush()
-        addresses.sync(db, account)  # its addresses and aliases are free again
-        audit.record(
-            db,
-            "admin.account.purged",
-            actor=actor,
-            agency_id=account.agency_id,
-            subject=str(account.id),
-            details={"deleted_at": deleted_at.isoformat() if deleted_at else None},
-        )
-    return len(rows)

@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 from idp.admin.scim.filter import Compare, FilterError, Logical, Not, parse, render
 
 ATTRS = st.sampled_from(["username", "emails", "emails.value", "externalid", "meta.lastmodified"])
-VALUES = st.one_of(st.text(max_size=20), st.booleans(), st.none(), st.integers(-1000, 1000))
+VALUES = st.one_of(
+    st.text(st.characters(blacklist_characters="\x00"), max_size=20),
+    st.booleans(),
+    st.none(),
+    st.integers(-1000, 1000),
+)
 compare = st.builds(
     Compare, ATTRS, st.sampled_from(["eq", "ne", "co", "sw", "ew", "gt", "le"]), VALUES
 ) | st.builds(Compare, ATTRS, st.just("pr"))

@@ -75,18 +75,18 @@ def get_caller(
     if valid.account is not None:
         # People administer only after a second factor (DESIGN §6: level 2).
         if claims.get("acr") != settings.acr_level2:
-            exc = InsufficientAssurance("the admin API needs a level-2 (second factor) sign-in")
-            exc.acr_values = settings.acr_level2
-            raise exc
+            raise InsufficientAssurance(
+                "the admin API needs a level-2 (second factor) sign-in",
+                acr_values=settings.acr_level2,
+            )
         # The level-2 session the token came from must still be live at level 2: a
         # refresh token must not keep admin power past the level-2 idle limit.
         sid = claims.get("sid") or (valid.grant.sid if valid.grant is not None else None)
         if not sessions.level2_in_use(db, settings, sid):
-            exc = InsufficientAssurance(
-                "your level-2 sign-in has ended or lapsed; sign in again with your second factor"
+            raise InsufficientAssurance(
+                "your level-2 sign-in has ended or lapsed; sign in again with your second factor",
+                acr_values=settings.acr_level2,
             )
-            exc.acr_values = settings.acr_level2
-            raise exc
         return caller_for_account(db, valid.account, client, scopes)
     if "client_credentials" not in (client.grant_types or []):
         raise Unauthenticated("the access token's client is not a machine client")

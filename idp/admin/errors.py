@@ -16,10 +16,14 @@ class Unauthenticated(DomainError):
 
 
 class InsufficientAssurance(DomainError):
-    """A person's token was not issued at the level-2 assurance the admin API needs."""
+    """A person's token was not issued at the level-2 assurance the admin API needs;
+    ``acr_values`` is the level to ask for (the configured name, IDP_ACR_LEVEL2)."""
 
     code = "insufficient_assurance"
-    acr_values = "urn:govid:acr:2"
+
+    def __init__(self, message: str, *, acr_values: str) -> None:
+        super().__init__(message)
+        self.acr_values = acr_values
 
 
 class PreconditionRequired(DomainError):

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from idp.admin.schemas import AgencyRef, Code, In, Name, Text, Uri
+from idp.clients.models import AUTH_METHODS
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+AuthMethod = Literal[AUTH_METHODS]  # type: ignore[valid-type]  # the one list: clients.models
 GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
 IdTokenAlg = Literal["RS256", "ES256"]
 # A token lifetime in seconds; the server's maximum (IDP_ACCESS_TOKEN_TTL,

@@ -10,15 +10,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base, JSONType, UTCDateTime, new_uuid, utcnow
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+# How a client authenticates at the token, revocation and introspection endpoints (RFC 7591
+# §2 token_endpoint_auth_method): the one list. Discovery, the Authlib grants and
+# endpoints, the admin API's schema and this table's check all follow it.
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+CONFIDENTIAL_METHODS = (*SECRET_METHODS, "private_key_jwt")  # clients that hold a credential
+AUTH_METHODS = (*CONFIDENTIAL_METHODS, "none")  # none: a public client, with PKCE
 
 
 class Client(Base):
     __tablename__ = "client"
     __table_args__ = (
         CheckConstraint(
-            "token_endpoint_auth_method IN "
-            "('client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none')",
+            "token_endpoint_auth_method IN (" + ", ".join(f"'{m}'" for m in AUTH_METHODS) + ")",
             name="auth_method",
         ),
         CheckConstraint("status IN ('active', 'disabled')", name="status"),

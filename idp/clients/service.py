@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from idp.agencies import service as agencies
 from idp.audit import service as audit
-from idp.clients.models import AUTH_METHODS, Client
+from idp.clients.models import AUTH_METHODS, SECRET_METHODS, Client
 from idp.config import Settings
 from idp.crypto import constant_time_equal, random_token, sha256_hex
 from idp.errors import Conflict, InvalidInput, LifetimeAboveMaximum, NotFound
@@ -35,7 +35,6 @@ KNOWN_SCOPES = frozenset(
     | {"admin:accounts", "admin:clients", "admin:audit", "scim"}
 )
 MIN_TOKEN_TTL = 60  # seconds; shorter tokens only make apps hammer /token
-SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from idp.clients import models as clients
 from idp.config import Settings
 from idp.oidc.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+AUTH_METHODS = list(clients.AUTH_METHODS)
 
 
 def metadata(settings: Settings) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         # RFC 8414 §2: MUST be present when private_key_jwt is listed for the endpoint.
         "revocation_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
-        "introspection_endpoint_auth_methods_supported": AUTH_METHODS[:3],
+        "introspection_endpoint_auth_methods_supported": list(clients.CONFIDENTIAL_METHODS),
         "introspection_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,

@@ -13,6 +13,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSession
 from idp.accounts.models import Account
 from idp.agencies import service as agencies
 from idp.audit import service as audit
+from idp.clients.models import AUTH_METHODS, CONFIDENTIAL_METHODS
 from idp.keys.service import InvalidToken
 from idp.oidc.models import AccessTokenRef, ClientAdapter, RefreshTokenAdapter
 from idp.resources import service as api_resources
@@ -64,7 +65,7 @@ class _AdvisoryHint:
 
 
 class RevocationEndpoint(_AdvisoryHint, _Revocation):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+    CLIENT_AUTH_METHODS = list(AUTH_METHODS)
 
     @property
     def ctx(self) -> OidcContext:
@@ -83,7 +84,7 @@ class RevocationEndpoint(_AdvisoryHint, _Revocation):
 
 
 class IntrospectionEndpoint(_AdvisoryHint, _Introspection):
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    CLIENT_AUTH_METHODS = list(CONFIDENTIAL_METHODS)  # RFC 7662 §2.1: a protected resource
 
     @property
     def ctx(self) -> OidcContext:

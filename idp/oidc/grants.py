@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from idp.accounts.models import Account
 from idp.audit import service as audit
 from idp.audit.batch import PgAsyncBatcher
+from idp.clients.models import AUTH_METHODS, CONFIDENTIAL_METHODS
 from idp.crypto import random_token, sha256_hex
 from idp.db import insert_values, utcnow
 from idp.oidc import claims as oidc_claims
@@ -43,8 +44,8 @@ from idp.tokens.models import AuthCode, ReplayEntry
 if TYPE_CHECKING:
     from idp.oidc.context import OidcContext
 
-ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+ALL_AUTH_METHODS = list(AUTH_METHODS)
+CONFIDENTIAL_AUTH_METHODS = list(CONFIDENTIAL_METHODS)  # client_credentials: no public client
 
 
 class InvalidTargetError(OAuth2Error):

@@ -6,7 +6,7 @@ Issue 5 asks for S2 >= 3,000 tokens and S3 >= 40 sign-ins per second of one core
 of each request's CPU is fixed by the work the issue itself requires, whatever code
 surrounds it. This script measures those parts on CPU 0 of this machine, one at a time:
 
-* argon2id verification with the production parameters (idp/config.py defaults), in
+* argon2id verification with the production parameters (idp/config/__init__.py defaults), in
   GovID's reusable work area (idp/credentials/argon2_memory.py);
 * one RSA-2048 signature (an ID token: RS256, OIDC Core's default) and one P-256 one
   (an access token: ES256, GovID's default), with ``cryptography``;

@@ -26,10 +26,10 @@ sys.path.insert(0, str(REPO))
 from idp import migrate  # noqa: E402
 from idp.accounts import service as accounts  # noqa: E402
 from idp.agencies import service as agencies  # noqa: E402
+from idp.config.ldap import DirectorySettings  # noqa: E402
 from idp.db import transaction  # noqa: E402
 from idp.directory import outbox, worker  # noqa: E402
 from idp.directory.mail import LdapMailDirectory  # noqa: E402
-from idp.directory.settings import DirectorySettings  # noqa: E402
 from idp.services import Services  # noqa: E402
 from tests.conftest import PG_ADMIN_DSN, PgServer, make_settings  # noqa: E402
 from tests.ldap.slapd import Slapd  # noqa: E402

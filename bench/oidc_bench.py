@@ -13,7 +13,7 @@ S1/S2 against node-oidc-provider in the same run, printed as one table with rati
   the CLI (`idp agencies create`, `idp accounts create --password-stdin`,
   `idp clients create --json`), and drops it at the end;
 * runs `idp serve` with ONE uvicorn worker pinned to CPU 0 (`taskset -c 0`) with the
-  production argon2id parameters (the defaults of idp/config.py: m=19 MiB, t=2, p=1);
+  production argon2id parameters (the defaults of idp/config/__init__.py: m=19 MiB, t=2, p=1);
 * drives it from CPU 1: `wrk` (one thread) for S1/S2, an asyncio/httpx client for S3
   (a fresh cookie jar per login, five requests per login);
 * S1 and S3 run against the default configuration; S2 runs twice, with
@@ -1245,7 +1245,7 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
             pg=db.pg_version,
             argon2=f"argon2id m={default('argon2_memory_kib')} KiB "
             f"t={default('argon2_time_cost')} p={default('argon2_parallelism')} "
-            "(idp/config.py defaults; IDP_* variables are not passed to the server)",
+            "(idp/config/__init__.py defaults; IDP_* variables are not passed to the server)",
             stored_hash=db.password_hash_prefix(seeded.emails[0]),
         )
         mc, ms, scope = (
@@ -1254,7 +1254,7 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
             seeded.machine_scope,
         )
 
-        # The product as configured by default (idp/config.py) for S1 and S3.
+        # The product as configured by default (idp/config/__init__.py) for S1 and S3.
         server, base = start_govid(db.url)
         with running(server, f"{base}/readyz"):
             log(f"GovID on {base} (pid {server.pid}, CPU {SERVER_CPU})")

@@ -103,8 +103,6 @@ def test_fastapi_telemetry_is_off_unless_asked_for(monkeypatch):
 
 
 def test_secrets_from_files(monkeypatch, tmp_path):
-    from idp.directory.settings import DirectorySettings
-
     (tmp_path / "secret").write_text(GOOD_SECRET + "\n")
     (tmp_path / "data").write_text(GOOD_DATA_KEY)
     (tmp_path / "db").write_text("postgresql://govid:p%40ss@db/govid\n")
@@ -121,7 +119,7 @@ def test_secrets_from_files(monkeypatch, tmp_path):
     assert s.secret_key == GOOD_SECRET  # the trailing newline is not part of it
     assert s.data_key == GOOD_DATA_KEY
     assert s.database_url == "postgresql://govid:p%40ss@db/govid"
-    assert DirectorySettings().bind_password.get_secret_value() == "ldap-pass"
+    assert s.ldap.bind_password.get_secret_value() == "ldap-pass"  # IDP_LDAP_BIND_PASSWORD
 
 
 def test_secret_file_and_variable_together_is_an_error(monkeypatch, tmp_path):

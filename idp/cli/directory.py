@@ -19,6 +19,7 @@ from idp.cli.common import (
     CliError,
     JsonOpt,
     emit,
+    load_settings,
     open_services,
     settings_message,
     table,
@@ -47,7 +48,7 @@ def handles_errors(fn: Callable[..., None]) -> Callable[..., None]:
         except DirectoryError as exc:
             code = EXIT_UNAVAILABLE if exc.transient else EXIT_FAILURE
             raise CliError("directory_unavailable", exc.message, code) from None
-        except ValidationError as exc:
+        except ValidationError as exc:  # IDP_LDAP_* (settings.ldap)
             raise CliError(
                 "invalid_settings", settings_message(exc, "IDP_LDAP_"), EXIT_CONFIG
             ) from None
@@ -56,9 +57,7 @@ def handles_errors(fn: Callable[..., None]) -> Callable[..., None]:
 
 
 def ldap_settings() -> Any:
-    from idp.directory.settings import DirectorySettings
-
-    s = DirectorySettings()
+    s = load_settings().ldap
     if not s.enabled:
         raise CliError(
             "invalid_settings",

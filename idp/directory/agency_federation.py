@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from idp.agencies import service as agencies
 from idp.agencies.models import Agency
 from idp.audit import service as audit
+from idp.config.ldap import plain_remote_allowed
 from idp.crypto import DataCipher
 from idp.directory.federation import (
     DEFAULT_SEARCH_FILTER,
@@ -27,7 +28,6 @@ from idp.directory.federation import (
     authenticate,
 )
 from idp.directory.models import AgencyFederation
-from idp.directory.settings import plain_remote_allowed
 from idp.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:

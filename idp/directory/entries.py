@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ldap3.utils.dn import escape_rdn
 
-from idp.directory.settings import DirectorySettings
+from idp.config.ldap import DirectorySettings
 
 if TYPE_CHECKING:
     from idp.accounts.models import Account

@@ -29,7 +29,7 @@ from ldap3.core.exceptions import (
     LDAPStartTLSError,
 )
 
-from idp.directory.settings import check_ldap_urls, is_loopback_url
+from idp.config.ldap import check_ldap_urls, is_loopback_url
 
 log = logging.getLogger("idp.directory")
 

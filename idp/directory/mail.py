@@ -21,10 +21,10 @@ from ldap3.core.exceptions import (
 )
 from ldap3.utils.conv import escape_filter_chars
 
+from idp.config.ldap import DirectorySettings
 from idp.directory import entries as E
 from idp.directory.entries import Desired, Entry
 from idp.directory.ldap import DirectoryError, Transport, close, connect, result_error
-from idp.directory.settings import DirectorySettings
 
 _CONNECTION_ERRORS = (LDAPCommunicationError, LDAPResponseTimeoutError, LDAPMaximumRetriesError)
 NO_SUCH_OBJECT = 32

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Account
 from idp.agencies import service as agencies
 from idp.audit import service as audit
+from idp.config.ldap import DirectorySettings
 from idp.directory import entries as E
 from idp.directory.ldap import DirectoryError
 from idp.directory.mail import MailDirectory
-from idp.directory.settings import DirectorySettings
 
 KINDS = ("missing", "unexpected", "different", "orphan", "duplicate")
 

@@ -32,12 +32,12 @@ from sqlalchemy.orm import Session, aliased
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
+from idp.config.ldap import DirectorySettings
 from idp.db import utcnow
 from idp.directory.entries import desired_state
 from idp.directory.ldap import DirectoryError
 from idp.directory.mail import LdapMailDirectory, MailDirectory
 from idp.directory.models import OutboxEntry
-from idp.directory.settings import DirectorySettings
 
 log = logging.getLogger("idp.directory.worker")
 
@@ -261,7 +261,7 @@ def run(
     Safe to run in several processes at once (see the module docstring). Never raises for
     directory or database outages: it backs off (exponentially, capped) and tries again.
     """
-    s = settings or DirectorySettings()
+    s = settings or services.settings.ldap
     total = BatchResult()
     if directory is None and not s.enabled:
         log.warning("IDP_LDAP_URLS is not set: directory worker not started")

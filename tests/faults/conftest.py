@@ -48,7 +48,7 @@ def fleet() -> Iterator[Fleet]:
 
 
 # Short limits so a frozen service shows within a test's time; the defaults are in
-# idp/config.py and docs/operations.md.
+# idp/config/__init__.py and docs/operations.md.
 FAST_LIMITS = {
     "IDP_DB_CONNECT_TIMEOUT_SECONDS": "2",
     "IDP_DB_STATEMENT_TIMEOUT_MS": "3000",

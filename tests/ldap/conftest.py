@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.config.ldap import DirectorySettings
 from idp.directory.mail import LdapMailDirectory
 from idp.directory.models import OutboxEntry
-from idp.directory.settings import DirectorySettings
 from tests import factories
 from tests.conftest import service_missing
 from tests.ldap.slapd import Slapd, slapd_binary

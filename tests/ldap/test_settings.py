@@ -5,16 +5,33 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from idp.directory.settings import DirectorySettings
+from idp.config import Settings
+from idp.config.ldap import DirectorySettings
 
 
 def test_urls_from_env_as_list_or_json(monkeypatch):
+    """IDP_LDAP_* are read by the one settings class, as its ``ldap`` group."""
     monkeypatch.setenv("IDP_LDAP_URLS", "ldaps://a.go.th:636, ldaps://b.go.th")
-    assert DirectorySettings().urls == ["ldaps://a.go.th:636", "ldaps://b.go.th"]
+    assert Settings().ldap.urls == ["ldaps://a.go.th:636", "ldaps://b.go.th"]
     monkeypatch.setenv("IDP_LDAP_URLS", '["ldap://c.go.th"]')
-    assert DirectorySettings().urls == ["ldap://c.go.th"]  # StartTLS by default
+    monkeypatch.setenv("IDP_LDAP_PARK_AFTER", "7")
+    assert Settings().ldap.urls == ["ldap://c.go.th"]  # StartTLS by default
+    assert Settings().ldap.park_after == 7
     monkeypatch.delenv("IDP_LDAP_URLS")
-    assert not DirectorySettings().enabled
+    assert not Settings().ldap.enabled
+
+
+def test_a_bad_directory_setting_stops_the_directory_only(monkeypatch):
+    """Checked when the directory is used: a wrong IDP_LDAP_* value does not keep the
+    server (sign-in) from starting, and is never shown back (a bind password)."""
+    monkeypatch.setenv("IDP_LDAP_URLS", "http://ldap.go.th")
+    monkeypatch.setenv("IDP_LDAP_BIND_PASSWORD", "very-secret-bind-password")
+    settings = Settings()
+    assert "very-secret-bind-password" not in repr(settings)
+    with pytest.raises(ValidationError) as caught:
+        settings.ldap  # noqa: B018
+    assert caught.value.errors()[0]["loc"] == ("urls",)
+    assert "very-secret-bind-password" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
-"""Mail-directory (LDAP provisioning) settings: pydantic-settings, prefix ``IDP_LDAP_``.
-
-Kept apart from ``idp.config.Settings`` so the directory can be configured (and tested)
-on its own. Built by whoever starts the worker or the CLI, never at import time.
+"""The mail directory's settings (LDAP provisioning, DESIGN §8): ``Settings.ldap``, read
+from ``IDP_LDAP_<NAME>`` (``IDP_LDAP_URLS`` is ``settings.ldap.urls``) by the one settings
+class in ``idp.config``. A group of its own so the directory code takes only what it
+uses, and tests build one with ``DirectorySettings(urls=..., ...)``.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     TypeAdapter,
@@ -20,7 +22,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def is_loopback_url(url: str) -> bool:
@@ -64,26 +65,20 @@ def check_ldap_urls(urls: list[str]) -> list[str]:
     return out
 
 
-class DirectorySettings(BaseSettings):
+ENV_PREFIX = "IDP_LDAP_"
+SECRETS = ("bind_password",)  # also from IDP_LDAP_BIND_PASSWORD_FILE (idp.config.SecretFiles)
+
+
+class DirectorySettings(BaseModel):
     """Where and how accounts are written to the mail directory (DESIGN §8)."""
 
-    model_config = SettingsConfigDict(env_prefix="IDP_LDAP_", env_file=None, extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     # Servers, tried in order (failover). Empty: provisioning is switched off.
     # Env: IDP_LDAP_URLS='["ldaps://ldap1:636","ldaps://ldap2:636"]' or "ldaps://a,ldaps://b".
-    urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list)
     bind_dn: str = ""
     bind_password: SecretStr = SecretStr("")
-
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
-    ):
-        # IDP_LDAP_BIND_PASSWORD_FILE (compose/systemd secrets; idp.config.SecretFiles).
-        from idp.config import SecretFiles
-
-        files = SecretFiles(settings_cls, "IDP_LDAP_", ("bind_password",))
-        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     # Transport: ldaps:// URLs use TLS from the start; otherwise StartTLS (RFC 4513 §3).
     start_tls: bool = True
@@ -102,9 +97,7 @@ class DirectorySettings(BaseSettings):
     disable_mode: Literal["attribute", "move"] = "attribute"
 
     # Attribute mapping. An empty name leaves that attribute out.
-    object_classes: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["inetOrgPerson", "govidMailAccount"]
-    )
+    object_classes: list[str] = Field(default_factory=lambda: ["inetOrgPerson", "govidMailAccount"])
     agency_attribute: str = "ou"
     quota_attribute: str = "govidMailQuota"
     attachment_limit_attribute: str = "govidAttachmentLimit"

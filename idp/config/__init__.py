@@ -1,4 +1,6 @@
-"""Settings: one pydantic-settings class, prefix ``IDP_``.
+"""Settings: one pydantic-settings class, prefix ``IDP_``. The mail directory's settings
+are a group of it, ``settings.ldap`` (``IDP_LDAP_*``, ``idp/config/ldap.py``), checked
+when the directory is used.
 
 Nothing here is read at import time by other modules; ``create_app(settings)`` and the CLI
 build a ``Settings`` and pass it down (DESIGN §2 rule 3).
@@ -19,6 +21,9 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from idp.config import ldap
+from idp.config.ldap import DirectorySettings
 
 # Built-in development secrets. They make `make run` work out of the box and are refused
 # whenever IDP_ENV is not "dev" (see _refuse_dev_secrets).
@@ -46,20 +51,42 @@ class SecretFiles(PydanticBaseSettingsSource):
         return None, field_name, False  # everything happens in __call__
 
     def __call__(self) -> dict[str, Any]:
+        return read_secret_files(self.prefix, self.fields)
+
+
+def read_secret_files(prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
+    env = {k.upper(): v for k, v in os.environ.items()}
+    values: dict[str, Any] = {}
+    for name in names:
+        var = f"{prefix}{name}".upper()
+        path = env.get(f"{var}_FILE")
+        if not path:
+            continue
+        if var in env:
+            raise ValueError(f"{var} and {var}_FILE are both set; set one of them")
+        try:
+            values[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+        except OSError as exc:
+            raise ValueError(f"{var}_FILE: cannot read {path} ({exc.strerror})") from None
+    return values
+
+
+class LdapGroup(PydanticBaseSettingsSource):
+    """``IDP_LDAP_<NAME>`` (and ``IDP_LDAP_BIND_PASSWORD_FILE``) as read, for
+    ``Settings.ldap``: the variable names the directory has always read."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
         env = {k.upper(): v for k, v in os.environ.items()}
-        values: dict[str, Any] = {}
-        for name in self.fields:
-            var = f"{self.prefix}{name}".upper()
-            path = env.get(f"{var}_FILE")
-            if not path:
-                continue
-            if var in env:
-                raise ValueError(f"{var} and {var}_FILE are both set; set one of them")
-            try:
-                values[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n")
-            except OSError as exc:
-                raise ValueError(f"{var}_FILE: cannot read {path} ({exc.strerror})") from None
-        return values
+        values: dict[str, Any] = {
+            name: env[var]
+            for name in DirectorySettings.model_fields
+            if (var := f"{ldap.ENV_PREFIX}{name}".upper()) in env
+        }
+        values.update(read_secret_files(ldap.ENV_PREFIX, ldap.SECRETS))
+        return {"ldap_env": values} if values else {}
 
 
 # The settings that may come from a file (IDP_<NAME>_FILE); see SecretFiles.
@@ -251,6 +278,11 @@ class Settings(BaseSettings):
     # The Retry-After of a 503 during an outage.
     outage_retry_after_seconds: int = Field(5, ge=1, le=3600)
 
+    # The mail directory (LDAP provisioning): IDP_LDAP_<NAME> as read (LdapGroup), checked
+    # when the directory is used (``ldap`` below), so that a wrong value stops the
+    # directory's worker and commands, never sign-in. Not in repr: a bind password.
+    ldap_env: dict[str, str] = Field(default_factory=dict, repr=False)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -261,7 +293,8 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         files = SecretFiles(settings_cls, "IDP_", SECRET_SETTINGS)
-        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
+        group = LdapGroup(settings_cls)
+        return init_settings, env_settings, files, group, dotenv_settings, file_secret_settings
 
     @field_validator("audit_retention_days")
     @classmethod
@@ -347,6 +380,12 @@ class Settings(BaseSettings):
         if self.env == "prod" and not self.issuer.startswith("https://"):
             raise InsecureSettingsError("IDP_ISSUER must use https when IDP_ENV=prod")
         return self
+
+    @cached_property
+    def ldap(self) -> DirectorySettings:
+        """The mail directory's settings (``IDP_LDAP_*``, idp/config/ldap.py); raises
+        pydantic's ``ValidationError`` when one is wrong."""
+        return DirectorySettings.model_validate(self.ldap_env)
 
     @cached_property
     def data_key_bytes(self) -> bytes:

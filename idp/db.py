@@ -81,7 +81,7 @@ _INSERTS: dict[type, object] = {}
 def insert_values(session: Session, model: type[Base], values: dict) -> None:
     """One row by a Core INSERT compiled once per model (column defaults fill what
     ``values`` leaves out), for rows nothing in the request reads back: cheaper than
-    the unit of work's flush (issue 5, S3; docs/decisions/0009)."""
+    the unit of work's flush (decision 0009)."""
     stmt = _INSERTS.get(model)
     if stmt is None:
         stmt = _INSERTS[model] = insert(model.__table__)
@@ -94,7 +94,7 @@ def insert_row(session: Session, model: type[Base], values: dict, **related: obj
     every column, and ``related`` sets loaded many-to-one relationships (no history, so
     no UPDATE follows). Later changes to the object flush as usual.
 
-    For rows written on every sign-in (issue 5, S3): the unit of work's flush of a new
+    For rows written on every sign-in: the unit of work's flush of a new
     object cost more than the statement itself (docs/decisions/0009)."""
     missing = set(model.__table__.columns.keys()) - set(values)
     if missing:

@@ -36,7 +36,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     is sent: an RP that redeems a code the instant it arrives must find it committed.
     An async dependency: making a Session does no I/O, so only the commit (or rollback)
     goes to the thread pool, and none at all when the request never used the database —
-    a sync generator dependency cost two thread-pool hops per request (issue 5, S3).
+    a sync generator dependency cost two thread-pool hops per request (decision 0009).
     """
     services: Services = request.app.state.services
     session = services.sessions()

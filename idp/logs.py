@@ -33,7 +33,7 @@ _VALID_CLIENT = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 # A request id only has to be unique (it is logged and returned, never a secret): a
 # random per-process prefix and a counter, not 16 bytes from the kernel per request
-# (os.urandom was ~5 % of a userinfo request's event-loop time, issue 22).
+# (os.urandom was ~5 % of a userinfo request's event-loop time; decision 0014).
 _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count()
 

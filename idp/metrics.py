@@ -128,7 +128,7 @@ _CHILDREN: dict[tuple, object] = {}
 
 def child(metric, *labels: str):
     """``metric.labels(*labels)``, remembered: ``labels`` validates, locks and builds a
-    key on every call, ~2 % of a machine token (issue 22). Children are never removed
+    key on every call, ~2 % of a machine token (decision 0014). Children are never removed
     from these metrics, so a remembered one stays the one exported. Bounded: label
     values that vary without limit (none should) are looked up each time."""
     key = (metric, labels)

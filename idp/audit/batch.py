@@ -1,4 +1,4 @@
-"""Group commit for audit events that are the only write of their request (issue 5, S2).
+"""Group commit for audit events that are the only write of their request (decision 0008).
 
 A ``client_credentials`` token changes nothing in the database: its audit event *is*
 the transaction that issues it. Appending each in a transaction of its own takes the

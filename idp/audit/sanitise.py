@@ -84,7 +84,7 @@ def _flat(details: dict) -> dict | None:
     key is a ``str`` and every value a ``str``, ``int``, ``bool``, ``None`` or a list or
     tuple of ``str`` (exact types: subclasses such as enums go the long way), and its
     JSON cannot exceed the size limit; None otherwise. Nearly every event (a token, a
-    sign-in) is such a dict: the round trip was ~5 % of a machine token (issue 22)."""
+    sign-in) is such a dict: the round trip was ~5 % of a machine token (decision 0014)."""
     out = {}
     size = 2
     for k, v in details.items():

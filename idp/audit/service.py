@@ -212,7 +212,7 @@ def append(db: Executor, batch: list[NewEvent]) -> list[NewEvent]:
     """Chain ``batch`` (from ``new_event``) onto the head in the transaction of ``db`` (a
     Session, or the group-commit writer's Connection), under one lock and one head read.
     A Core INSERT, not the unit of work: the rows are final as hashed, and the ORM's flush
-    bookkeeping cost more than the statement (issue 5). The objects stay outside any
+    bookkeeping cost more than the statement (decision 0008). The objects stay outside any
     session, with every column set."""
     link(batch, *lock_and_head(db))
     db.execute(INSERT_EVENTS, [row_values(ev) for ev in batch])

@@ -1,4 +1,4 @@
-"""A short-lived, per-process cache of client registrations (issue 5, S2).
+"""A short-lived, per-process cache of client registrations (decision 0008).
 
 Every call to ``/token``, ``/revoke``, ``/introspect`` and ``/authorize`` authenticates or
 looks up a client; reading the row each time was 12–17 % of a machine token's CPU.

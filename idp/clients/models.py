@@ -40,7 +40,7 @@ class Client(Base):
         String(32), default="client_secret_basic"
     )
     # SHA-256 hex of a >=256-bit random secret; compared in constant time. A slow
-    # password hash is not needed for high-entropy secrets (issue 5).
+    # password hash is not needed for high-entropy secrets (decision 0008).
     secret_hash: Mapped[str | None] = mapped_column(String(64))
     jwks: Mapped[dict | None] = mapped_column(JSONType)  # for private_key_jwt
     redirect_uris: Mapped[list[str]] = mapped_column(JSONType, default=list)

@@ -1,5 +1,5 @@
 """Client registration and its changes: the rules every registration obeys, in one place
-for the CLI and the admin API (issue 5, issue 16). Secrets are shown once and stored as
+for the CLI and the admin API. Secrets are shown once and stored as
 SHA-256. Who may do what (agency subtree, operator-only scopes, scopes held) is decided
 by the caller (``idp.clients.manage``); what a registration may *be* is decided here."""
 

@@ -232,7 +232,7 @@ class Settings(BaseSettings):
     access_log: bool = False
     # FastAPI's OpenTelemetry traces/metrics/logs. Off unless an operator wires up a
     # provider: even unconfigured, FastAPI asks the OpenTelemetry API for its providers on
-    # every request, which cost ~10 % of a machine token's CPU (issue 5).
+    # every request, ~10 % of a machine token's CPU (decision 0008).
     telemetry: bool = False
     # OpenTelemetry traces over OTLP/HTTP (idp/tracing.py, docs/operations.md "Traces"):
     # the collector's base URL (e.g. http://otel-collector:4318; empty: no traces), the

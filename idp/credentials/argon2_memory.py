@@ -1,4 +1,4 @@
-"""Reusable, bounded working memory for argon2id (issue 5, S3; and a memory bound).
+"""Reusable, bounded working memory for argon2id (speed, decision 0009; and a memory bound).
 
 argon2id is memory-hard on purpose: each verification fills ``m`` KiB (19 MiB by
 default) in a data-dependent order (RFC 9106 §3.4). Two things follow for a server:

@@ -7,7 +7,7 @@ successful sign-in re-hashes them to argon2id (``needs_update``).
 The argon2id computation itself (RFC 9106) runs in one of two well-kept libraries, both
 writing and reading the same PHC string (``$argon2id$v=19$m=…,t=…,p=…$salt$hash``, tested
 both ways): argon2-cffi (the Argon2 authors' code; passlib's own backend) or libsodium
-(PyNaCl). It is most of a sign-in's CPU (issue 5, S3), and which is faster depends on
+(PyNaCl). It is most of a sign-in's CPU (decision 0009), and which is faster depends on
 the host (``bench/argon2_backends.py``):
 - libsodium picks a vectorised block function at run time, but maps fresh memory for
   every hash (m = 19 MiB: ~4,900 page faults). Where page faults are cheap it was the

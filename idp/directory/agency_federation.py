@@ -161,7 +161,7 @@ def effective(session: Session, agency: Agency) -> AgencyFederation | None:
     """The nearest row on the way up from ``agency`` (itself first); disabled counts as
     "not federated" and stops the walk, so a sub-agency can opt out.
 
-    One statement whatever the depth (every sign-in asks, issue 22): the materialised
+    One statement whatever the depth (every sign-in asks; decision 0014): the materialised
     path names the agency and its ancestors, root first, so the rows of the whole way
     up are read at once (was: the ancestors, then one read per level)."""
     ids = [uuid.UUID(hex=part) for part in (agency.path or "").strip("/").split("/") if part]

@@ -301,7 +301,7 @@ class KeyRing:
         """A compact JWS (RFC 7515 §7.1) of ``claims`` with the active key for ``alg``.
 
         Written out rather than through ``joserfc.jwt.encode``: every token GovID issues
-        passes here (issue 5, S2), and the library's header registry checks and generic
+        passes here (decision 0008), and the library's header registry checks and generic
         serialisation cost twice the signature itself. The output is an ordinary JWS —
         every test and relying party verifies it with joserfc, Authlib or openid-client.
         """
@@ -371,7 +371,7 @@ def _verify_compact(
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The compact JWS serialisation (RFC 7515 §7.1) of one of our published keys, with
     a header of only ``alg``, ``kid`` and ``typ``: verified with ``cryptography``
-    directly (issue 22: joserfc's generic path cost ~4 times the signature check).
+    directly (joserfc's generic path cost ~4 times the signature check; decision 0014).
     Returns None when the token is not of that plain shape, so that joserfc decides (and
     refuses what it must); raises ``InvalidToken`` when it is and does not verify. The
     algorithm must be the key's own (RFC 8725 §3.1) and among ``algorithms``."""

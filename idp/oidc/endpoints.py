@@ -39,7 +39,7 @@ def find_token(ctx: OidcContext, value: str, hint: str | None):
         claims = verified[1]
         try:
             # The signature checked once; grant, account, deny-list and client status in
-            # one statement (issue 22).
+            # one statement (decision 0014).
             tokens.validate_access_token(
                 ctx.db,
                 ctx.keys,

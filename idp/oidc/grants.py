@@ -156,7 +156,7 @@ class GovIDOpenIDCode(OpenIDCode):
             token["id_token"] = self.encode_id_token(token, grant.request)
         # The token's audit event, kept back by audit_token_issued: appending takes the
         # audit chain's lock until this transaction's COMMIT, which no longer waits for
-        # the ID token's RS256 signature (issue 22). Still in the transaction that
+        # the ID token's RS256 signature (decision 0014). Still in the transaction that
         # issues the tokens, before the answer.
         events = getattr(grant.request, "govid_audit_events", None)
         if events:
@@ -187,7 +187,7 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
         user = request.user  # idp.oidc.authorize.AuthenticatedUser
         data = request.payload.data
         # A Core INSERT: the code is only read when it is redeemed, by another request
-        # (issue 5, S3: the ORM's flush cost more than the statement).
+        # (the ORM's flush cost more than the statement; decision 0009).
         insert_values(
             self.ctx.db,
             AuthCode,
@@ -368,7 +368,7 @@ class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
             # group-commit writer (revoke_old_credential) instead of going into this
             # transaction, where it held the audit chain's advisory lock from the append
             # to this transaction's COMMIT: that serialised every refresh of every
-            # process (issue 22).
+            # process (decision 0014).
             self.ctx.pending_audit = []
         return body
 

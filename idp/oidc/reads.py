@@ -1,4 +1,4 @@
-"""Sessions for requests that only read (issue 22: userinfo, introspection)."""
+"""Sessions for requests that only read: userinfo, introspection (decision 0014)."""
 
 from __future__ import annotations
 

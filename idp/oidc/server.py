@@ -1,4 +1,4 @@
-"""The Authlib AuthorizationServer adapted to FastAPI (issue 5).
+"""The Authlib AuthorizationServer adapted to FastAPI (decision 0008).
 
 Authlib is synchronous; routes that use it are plain ``def`` and run in FastAPI's
 threadpool. Form bodies are parsed by an async dependency (``form_params`` in
@@ -61,7 +61,7 @@ _SECURE_URIS: set[str] = set()
 def _check_transport(uri: str) -> None:
     """Authlib's ``InsecureTransportError.check``, which parses the URI (``urlsplit``,
     ``hostname``, an ``ipaddress`` for loopback) on every request: ~4 % of a machine
-    token (issue 22, S2). Our request URIs are the issuer plus an endpoint path, so a
+    token (decision 0014). Our request URIs are the issuer plus an endpoint path, so a
     URI found secure by itself once is remembered (not one let through only by
     ``AUTHLIB_INSECURE_TRANSPORT``)."""
     if uri in _SECURE_URIS:
@@ -140,7 +140,7 @@ def server_for(ctx: OidcContext) -> GovIDAuthorizationServer:
 
     Authlib's server keeps no per-request state (grants and requests are made per call);
     building it, with its grants and endpoints, for every request cost more than a
-    machine token's client authentication (issue 5, S2)."""
+    machine token's client authentication (decision 0008)."""
     global _SERVER
     _REQUEST_CTX.set(ctx)
     if _SERVER is None:

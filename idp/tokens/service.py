@@ -143,7 +143,7 @@ def issue_refresh_token(
     value = secrets.token_urlsafe(32)
     expires = min(utcnow() + dt.timedelta(seconds=lifetime), grant.expires_at)
     # A Core INSERT: nothing in this request reads the row back, and the ORM's flush
-    # bookkeeping cost more than the statement (issue 5, S3; docs/decisions/0009).
+    # bookkeeping cost more than the statement (decision 0009).
     insert_values(
         session,
         RefreshToken,
@@ -167,7 +167,7 @@ def find_refresh_family(
     session: Session, value: str
 ) -> tuple[RefreshToken, Grant | None, Account | None] | None:
     """A refresh token with its grant and the grant's account (and agency) in one
-    statement (issue 22: a refresh read them one by one), or None."""
+    statement (not one by one: decision 0014), or None."""
     row = session.execute(_REFRESH_FAMILY, {"token_hash": sha256_hex(value)}).first()
     return (row[0], row[1], row[2]) if row else None
 
@@ -288,7 +288,7 @@ def validate_access_token(
     """Signature, type, issuer, expiry, deny-list, grant and account status; with
     ``audience``, also that the token is for that resource (``WrongAudience``).
 
-    Everything the database decides is read in ONE statement (issue 22): the grant and
+    Everything the database decides is read in ONE statement (decision 0014): the grant and
     its account (with the agency, joined), whether the ``jti`` is on the deny-list and the
     client's status, so revocation, a disabled client or account take effect at once.
     With ``clients`` (the process's client cache) the client's other columns come from the

@@ -100,7 +100,7 @@ class SecurityHeaders:
     def _with_defaults(self, raw, cors: bool) -> list:
         """The answer's headers with ours added where the route set none (raw ASGI pairs:
         Starlette's ``MutableHeaders`` and its five ``setdefault``
-        scans were ~3 % of a machine token, issue 22)."""
+        scans were ~3 % of a machine token, decision 0014)."""
         headers = [(k, v) for k, v in raw if not (cors and k.lower() in _CORS_NAMES)]
         present = {k.lower() for k, _ in headers}
         for name, value in _HSTS_DEFAULTS if self.https else _DEFAULTS:

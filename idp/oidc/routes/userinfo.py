@@ -1,6 +1,6 @@
 """UserInfo endpoint (OIDC Core §5.3), bearer token per RFC 6750 §2.1 and §2.2.
 
-A read (issue 22): the token's signature is checked here, its grant, account, deny-list
+A read (decision 0014): the token's signature is checked here, its grant, account, deny-list
 entry and client status are read in one statement (``tokens.validate_access_token``),
 with no transaction (an autocommit session: no BEGIN, no COMMIT) and one trip through
 the thread pool; a plain Starlette route, without FastAPI's dependency solving."""

@@ -108,13 +108,13 @@ def test_every_service_is_a_production_one():
 
 def test_every_idp_variable_is_a_govid_setting():
     from idp.config import SECRET_SETTINGS, Settings
-    from idp.directory.settings import DirectorySettings
+    from idp.config.ldap import DirectorySettings
 
     fields = set(Settings.model_fields)
     ldap_fields = set(DirectorySettings.model_fields)
     for where, svc in _idp_services().items():
         for var in svc["environment"]:
-            if var.startswith("IDP_LDAP_"):  # the mail directory's own settings class
+            if var.startswith("IDP_LDAP_"):  # the mail directory's group (settings.ldap)
                 name = var.removeprefix("IDP_LDAP_").lower()
                 if name.endswith("_file"):
                     name = name.removesuffix("_file")

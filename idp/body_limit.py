@@ -1,4 +1,4 @@
-"""Request body size limits, per surface (issue 17 item 6).
+"""Request body size limits, per surface.
 
 A 64 MiB POST to ``/token`` without credentials used to be read in full (~90 MB of
 memory) before the 401. ``BodyLimit`` refuses a body over its surface's limit with 413

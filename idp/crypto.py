@@ -3,7 +3,7 @@
 AES-256-GCM with keys derived from ``IDP_DATA_KEY``; a purpose string is bound as
 associated data so a ciphertext moved from one column to another fails to decrypt.
 
-A keyring (issue 21): ``IDP_DATA_KEY`` encrypts, ``IDP_DATA_KEY_PREVIOUS`` keys still
+A keyring: ``IDP_DATA_KEY`` encrypts, ``IDP_DATA_KEY_PREVIOUS`` keys still
 decrypt. Every value written names the key that encrypted it (``v2:<key id>:<data>``; the
 key id is derived from the key and reveals nothing of it), so a value under a key that is
 no longer configured is named as such instead of failing as "corrupt". Values written

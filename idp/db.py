@@ -118,7 +118,7 @@ def normalise_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class DbTimeouts:
-    """Limits toward PostgreSQL (issue 21; IDP_DB_* settings, docs/operations.md).
+    """Limits toward PostgreSQL (IDP_DB_* settings, docs/operations.md).
 
     The server enforces ``statement_ms``, ``lock_ms`` and ``idle_in_transaction_ms`` (libpq
     ``options``, 0 = none). A frozen server (SIGSTOP, a hung host, a lost network path

@@ -25,7 +25,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
     """Ready to serve: the database answers within IDP_READYZ_TIMEOUT_SECONDS and its
     schema is one this code runs on. Redis's state (when configured) is in the body."""
     try:
-        # A frozen database must not hang the probe (issue 21): its statements get the
+        # A frozen database must not hang the probe: its statements get the
         # probe's own client-side limit instead of a request's.
         with client_deadline(services.settings.readyz_timeout_seconds):
             with services.engine.connect() as conn:

@@ -1,4 +1,4 @@
-"""JSON with a bounded nesting depth (issue 17 item 6). No web framework.
+"""JSON with a bounded nesting depth. No web framework.
 
 The standard library's decoder recurses once per level and stops at the interpreter's
 recursion limit with ``RecursionError`` (not a ``ValueError``: callers that caught only

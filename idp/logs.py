@@ -1,4 +1,4 @@
-"""Logs (issue 21): one JSON object per line, or plain text for a terminal
+"""Logs: one JSON object per line, or plain text for a terminal
 (``IDP_LOG_FORMAT``), with the request id and, when known, the client id.
 
 A request id comes from the proxy (``X-Request-ID``, accepted only if it is 1-128 of

@@ -101,13 +101,13 @@ def create_app(
     app.add_middleware(SecurityHeaders, https=https)
     if settings.trusted_proxies:
         app.add_middleware(TrustedProxies, resolve=services.client_address)
-    # Outermost: request id and JSON log context, then metrics (issue 21, pure ASGI).
+    # Outermost: request id and JSON log context, then metrics (pure ASGI).
     app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(RequestContext)
     app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
     app.add_exception_handler(RecursionError, body_limit.nested_too_deeply)  # deep JSON
     app.add_exception_handler(StarletteHTTPException, pages.http_error)  # 404/405 pages
-    outage.install(app)  # a backing service down: 503 + Retry-After, per surface (issue 21)
+    outage.install(app)  # a backing service down: 503 + Retry-After, per surface
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # /token first, as a plain Starlette route (see idp.oidc.routes.token); /userinfo
     # next to it: behind the included routers its match scanned ~100 routes, ~10 % of a

@@ -1,4 +1,4 @@
-"""Housekeeping (issue 21): ``idp maintenance run`` removes expired protocol state.
+"""Housekeeping: ``idp maintenance run`` removes expired protocol state.
 
 Every table below only grows in normal use; what a row was for is over once it expired
 (plus ``IDP_MAINTENANCE_GRACE_SECONDS``, so a clock a little off between hosts never

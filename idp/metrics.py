@@ -1,4 +1,4 @@
-"""Prometheus metrics (issue 21): ``/metrics`` in the text exposition format.
+"""Prometheus metrics: ``/metrics`` in the text exposition format.
 
 Never on the public port by default: ``IDP_METRICS_PORT`` serves them on a port of their
 own (bound to ``IDP_METRICS_HOST``, loopback unless changed), and ``IDP_METRICS_TOKEN``
@@ -201,7 +201,7 @@ class StateCollector:
             outbox.add_metric(["parked"], parked)
         yield outbox
 
-        # Signing keys (issue 21 alerts, deploy/prometheus/alerts.yml): how many per
+        # Signing keys (alerts: deploy/prometheus/alerts.yml): how many per
         # algorithm and state, and since when the active one signs (rotation overdue).
         keys = GaugeMetricFamily(
             "govid_signing_keys", "Signing keys by algorithm and state", labels=["alg", "state"]

@@ -70,7 +70,7 @@ def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
-# Rolling upgrades (issue 21, docs/operations.md "Upgrades"). A migration that only
+# Rolling upgrades (docs/operations.md "Upgrades"). A migration that only
 # expands the schema (new tables, nullable columns, indexes: nothing the previous code
 # reads or writes changes) says so with ``govid_expand = True`` in its module: code at its
 # ``down_revision`` runs on it. ``idp db upgrade`` records in the database the oldest

@@ -1,6 +1,6 @@
 """Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
 
-from idp.accounts import indexes as _search_indexes  # noqa: F401 (issue 21 indexes)
+from idp.accounts import indexes as _search_indexes  # noqa: F401 (search indexes)
 from idp.accounts.importing.models import ImportJob
 from idp.accounts.models import Account, AccountExternalId, AccountToken, RoleGrant
 from idp.agencies.models import Agency

@@ -1,5 +1,5 @@
 """A backing service down, frozen or too slow: 503 with ``Retry-After`` in the format of
-the surface that was called (issue 21), never a text/plain 500.
+the surface that was called, never a text/plain 500.
 
 - ``/token``, ``/userinfo``, ``/revoke``, ``/introspect``, discovery and JWKS: OAuth JSON
   ``{"error": "temporarily_unavailable"}`` (RFC 6749 §4.1.2.1 names the code; the same

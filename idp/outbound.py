@@ -1,5 +1,5 @@
 """Where GovID itself may send requests (back-channel logout today): a guard against
-server-side request forgery (issue 17 rule 9; OWASP SSRF Prevention Cheat Sheet).
+server-side request forgery (OWASP SSRF Prevention Cheat Sheet).
 
 Any agency admin registers a client's ``backchannel_logout_uri``, and GovID POSTs to it.
 Outside ``IDP_ENV=dev`` such a URI must be ``https`` and its host must resolve to public

@@ -139,7 +139,7 @@ def paginate(
         value, row_id = decode_cursor(cursor, sort, _kind(col), _kind(id_column))
         # The redundant bound (col <= / >= value) is what PostgreSQL can use as an index
         # condition: with the OR alone it walks the sort index from the first row and
-        # filters, so page n reads every row before it (240,000 accounts: issue 20).
+        # filters, so page n reads every row before it (240,000 accounts).
         if desc:
             cond = or_(col < value, and_(col == value, id_column < row_id))
             stmt = stmt.where(col <= value, cond)

@@ -1,4 +1,4 @@
-"""Rate limits (issue 17 item 8, decision 0012): per client at ``/token``, per caller on
+"""Rate limits (decision 0012): per client at ``/token``, per caller on
 ``/admin/v1`` and ``/scim/v2``, per address everywhere else a person or a program can
 call without credentials.
 
@@ -163,7 +163,7 @@ class RateLimiter:
             if redis is not None and self.services.redis_breaker.available():
                 try:
                     total = RedisThrottleStore(redis).add(counter, n, now, expires)
-                except Exception as exc:  # Redis down: the database's counter (issue 21)
+                except Exception as exc:  # Redis down: the database's counter
                     self.services.redis_breaker.failed(exc)
             if total is None:
                 with self.services.sessions() as db, db.begin():

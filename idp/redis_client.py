@@ -1,4 +1,4 @@
-"""Redis for GovID (issue 21): one client per process with timeouts, Sentinel URLs, and a
+"""Redis for GovID: one client per process with timeouts, Sentinel URLs, and a
 breaker so that a Redis outage costs a request at most one timeout and then nothing.
 
 URLs (``IDP_REDIS_URL``):

@@ -1,4 +1,4 @@
-"""OpenTelemetry traces over OTLP/HTTP (issue 21), when ``IDP_OTLP_ENDPOINT`` is set.
+"""OpenTelemetry traces over OTLP/HTTP, when ``IDP_OTLP_ENDPOINT`` is set.
 
 FastAPI makes a server span per request (``FastAPI(telemetry=...)``: method, route
 template, status, duration, W3C ``traceparent`` from the proxy honoured); this module

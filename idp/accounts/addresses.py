@@ -1,5 +1,5 @@
 """Mail addresses owned by accounts: one ``mail_address`` row per primary email and per
-alias, unique across every account (issue 17 rule 2).
+alias, unique across every account (decision 0013).
 
 Aliases become ``mail`` values in the directory, so an address given to two accounts
 would let one receive the other's mail. The primary key of ``mail_address`` enforces

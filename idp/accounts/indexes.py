@@ -1,5 +1,5 @@
-"""Search indexes over accounts for SCIM filters and the admin API's sorts (issue 21,
-migration 0011_search_indexes). Kept apart from the table definitions; imported by
+"""Search indexes over accounts for SCIM filters and the admin API's sorts (migration
+0011_search_indexes). Kept apart from the table definitions; imported by
 ``idp.models`` so Alembic's drift check sees them.
 
 ``info={"postgresql_only": True}``: trigram GIN indexes (pg_trgm) exist on PostgreSQL

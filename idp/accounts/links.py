@@ -84,7 +84,7 @@ def peek(
 ) -> Account | None:
     """The account a valid, unused, unexpired link of ``purposes`` belongs to, without
     using it up: the page behind the link refuses a dead link when it is opened, before
-    the person types a password (issue 19, 10). ``consume`` still decides."""
+    the person types a password. ``consume`` still decides."""
     if not token or len(token) > 128:
         return None
     row = session.scalar(

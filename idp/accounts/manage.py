@@ -1,4 +1,4 @@
-"""Account administration within the caller's subtree (issue 7). No web framework here.
+"""Account administration within the caller's subtree. No web framework here.
 
 Builds on ``idp.accounts.service`` (create, update, suspend, resume, soft_delete, which
 write the directory outbox and the audit events) and adds the scoping, the operator
@@ -216,7 +216,7 @@ def reset_password(ctx: Ctx, account_id, password: str | None, expected) -> Pass
         set_password(ctx.db, ctx.services.hasher, ctx.services.settings, account, password)
     else:
         account.password_hash = None
-    # A reset unlocks a throttled account (issue 6), audited as such.
+    # A reset unlocks a throttled account, audited as such.
     unlock_account(
         ctx.db, ctx.services.throttle_store(ctx.db), account, by="password_reset", actor=ctx.actor
     )

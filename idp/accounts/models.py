@@ -82,7 +82,7 @@ class Account(Base):
         return f"<Account {self.email} {self.status}>"
 
 
-# The console's account search (issue 20, idp.accounts.manage): prefix matches on the
+# The console's account search (idp.accounts.manage): prefix matches on the
 # names and the email, the citizen ID's last four, the locked filter. On PostgreSQL
 # text_pattern_ops lets LIKE 'x%' use them whatever the database's collation.
 SEARCH_COLUMNS = ("given_name_th", "family_name_th", "given_name_en", "family_name_en")
@@ -129,7 +129,7 @@ ADDRESS_KINDS = ("primary", "alias")
 class MailAddress(Base):
     """Every address an account receives mail at: its primary email and each alias, one
     row each, lower-cased. The primary key makes an address unique across all accounts
-    and both kinds (issue 17 rule 2). Rows of a soft-deleted account stay until the
+    and both kinds. Rows of a soft-deleted account stay until the
     purge. Kept in step by ``idp.accounts.addresses`` in the writer's transaction."""
 
     __tablename__ = "mail_address"

@@ -33,7 +33,7 @@ class AccountFilter:
     email_prefix: str | None = None
     updated_since: dt.datetime | None = None
     # The console's search box: every word must begin a name (Thai or English) or the
-    # email; four digits also match the citizen ID's last four (issue 20).
+    # email; four digits also match the citizen ID's last four.
     q: str | None = None
     has_second_factor: bool | None = None
     locked: bool | None = None

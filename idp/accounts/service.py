@@ -66,7 +66,7 @@ MayHandOut = Callable[[Agency], bool] | None
 
 def domains_for(chain: Iterable[Agency], may_hand_out: MayHandOut = None) -> set[str]:
     """The mail domains an account of the last agency of ``chain`` (root first) may be
-    given (issue 17 rule 2): those of the nearest agency up the chain that has any (an
+    given: those of the nearest agency up the chain that has any (an
     agency without domains uses its parent's), and those of agencies further up only for
     a caller whose authority covers them, so a department cannot take its ministry's
     addresses (and receive their mail) while the ministry's own admins can."""
@@ -87,7 +87,7 @@ def _allowed_domains(session: Session, agency: Agency, may_hand_out: MayHandOut)
 
 def _check_domain(email: str, domains: set[str], field_name: str) -> None:
     """An address must lie in a mail domain the account may be given (``domains_for``);
-    an agency chain without mail domains can be given no address (issue 17 rule 2)."""
+    an agency chain without mail domains can be given no address."""
     if not domains:
         raise AddressOutsideDomains(
             f"{email}: the agency and its parent agencies have no mail domains; "
@@ -121,7 +121,7 @@ def create(
         _check_domain(alias, domains, "aliases")
     if data.locale not in ("th", "en"):
         raise InvalidInput("locale must be 'th' or 'en'", field="locale")
-    # Unique across every account's email and aliases (mail_address; issue 17 rule 2).
+    # Unique across every account's email and aliases (mail_address).
     addresses.check_free(session, email, aliases)
 
     account = Account(
@@ -252,7 +252,7 @@ def active_grants(session: Session, account: Account) -> list[RoleGrant]:
     return [g for g in grants if g.expires_at is None or g.expires_at > now]
 
 
-# ------------------------------------------------------------------ changes (issue 9)
+# ------------------------------------------------------------------ changes
 # Each writes the account change, an outbox row for the mail directory and an audit
 # event in the caller's transaction (DESIGN §2 rule 6, §8).
 

@@ -1,4 +1,4 @@
-"""The dashboard's figures for the caller's subtree (issue 20): accounts by status,
+"""The dashboard's figures for the caller's subtree: accounts by status,
 locked accounts, sign-ins and failed sign-ins today, the directory outbox, and the audit
 chain's newest signed checkpoint. Counts only, each one query. No web framework here."""
 

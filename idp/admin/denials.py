@@ -1,4 +1,4 @@
-"""Refused admin and SCIM requests in the audit trail (issue 17 rule 4; decision 0013).
+"""Refused admin and SCIM requests in the audit trail (decision 0013).
 
 One ``admin.request.denied`` event per refused request, never per row: a known caller
 was denied an operation (role, scope, a protected account) or named an object outside

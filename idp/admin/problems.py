@@ -185,7 +185,7 @@ def from_validation(exc: RequestValidationError) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register the handlers on an admin (or SCIM) application."""
-    outage.install(app)  # 503 + Retry-After as problem+json (issue 21)
+    outage.install(app)  # 503 + Retry-After as problem+json
 
     @app.exception_handler(errors.DomainError)
     async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:
@@ -240,7 +240,7 @@ def scim_error(status: int, detail: str, scim_type: str | None = None) -> JSONRe
 
 def install_scim(app: FastAPI) -> None:
     """The same mapping (``PROBLEMS``) rendered as SCIM errors (RFC 7644 §3.12)."""
-    outage.install(app)  # 503 + Retry-After as a SCIM error (issue 21)
+    outage.install(app)  # 503 + Retry-After as a SCIM error
 
     @app.exception_handler(errors.DomainError)
     async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""``/admin/v1/audit``: auditor access to the log (issue 8), on ``idp.auditing.query`` and
+"""``/admin/v1/audit``: auditor access to the log, on ``idp.auditing.query`` and
 ``idp.auditing.export``. Scoped to the caller's subtree (auditors, agency admins, operators,
 and machines with ``admin:audit``)."""
 

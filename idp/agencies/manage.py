@@ -90,7 +90,7 @@ class AgencyChanges:
     mail_domains: Sequence[str] | None = None
     mailbox_quota_mb: int | None = None
     attachment_limit_mb: int | None = None
-    # Helpdesk contact (issue 19); "" clears a field.
+    # Helpdesk contact; "" clears a field.
     helpdesk_email: str | None = None
     helpdesk_phone: str | None = None
     helpdesk_url: str | None = None

@@ -41,7 +41,7 @@ class Agency(Base):
     mailbox_quota_mb: Mapped[int] = mapped_column(Integer, default=6144)
     attachment_limit_mb: Mapped[int] = mapped_column(Integer, default=25)
     status: Mapped[str] = mapped_column(String(16), default="active")
-    # Whom a person of this agency contacts when they cannot sign in (issue 19): shown on
+    # Whom a person of this agency contacts when they cannot sign in: shown on
     # the recovery page and in the pages' footer; empty fields fall back to the parent's,
     # then to the central helpdesk (IDP_HELPDESK_*). privacy_url: the agency's PDPA notice.
     helpdesk_email: Mapped[str | None] = mapped_column(String(320))

@@ -19,7 +19,7 @@ _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-# Helpdesk contact (issue 19). Shown to people who cannot sign in, so kept to what a page
+# Helpdesk contact. Shown to people who cannot sign in, so kept to what a page
 # can show safely: an address, a phone number, https links.
 CONTACT_FIELDS = ("helpdesk_email", "helpdesk_phone", "helpdesk_url", "privacy_url")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}$")

@@ -100,7 +100,7 @@ def conninfo_of(engine: Engine, timeouts: DbTimeouts | None = None) -> str:
     engine's own connections, so both reach the same server: the libpq multi-host form
     (``?host=a,b&port=5432,5433&target_session_attrs=read-write``) and SQLAlchemy's
     (``?host=a:5432&host=b:5433``) both become libpq's ``host=a,b port=5432,5433``
-    (issue 21: rendering the URL back as a string gave libpq a form it cannot read)."""
+    (rendering the URL back as a string gave libpq a form it cannot read)."""
     from psycopg.conninfo import make_conninfo
 
     cargs, cparams = engine.dialect.create_connect_args(engine.url)
@@ -116,7 +116,7 @@ class PgAsyncBatcher:
     ) -> None:
         dialect = engine.dialect
         self._conninfo = conninfo_of(engine, timeouts)
-        # A frozen database answers nothing: a batch gives up after this (issue 21), the
+        # A frozen database answers nothing: a batch gives up after this, the
         # connection is dropped and its requests answer 503.
         self._client_timeout = timeouts.client_s if timeouts is not None else None
         self._lock_head_sql = str(LOCK_HEAD_PG.compile(dialect=dialect))
@@ -200,8 +200,8 @@ class PgAsyncBatcher:
             if fresh or written:
                 raise  # a new connection failing, or an outcome we cannot know: the callers'
             # The kept connection was already broken (the database restarted, failed over
-            # or dropped it since the last batch) and nothing of this batch was sent
-            # (issue 21): once more on a new connection, as the engine's pool pre-ping does.
+            # or dropped it since the last batch) and nothing of this batch was sent: once
+            # more on a new connection, as the engine's pool pre-ping does.
             await self._drop_connection(state)
             await self._append_once(state, events)
 

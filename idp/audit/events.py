@@ -74,7 +74,7 @@ EVENT_TYPES: dict[str, str] = {
         "backchannel_logout_uri (each {before, after}, when it changed)"
     ),
     "admin.client.secret_rotated": "client_id",
-    # Admin API (issue 7; actor = account id of the admin, or the client_id of a machine)
+    # Admin API (actor = account id of the admin, or the client_id of a machine)
     "admin.agency.deleted": "code",
     "admin.account.link_issued": "purpose (activate | reset), expires_at",
     "admin.account.mfa_reset": "credentials (count removed), sessions (count ended)",
@@ -116,7 +116,7 @@ EVENT_TYPES: dict[str, str] = {
         "invalid_credentials | refused_by_outbound_policy | ...), server, refused_servers "
         "(hosts the outbound policy kept GovID from), with_login (never a password)"
     ),
-    # Mail directory (subject = account id; issue 9)
+    # Mail directory (subject = account id)
     "directory.outbox.parked": "outbox_id, op, error (the LDAP error; never a secret)",
     "directory.outbox.retried": "outbox_ids, count, was (parked | pending)",
     "directory.reconcile.fixed": (

@@ -19,7 +19,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_agency_at", "agency_id", "at"),
         Index("ix_audit_event_type_at", "type", "at"),
-        # Auditor filters "what did this account / this app do" (issue 8).
+        # Auditor filters "what did this account / this app do".
         Index("ix_audit_event_actor", "actor"),
         Index("ix_audit_event_client_at", "client_id", "at"),
     )

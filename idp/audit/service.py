@@ -189,7 +189,7 @@ def new_event(
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
     clean = clean_details(details, events.fields(event_type), event_type)
-    count_event(event_type, outcome, clean)  # /metrics: sign-ins, tokens (issue 21)
+    count_event(event_type, outcome, clean)  # /metrics: sign-ins, tokens
     note_client(client_id)  # the request's log lines name the client from now on
     if at is not None and at.tzinfo is None:
         raise ValueError("naive datetime given; use datetime.now(UTC)")

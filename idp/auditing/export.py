@@ -1,4 +1,4 @@
-"""Streamed audit exports: CSV and NDJSON, constant memory, signed manifest (issue 8).
+"""Streamed audit exports: CSV and NDJSON, constant memory, signed manifest.
 
 - The file streams in chunks straight from the database (``idp.auditing.formats``: COPY on
   PostgreSQL, a batched cursor elsewhere), so memory stays flat whatever the size.
@@ -102,7 +102,7 @@ class Export:
         dialect = session.get_bind().dialect.name
         if dialect == "postgresql":
             # One COPY may rightly run for minutes: not under the service's statement
-            # timeout (IDP_DB_STATEMENT_TIMEOUT_MS, issue 21), for this transaction only.
+            # timeout (IDP_DB_STATEMENT_TIMEOUT_MS), for this transaction only.
             session.execute(text("SET LOCAL statement_timeout = 0"))
         filters = _bounded(self.filters, self.freeze(session))
         stmt = formats.statement(

@@ -1,4 +1,4 @@
-"""Reading the audit log: filters, cursor-paginated lists, counts (issue 8, auditor access).
+"""Reading the audit log: filters, cursor-paginated lists, counts (auditor access).
 
 Every read takes the caller's ``scope`` (the agency whose subtree they may see; None for
 operators) and applies it here, in the service layer (DESIGN §6). Events without an

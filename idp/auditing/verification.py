@@ -1,5 +1,5 @@
-"""When was the audit chain last verified, and did it hold (issue 20's dashboard and
-audit screen, through the admin API).
+"""When was the audit chain last verified, and did it hold (the console's dashboard
+and audit screen, through the admin API).
 
 Every verification is recorded in the chain itself as ``audit.chain.verified`` (outcome
 ``success`` or ``failure``), so the record is as tamper-evident as what it speaks of:

@@ -207,7 +207,7 @@ def verify(
                 report = run(session, keyset, from_seq=lo, to_seq=hi, keys_source=f"file {jwks}")
             else:
                 report = run(session, services.keys, from_seq=lo, to_seq=hi)
-        if not no_record:  # what the dashboard and the audit screen show (issue 20)
+        if not no_record:  # what the dashboard and the audit screen show
             kind = "full" if from_ is None and to is None else "range"
             with services.sessions.begin() as db:
                 verification.record(db, report, kind=kind, actor="cli")

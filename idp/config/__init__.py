@@ -155,8 +155,8 @@ class Settings(BaseSettings):
     # process may run on.
     argon2_concurrency: int = Field(0, ge=0)
     # The most work a stored (imported) hash may ask of one verification; beyond it an
-    # import refuses the row and sign-in refuses without verifying (issue 17 item 5,
-    # idp/credentials/hash_bounds.py; CPU at each bound: bench/legacy_hashes.py).
+    # import refuses the row and sign-in refuses without verifying
+    # (idp/credentials/hash_bounds.py; CPU at each bound: bench/legacy_hashes.py).
     hash_max_sha_crypt_rounds: int = Field(100_000, ge=1000)
     hash_max_bcrypt_cost: int = Field(12, ge=4, le=31)
     hash_max_pbkdf2_rounds: int = Field(300_000, ge=1)
@@ -210,18 +210,18 @@ class Settings(BaseSettings):
     default_mailbox_quota_mb: int = Field(6144, ge=1)
     default_attachment_limit_mb: int = Field(25, ge=1)
 
-    # The central helpdesk (issue 19): whom people contact when their agency names no
+    # The central helpdesk: whom people contact when their agency names no
     # helpdesk of its own (agency.helpdesk_*), or when the address they typed belongs to
     # no agency. Shown on the recovery and help pages and in the pages' footer.
     helpdesk_email: str = Field("helpdesk@govid.go.th", max_length=320)
     helpdesk_phone: str = Field("", max_length=40)
     helpdesk_url: str = Field("", max_length=2000)
     # After a password sign-in, people without a second factor are offered to add a
-    # passkey (a page they can skip; issue 19). Off in most tests (tests/conftest.py).
+    # passkey (a page they can skip). Off in most tests (tests/conftest.py).
     passkey_offer: bool = True
 
-    # Request bodies over these are refused with 413 before being read (idp/body_limit.py,
-    # issue 17 item 6): protocol endpoints and people's pages; admin API and SCIM JSON;
+    # Request bodies over these are refused with 413 before being read (idp/body_limit.py):
+    # protocol endpoints and people's pages; admin API and SCIM JSON;
     # bulk imports (POST /admin/v1/imports; bigger files go through `idp accounts import`).
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_admin_body_bytes: int = Field(1024 * 1024, ge=1024)
@@ -259,7 +259,7 @@ class Settings(BaseSettings):
     maintenance_interval_seconds: int = Field(300, ge=10)
     maintenance_batch_size: int = Field(1000, ge=1, le=100_000)
     maintenance_grace_seconds: int = Field(3600, ge=0)
-    # Timeouts toward the backing services (issue 21, docs/operations.md "Timeouts"): a
+    # Timeouts toward the backing services (docs/operations.md "Timeouts"): a
     # stopped, frozen or unreachable service costs a request at most these, then 503 with
     # Retry-After. PostgreSQL: connect, server-side statement/lock/idle-in-transaction
     # limits (libpq options), a client-side limit on waiting for any answer (a frozen

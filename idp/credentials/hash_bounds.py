@@ -1,4 +1,4 @@
-"""The most work one stored password hash may ask of a verification (issue 17 item 5).
+"""The most work one stored password hash may ask of a verification.
 
 A legacy hash carries its own work factor: ``$6$rounds=999999999$…`` (sha512-crypt),
 bcrypt cost 31, ``$argon2id$v=19$m=4194304,t=100000,…``. Verifying a wrong password

@@ -109,7 +109,7 @@ def _check_password(
     typed: str | None = None,
 ) -> tuple[bool, bool, str | None]:
     """(verified, federated, reason). An agency with its own LDAP/AD checks the password
-    there (issue 9); a directory outage is "try again later", never a silent fallback to a
+    there; a directory outage is "try again later", never a silent fallback to a
     stale local password unless the operator configured that fallback.
 
     ``password`` is NFKC-normalised for GovID's own hashes; the agency's directory gets
@@ -188,7 +188,7 @@ def password_login(
     if account is None or not verified:
         reason = "unknown_or_wrong_password"
         if account is not None and not federated and hasher.out_of_bounds(account.password_hash):
-            # Refused without verifying (issue 17 item 5): the audit event tells
+            # Refused without verifying: the audit event tells
             # operators to reset this account's password; the person sees a wrong one.
             reason = "password_hash_out_of_bounds"
     elif account.status != "active":

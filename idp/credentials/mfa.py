@@ -308,7 +308,7 @@ def remove_factor(
     """Remove one authenticator: ``removed``, ``not_found``, or ``last_factor`` when it is
     the account's last and ``last_allowed`` is false (the person has not just proved a
     second factor). Counted under ``lock_factors``: two removals at once, each allowed
-    while the other factor exists, can no longer leave none (issue 17 rule 11)."""
+    while the other factor exists, can no longer leave none."""
     lock_factors(db, account.id)
     cred = db.get(MfaCredential, cred_id, populate_existing=True)
     if cred is None or cred.account_id != account.id or cred.kind == "recovery":

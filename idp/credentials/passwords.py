@@ -20,7 +20,7 @@ the host (``bench/argon2_backends.py``):
   ``IDP_ARGON2_CONCURRENCY`` computations at once per process (every backend, hashing
   included), which bounds a worker's argon2 memory. Legacy verifications take a slot
   too, and a stored hash asking for more work than ``HashBounds`` allows is refused
-  without being verified (idp/credentials/hash_bounds.py, issue 17 item 5).
+  without being verified (idp/credentials/hash_bounds.py).
 So with ``IDP_ARGON2_BACKEND=auto`` (the default) the hasher times one verification
 with each at start-up (~0.1 s, once per process and parameter set) and uses the faster.
 passlib still identifies schemes, parses parameters for ``needs_update`` and handles
@@ -178,7 +178,7 @@ class PasswordHasher:
             return False
         problem = self.out_of_bounds(stored)
         if problem:
-            # Not verified at the cost it asks for (issue 17 item 5): a wrong password.
+            # Not verified at the cost it asks for: a wrong password.
             log.warning("stored password hash refused without verifying: %s", problem)
             self._verify(password, self._dummy)
             return False

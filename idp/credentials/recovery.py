@@ -1,4 +1,4 @@
-"""Account recovery without the password (issue 19; NIST SP 800-63B-4 §4.2, account
+"""Account recovery without the password (NIST SP 800-63B-4 §4.2, account
 recovery): a person who still holds a second factor (authenticator app, security key
 or passkey) or an unused recovery code proves it and sets a new password.
 

@@ -243,7 +243,7 @@ def _state(data: dict[bytes, bytes]) -> State:
 
 
 class FallbackThrottleStore:
-    """Redis while it answers, the database while it does not (issue 21; DESIGN §9: "Redis
+    """Redis while it answers, the database while it does not (DESIGN §9: "Redis
     loss degrades to the database, never to 500s"). ``breaker`` (idp.redis_client) keeps
     requests from waiting a Redis timeout each while it is down. Counts kept in Redis
     during an outage are not seen by the database store and the other way round: a

@@ -1,4 +1,4 @@
-"""Sign-in against an agency's own LDAP / Active Directory (DESIGN §8, issue 9).
+"""Sign-in against an agency's own LDAP / Active Directory (DESIGN §8).
 
 ``authenticate(config, login, password)`` is the whole API for the login page: it never
 raises for directory problems and never leaks ldap3 details; it returns a

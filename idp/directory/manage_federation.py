@@ -1,4 +1,4 @@
-"""Per-agency LDAP federation through the admin API (issue 20: the console's agency
+"""Per-agency LDAP federation through the admin API (the console's agency
 screen): read (the agency's subtree), set and disable (operators, like every agency
 change), and a connection test that binds with the stored settings and a timeout.
 

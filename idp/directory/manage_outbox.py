@@ -1,4 +1,4 @@
-"""The directory outbox as the admin API shows it (issue 9): rows of accounts in the
+"""The directory outbox as the admin API shows it: rows of accounts in the
 caller's subtree, parked rows with their error, and retry after a fix."""
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ class OutboxEntry(Base):
 
 
 class AgencyFederation(Base):
-    """An agency whose staff sign in with their own LDAP/AD password (issue 9).
+    """An agency whose staff sign in with their own LDAP/AD password.
 
     Applies to the agency and, unless a sub-agency has its own row, to its subtree.
     Configured by operators only; the service password is encrypted with the data key.

@@ -1,5 +1,5 @@
 """``idp keys rotate-data-key``: rewrite every value encrypted at rest under the current
-data key (issue 21).
+data key.
 
 The operator first makes the new key current on every instance (IDP_DATA_KEY = new,
 IDP_DATA_KEY_PREVIOUS = old: both decrypt, only the new one encrypts; idp/crypto.py),

@@ -1,4 +1,4 @@
-"""Refused requests at the token-side endpoints (issue 16, item 6).
+"""Refused requests at the token-side endpoints.
 
 1. **One answer for a failed client authentication.** RFC 6749 §5.2 puts an unknown
    client, a wrong secret, a missing authentication and a method the client is not

@@ -119,7 +119,7 @@ def level2_in_use(
     """Whether the session ``sid`` is still at level 2 (not ended, within its absolute
     and level-2 idle times), counting this use as activity. Admin and SCIM power held by
     a person lasts exactly as long as the level-2 sign-in it came from: a refresh token
-    (8 h) cannot stretch it past the 30-minute level-2 idle limit (issue 17 rule 10)."""
+    (8 h) cannot stretch it past the 30-minute level-2 idle limit."""
     if not sid:
         return False
     now = now or utcnow()

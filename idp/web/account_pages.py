@@ -303,7 +303,7 @@ def remove_factor(
     sso, account, early = _checked(request, db, services, csrf_token)
     if early:
         return early
-    # Removing the last factor needs a fresh level-2 sign-in (issue 6); whether it is
+    # Removing the last factor needs a fresh level-2 sign-in; whether it is
     # the last is decided under the account's lock (two removals at once). After the
     # second step, the person comes back to the confirmation, not to a done removal.
     need = _require_fresh_mfa(services, sso, f"/account/factors/{cred_id}/remove", "remove")

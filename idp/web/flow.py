@@ -87,7 +87,7 @@ def restart_url(services, token: str | None) -> str | None:
 def expired_page(
     request: Request, token: str | None = None, message: str = "step_expired"
 ) -> Response:
-    """A step that cannot go on, said in words first (issue 19, 7): by default that it
+    """A step that cannot go on, said in words first: by default that it
     was open too long; ``message="csrf"`` when the step is fine but the form is not."""
     # The language links keep the step (idp.web.render.same_step_url).
     restart = restart_url(request.app.state.services, token) if token else None

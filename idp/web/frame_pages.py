@@ -1,4 +1,4 @@
-"""The pages' frame (issue 19): a footer on every people's page (help, the PDPA privacy
+"""The pages' frame: a footer on every people's page (help, the PDPA privacy
 notice, the accessibility statement, the central helpdesk) and the agency of the app a
 sign-in is for next to GovID's name. ``/privacy`` and ``/accessibility`` are short,
 honest pages in Thai and English."""

@@ -1,4 +1,4 @@
-"""Values as a person reads them (issue 19, 7): times in Thailand's time zone, with
+"""Values as a person reads them: times in Thailand's time zone, with
 Thai month names and Buddhist-era years on Thai pages; a device as "Chrome on Windows"
 rather than its raw user-agent string; a second factor by what it is."""
 
@@ -112,8 +112,8 @@ def factor_name(kind: str, label: str | None, locale: str) -> str:
 
 # Thai is written without spaces between words; browsers break lines where a dictionary
 # says a word ends, which splits compounds a reader takes as one term ("เข้า|สู่ระบบ",
-# "กุญแจความ|ปลอดภัย"). Headings keep these terms of GovID's vocabulary whole (issue 19,
-# 9); each is an inline-block, so one longer than the line still wraps inside it.
+# "กุญแจความ|ปลอดภัย"). Headings keep these terms of GovID's vocabulary whole;
+# each is an inline-block, so one longer than the line still wraps inside it.
 THAI_PHRASES = sorted(
     (
         "เข้าสู่ระบบ",

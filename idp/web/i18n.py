@@ -203,7 +203,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "กรุณายืนยันด้วยปัจจัยที่สองอีกครั้งก่อนทำรายการนี้",
         "en": "Confirm your second factor again before doing this.",
     },
-    # --- people's pages (issue 19, defects 1-6): one name for the second factor,
+    # --- people's pages: one name for the second factor,
     # "second factor" / "ปัจจัยที่สอง" (an authenticator app or a security key).
     "app_code": {"th": "รหัสจากแอปยืนยันตัวตน", "en": "Code from your authenticator app"},
     "mfa_app_heading": {"th": "ใช้แอปยืนยันตัวตน", "en": "Use your authenticator app"},
@@ -368,7 +368,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "show_password": {"th": "แสดงรหัสผ่าน", "en": "Show password"},
     "remove_yes": {"th": "ลบ", "en": "Remove"},
     "remove_no": {"th": "ยกเลิก", "en": "Cancel"},
-    # --- issue 19, defect 8: time limits said, warned of and extendable.
+    # --- time limits said, warned of and extendable.
     "time_limit": {
         "th": "คุณมีเวลา {minutes} นาทีสำหรับหน้านี้ (จนถึงเวลา {until})",
         "en": "You have {minutes} minutes for this page (until {until}).",
@@ -394,7 +394,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ขอเวลาเพิ่มไม่สำเร็จ กรุณาตรวจสอบการเชื่อมต่ออินเทอร์เน็ตแล้วลองใหม่",
         "en": "More time could not be added. Check your connection and try again.",
     },
-    # --- issue 19, defect 7: plain words for codes, levels, devices, times and waits.
+    # --- plain words for codes, levels, devices, times and waits.
     "error_details": {"th": "รายละเอียดสำหรับเจ้าหน้าที่", "en": "Details for support staff"},
     "expired_title": {"th": "หน้านี้หมดเวลาแล้ว", "en": "This page has timed out"},
     "step_expired": {
@@ -411,7 +411,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "กรอกรหัสผิดหลายครั้งเกินไป กรุณาลองใหม่ในอีก {wait}",
         "en": "Too many wrong codes. Try again in {wait}.",
     },
-    # --- issue 19, defect 11: which app is asking, and who runs it.
+    # --- which app is asking, and who runs it.
     "sign_in_to_agency": {
         "th": "เข้าสู่ระบบเพื่อใช้งาน {app} ซึ่งเป็นบริการของ{agency}",
         "en": "Sign in to continue to {app}, a service of {agency}.",
@@ -444,7 +444,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-# Recovery, passkeys and the page frame (issue 19) keep their texts in their own module.
+# Recovery, passkeys and the page frame keep their texts in their own module.
 from idp.web.i18n_service import MESSAGES as _SERVICE_MESSAGES  # noqa: E402
 
 MESSAGES.update(_SERVICE_MESSAGES)

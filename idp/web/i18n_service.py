@@ -1,5 +1,5 @@
-"""Thai and English texts of account recovery, passkeys and the page frame (issue 19,
-"beyond the anchors' basics"). Merged into idp.web.i18n.MESSAGES; kept apart so the
+"""Thai and English texts of account recovery, passkeys and the page frame.
+Merged into idp.web.i18n.MESSAGES; kept apart so the
 other pages' texts can change without touching these."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from idp.web.render import Pages, redirect_target
 
 def asking_app(request: Request, db, data: dict | None, locale: str) -> dict | None:
     """The app a sign-in is for and the agency that runs it, in the page's language
-    (issue 19, 11: a person should know who is asking): {"name", "agency"}, or None for
+    (a person should know who is asking): {"name", "agency"}, or None for
     a step of GovID's own."""
     if not data or not data.get("cid"):
         return None

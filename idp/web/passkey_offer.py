@@ -1,4 +1,4 @@
-"""When to offer "Add a passkey" (issue 19), for the sign-in pages that finish a step:
+"""When to offer "Add a passkey", for the sign-in pages that finish a step:
 after a password sign-in to people with no second factor, and after a second step with
 an app code or a recovery code to people with no key. The page itself is in
 idp/web/passkey_routes.py."""

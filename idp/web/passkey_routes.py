@@ -1,4 +1,4 @@
-"""Passkeys (issue 19): sign in in one step at level 2 with a discoverable WebAuthn
+"""Passkeys: sign in in one step at level 2 with a discoverable WebAuthn
 credential that verifies the person, and the "add a passkey" offer after a password
 sign-in. JSON endpoints behind static/passkey.js (CSRF in the X-CSRF-Token header);
 the offer is a page. Security keys stay second factors (idp/web/webauthn_routes.py)."""

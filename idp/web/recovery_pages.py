@@ -1,4 +1,4 @@
-"""``/recover``: "Forgot password" (issue 19; NIST SP 800-63B-4 §4.2 account recovery).
+"""``/recover``: "Forgot password" (NIST SP 800-63B-4 §4.2 account recovery).
 
 1. ``GET/POST /recover``: the person types their address. Nothing is looked up: every
    address, known or not, gets the same next page, which asks for a second factor or a

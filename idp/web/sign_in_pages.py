@@ -17,7 +17,7 @@ from idp.web.render import Pages, redirect_target
 from idp.web.security import form_target_source
 
 # The scopes the consent page names (a ``scope_<name>`` text each); 'openid' is no
-# information about the person (issue 19, 11), and an API's scopes are named with it.
+# information about the person, and an API's scopes are named with it.
 LABELLED_SCOPES = ("profile", "email", "govid", "citizen_id", "offline_access")
 
 

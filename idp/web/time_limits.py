@@ -1,4 +1,4 @@
-"""Time limits a person can see and extend (issue 19, 8; WCAG 2.2 SC 2.2.1 "Timing
+"""Time limits a person can see and extend (WCAG 2.2 SC 2.2.1 "Timing
 Adjustable": warn before time runs out, give at least 20 seconds to ask for more, allow
 extending at least ten times, or explain why not).
 

@@ -1,4 +1,4 @@
-"""Bulk imports in the background (issue 20): ``POST /imports?background=true`` answers
+"""Bulk imports in the background: ``POST /imports?background=true`` answers
 202 at once with a job; the import runs in a thread of this process in a transaction of
 its own (exactly ``importer.run_import``, as the synchronous call does), and records its
 progress (phase, rows done of total) in ``import_job`` in short transactions of their own,

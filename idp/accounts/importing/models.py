@@ -11,7 +11,7 @@ from idp.db import Base, UTCDateTime, utcnow
 
 
 class ImportJob(Base):
-    """A bulk import run in the background (issue 20: the console's progress view).
+    """A bulk import run in the background (the console's progress view).
 
     Only its caller reads it (another caller's job is 404). ``done`` counts rows of the
     current ``phase`` (validate, then write) against ``total``; the report (which may

@@ -1,4 +1,4 @@
-"""Bulk import of accounts: validate everything, then write in chunks (issue 7).
+"""Bulk import of accounts: validate everything, then write in chunks.
 
 - ``dry_run`` checks every row (shape, agency in the caller's scope, mail domains,
   duplicates in the file and in the database, citizen ID, hash scheme) and writes nothing.
@@ -125,7 +125,7 @@ def _check(
     agency = agencies.get(r["agency"])
     domains = agencies.domains(agency)
     email = _email(r["email"], "email")
-    if not domains:  # no domain of its own chain: no address at all (issue 17 rule 2)
+    if not domains:  # no domain of its own chain: no address at all
         raise RowError("email", "the agency and its parent agencies have no mail domains")
     if email.rsplit("@", 1)[1] not in domains:
         raise RowError("email", f"{email} is not in the mail domains this account may be given")

@@ -20,7 +20,7 @@
       button.setAttribute("aria-pressed", "false");
     });
   });
-  // Time limits (issue 19, 8; WCAG 2.2.1): a polite warning before the step times out,
+  // Time limits (WCAG 2.2.1): a polite warning before the step times out,
   // with a button that asks GovID for more time (a new token for the same step, swapped
   // in wherever the page uses the old one). The words come from the page.
   var box = document.getElementById("time-limit");

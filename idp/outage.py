@@ -18,6 +18,7 @@ timeout, SQLite busy), SQLAlchemy's pool timeout, Redis connection errors and
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,6 +29,11 @@ from idp import metrics
 from idp.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
+
+# How a surface answers an outage in its own format, given the headers to send (Retry-After,
+# Cache-Control). The admin API and SCIM register theirs (``respond_with``): this module
+# serves every surface and imports none of them.
+Responder = Callable[[dict[str, str]], Response]
 
 UNAVAILABLE = Counter(
     "govid_unavailable_responses",
@@ -104,24 +110,10 @@ async def outage_response(request: Request, exc: Exception) -> Response:
     else:
         surface = "pages"
     UNAVAILABLE.labels(surface, cause_of(exc)).inc()
-    if surface == "admin":
-        from idp.admin.problems import problem_response
-
-        return problem_response(
-            503,
-            "service-unavailable",
-            "Service temporarily unavailable",
-            "A service GovID depends on is not answering; try again later.",
-            headers=headers,
-            code="service_unavailable",
-        )
-    if surface == "scim":
-        from idp.admin.problems import scim_error
-
-        response = scim_error(503, "A service GovID depends on is not answering; try again later.")
-        response.headers.update(headers)
-        return response
-    if surface == "oauth":
+    responder = (getattr(request.app.state, "outage_responders", None) or {}).get(surface)
+    if responder is not None:  # the admin API's problem+json, SCIM's error (their packages)
+        return responder(headers)
+    if surface != "pages":  # OAuth JSON (also for a surface that registered no responder)
         return JSONResponse(
             {
                 "error": "temporarily_unavailable",
@@ -144,3 +136,10 @@ def install(app: FastAPI) -> None:
     with_redis = bool(getattr(getattr(services, "settings", None), "redis_url", None))
     for kind in outage_exceptions(with_redis):
         app.add_exception_handler(kind, outage_response)
+
+
+def respond_with(app: FastAPI, surface: str, responder: Responder) -> None:
+    """``surface`` ("admin", "scim") answers outages on ``app`` with ``responder``."""
+    responders = dict(getattr(app.state, "outage_responders", None) or {})
+    responders[surface] = responder
+    app.state.outage_responders = responders

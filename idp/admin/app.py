@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from idp import outage
 from idp.admin import problems
 from idp.admin.schemas import Problem
 from idp.config import fastapi_telemetry
@@ -128,3 +129,6 @@ def mount(app: FastAPI, services: Services) -> None:
     """Called once by ``create_app``."""
     app.mount("/admin/v1", create_admin_app(services))
     app.mount("/scim/v2", create_scim_app(services))
+    # An outage noticed before a request reaches them (middleware of the main app).
+    outage.respond_with(app, "admin", problems.outage_problem)
+    outage.respond_with(app, "scim", problems.outage_scim)

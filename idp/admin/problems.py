@@ -183,9 +183,22 @@ def from_validation(exc: RequestValidationError) -> JSONResponse:
     )
 
 
+def outage_problem(headers: dict[str, str]) -> JSONResponse:
+    """A backing service is down (idp/outage.py): 503 + Retry-After as problem+json."""
+    return problem_response(
+        503,
+        "service-unavailable",
+        "Service temporarily unavailable",
+        "A service GovID depends on is not answering; try again later.",
+        headers=headers,
+        code="service_unavailable",
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an admin (or SCIM) application."""
     outage.install(app)  # 503 + Retry-After as problem+json
+    outage.respond_with(app, "admin", outage_problem)
 
     @app.exception_handler(errors.DomainError)
     async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:
@@ -238,9 +251,17 @@ def scim_error(status: int, detail: str, scim_type: str | None = None) -> JSONRe
     return JSONResponse(body, status_code=status, media_type=SCIM_JSON)
 
 
+def outage_scim(headers: dict[str, str]) -> JSONResponse:
+    """A backing service is down (idp/outage.py): 503 + Retry-After as a SCIM error."""
+    response = scim_error(503, "A service GovID depends on is not answering; try again later.")
+    response.headers.update(headers)
+    return response
+
+
 def install_scim(app: FastAPI) -> None:
     """The same mapping (``PROBLEMS``) rendered as SCIM errors (RFC 7644 §3.12)."""
     outage.install(app)  # 503 + Retry-After as a SCIM error
+    outage.respond_with(app, "scim", outage_scim)
 
     @app.exception_handler(errors.DomainError)
     async def _domain(_request: Request, exc: errors.DomainError) -> JSONResponse:

@@ -325,3 +325,17 @@ def test_exit_codes_are_the_clis_not_the_domains():
     assert {type(e).__name__: exit_code_for(e) for e in cases} == {
         type(e).__name__: code for e, code in cases.items()
     }
+
+
+def test_a_wrong_setting_is_named_by_its_own_variable_in_directory_commands(env, monkeypatch):
+    """The directory commands name a wrong IDP_LDAP_* setting as such, and any other
+    wrong setting by its own name (not as an IDP_LDAP_ one)."""
+    assert run("db", "upgrade").exit_code == 0
+    monkeypatch.setenv("IDP_ACCESS_TOKEN_TTL", "5")
+    r, out = run_json("outbox", "list")
+    assert r.exit_code == 78 and out["error"] == "invalid_settings"
+    assert out["message"].startswith("IDP_ACCESS_TOKEN_TTL:"), out
+    monkeypatch.delenv("IDP_ACCESS_TOKEN_TTL")
+    monkeypatch.setenv("IDP_LDAP_URLS", "http://ldap.go.th")
+    r, out = run_json("outbox", "run", "--once")
+    assert r.exit_code == 78 and out["message"].startswith("IDP_LDAP_URLS:"), out

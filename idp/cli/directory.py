@@ -48,8 +48,10 @@ def handles_errors(fn: Callable[..., None]) -> Callable[..., None]:
         except DirectoryError as exc:
             code = EXIT_UNAVAILABLE if exc.transient else EXIT_FAILURE
             raise CliError("directory_unavailable", exc.message, code) from None
-        except ValidationError as exc:  # IDP_LDAP_* (settings.ldap)
-            raise CliError(
+        except ValidationError as exc:
+            if exc.title != "DirectorySettings":
+                raise  # another IDP_* setting: common.handles_errors names it
+            raise CliError(  # IDP_LDAP_* (settings.ldap)
                 "invalid_settings", settings_message(exc, "IDP_LDAP_"), EXIT_CONFIG
             ) from None
 

@@ -163,7 +163,7 @@ def update(ctx: Ctx, account_id, changes: accounts.AccountChanges, expected) -> 
     return accounts.update(ctx.db, account, changes, actor=ctx.actor, may_hand_out=scope.covers)
 
 
-def end_everything(ctx: Ctx, account: Account, reason: str) -> int:
+def _end_everything(ctx: Ctx, account: Account, reason: str) -> int:
     """Every session and grant of the account ends (``sessions.logout.end_everything``),
     in the caller's transaction. Returns the number of sessions ended."""
     return logout.end_everything(
@@ -179,7 +179,7 @@ def end_everything(ctx: Ctx, account: Account, reason: str) -> int:
 def suspend(ctx: Ctx, account_id, reason: str, expected) -> Account:
     account = _writable(ctx, account_id, expected)
     accounts.suspend(ctx.db, account, actor=ctx.actor, reason=reason)
-    end_everything(ctx, account, "account_suspended")
+    _end_everything(ctx, account, "account_suspended")
     return account
 
 
@@ -191,7 +191,7 @@ def resume(ctx: Ctx, account_id, expected, reason: str = "") -> Account:
 def delete(ctx: Ctx, account_id, expected, reason: str = "") -> Account:
     account = _writable(ctx, account_id, expected)
     accounts.soft_delete(ctx.db, account, actor=ctx.actor, reason=reason)
-    end_everything(ctx, account, "account_deleted")
+    _end_everything(ctx, account, "account_deleted")
     ctx.db.execute(sql_delete(RoleGrant).where(RoleGrant.account_id == account.id))
     return account
 
@@ -230,7 +230,7 @@ def reset_password(ctx: Ctx, account_id, password: str | None, expected) -> Pass
         agency_id=account.agency_id,
         subject=str(account.id),
     )
-    ended = end_everything(ctx, account, "password_reset")
+    ended = _end_everything(ctx, account, "password_reset")
     return PasswordReset(account, token, expires, ended)
 
 
@@ -242,7 +242,7 @@ def remove_second_factors(db: Session, account: Account) -> int:
 def reset_mfa(ctx: Ctx, account_id, expected) -> tuple[Account, int, int]:
     account = _writable(ctx, account_id, expected)
     removed = remove_second_factors(ctx.db, account)
-    ended = end_everything(ctx, account, "mfa_reset")
+    ended = _end_everything(ctx, account, "mfa_reset")
     audit.record(
         ctx.db,
         "admin.account.mfa_reset",
@@ -268,7 +268,7 @@ def end_sessions(ctx: Ctx, account_id, sid: str | None = None) -> int:
     account = get(ctx, account_id, "accounts:write")
     _guard(ctx, account)
     if sid is None:
-        ended = end_everything(ctx, account, "admin_ended")
+        ended = _end_everything(ctx, account, "admin_ended")
     else:
         row = sessions.by_sid(ctx.db, sid)
         if row is None or row.account_id != account.id or row.ended_at is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from idp.accounts.purge import purge_deleted
@@ -113,6 +114,53 @@ def test_suspend_ends_sessions_revokes_tokens_and_queues_backchannel(client, db,
     assert ev.actor == world.apps["bot_a"].client_id and ev.subject == str(target.id)
     r = client.post(f"{A}/accounts/{target.id}/resume", headers=world.headers("bot_a"))
     assert r.json()["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [
+        ("suspend", "account_suspended"),
+        ("delete", "account_deleted"),
+        ("password-reset", "password_reset"),
+        ("mfa/reset", "mfa_reset"),
+        ("sessions/end", "admin_ended"),
+    ],
+)
+def test_every_admin_action_that_ends_sessions_ends_everything(client, db, world, action, reason):
+    """Suspension, deletion, a password or second-factor reset and "end every session"
+    end every session of the account (also one that lapsed by time: an app may still hold
+    it) and revoke every grant with its refresh tokens, a grant whose session already
+    ended included (RFC 9700 §4.14); each app that took part hears a back-channel logout."""
+    target = world.accounts["user_a1"]
+    live, live_grant = _live_session(db, world, target)
+    lapsed, lapsed_grant = _live_session(db, world, target)
+    lapsed.last_seen_at = lapsed.expires_at = utcnow() - dt.timedelta(hours=3)
+    ended, ended_grant = _live_session(db, world, target)
+    ended.ended_at, ended.end_reason = utcnow(), "logout"  # its grant left unrevoked
+    other, other_grant = _live_session(db, world, world.accounts["user_a"])
+    db.flush()
+    before = db.query(LogoutDelivery).count()
+    h = world.headers("admin_a", **{"If-Match": "*"})
+    url = f"{A}/accounts/{target.id}"
+    r = (
+        client.delete(url, headers=h)
+        if action == "delete"
+        else client.post(f"{url}/{action}", headers=h)
+    )
+    assert r.status_code == 200, r.text
+    for row in (live, lapsed, ended, other):
+        db.refresh(row)
+    assert live.end_reason == lapsed.end_reason == reason
+    assert ended.end_reason == "logout"  # ended before: left as it was
+    assert other.ended_at is None  # another account's session is untouched
+    for grant in (live_grant, lapsed_grant, ended_grant):
+        db.refresh(grant)
+        assert grant.revoked_at is not None
+        refresh = db.scalars(select(RefreshToken).where(RefreshToken.grant_id == grant.id)).one()
+        assert refresh.revoked_at is not None
+    db.refresh(other_grant)
+    assert other_grant.revoked_at is None
+    assert db.query(LogoutDelivery).count() == before + 2  # the live and the lapsed session
 
 
 def test_password_reset_mfa_reset_sessions(client, db, world):

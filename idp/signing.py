@@ -45,6 +45,10 @@ class Signer:
     def loads(self, token: str | None, *, allow_expired: bool = False) -> dict[str, Any]:
         """The payload of a token this signer made. ``allow_expired`` only to say where
         an expired step came from (to offer "start again"), never to act on it."""
+        return self.open(token, allow_expired=allow_expired)[0]
+
+    def open(self, token: str | None, *, allow_expired: bool = False) -> tuple[dict[str, Any], int]:
+        """The payload and its expiry (epoch seconds) of a token this signer made."""
         if not token or "." not in token or len(token) > 16384:
             raise BadSignature("missing or malformed")
         body, mac = token.rsplit(".", 1)
@@ -55,8 +59,21 @@ class Signer:
             raise BadSignature("bad signature")
         try:
             payload = json.loads(_unb64(body))
-        except ValueError as exc:
+            expires = int(payload.pop("_exp", 0))
+        except (ValueError, TypeError, AttributeError) as exc:
             raise BadSignature("bad body") from exc
-        if payload.pop("_exp", 0) < time.time() and not allow_expired:
+        if expires < time.time() and not allow_expired:
             raise BadSignature("expired")
-        return payload
+        return payload, expires
+
+
+def expiry_for_display(token: str | None) -> int | None:
+    """The expiry written in a token, read WITHOUT checking its signature: only to say
+    on a page how long the step it shows has left (the token is verified where it is
+    used). None for anything that is not such a token."""
+    try:
+        body = (token or "").rsplit(".", 1)[0]
+        payload = json.loads(_unb64(body))
+        return int(payload["_exp"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from idp.oidc.interaction import (
     INTERACTION_PAGES,
     INTERACTION_TTL,
+    BadInteraction,
+    Interaction,
     InteractionPages,
-    interaction_signer,
 )
 
 if TYPE_CHECKING:
@@ -23,18 +24,21 @@ if TYPE_CHECKING:
 __all__ = [
     "INTERACTION_PAGES",
     "INTERACTION_TTL",
+    "BadInteraction",
+    "Interaction",
     "InteractionPages",
-    "interaction_signer",
     "resume_here",
 ]
 
 
-def resume_here(request: Request, db: Any, services: Any, data: dict, sso: Any) -> Response | None:
-    """What ``/authorize/resume`` would answer for interaction ``data`` and the session
+def resume_here(
+    request: Request, db: Any, services: Any, state: Interaction, sso: Any
+) -> Response | None:
+    """What ``/authorize/resume`` would answer for interaction ``state`` and the session
     ``sso`` when that answer is a redirect (to the app or the next step), else None
     (``idp.oidc.routes.authorize.resume_here``)."""
     # Imported here: the endpoints pull in Authlib and the grants, and idp.oidc is
     # imported by light modules too.
     from idp.oidc.routes.authorize import resume_here as answer
 
-    return answer(request, db, services, data, sso)
+    return answer(request, db, services, state, sso)

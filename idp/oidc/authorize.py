@@ -96,7 +96,9 @@ class Redirect:
 
 
 @dataclass
-class Interaction:
+class StepNeeded:
+    """The person must act first: a page (the interaction carries the request there)."""
+
     kind: str  # login | consent | select_account | mfa | enrol
     client: Any
     reason: str = ""
@@ -105,7 +107,7 @@ class Interaction:
     scopes: list[str] = field(default_factory=list)
 
 
-Outcome = ErrorPage | Redirect | Interaction
+Outcome = ErrorPage | Redirect | StepNeeded
 
 
 class _Stop(Exception):  # noqa: N818 — internal control flow
@@ -304,13 +306,13 @@ def check_login(s: _State) -> None:
     if "none" in s.prompts:
         raise _error(s, "login_required", "The user must sign in.")
     raise _Stop(
-        Interaction("login", s.client, reason=reasons[0], login_hint=s.data.get("login_hint"))
+        StepNeeded("login", s.client, reason=reasons[0], login_hint=s.data.get("login_hint"))
     )
 
 
 def check_select_account(s: _State) -> None:
     if "select_account" in s.prompts and not s.resumed.select_done:
-        raise _Stop(Interaction("select_account", s.client))
+        raise _Stop(StepNeeded("select_account", s.client))
 
 
 def check_acr(s: _State) -> None:
@@ -344,7 +346,7 @@ def check_acr(s: _State) -> None:
     if "none" in s.prompts:
         raise _error(s, "interaction_required", "A second factor is needed.")
     if has_factor:
-        raise _Stop(Interaction("mfa", s.client))
+        raise _Stop(StepNeeded("mfa", s.client))
     if essential:
         raise _error(
             s,
@@ -352,7 +354,7 @@ def check_acr(s: _State) -> None:
             "The account has no second factor for assurance level 2.",
         )
     if mandatory or not s.resumed.enrol_skipped:
-        raise _Stop(Interaction("enrol", s.client, skippable=not mandatory))
+        raise _Stop(StepNeeded("enrol", s.client, skippable=not mandatory))
 
 
 def check_consent(s: _State) -> None:
@@ -373,7 +375,7 @@ def check_consent(s: _State) -> None:
         return
     if "none" in s.prompts:
         raise _error(s, "consent_required", "The user has not approved this application.")
-    raise _Stop(Interaction("consent", s.client, scopes=scopes))
+    raise _Stop(StepNeeded("consent", s.client, scopes=scopes))
 
 
 def issue_code(s: _State) -> Redirect:

@@ -15,6 +15,7 @@ from idp.credentials import mfa
 from idp.credentials import service as creds
 from idp.credentials.policy import WeakPassword
 from idp.deps import DbDep, ServicesDep, client_ip, pages
+from idp.oidc import Interaction
 from idp.sessions import service as sessions
 from idp.sessions.logout import end_session
 from idp.sessions.models import SsoSession
@@ -186,7 +187,11 @@ def totp_form(request: Request, db: DbDep, services: ServicesDep, new: str = "")
         return early
     if refused := _may_bind(db, services, sso, account):
         return refused
-    flow = Flow({"n": "/account"}, new_flow(services, "/account"), pages(request).locale(request))
+    flow = Flow(
+        Interaction(next_path="/account"),
+        new_flow(services, "/account"),
+        pages(request).locale(request),
+    )
     return render_enrol(
         request, db, services, account, flow, action="/account/totp", renewed=new == "1"
     )
@@ -219,7 +224,7 @@ def totp_confirm(
         return early
     if refused := _may_bind(db, services, sso, account):
         return refused
-    flow = Flow({"n": "/account"}, i, pages(request).locale(request))
+    flow = Flow(Interaction(next_path="/account"), i, pages(request).locale(request))
     retry = confirm_enrolment(
         request, db, services, account, flow, credential, code, action="/account/totp"
     )

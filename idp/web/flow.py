@@ -1,8 +1,5 @@
-"""The signed interaction that carries a sign-in through its pages.
-
-An interaction either resumes an authorization request (``p``: the RP's parameters) or
-returns to a GovID page of our own (``n``: a local path such as ``/account``).
-"""
+"""A page's view of the interaction that carries a sign-in (``idp.oidc.Interaction``):
+the step's state, its token and the page's language; where a finished step goes next."""
 
 from __future__ import annotations
 
@@ -14,30 +11,28 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from idp.deps import pages
-from idp.oidc import INTERACTION_TTL, interaction_signer, resume_here
+from idp.oidc import INTERACTION_TTL, BadInteraction, Interaction, resume_here
 from idp.sessions import service as sessions
-from idp.signing import BadSignature
-from idp.web.render import redirect_target
 
 
 @dataclass
 class Flow:
-    data: dict[str, Any]
+    state: Interaction
     token: str
     locale: str
 
     @property
     def skippable(self) -> bool:
-        return bool(self.data.get("sk"))
+        return self.state.skippable
 
     @property
     def form_target(self) -> str | None:
         """Where this flow's forms may end: the app's validated redirect URI."""
-        return redirect_target(self.data)
+        return self.state.redirect_uri
 
     @property
     def ui_locales(self) -> str | None:
-        return dict(self.data.get("p") or []).get("ui_locales")
+        return self.state.ui_locales
 
 
 def local_path(path: str | None) -> str:
@@ -50,25 +45,22 @@ def local_path(path: str | None) -> str:
 def new_flow(services, next_path: str, why: str | None = None) -> str:
     """A step of our own (e.g. the second factor) that returns to ``next_path``;
     ``why`` names the action that needs it, said on the page (``why_<name>`` text)."""
-    data = {"n": local_path(next_path), "t": 0}
-    if why:
-        data["w"] = why
-    return interaction_signer(services).dumps(data, INTERACTION_TTL)
+    return Interaction(next_path=local_path(next_path), why=why).dump(services)
 
 
-def resign(services, data: dict[str, Any]) -> str:
-    """The same step, signed again (for a detour that returns to it)."""
-    return interaction_signer(services).dumps(data, INTERACTION_TTL)
+def load(services, token: str | None) -> Interaction | None:
+    """The interaction of a token GovID signed and that has not expired, else None."""
+    try:
+        return Interaction.load(services, token)
+    except BadInteraction:
+        return None
 
 
 def parse(request: Request, services, token: str | None) -> Flow | None:
-    try:
-        data = interaction_signer(services).loads(token)
-    except BadSignature:
+    state = load(services, token)
+    if state is None:
         return None
-    pg = pages(request)
-    locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales"))
-    return Flow(data, token or "", locale)
+    return Flow(state, token or "", pages(request).locale(request, state.ui_locales))
 
 
 def restart_url(services, token: str | None) -> str | None:
@@ -76,12 +68,12 @@ def restart_url(services, token: str | None) -> str | None:
     request again (its parameters were validated when the step was signed), or the
     GovID page the step was for. None for a token GovID did not sign."""
     try:
-        data = interaction_signer(services).loads(token, allow_expired=True)
-    except BadSignature:
+        state = Interaction.load(services, token, allow_expired=True)
+    except BadInteraction:
         return None
-    if data.get("p") is not None:
-        return f"/authorize?{urlencode([(str(k), str(v)) for k, v in data['p']])}"
-    return local_path(data.get("n"))
+    if state.request is not None:
+        return f"/authorize?{urlencode(state.request)}"
+    return local_path(state.next_path)
 
 
 def expired_page(
@@ -122,24 +114,22 @@ def load_flow(request: Request, db, services, token: str | None, *, csrf: str | 
 
 def continue_after(
     services,
-    flow: Flow,
+    state: Interaction,
     *,
     here: tuple[Request, Any, Any] | None = None,
     ttl: int = INTERACTION_TTL,
-    **flags: Any,
 ) -> Response:
     """Where a finished step (sign-in, second factor, consent) goes next: back to the
-    authorization request, or to our own page. ``here`` = (request, db, session) lets the
+    authorization request, or to our own page. ``state`` says what is done now
+    (``flow.state.but(fresh_login=True)``). ``here`` = (request, db, session) lets the
     authorization request be answered in this response when that answer is a redirect
-    (``idp.oidc.resume_here``); otherwise the browser is sent to
-    ``/authorize/resume``."""
-    if flow.data.get("p") is not None:
-        data = {**flow.data, **flags}
+    (``idp.oidc.resume_here``); otherwise the browser is sent to ``/authorize/resume``."""
+    if state.for_app:
         if here is not None:
             request, db, sso = here
-            response = resume_here(request, db, services, data, sso)
+            response = resume_here(request, db, services, state, sso)
             if response is not None:
                 return response
-        token = interaction_signer(services).dumps(data, ttl)
+        token = state.dump(services, ttl)
         return RedirectResponse(f"/authorize/resume?{urlencode({'i': token})}", status_code=303)
-    return RedirectResponse(local_path(flow.data.get("n")), status_code=303)
+    return RedirectResponse(local_path(state.next_path), status_code=303)

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from idp.deps import pages
-from idp.oidc import interaction_signer
-from idp.signing import BadSignature
+from idp.oidc import BadInteraction, Interaction
 
 router = APIRouter()
 
@@ -18,10 +17,10 @@ router = APIRouter()
 def _ui_locales(request: Request, token: str) -> str | None:
     """The app's language hint of the sign-in this page was opened from."""
     try:
-        data = interaction_signer(request.app.state.services).loads(token, allow_expired=True)
-    except BadSignature:
+        state = Interaction.load(request.app.state.services, token, allow_expired=True)
+    except BadInteraction:
         return None
-    return dict(data.get("p") or []).get("ui_locales")
+    return state.ui_locales
 
 
 @router.get("/help")

@@ -6,17 +6,18 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from idp.agencies.models import Agency
+from idp.oidc import Interaction
 from idp.web.i18n import translator
-from idp.web.render import Pages, redirect_target
+from idp.web.render import Pages
 
 
-def asking_app(request: Request, db, data: dict | None, locale: str) -> dict | None:
+def asking_app(request: Request, db, state: Interaction | None, locale: str) -> dict | None:
     """The app a sign-in is for and the agency that runs it, in the page's language
     (a person should know who is asking): {"name", "agency"}, or None for
     a step of GovID's own."""
-    if not data or not data.get("cid"):
+    if state is None or not state.client_id:
         return None
-    row = request.app.state.services.client_cache.active(data["cid"], lambda: db)
+    row = request.app.state.services.client_cache.active(state.client_id, lambda: db)
     if row is None:
         return None
     agency = db.get(Agency, row.agency_id)
@@ -31,7 +32,7 @@ def login_page(
     request: Request,
     pg: Pages,
     db,
-    data: dict | None,
+    state: Interaction | None,
     token: str,
     *,
     error: str | None = None,
@@ -39,12 +40,13 @@ def login_page(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ):
-    locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales") if data else None)
+    locale = pg.locale(request, state.ui_locales if state else None)
     t = translator(locale)
     notice = None
-    if data and data.get("r") == "other_account":
+    reason = state.reason if state else ""
+    if reason == "other_account":
         notice = t("login_hint_other")
-    elif data and data.get("r") in ("prompt_login", "max_age"):
+    elif reason in ("prompt_login", "max_age"):
         notice = t("reauth")
     return pg.render(
         request,
@@ -54,10 +56,10 @@ def login_page(
         locale=locale,
         interaction=token,
         error=error,
-        email=email if email is not None else (data or {}).get("h"),
+        email=email if email is not None else (state.login_hint if state else None),
         notice=notice,
-        app=asking_app(request, db, data, locale),
-        form_target=redirect_target(data),
+        app=asking_app(request, db, state, locale),
+        form_target=state.redirect_uri if state else None,
     )
 
 

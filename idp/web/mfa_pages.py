@@ -38,7 +38,7 @@ def _page(
 ) -> Response:
     pg = pages(request)
     kinds = {f.kind for f in mfa.second_factors(db, account.id)}
-    why = flow.data.get("w")
+    why = flow.state.why
     t = translator(flow.locale)
     return pg.render(
         request,
@@ -52,8 +52,8 @@ def _page(
         has_app="totp" in kinds,
         # Sent here by an action on the account page: say which, and offer a way back.
         notice=t(f"why_{why}") if why in WHY else None,
-        cancel_url="/account" if flow.data.get("p") is None else None,
-        app=asking_app(request, db, flow.data, flow.locale),
+        cancel_url=None if flow.state.for_app else "/account",
+        app=asking_app(request, db, flow.state, flow.locale),
         form_target=flow.form_target,
     )
 
@@ -79,14 +79,14 @@ def complete_step_up(
     if (
         answer_here
         and method != "webauthn"
-        and flow.data.get("p") is not None  # an app's sign-in, not an account action
+        and flow.state.for_app  # an app's sign-in, not an account action
         and passkey_offer.should_offer(request, db, services, account, stepped_up=True)
     ):
-        response = passkey_offer.offer_redirect(services, flow.data, fresh_login=False)
+        response = passkey_offer.offer_redirect(services, flow.state, fresh_login=False)
     else:
         response = continue_after(
             services,
-            flow,
+            flow.state,
             here=(request, db, sso) if answer_here else None,
             # Continue on the recovery codes page: the person is signed in at level 2
             # and /authorize/resume needs that session too; an hour to write the codes
@@ -214,7 +214,7 @@ def render_enrol(
     # During a sign-in the step has a time limit, the longest here (time_limits); the
     # account page's own enrolment has none (it needs only the session).
     during_sign_in = action == "/mfa/enrol"
-    token = time_limits.for_enrolment(services, flow.token, flow.data) if during_sign_in else None
+    token = time_limits.for_enrolment(services, flow.state, flow.token) if during_sign_in else None
     extra = {} if during_sign_in else {"time_limit": None}
     return pages(request).render(
         request,
@@ -231,7 +231,7 @@ def render_enrol(
         error=error,
         notice=t("enrol_renewed") if renewed else None,
         skippable=flow.skippable,
-        app=asking_app(request, db, flow.data, flow.locale),
+        app=asking_app(request, db, flow.state, flow.locale),
         form_target=flow.form_target,
     )
 
@@ -304,4 +304,4 @@ def enrol_skip(
         return early
     if not flow.skippable:
         return login_redirect(flow)
-    return continue_after(services, flow, e=True)
+    return continue_after(services, flow.state.but(enrol_skipped=True))

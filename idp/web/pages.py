@@ -14,13 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from idp.accounts.models import Account
 from idp.credentials import sign_in
 from idp.deps import DbDep, ServicesDep, client_ip, pages
-from idp.oidc import INTERACTION_TTL, interaction_signer
 from idp.sessions import service as sessions
 from idp.sessions.service import NewSession
-from idp.signing import BadSignature
 from idp.tokens import consent
 from idp.web import device_cookie, passkey_offer
-from idp.web.flow import Flow, continue_after, expired_page
+from idp.web.flow import continue_after, expired_page, load
 from idp.web.i18n import translator, wait_text
 from idp.web.login_page import login_page
 
@@ -28,24 +26,13 @@ router = APIRouter()
 Str = Annotated[str, Form()]
 
 
-def _interaction(services, token: str | None) -> dict | None:
-    try:
-        return interaction_signer(services).loads(token)
-    except BadSignature:
-        return None
-
-
-def _resume(services, data: dict, **flags) -> RedirectResponse:
-    return continue_after(services, Flow(data, "", "th"), **flags)
-
-
 @router.get("/login")
 def login_form(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
     pg = pages(request)
-    data = _interaction(services, i)
-    if data is None:
+    state = load(services, i)
+    if state is None:
         return expired_page(request, i)
-    return login_page(request, pg, db, data, i)
+    return login_page(request, pg, db, state, i)
 
 
 @router.post("/login")
@@ -59,16 +46,16 @@ def login_submit(
     password: Str = "",
 ) -> Response:
     pg = pages(request)
-    data = _interaction(services, i)
-    if data is None:
+    state = load(services, i)
+    if state is None:
         return expired_page(request, i)
-    locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales"))
+    locale = pg.locale(request, state.ui_locales)
     t = translator(locale)
     if not pg.csrf_ok(request, csrf_token):
-        return login_page(request, pg, db, data, i, error=t("csrf"), email=email, status=400)
+        return login_page(request, pg, db, state, i, error=t("csrf"), email=email, status=400)
     if not email.strip() or not password:
         return login_page(
-            request, pg, db, data, i, error=t("missing_fields"), email=email, status=400
+            request, pg, db, state, i, error=t("missing_fields"), email=email, status=400
         )
     settings = services.settings
     # This browser's device cookie for the email typed, if it signed in to it before.
@@ -78,8 +65,9 @@ def login_submit(
     def then(new: NewSession) -> Response:
         # On to the app (or first the offer of a passkey).
         if passkey_offer.should_offer(request, db, services, new.row.account):
-            return passkey_offer.offer_redirect(services, data, fresh_login=True)
-        return continue_after(services, Flow(data, i, "th"), here=(request, db, new.row), l=True)
+            return passkey_offer.offer_redirect(services, state, fresh_login=True)
+        done = state.but(fresh_login=True)
+        return continue_after(services, done, here=(request, db, new.row))
 
     signed = sign_in.with_password(
         db,
@@ -89,7 +77,7 @@ def login_submit(
         services.throttle_store(db),
         email,
         password,
-        where=sign_in.Where(client_ip(request), request.headers.get("user-agent"), data.get("cid")),
+        where=sign_in.Where(client_ip(request), request.headers.get("user-agent"), state.client_id),
         old=sessions.find(db, settings, request.cookies.get(pg.session_cookie)),
         then=then,
         cipher=services.cipher,
@@ -98,14 +86,14 @@ def login_submit(
     result, new, response = signed.result, signed.session, signed.answer
     if result.unavailable:
         return login_page(
-            request, pg, db, data, i, email=email, status=503, error=t("directory_unavailable")
+            request, pg, db, state, i, email=email, status=503, error=t("directory_unavailable")
         )
     if result.retry_after:
         return login_page(
             request,
             pg,
             db,
-            data,
+            state,
             i,
             email=email,
             status=429,
@@ -114,7 +102,7 @@ def login_submit(
         )
     if new is None or response is None:
         return login_page(
-            request, pg, db, data, i, error=t("bad_credentials"), email=email, status=401
+            request, pg, db, state, i, error=t("bad_credentials"), email=email, status=401
         )
     pg.set_cookie(
         response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
@@ -129,14 +117,6 @@ def login_submit(
     return response
 
 
-def _sso_or_login(request: Request, db, services, data: dict, i: str):
-    pg = pages(request)
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
-    if sso is None:
-        return None, RedirectResponse(f"/login?{urlencode({'i': i})}", status_code=303)
-    return sso, None
-
-
 @router.post("/consent")
 def consent_submit(
     request: Request,
@@ -147,24 +127,24 @@ def consent_submit(
     decision: Str = "",
 ) -> Response:
     pg = pages(request)
-    data = _interaction(services, i)
-    if data is None or not pg.csrf_ok(request, csrf_token):
+    state = load(services, i)
+    if state is None or not state.for_app or not pg.csrf_ok(request, csrf_token):
         return expired_page(request, i)
-    sso, redirect = _sso_or_login(request, db, services, data, i)
-    if redirect:
-        return redirect
+    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    if sso is None:
+        return RedirectResponse(f"/login?{urlencode({'i': i})}", status_code=303)
     if decision != "allow":
-        return _resume(services, data, d=True)
+        return continue_after(services, state.but(denied=True))
     account = db.get(Account, sso.account_id)
     consent.grant(
         db,
         account,
-        data["cid"],
-        list(data.get("sc") or []),
+        state.client_id or "",
+        list(state.scopes),
         session_id=sso.sid,
         ip=client_ip(request),
     )
-    return _resume(services, data, c=True)
+    return continue_after(services, state.but(consent_done=True))
 
 
 @router.post("/select-account")
@@ -177,15 +157,13 @@ def select_account_submit(
     choice: Str = "",
 ) -> Response:
     pg = pages(request)
-    data = _interaction(services, i)
-    if data is None or not pg.csrf_ok(request, csrf_token):
+    state = load(services, i)
+    if state is None or not pg.csrf_ok(request, csrf_token):
         return expired_page(request, i)
     if choice == "current":
-        return _resume(services, data, s=True)
+        return continue_after(services, state.but(select_done=True))
     # Another account: sign in afresh; the choice itself is then made.
-    token = interaction_signer(services).dumps(
-        {**data, "s": True, "r": "select_account"}, INTERACTION_TTL
-    )
+    token = state.but(select_done=True, reason="select_account").dump(services)
     return RedirectResponse(f"/login?{urlencode({'i': token})}", status_code=303)
 
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from idp.credentials import mfa
 from idp.credentials import webauthn_keys as wa
-from idp.web.flow import resign
+from idp.oidc import Interaction
 
 LATER_COOKIE = "govid_passkey_later"
 LATER_DAYS = 30
@@ -31,8 +31,8 @@ def should_offer(request: Request, db, services, account, *, stepped_up: bool = 
     return not mfa.has_second_factor(db, account.id)
 
 
-def offer_redirect(services, data: dict, *, fresh_login: bool) -> RedirectResponse:
+def offer_redirect(services, state: Interaction, *, fresh_login: bool) -> RedirectResponse:
     """To the offer, then on with the same step. ``fresh_login`` marks a sign-in made in
     this step (prompt=login and max_age are then met); a second step alone never does."""
-    token = resign(services, {**data, "l": True} if fresh_login else data)
+    token = (state.but(fresh_login=True) if fresh_login else state).dump(services)
     return RedirectResponse(f"/passkey/offer?{urlencode({'i': token})}", status_code=303)

@@ -80,7 +80,7 @@ def _refused(request, db, account: Account | None, reason: str, flow: Flow) -> J
         outcome="failure",
         subject=str(account.id) if account else None,
         agency_id=account.agency_id if account else None,
-        client_id=flow.data.get("cid"),
+        client_id=flow.state.client_id,
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         details={"reason": reason, "method": "passkey"},
@@ -117,11 +117,11 @@ def passkey_verify(request: Request, db: DbDep, services: ServicesDep, body: Bod
         account,
         PASSKEY_AMR,
         where=sign_in.Where(
-            client_ip(request), request.headers.get("user-agent"), flow.data.get("cid")
+            client_ip(request), request.headers.get("user-agent"), flow.state.client_id
         ),
         old=sessions.find(db, settings, request.cookies.get(pg.session_cookie)),
     )
-    redirect = continue_after(services, flow, l=True)
+    redirect = continue_after(services, flow.state.but(fresh_login=True))
     response = JSONResponse({"redirect": redirect.headers["location"]})
     pg.set_cookie(
         response, pg.session_cookie, new.cookie_value, max_age=settings.session_absolute_ttl
@@ -139,7 +139,7 @@ def offer_page(request: Request, db: DbDep, services: ServicesDep, i: str = "") 
     if early:
         return early
     if wa.keys_of(db, account.id):
-        return continue_after(services, flow, here=(request, db, sso))
+        return continue_after(services, flow.state, here=(request, db, sso))
     return pages(request).render(
         request,
         "passkey_offer.html",
@@ -156,7 +156,7 @@ def offer_skip(
     flow, sso, account, early = load_flow(request, db, services, i, csrf=csrf_token)
     if early:
         return early
-    response = continue_after(services, flow, here=(request, db, sso))
+    response = continue_after(services, flow.state, here=(request, db, sso))
     pages(request).set_cookie(response, LATER_COOKIE, "1", max_age=LATER_DAYS * 86400)
     return response
 
@@ -214,7 +214,7 @@ def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) 
     # Proved just now with the passkey: level 2 for this session.
     cookie = sessions.step_up(sso, services.settings, "webauthn")
     flow = parse(request, services, body.get("i")) if isinstance(body.get("i"), str) else None
-    target = continue_after(services, flow).headers["location"] if flow else "/account"
+    target = continue_after(services, flow.state).headers["location"] if flow else "/account"
     # From the account page, a first factor brings its recovery codes (shown once, as
     # after a first key); during an app's sign-in the person goes on to the app.
     codes = flow is None and not mfa.recovery_codes_left(db, account.id)

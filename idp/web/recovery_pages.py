@@ -31,8 +31,9 @@ from idp.credentials import service as creds
 from idp.credentials.login import unlock_account
 from idp.credentials.policy import WeakPassword
 from idp.deps import DbDep, ServicesDep, client_ip, pages
-from idp.oidc import INTERACTION_TTL, interaction_signer
+from idp.oidc import INTERACTION_TTL, Interaction
 from idp.signing import BadSignature, Signer
+from idp.web.flow import load
 from idp.web.i18n import translator, wait_text
 from idp.web.webauthn_routes import BodyDep
 
@@ -46,18 +47,14 @@ def _signer(services, purpose: str) -> Signer:
     return Signer(services.settings.secret_keys, f"recovery/{purpose}")
 
 
-def _interaction(services, i: str) -> dict | None:
-    try:
-        return interaction_signer(services).loads(i) if i else None
-    except BadSignature:
-        return None
+def _interaction(services, i: str) -> Interaction | None:
+    """The sign-in this page was opened from, if any (its language, the way back)."""
+    return load(services, i) if i else None
 
 
 def _locale(request: Request, services, i: str) -> str:
-    data = _interaction(services, i)
-    return pages(request).locale(
-        request, dict(data.get("p") or []).get("ui_locales") if data else None
-    )
+    state = _interaction(services, i)
+    return pages(request).locale(request, state.ui_locales if state else None)
 
 
 def _sign_in_url(services, i: str) -> str:

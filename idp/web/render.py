@@ -124,7 +124,10 @@ class Pages:
             from idp.web.time_limits import for_page  # not at the top: an import cycle
 
             context["time_limit"] = for_page(
-                context.get("interaction"), locale, extendable=template not in NOT_EXTENDABLE
+                request.app.state.services,
+                context.get("interaction"),
+                locale,
+                extendable=template not in NOT_EXTENDABLE,
             )
         same_step = same_step_url(request, template, context)
 
@@ -162,14 +165,6 @@ class Pages:
     def wait_text(seconds: int, locale: str) -> str:
         """A wait as people say it ("3 minutes"), for pages shown from outside idp.web."""
         return wait_text(seconds, locale)
-
-
-def redirect_target(data: dict | None) -> str | None:
-    """The app's ``redirect_uri`` of the authorization request an interaction carries
-    (validated against the client's registration before the interaction was signed)."""
-    if not data or data.get("p") is None:
-        return None
-    return dict(data["p"]).get("redirect_uri")
 
 
 def same_step_url(request: Request, template: str, context: dict) -> str | None:

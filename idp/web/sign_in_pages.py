@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.agencies.service import get as get_agency
+from idp.oidc import Interaction
 from idp.resources import service as api_resources
 from idp.web.i18n import translator
 from idp.web.login_page import login_page, privacy_notice
-from idp.web.render import Pages, redirect_target
+from idp.web.render import Pages
 from idp.web.security import form_target_source
 
 # The scopes the consent page names (a ``scope_<name>`` text each); 'openid' is no
@@ -49,11 +50,11 @@ class SignInPages:
             request, "error.html", status=400, error=error, description=description
         )
 
-    def login(self, request: Request, db, data: dict, token: str) -> Response:
-        return login_page(request, self.pages, db, data, token)
+    def login(self, request: Request, db, state: Interaction, token: str) -> Response:
+        return login_page(request, self.pages, db, state, token)
 
     def select_account(
-        self, request: Request, data: dict, token: str, account, locale: str
+        self, request: Request, state: Interaction, token: str, account, locale: str
     ) -> Response:
         return self.pages.render(
             request,
@@ -61,14 +62,14 @@ class SignInPages:
             locale=locale,
             interaction=token,
             email=account.email,
-            form_target=redirect_target(data),
+            form_target=state.redirect_uri,
         )
 
     def consent(
         self,
         request: Request,
         db,
-        data: dict,
+        state: Interaction,
         token: str,
         *,
         account,
@@ -93,7 +94,7 @@ class SignInPages:
                 {"name": a[f"name_{locale}"], "scopes": ", ".join(a["scopes"])}
                 for a in api_resources.consent_apis(db, scopes)
             ],
-            form_target=redirect_target(data),
+            form_target=state.redirect_uri,
         )
 
     def form_post(

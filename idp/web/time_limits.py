@@ -3,8 +3,8 @@ Adjustable": warn before time runs out, give at least 20 seconds to ask for more
 extending at least ten times, or explain why not).
 
 Each step of a sign-in is a signed interaction that expires INTERACTION_TTL (10 minutes)
-after it was made (``idp.web.flow``; the expiry is inside the signed token, there is no
-server-side record). The page says how long the person has, also without scripts; a
+after it was made (``idp.oidc.Interaction``; the expiry is inside the signed token, there
+is no server-side record). The page says how long the person has, also without scripts; a
 script (static/govid.js) warns in a polite live region two minutes before the end and
 offers a button that asks ``POST /interaction/extend`` (CSRF-protected) for a new token
 of the same step, valid EXTEND_BY from now. The count of extensions is in the token, so
@@ -16,9 +16,7 @@ fewer than ten for that reason (an unattended sign-in must end), stated on the p
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import time
 from typing import Annotated
 
@@ -26,9 +24,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
 from idp.deps import DbDep, ServicesDep, pages
-from idp.oidc import INTERACTION_TTL, interaction_signer
+from idp.oidc import INTERACTION_TTL, BadInteraction, Interaction
 from idp.sessions import service as sessions
-from idp.signing import BadSignature
+from idp.signing import expiry_for_display
 from idp.web.humane import clock_time
 from idp.web.i18n import translator
 
@@ -42,57 +40,49 @@ ENROL_MAX_EXTENSIONS = 6
 WARN_BEFORE = 120  # the warning shows two minutes before the end
 
 
-def _payload(token: str | None) -> dict | None:
-    """The payload of a token the caller has already verified (signing.Signer), with
-    its ``_exp``; None for anything else."""
-    try:
-        body = token.rsplit(".", 1)[0]  # type: ignore[union-attr]
-        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        int(data["_exp"])
-    except (AttributeError, ValueError, KeyError, TypeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _limit(data: dict) -> int:
-    return int(data.get("xm") or MAX_EXTENSIONS)
+def _limit(state: Interaction) -> int:
+    return state.max_extensions or MAX_EXTENSIONS
 
 
 def clock_time_at(epoch: int, locale: str) -> str:
     return clock_time(dt.datetime.fromtimestamp(epoch, dt.UTC), locale)
 
 
-def for_page(token: str | None, locale: str, *, extendable: bool = True) -> dict | None:
+def for_page(services, token: str | None, locale: str, *, extendable: bool = True) -> dict | None:
     """What a page shows of its step's time limit: seconds left, the clock time it ends
     (Bangkok time), extensions left (none when not ``extendable``: the sign-out
-    confirmation, whose token /interaction/extend does not take; it is one button).
-    None when the token carries no expiry."""
-    data = _payload(token)
-    if data is None:
-        return None
-    expires = int(data["_exp"])
+    confirmation, whose token is not an interaction and /interaction/extend does not
+    take it; it is one button). None for a token without an expiry."""
+    if extendable:
+        try:
+            state = Interaction.load(services, token, allow_expired=True)
+        except BadInteraction:
+            return None
+        expires, extensions_left = state.expires_at, max(0, _limit(state) - state.extensions)
+    else:
+        found = expiry_for_display(token)
+        if found is None:
+            return None
+        expires, extensions_left = found, 0
     left = max(0, expires - int(time.time()))
     return {
         "seconds": left,
         "minutes": str(max(1, -(-left // 60))),
         "until": clock_time_at(expires, locale),
-        "extensions_left": max(0, _limit(data) - int(data.get("x") or 0)) if extendable else 0,
+        "extensions_left": extensions_left,
         "extend_minutes": str(EXTEND_BY // 60),
         "warn_before": WARN_BEFORE,
         "warn_minutes": str(WARN_BEFORE // 60),
     }
 
 
-def for_enrolment(services, token: str, data: dict) -> str:
+def for_enrolment(services, state: Interaction, token: str) -> str:
     """The token an enrolment page carries: at least ENROL_TTL from now and more
     extensions (the step itself is the same)."""
-    payload = _payload(token) or {}
-    if payload.get("xm") == ENROL_MAX_EXTENSIONS:
+    if state.max_extensions == ENROL_MAX_EXTENSIONS:
         return token
-    left = int(payload.get("_exp") or 0) - int(time.time())
-    return interaction_signer(services).dumps(
-        {**data, "xm": ENROL_MAX_EXTENSIONS}, max(ENROL_TTL, left)
-    )
+    left = state.expires_at - int(time.time())
+    return state.but(max_extensions=ENROL_MAX_EXTENSIONS).dump(services, max(ENROL_TTL, left))
 
 
 def _refusal(status: int, error: str, message: str, locale: str) -> JSONResponse:
@@ -114,23 +104,23 @@ def extend(
     (it is stateless); the page swaps it for the new one everywhere it is used."""
     pg = pages(request)
     try:
-        data = interaction_signer(services).loads(i)
-    except BadSignature:
+        state = Interaction.load(services, i)
+    except BadInteraction:
         return _refusal(410, "interaction_expired", "step_expired", pg.locale(request))
-    locale = pg.locale(request, dict(data.get("p") or []).get("ui_locales"))
+    locale = pg.locale(request, state.ui_locales)
     if not pg.csrf_ok(request, csrf_token):
         return _refusal(403, "csrf", "csrf", locale)
-    used = int(data.get("x") or 0)
-    if used >= _limit(data):
+    used = state.extensions
+    if used >= _limit(state):
         return _refusal(409, "no_more_time", "time_no_more", locale)
-    token = interaction_signer(services).dumps({**data, "x": used + 1}, EXTEND_BY)
+    token = state.but(extensions=used + 1).dump(services, EXTEND_BY)
     # A person still at the page keeps their session too (its idle limit).
     sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
     if sso is not None:
         sessions.touch(sso)
     t = translator(locale)
     until = clock_time_at(int(time.time()) + EXTEND_BY, locale)
-    left = _limit(data) - used - 1
+    left = _limit(state) - used - 1
     return JSONResponse(
         {
             "i": token,

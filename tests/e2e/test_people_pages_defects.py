@@ -21,7 +21,7 @@ from idp.accounts.models import Account
 from idp.agencies.service import get as get_agency
 from idp.credentials import mfa
 from idp.db import utcnow
-from idp.oidc import interaction_signer
+from idp.oidc import Interaction
 from idp.sessions.models import SsoSession
 from idp.web.i18n import translator
 from tests.conftest import service_missing
@@ -255,9 +255,12 @@ def test_an_expired_sign_in_offers_to_start_again_at_the_app(page, e2e_world):
     w = e2e_world
     url, *_ = authorize_url(w, rp_client(w, "web"))
     pairs = parse_qsl(urlsplit(url).query)
-    expired = interaction_signer(w.services).dumps(
-        {"p": pairs, "t": time.time() - 900, "k": "login", "cid": dict(pairs)["client_id"]}, -1
-    )
+    expired = Interaction(
+        request=tuple(pairs),
+        started_at=time.time() - 900,
+        kind="login",
+        client_id=dict(pairs)["client_id"],
+    ).dump(w.services, ttl=-1)
     page.goto(f"{w.base}/login?i={expired}")
     page.wait_for_selector("#start-again")
     page.click("#start-again")

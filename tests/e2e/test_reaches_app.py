@@ -221,9 +221,10 @@ def test_enrolment_then_recovery_codes_then_app(page, e2e_world, app, apps):
     # error page). Read from the signed token's own expiry rather than by waiting.
     from urllib.parse import parse_qs, urlsplit
 
-    from idp.web.time_limits import _payload
+    from idp.oidc import Interaction
 
-    left = int(_payload(parse_qs(urlsplit(href).query)["i"][0])["_exp"]) - time.time()
+    step = Interaction.load(w.services, parse_qs(urlsplit(href).query)["i"][0])
+    left = step.expires_at - time.time()
     assert left > 50 * 60, left
     callbacks = [h for h in app.hits if h.startswith("/cb?")]
     assert not [h for h in callbacks if f"state={state}" in h]  # nothing sent yet

@@ -15,11 +15,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from idp.deps import DbDep, ServicesDep, interaction_pages, pages
 from idp.oidc import authorize as authz
-from idp.oidc.interaction import INTERACTION_PAGES, INTERACTION_TTL, interaction_signer
+from idp.oidc.interaction import INTERACTION_PAGES, BadInteraction, Interaction
 from idp.oidc.routes.forms import FormDep, make_ctx
 from idp.oidc.server import GovIDOAuth2Request, server_for
 from idp.sessions import service as sessions
-from idp.signing import BadSignature
 
 router = APIRouter()
 _FROM_COOKIE = object()
@@ -62,21 +61,21 @@ def run_authorize(
     if isinstance(outcome, authz.Redirect):
         return authorization_response(request, outcome, locale, method)
     # An interaction: carry the original request, signed, through the pages.
-    interaction = {
-        "p": pairs,
-        "t": resumed.started_at or time.time(),
-        "k": outcome.kind,
-        "r": outcome.reason,
-        "h": outcome.login_hint,
-        "c": resumed.consent_done,
-        "s": resumed.select_done,
-        "l": resumed.fresh_login,
-        "e": resumed.enrol_skipped,
-        "sk": outcome.skippable,
-        "sc": outcome.scopes,
-        "cid": outcome.client.row.client_id,
-    }
-    token = interaction_signer(services).dumps(interaction, INTERACTION_TTL)
+    interaction = Interaction(
+        request=tuple(pairs),
+        started_at=resumed.started_at or time.time(),
+        kind=outcome.kind,
+        reason=outcome.reason,
+        login_hint=outcome.login_hint,
+        client_id=outcome.client.row.client_id,
+        scopes=tuple(outcome.scopes),
+        skippable=outcome.skippable,
+        consent_done=resumed.consent_done,
+        select_done=resumed.select_done,
+        fresh_login=resumed.fresh_login,
+        enrol_skipped=resumed.enrol_skipped,
+    )
+    token = interaction.dump(services)
     if outcome.kind == "login" and method == "GET" and not redirects_only:
         # The sign-in page itself rather than a redirect to /login: a browser round
         # trip less per sign-in (Keycloak answers its authorization endpoint the same
@@ -120,25 +119,24 @@ def authorization_response(
 def _is_redirect(outcome: authz.Outcome) -> bool:
     if isinstance(outcome, authz.Redirect):
         return outcome.response_mode != "form_post"
-    return isinstance(outcome, authz.Interaction) and outcome.kind in INTERACTION_PAGES
+    return isinstance(outcome, authz.StepNeeded) and outcome.kind in INTERACTION_PAGES
 
 
-def resumed_from(data: dict) -> tuple[list[tuple[str, str]], authz.Resumed]:
+def resumed_from(state: Interaction) -> tuple[list[tuple[str, str]], authz.Resumed]:
     """The authorization request and its progress, from a signed interaction."""
-    pairs = [tuple(p) for p in data["p"]]
     resumed = authz.Resumed(
-        started_at=data["t"],
-        consent_done=bool(data.get("c")),
-        select_done=bool(data.get("s")),
-        fresh_login=bool(data.get("l")),
-        denied=bool(data.get("d")),
-        enrol_skipped=bool(data.get("e")),
+        started_at=state.started_at,
+        consent_done=state.consent_done,
+        select_done=state.select_done,
+        fresh_login=state.fresh_login,
+        denied=state.denied,
+        enrol_skipped=state.enrol_skipped,
     )
-    return pairs, resumed
+    return list(state.request or ()), resumed
 
 
-def resume_here(request: Request, db, services, data: dict, sso) -> Response | None:
-    """What ``/authorize/resume`` would answer for interaction ``data`` and the session
+def resume_here(request: Request, db, services, state: Interaction, sso) -> Response | None:
+    """What ``/authorize/resume`` would answer for interaction ``state`` and the session
     ``sso``, answered by the page that finished a step (the sign-in or second-factor
     POST) instead of a redirect to ``/authorize/resume``: a browser round trip less per
     sign-in, as Keycloak and node-oidc-provider do. Only a redirect is answered here
@@ -146,7 +144,7 @@ def resume_here(request: Request, db, services, data: dict, sso) -> Response | N
     must not be the answer to a POST that a reload would send again, so for those this
     returns None and the caller redirects to ``/authorize/resume``."""
     return run_authorize(
-        request, db, services, *resumed_from(data), "POST", sso=sso, redirects_only=True
+        request, db, services, *resumed_from(state), "POST", sso=sso, redirects_only=True
     )
 
 
@@ -165,7 +163,9 @@ def authorize_post(request: Request, db: DbDep, services: ServicesDep, form: For
 @router.get("/authorize/resume")
 def authorize_resume(request: Request, db: DbDep, services: ServicesDep, i: str = "") -> Response:
     try:
-        data = interaction_signer(services).loads(i)
-    except BadSignature:
+        state = Interaction.load(services, i)
+    except BadInteraction:
         return pages(request).error(request, "invalid_request", "interaction_broken")
-    return run_authorize(request, db, services, *resumed_from(data), "GET")
+    if not state.for_app:
+        return pages(request).error(request, "invalid_request", "interaction_broken")
+    return run_authorize(request, db, services, *resumed_from(state), "GET")

@@ -59,6 +59,7 @@ async def dashboard(request: Request):
     return ui(request).render(
         request,
         "dashboard.html",
+        who=_display_name(request, user, me.body if me.ok else None),
         grants=grants.body.get("items", []) if grants.ok else None,
         me=me.body if me.ok else None,
         figures=figures.body if figures.ok else None,
@@ -68,6 +69,24 @@ async def dashboard(request: Request):
         else None,
         chain=chain,
     )
+
+
+def _display_name(request: Request, user: dict, me: dict | None) -> str:
+    """The person's name in the page's language: GovID's ID token carries no profile
+    claims (they come from userinfo), so from their account when the API shows it."""
+    if user.get("name"):
+        return user["name"]
+    if me:
+        lang = ui(request).locale_of(request)
+        for first in (lang, "en" if lang == "th" else "th"):
+            name = " ".join(
+                p for p in (me.get(f"given_name_{first}"), me.get(f"family_name_{first}")) if p
+            )
+            if name:
+                return name
+        if me.get("email"):
+            return me["email"]
+    return user.get("email") or user.get("sub", "")
 
 
 def _thai_time(value: str | None) -> str:

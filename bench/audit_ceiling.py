@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
+
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
@@ -114,9 +116,70 @@ def main() -> None:
     p.add_argument("--processes", default="1,2,4")
     p.add_argument("--tasks", type=int, default=64, help="concurrent requests per process")
     p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument(
+        "--sync-replica",
+        action="store_true",
+        help="a PostgreSQL primary of its own (fsync on) with a synchronous streaming\n"
+        "replica on loopback, as the two-host reference runs: every commit waits for\n"
+        "the replica to flush it (issue 21's ceiling with a synchronous replica)",
+    )
     a = p.parse_args()
+    with _server(a.sync_replica) as admin_dsn:
+        _bench(a, admin_dsn)
+
+
+def _server(sync_replica: bool):
+    """The local server (GOVID_BENCH_PG), or a primary + synchronous replica of our own."""
+    import contextlib
+    import tempfile
+
+    if not sync_replica:
+        return contextlib.nullcontext(B.PG_ADMIN_DSN)
+
+    @contextlib.contextmanager
+    def clusters():
+        sys.path.insert(0, str(BENCH.parent))
+        from tests.faults.clusters import PgCluster, pg_bindir
+
+        bindir = pg_bindir()
+        if bindir is None:
+            raise SystemExit("PostgreSQL's server binaries are not installed")
+        root = Path(tempfile.mkdtemp(prefix="govid-ceiling-"))
+        primary = PgCluster(bindir, root, "primary").init()
+        # The helper's clusters skip fsync (fault tests); a commit-latency figure needs it.
+        primary._configure(
+            fsync="on",
+            full_page_writes="on",
+            synchronous_commit="on",
+            synchronous_standby_names="'*'",
+        )
+        primary.start()
+        replica = None
+        try:
+            replica = PgCluster(bindir, root, "replica").replica_of(primary)
+            replica._configure(fsync="on", full_page_writes="on")
+            replica.start()
+            with psycopg.connect(primary.dsn(), autocommit=True) as conn:
+                for _ in range(100):
+                    row = conn.execute("SELECT sync_state FROM pg_stat_replication").fetchone()
+                    if row and row[0] == "sync":
+                        break
+                    time.sleep(0.1)
+                else:
+                    raise SystemExit("the replica did not become synchronous")
+            B.log(f"primary :{primary.port} with a synchronous replica :{replica.port}")
+            yield primary.dsn()
+        finally:
+            if replica is not None:
+                replica.stop("immediate")
+            primary.stop("immediate")
+
+    return clusters()
+
+
+def _bench(a, admin_dsn: str) -> None:
     rows = []
-    with B.BenchDatabase(B.PG_ADMIN_DSN) as db:
+    with B.BenchDatabase(admin_dsn) as db:
         env = B.govid_env(db.url, 9)
         B.idp_cli(env, "db", "upgrade")
         for n in (int(x) for x in a.processes.split(",")):
@@ -126,7 +189,11 @@ def main() -> None:
             [B.IDP, "audit", "verify", "--json"], env=env, capture_output=True, text=True
         )
         verdict = verify.stdout.strip().splitlines()[-1] if verify.stdout.strip() else ""
-    print(f"\nAudit chain with group commit — {B.git_describe()}, {os.cpu_count()} CPUs")
+    how = "a synchronous replica" if a.sync_replica else "one server"
+    print(
+        f"\nAudit chain with group commit, {how} — {B.git_describe()}, {os.cpu_count()} "
+        f"CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"{'processes':>9} {'tasks':>6} {'events/s':>9} {'commits/s':>9} {'batch':>6} {'pg CPU':>7}"
     )

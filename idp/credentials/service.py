@@ -6,13 +6,16 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from idp.accounts import links
 from idp.accounts.models import Account
 from idp.audit import service as audit
 from idp.config import Settings
 from idp.credentials import mfa, policy
+from idp.credentials.login import unlock_account
 from idp.credentials.passwords import PasswordHasher
+from idp.credentials.throttle import ThrottleStore
 from idp.db import utcnow
-from idp.errors import InvalidInput
+from idp.errors import DomainError, InvalidInput, NotFound
 from idp.keys.service import KeyRing
 from idp.sessions import logout
 from idp.sessions.models import SsoSession
@@ -70,6 +73,7 @@ def replace_password(
     keep: SsoSession | None,
     by: str,
     details: dict | None = None,
+    reason: str = "password_changed",
 ) -> int:
     """A new password once the person is known to be the owner (their current password,
     or, ``by="recovery"``, a second factor or a recovery code): every session but
@@ -81,7 +85,7 @@ def replace_password(
         keys,
         issuer=settings.issuer,
         account_id=account.id,
-        reason="password_changed",
+        reason=reason,
         keep=keep,
     )
     audit.record(
@@ -93,6 +97,48 @@ def replace_password(
         details={"by": by, "sessions_ended": ended, **(details or {})},
     )
     return ended
+
+
+def set_password_by_link(
+    db: Session,
+    hasher: PasswordHasher,
+    keys: KeyRing,
+    settings: Settings,
+    store: ThrottleStore,
+    token: str,
+    new: str,
+) -> tuple[Account, int]:
+    """A person sets a password with an activation or reset link an administrator
+    handed out (``accounts.links``): the link is used up, the password set under the
+    policy, everything the account holds ends (``replace_password``) and a throttled
+    account is unlocked. A password the policy refuses (``policy.WeakPassword``) writes
+    nothing: the link stays usable. ``NotFound`` for a used, expired or unknown link.
+    Returns the account and the number of sessions ended."""
+    for purpose in ("activate", "reset"):
+        nested = db.begin_nested()
+        try:
+            account = links.consume(db, token, purpose)
+            ended = replace_password(
+                db,
+                hasher,
+                keys,
+                settings,
+                account,
+                new,
+                keep=None,
+                by="reset",
+                reason="password_reset",
+            )
+        except policy.WeakPassword:
+            nested.rollback()
+            raise
+        except DomainError:
+            nested.rollback()
+            continue
+        nested.commit()
+        unlock_account(db, store, account, by="password_reset", actor=str(account.id))
+        return account, ended
+    raise NotFound("this link is not valid (used, expired or unknown)", field="token")
 
 
 def may_bind_factor(db: Session, sso: SsoSession, account_id, settings: Settings) -> bool:

@@ -1,6 +1,7 @@
 """``/password/set?token=…``: the page behind activation and reset links that agency
 administrators hand out (``/admin/v1`` returns the token). The link is single use; a
-password the policy refuses leaves it valid, so the person can try again."""
+password the policy refuses leaves it valid, so the person can try again. The use case:
+``credentials.service.set_password_by_link``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from idp.accounts import links
-from idp.audit import service as audit
-from idp.credentials.login import unlock_account
+from idp.credentials import service as creds
 from idp.credentials.policy import WeakPassword
-from idp.credentials.service import set_password
 from idp.deps import DbDep, ServicesDep, pages
 from idp.errors import DomainError
-from idp.sessions.logout import end_everything
 from idp.web.i18n import translator
 
 router = APIRouter()
@@ -63,43 +61,28 @@ def set_password_submit(
             error=t("csrf"),
             status=400,
         )
-    for purpose in ("activate", "reset"):
-        nested = db.begin_nested()
-        try:
-            account = links.consume(db, token, purpose)
-        except DomainError:
-            nested.rollback()
-            continue
-        try:
-            set_password(db, services.hasher, services.settings, account, new_password)
-        except WeakPassword as exc:
-            nested.rollback()  # the link stays usable
-            return pg.render(
-                request,
-                "set_password.html",
-                token=token,
-                email=account.email,
-                status=400,
-                error=exc.localized(locale),
-            )
-        nested.commit()
-        unlock_account(
-            db, services.throttle_store(db), account, by="password_reset", actor=str(account.id)
-        )
-        ended = end_everything(
+    try:
+        creds.set_password_by_link(
             db,
+            services.hasher,
             services.keys,
-            issuer=services.settings.issuer,
-            account_id=account.id,
-            reason="password_reset",
+            services.settings,
+            services.throttle_store(db),
+            token,
+            new_password,
         )
-        audit.record(
-            db,
-            "credentials.password.changed",
-            actor=str(account.id),
-            subject=str(account.id),
-            agency_id=account.agency_id,
-            details={"by": "reset", "sessions_ended": ended},
+    except WeakPassword as exc:
+        account = links.peek(db, token)  # the link stays usable: try again
+        if account is None:
+            return _dead_link(request)
+        return pg.render(
+            request,
+            "set_password.html",
+            token=token,
+            email=account.email,
+            status=400,
+            error=exc.localized(locale),
         )
-        return pg.render(request, "set_password.html", done=True)
-    return _dead_link(request)
+    except DomainError:
+        return _dead_link(request)
+    return pg.render(request, "set_password.html", done=True)

@@ -4,7 +4,9 @@ checks in the style of node-oidc-provider. Authlib validates the OAuth 2.0 gramm
 Connect parameters (prompt, max_age, acr, claims, id_token_hint) and decides whether the
 user must sign in, choose an account, step up or consent first.
 
-The result is an ``Outcome``; the HTTP route turns it into a page or a redirect.
+The result is an ``Outcome``; the HTTP route (``idp.oidc.routes.authorize``) turns it
+into a page or a redirect. Over 400 lines on purpose: the checks read top to bottom in
+the order they run, and splitting them would hide that order.
 """
 
 from __future__ import annotations

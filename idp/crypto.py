@@ -133,6 +133,16 @@ def random_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def random_identifier(nbytes: int = 16) -> str:
+    """A random public identifier (client ids): base64url that never starts with ``-``,
+    which command lines read as an option (``idp clients show -Xy…`` failed as a usage
+    error for one client id in 64)."""
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if not value.startswith("-"):
+            return value
+
+
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 

@@ -6,6 +6,7 @@ by the caller (``idp.clients.manage``); what a registration may *be* is decided 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -18,7 +19,7 @@ from idp.agencies import service as agencies
 from idp.audit import service as audit
 from idp.clients.models import AUTH_METHODS, SECRET_METHODS, Client
 from idp.config import Settings
-from idp.crypto import constant_time_equal, random_token, sha256_hex
+from idp.crypto import constant_time_equal, random_identifier, random_token, sha256_hex
 from idp.errors import Conflict, InvalidInput, LifetimeAboveMaximum, NotFound
 from idp.outbound import OutboundPolicy
 from idp.resources import service as api_resources
@@ -35,6 +36,8 @@ KNOWN_SCOPES = frozenset(
     | {"admin:accounts", "admin:clients", "admin:audit", "scim"}
 )
 MIN_TOKEN_TTL = 60  # seconds; shorter tokens only make apps hammer /token
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._~][A-Za-z0-9._~-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -303,7 +306,14 @@ def create(
         limits or _default_limits(),
         api_scopes=api_scopes,
     )
-    client_id = data.client_id or random_token(16)
+    client_id = data.client_id or random_identifier(16)
+    if data.client_id is not None and not _CLIENT_ID.fullmatch(client_id):
+        # RFC 6749 §2.2 allows any VSCHAR; URL- and shell-safe ids spare every relying
+        # party's configuration, and a leading '-' reads as an option on command lines.
+        raise InvalidInput(
+            "client_id: 1-128 letters, digits, '.', '_', '~' or '-', not starting with '-'",
+            field="client_id",
+        )
     if session.scalar(select(Client.id).where(Client.client_id == client_id)):
         raise InvalidInput(f"client_id {client_id!r} is taken", field="client_id")
     secret = None

@@ -208,3 +208,35 @@ def test_unknown_client_and_empty_update(hr):
         assert code == 3 and out["error"] == "not_found", cmd
     r = invoke(runner, "clients", "update", made["client_id"])
     assert r.exit_code == 2 and "nothing to change" in r.stderr
+
+
+def test_every_client_id_works_as_a_command_line_argument(cli_env, monkeypatch):  # noqa: F811
+    """A generated id starting with '-' read as an option: `idp clients rotate-secret
+    -Xy…` failed as a usage error for one client in 64. Generated ids never start with
+    '-', and an operator's own choice is held to the same URL- and shell-safe rule."""
+    import secrets
+
+    drawn = iter(["-starts-with-a-dash", "Zm9vYmFyYmF6cXV4"])
+    real = secrets.token_urlsafe
+    # client ids are drawn from 16 bytes; secrets (32 bytes) stay random
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n=32: next(drawn) if n == 16 else real(n))
+    code, made = as_json(
+        cli_env, "clients", "create", "--agency", "a", "--name-en", "HR", "--redirect-uri", CB
+    )
+    assert code == 0 and made["client_id"] == "Zm9vYmFyYmF6cXV4", made
+    monkeypatch.setattr(secrets, "token_urlsafe", real)
+    code, out = as_json(cli_env, "clients", "show", made["client_id"])
+    assert code == 0 and out["client_id"] == made["client_id"]
+    for bad in ("-dash-first", "has space", "a/b", "x" * 129):
+        code, out = as_json(
+            cli_env, "clients", "create", "--agency", "a", "--name-en", "HR",
+            "--redirect-uri", CB, f"--client-id={bad}",
+        )  # fmt: skip
+        assert code == 2 and out["error"] == "invalid_input", (bad, out)
+        assert out.get("field") == "client_id", out
+        assert stored(bad)[0] is None
+    code, out = as_json(
+        cli_env, "clients", "create", "--agency", "a", "--name-en", "HR",
+        "--redirect-uri", CB, "--client-id=hr-portal.v2_~x",
+    )  # fmt: skip
+    assert code == 0 and out["client_id"] == "hr-portal.v2_~x", out

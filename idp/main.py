@@ -73,6 +73,8 @@ def create_app(
             worker.stop()
             if "audit_batcher" in services.__dict__:
                 await services.audit_batcher.aclose()
+            if services.__dict__.get("pg_reader") is not None:
+                await services.pg_reader.aclose()
             services.close()
 
     app = FastAPI(

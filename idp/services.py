@@ -102,6 +102,16 @@ class Services:
         limits = DbTimeouts.of(self.settings) if self.timeouts else None
         return make_batcher(self.engine, limits)
 
+    @cached_property
+    def pg_reader(self):
+        """Reads on the event loop (``idp.pg_reads``) on PostgreSQL; None on SQLite."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        from idp.pg_reads import PgReader
+
+        limits = DbTimeouts.of(self.settings) if self.timeouts else None
+        return PgReader(self.engine, timeouts=limits)
+
     def close(self) -> None:
         if "rate_limiter" in self.__dict__:
             self.rate_limiter.refusals.flush()  # the last refusals' summary

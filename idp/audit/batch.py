@@ -50,7 +50,7 @@ from idp.audit.service import (
     link,
     row_values,
 )
-from idp.db import DbTimeouts
+from idp.db import DbTimeouts, conninfo_of
 from idp.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -93,21 +93,6 @@ def make_batcher(engine: Engine, timeouts: DbTimeouts | None = None) -> AuditBat
     if engine.dialect.name == "postgresql":
         return PgAsyncBatcher(engine, timeouts=timeouts)
     return ThreadBatcher(engine)
-
-
-def conninfo_of(engine: Engine, timeouts: DbTimeouts | None = None) -> str:
-    """The libpq connection string of ``engine``'s URL, made by the dialect that makes the
-    engine's own connections, so both reach the same server: the libpq multi-host form
-    (``?host=a,b&port=5432,5433&target_session_attrs=read-write``) and SQLAlchemy's
-    (``?host=a:5432&host=b:5433``) both become libpq's ``host=a,b port=5432,5433``
-    (rendering the URL back as a string gave libpq a form it cannot read)."""
-    from psycopg.conninfo import make_conninfo
-
-    cargs, cparams = engine.dialect.create_connect_args(engine.url)
-    cparams.pop("context", None)  # the dialect's adapters, not a libpq parameter
-    if timeouts is not None:
-        cparams = timeouts.connect_params(cparams)
-    return make_conninfo(*cargs, **cparams)
 
 
 class PgAsyncBatcher:

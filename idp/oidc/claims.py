@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from authlib.common.encoding import urlsafe_b64encode
@@ -16,6 +17,7 @@ from idp.agencies import service as agencies
 from idp.clients.models import Client
 from idp.db import utcnow
 from idp.resources.service import SCOPES_SUPPORTED  # noqa: F401 (discovery, server)
+from idp.tokens.liveness import AccountView
 
 if TYPE_CHECKING:
     from idp.oidc.context import OidcContext
@@ -118,8 +120,12 @@ def _half_hash(value: str) -> str:
     return urlsafe_b64encode(digest[: len(digest) // 2]).decode()
 
 
-def user_claims(db: Session, account: Account, names: set[str]) -> dict[str, Any]:
-    """The values of the named claims for an account (only those it has)."""
+def user_claims(
+    db: Session | Callable[[], Session], account: Account | AccountView, names: set[str]
+) -> dict[str, Any]:
+    """The values of the named claims for an account (only those it has). ``db`` is a
+    session or a function giving one: it is asked for only by ``agency_path`` and
+    ``roles`` (an event-loop read has none, ``idp.oidc.userinfo``)."""
     out: dict[str, Any] = {}
 
     def put(name: str, value: Any) -> None:
@@ -150,15 +156,18 @@ def user_claims(db: Session, account: Account, names: set[str]) -> dict[str, Any
     if "email_verified" in names:
         # The mailbox is issued by the government mail service itself.
         out["email_verified"] = True
-    if names & {"agency", "agency_path"}:
-        agency = agencies.get(db, account.agency_id)
-        if "agency" in names:
-            out["agency"] = agencies.claim(agency)
-        if "agency_path" in names:
-            out["agency_path"] = [a.code for a in agencies.ancestors(db, agency, include_self=True)]
+    if "agency" in names:
+        out["agency"] = agencies.claim(account.agency)  # loaded with the account
+    if "agency_path" in names:
+        ancestors = agencies.ancestors(_session(db), account.agency, include_self=True)
+        out["agency_path"] = [a.code for a in ancestors]
     if "roles" in names:
-        out["roles"] = sorted({g.role for g in active_grants(db, account)})
+        out["roles"] = sorted({g.role for g in active_grants(_session(db), account)})
     return out
+
+
+def _session(db: Session | Callable[[], Session]) -> Session:
+    return db() if callable(db) else db
 
 
 def allowed_claim_names(scope: str, client: Client, acr: str | None, level2: str) -> set[str]:
@@ -173,7 +182,7 @@ def allowed_claim_names(scope: str, client: Client, acr: str | None, level2: str
     return names
 
 
-def citizen_id_claim(ctx: OidcContext, account: Account) -> dict[str, str]:
+def citizen_id_claim(ctx: OidcContext, account: Account | AccountView) -> dict[str, str]:
     from idp.accounts.service import CITIZEN_ID_PURPOSE
 
     if not account.citizen_id_enc:
@@ -188,7 +197,7 @@ def citizen_id_claim(ctx: OidcContext, account: Account) -> dict[str, str]:
 def userinfo(
     ctx: OidcContext,
     *,
-    account: Account,
+    account: Account | AccountView,
     client: Client,
     scope: str,
     acr: str | None,
@@ -200,7 +209,7 @@ def userinfo(
     extra = set(((claims_request or {}).get("userinfo") or {}).keys())
     names = allowed | (extra & requestable_for(client))
     out = {"sub": str(account.id)}
-    out.update(user_claims(ctx.db, account, names))
+    out.update(user_claims(lambda: ctx.db, account, names))
     if "citizen_id" in allowed:
         out.update(citizen_id_claim(ctx, account))
     return out

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from idp.audit.service import NewEvent
@@ -13,6 +16,16 @@ from idp.services import Services
 class NeedsDatabase(Exception):  # noqa: N818 - a control-flow signal, not an error
     """An inline token request (run on the event loop, without a session) reached for the
     database; the route runs it again from the start in the thread pool, with one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAhead:
+    """An access token's liveness read on the event loop before Authlib's introspection
+    runs (``idp.oidc.routes.introspect``): ``claims`` None when the signature failed."""
+
+    token: str
+    claims: dict[str, Any] | None
+    active: bool
 
 
 class OidcContext:
@@ -35,12 +48,17 @@ class OidcContext:
         self.ip = ip
         self.user_agent = user_agent
         self.pending_audit: list[NewEvent] | None = [] if db is None else None
+        self.read_ahead: ReadAhead | None = None
 
     @property
     def db(self) -> Session:
         if self._db is None:
             raise NeedsDatabase
         return self._db
+
+    @property
+    def has_db(self) -> bool:
+        return self._db is not None
 
     @property
     def settings(self) -> Settings:

@@ -17,6 +17,7 @@ from idp.clients.models import AUTH_METHODS, CONFIDENTIAL_METHODS
 from idp.keys.service import InvalidToken
 from idp.oidc.models import AccessTokenRef, ClientAdapter, RefreshTokenAdapter
 from idp.resources import service as api_resources
+from idp.tokens import liveness
 from idp.tokens import service as tokens
 from idp.tokens.models import Grant
 
@@ -30,30 +31,28 @@ def find_token(ctx: OidcContext, value: str, hint: str | None):
         return None
     # The hint only says where to look first (RFC 7009 §2.1, RFC 7662 §2.1: a wrong or
     # unknown hint must not hide a token); refresh tokens are never JWT-shaped.
-    looks_like_jwt = value.count(".") == 2
-    if looks_like_jwt:
+    if value.count(".") == 2:
+        ahead = ctx.read_ahead
+        if ahead is not None and ahead.token == value:
+            return AccessTokenRef(ahead.claims, ahead.active) if ahead.claims else None
         try:
             verified = ctx.keys.verify(value)
         except InvalidToken:
             return None
-        claims = verified[1]
-        try:
-            # The signature checked once; grant, account, deny-list and client status in
-            # one statement (decision 0014).
-            tokens.validate_access_token(
-                ctx.db,
-                ctx.keys,
-                value,
-                issuer=ctx.issuer,
-                clients=ctx.services.client_cache,
-                verified=verified,
-            )
-            active = True
-        except tokens.TokenError:
-            active = False
-        return AccessTokenRef(claims, active)
+        return AccessTokenRef(verified[1], access_token_live(ctx, value, verified))
     row = tokens.find_refresh_token(ctx.db, value)
     return RefreshTokenAdapter(row) if row else None
+
+
+def access_token_live(ctx: OidcContext, value: str, verified) -> bool:
+    """The signature checked once; grant, account, deny-list and client status in one
+    statement (``idp.tokens.liveness``)."""
+    try:
+        checked = liveness.check(ctx.keys, value, issuer=ctx.issuer, verified=verified)
+        liveness.read(ctx.db, checked)
+    except liveness.TokenError:
+        return False
+    return True
 
 
 class _AdvisoryHint:

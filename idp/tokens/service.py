@@ -22,18 +22,11 @@ from idp.clients.cache import ClientCache
 from idp.clients.models import Client
 from idp.crypto import sha256_hex
 from idp.db import insert_row, insert_values, utcnow
-from idp.keys.service import InvalidToken, KeyRing
+from idp.keys.service import KeyRing
+from idp.tokens.liveness import CC_PREFIX, CLIENT_STATUS, DENIED, TokenError, WrongAudience, check
 from idp.tokens.models import Grant, RefreshToken, RevokedToken
 
-CC_PREFIX = "cc"
-
-
-class TokenError(Exception):
-    """A token is invalid, expired or revoked (the reason is for logs, not for callers)."""
-
-
-class WrongAudience(TokenError):
-    """A valid token issued for another resource (RFC 9068 §4: `aud` must be checked)."""
+__all__ = ["CC_PREFIX", "TokenError", "WrongAudience"]  # known to callers as tokens.*
 
 
 @dataclass(frozen=True)
@@ -252,15 +245,11 @@ def revoke_access_token(session: Session, claims: dict[str, Any]) -> None:
         session.flush()
 
 
-# What the database decides about an access token, in one statement each; built once
-# (constructing them per call cost more than running them).
-_DENIED = select(RevokedToken.jti).where(RevokedToken.jti == bindparam("jti")).exists()
-_CLIENT_STATUS = (
-    select(Client.status).where(Client.client_id == bindparam("client_id")).scalar_subquery()
-)
-_CHECK_CC = select(_DENIED, _CLIENT_STATUS)
+# The admin API's check: the liveness of idp.tokens.liveness with the grant and the
+# account as ORM objects (the caller's role grants and session are read from them).
+_CHECK_CC = select(DENIED, CLIENT_STATUS)
 _CHECK_GRANT = (
-    select(Grant, Account, _DENIED, _CLIENT_STATUS)
+    select(Grant, Account, DENIED, CLIENT_STATUS)
     .join(Account, Account.id == Grant.account_id)
     .where(Grant.id == bindparam("grant_id"))
 )
@@ -294,35 +283,13 @@ def validate_access_token(
     With ``clients`` (the process's client cache) the client's other columns come from the
     cache (its status still from the database); ``verified`` is ``keys.verify(token)``
     when the caller has already checked the signature."""
-    try:
-        header, claims = verified if verified is not None else keys.verify(token)
-    except InvalidToken as exc:
-        raise TokenError("bad signature or format") from exc
-    if header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
-        raise TokenError("not an access token")  # RFC 9068 §4: typ must be checked
-    if claims.get("iss") != issuer:
-        raise TokenError("wrong issuer")
-    aud = claims.get("aud")
-    if (
-        audience is not None
-        and audience != aud
-        and audience not in (aud if isinstance(aud, list) else ())
-    ):
-        raise WrongAudience("issued for another resource")  # RFC 9068 §4, RFC 8707 §2
-    exp = claims.get("exp")
-    if not isinstance(exp, int) or exp + leeway < _ts(utcnow()):
-        raise TokenError("expired")
-    jti = claims.get("jti")
-    client_id = claims.get("client_id")
-    if not isinstance(jti, str) or not isinstance(client_id, str):
-        raise TokenError("no jti or client_id")
-    prefix = jti.split(".", 1)[0]
-    grant_id = None
-    if prefix != CC_PREFIX:
-        try:
-            grant_id = uuid.UUID(hex=prefix)
-        except ValueError:
-            raise TokenError("malformed jti") from None
+    checked = check(keys, token, issuer=issuer, audience=audience, leeway=leeway, verified=verified)
+    claims, jti, client_id, grant_id = (
+        checked.claims,
+        checked.claims["jti"],
+        checked.client_id,
+        checked.grant_id,
+    )
     grant = account = None
     if grant_id is None:
         row = session.execute(_CHECK_CC, {"jti": jti, "client_id": client_id}).one()

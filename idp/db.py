@@ -238,9 +238,9 @@ def make_engine(
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=timeouts.pool_s,
     )
+    _ping_when_idle(engine)
     connection_class = _deadline_connection_class()
 
     @event.listens_for(engine, "do_connect")
@@ -265,6 +265,37 @@ def conninfo_of(engine: Engine, timeouts: DbTimeouts | None = None) -> str:
     if timeouts is not None:
         cparams = timeouts.connect_params(cparams)
     return make_conninfo(*cargs, **cparams)
+
+
+# A pooled connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` sends a ping with every checkout: a round trip per
+    request (issue 22: one of a userinfo's two). A connection that was in use less than
+    ``PING_AFTER_IDLE_SECONDS`` ago is handed out as it is; an older one is pinged and,
+    when the ping fails (the database restarted or failed over meanwhile), replaced
+    before the request sees it, as pre-ping did. The window's price: a connection that
+    breaks within a second of its last use fails its next statement (503, the outage
+    answer), and SQLAlchemy then drops every connection the pool held before that."""
+    import time
+
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _mark(_dbapi_conn, record) -> None:
+        record.info["govid_used_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("govid_used_at", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # the pool replaces the connection and checks out again
+            raise DisconnectionError(f"stale pooled connection: {type(exc).__name__}") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

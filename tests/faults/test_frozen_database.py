@@ -63,6 +63,22 @@ def test_frozen_database_answers_503_everywhere_and_recovers(fleet, capsys):
             assert int(token.headers["retry-after"]) > 0
             assert token.headers["cache-control"] == "no-store"
 
+            # The resource-server reads (their row read on the event loop, decision 0016).
+            machine = (world.client("machine")["client_id"], world.client("machine")["secret"])
+            for name, fn in (
+                ("userinfo", lambda: httpx.get(
+                    f"{base}/userinfo", headers={"authorization": f"Bearer {admin}"},
+                    timeout=NO_HANG,
+                )),
+                ("introspect", lambda: httpx.post(
+                    f"{base}/introspect", data={"token": admin}, auth=machine, timeout=NO_HANG
+                )),
+            ):  # fmt: skip
+                read = call(name, fn)
+                assert read.status_code == 503, read.text
+                assert read.json()["error"] == "temporarily_unavailable"
+                assert int(read.headers["retry-after"]) > 0
+
             listed = call("admin", lambda: httpx.get(
                 f"{base}/admin/v1/accounts",
                 headers={"authorization": f"Bearer {admin}"},

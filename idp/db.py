@@ -273,7 +273,7 @@ PING_AFTER_IDLE_SECONDS = 1.0
 
 def _ping_when_idle(engine: Engine) -> None:
     """SQLAlchemy's ``pool_pre_ping`` sends a ping with every checkout: a round trip per
-    request (issue 22: one of a userinfo's two). A connection that was in use less than
+    request (one of a userinfo's two, decision 0016). A connection that was in use less than
     ``PING_AFTER_IDLE_SECONDS`` ago is handed out as it is; an older one is pinged and,
     when the ping fails (the database restarted or failed over meanwhile), replaced
     before the request sees it, as pre-ping did. The window's price: a connection that

@@ -17,7 +17,7 @@ from idp.tokens.liveness import NeedsSession
 
 
 async def introspect(request: Request) -> Response:
-    """A read (issue 22, decision 0016): on PostgreSQL an access token's liveness is read
+    """A read (decision 0016): on PostgreSQL an access token's liveness is read
     on the event loop (``read_ahead``, one statement, no thread) and Authlib's endpoint
     runs there too, the client from the client cache; anything that needs a session (a
     client not in the cache, a refresh token, an API's permission, ``private_key_jwt``'s

@@ -86,3 +86,22 @@ def test_a_token_of_a_foreign_key_is_refused(ring):
     token = jws.serialize_compact({"alg": "ES256", "kid": "foreign"}, b'{"sub":"x"}', foreign)
     with pytest.raises(InvalidToken):
         ring.verify(token)
+
+
+def test_a_remembered_signature_answers_like_a_fresh_check(ring, monkeypatch):
+    """Verified signatures are remembered by the token's text (decision 0016): the second
+    check does no cryptography, gives equal copies (a caller's change does not leak into
+    the next answer), still honours ``algorithms``, and the memory is bounded."""
+    token = ring.sign({"sub": "x", "n": 1}, alg="ES256", typ="at+jwt")
+    first = ring.verify(token)
+    first[1]["n"] = 2  # a caller changing its copy
+    monkeypatch.setattr(keys, "_verify_es256", lambda *a: pytest.fail("verified again"))
+    again = ring.verify(token)
+    assert again[1]["n"] == 1 and again[0]["alg"] == "ES256"
+    with pytest.raises(InvalidToken):
+        ring.verify(token, algorithms=("RS256",))
+    monkeypatch.undo()
+    monkeypatch.setattr(KeyRing, "VERIFIED_MAX", 3)
+    for n in range(10):
+        ring.verify(ring.sign({"n": n}, alg="ES256"))
+    assert len(ring._verified) <= 3

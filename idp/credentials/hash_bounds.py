@@ -60,23 +60,40 @@ _SCHEMES = (
 _IDENTIFY = CryptContext(schemes=list(_SCHEMES))
 
 
+def _parse(stored: str):
+    """passlib's parsed form of ``stored``; None when no accepted scheme claims it;
+    ValueError/TypeError when one claims it but cannot read it."""
+    scheme = _IDENTIFY.identify(stored)
+    if scheme is None and stored[:7].upper() == "{CRYPT}":  # e.g. {CRYPT}$2b$ (bcrypt)
+        stored = stored[7:]
+        scheme = _IDENTIFY.identify(stored)
+    if scheme is None:
+        return None
+    handler = _IDENTIFY.handler(scheme)
+    while isinstance(handler, PrefixWrapper):  # e.g. {CRYPT} around sha512_crypt
+        stored = handler.orig_prefix + stored[len(handler.prefix) :]
+        handler = handler.wrapped
+    return handler.from_string(stored)
+
+
 def parsed(stored: str):
     """passlib's parsed form of ``stored`` (with ``rounds``, ``memory_cost``, …), or None
-    for a hash no accepted scheme can read (refused elsewhere as malformed)."""
+    for a hash no accepted scheme can read (see ``malformed``)."""
     try:
-        scheme = _IDENTIFY.identify(stored)
-        if scheme is None and stored[:7].upper() == "{CRYPT}":  # e.g. {CRYPT}$2b$ (bcrypt)
-            stored = stored[7:]
-            scheme = _IDENTIFY.identify(stored)
-        if scheme is None:
-            return None
-        handler = _IDENTIFY.handler(scheme)
-        while isinstance(handler, PrefixWrapper):  # e.g. {CRYPT} around sha512_crypt
-            stored = handler.orig_prefix + stored[len(handler.prefix) :]
-            handler = handler.wrapped
-        return handler.from_string(stored)
+        return _parse(stored)
     except (ValueError, TypeError):
         return None
+
+
+def malformed(stored: str) -> str | None:
+    """Why a hash that looks like an accepted scheme can never verify (``$6$rounds=05000$``
+    is zero-padded, ``rounds=999`` is below sha512-crypt's minimum), or None. Sign-in
+    refuses such a hash at every attempt, so an import must refuse the row instead."""
+    try:
+        _parse(stored)
+    except (ValueError, TypeError) as exc:
+        return str(exc) or "unreadable"
+    return None
 
 
 @dataclass(frozen=True)

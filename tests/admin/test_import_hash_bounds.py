@@ -122,3 +122,28 @@ def test_cli(tmp_path, monkeypatch):
     out = json.loads(r.stdout)
     assert r.exit_code == 0 and out["created"] == 2 and out["failed"] == 1
     engine.dispose()
+
+
+def test_a_hash_that_could_never_verify_is_refused_not_imported(db, world):
+    """A zero-padded ``rounds=05000`` or ``rounds=999`` matches the sha512-crypt shape,
+    but passlib refuses to read it at every sign-in: the person could never sign in.
+    The row is refused with the reason; a well-formed hash in the same file imports."""
+    from passlib.hash import sha512_crypt
+
+    good = sha512_crypt.using(rounds=5000).hash("Correct horse battery 1")
+    body = good.split("$", 2)[2]  # salt$checksum (rounds=5000 is implicit)
+    a, d = world.agencies["A"].code, f"{world.u}.go.th"
+    rows = [
+        {"email": f"mf-{i}@{d}", "agency": a, "password_hash": ph}
+        for i, ph in enumerate([good, f"$6$rounds=05000${body}", f"{{CRYPT}}$6$rounds=999${body}"])
+    ]
+    result = run_import(
+        db, read_rows(io.BytesIO(_jsonl(rows)), "jsonl"), cipher=world.services.cipher,
+        scope=Scope((world.agencies["A"],)), actor="test", mode="per_row",
+    )  # fmt: skip
+    by_row = {e["row"]: e for e in result.errors}
+    assert set(by_row) == {2, 3}, result.errors
+    assert all(e["field"] == "password_hash" for e in result.errors)
+    assert "zero-padded rounds" in by_row[2]["message"]
+    assert "rounds (999) is too low" in by_row[3]["message"]
+    assert result.created == 1 and _count(db, world, "mf-") == 1

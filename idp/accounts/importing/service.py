@@ -32,7 +32,7 @@ from idp.accounts.service import CITIZEN_ID_PURPOSE
 from idp.agencies.models import Agency
 from idp.audit import service as audit
 from idp.authz.scope import Scope
-from idp.credentials.hash_bounds import HashBounds
+from idp.credentials.hash_bounds import HashBounds, malformed
 from idp.crypto import DataCipher, random_token
 from idp.errors import InvalidCitizenId, InvalidInput
 
@@ -115,6 +115,9 @@ def _check(
 ) -> dict[str, Any]:
     r = clean(row)
     if r["scheme"]:
+        broken = malformed(r["password_hash"])
+        if broken:  # it could never verify: the person could never sign in
+            raise RowError("password_hash", f"the hash cannot be used: {broken}")
         problem = bounds.problem(r["password_hash"])
         if problem:  # a wrong password would cost this much at every attempt
             raise RowError(

@@ -53,6 +53,8 @@ def test_every_module_sits_in_a_layer():
         ("idp/admin/routes_summary.py", "idp.web.render"),  # one surface importing another
         ("idp/admin/routes_summary.py", "idp.oidc.claims"),  # the admin API into the provider
         ("idp/oidc/discovery.py", "idp.admin.problems"),  # the provider into the admin API
+        ("idp/oidc/discovery.py", "idp.web.render"),  # the provider rendering a page
+        ("idp/web/help_pages.py", "idp.oidc.routes.authorize"),  # a page past idp.oidc's API
         ("idp/outage.py", "idp.admin.problems"),  # plumbing of every surface into one
         ("idp/authz/caller.py", "idp.admin.deps"),  # a domain package into its surface
         ("idp/paging.py", "idp.accounts.models"),  # the foundation into the domain

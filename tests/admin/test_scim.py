@@ -118,3 +118,40 @@ def test_pagination_and_groups(client, scim_world):
         .json()["members"][0]["display"]
         .startswith("admin_a@")
     )
+
+
+GOVID = "urn:govid:params:scim:schemas:extension:2.0:User"
+
+
+def test_a_protected_user_says_so_as_the_admin_api_does(client, db, scim_world):
+    """An HR system syncing by SCIM sees which people it may not change (an operator in
+    its subtree), the same `protected` reason the admin API gives, before it tries."""
+    from idp.accounts import service as accounts
+
+    w = scim_world
+    h = w.headers("hr_a")
+    target, plain = w.accounts["user_a"], w.accounts["user_a1"]
+    accounts.grant_role(db, target, "operator", w.agencies["M"])
+    api = client.get(f"/admin/v1/accounts/{target.id}", headers=w.headers("admin_a")).json()
+    assert api["protected"] == "operator"
+    one = client.get(f"{S}/Users/{target.id}", headers=h).json()
+    assert one[GOVID]["protected"] == "operator"
+    listed = client.get(
+        f"{S}/Users", params={"filter": f'userName eq "{target.email}"'}, headers=h
+    ).json()
+    assert listed["Resources"][0][GOVID]["protected"] == "operator"
+    assert "protected" not in client.get(f"{S}/Users/{plain.id}", headers=h).json()[GOVID]
+    # ...and a change is refused as the admin API refuses it.
+    r = client.patch(
+        f"{S}/Users/{target.id}",
+        json={
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "path": "active", "value": False}],
+        },
+        headers=h,
+    )
+    assert r.status_code == 403, r.text
+    schemas = client.get(f"{S}/Schemas", headers=h).json()["Resources"]
+    ext = next(s for s in schemas if s["id"] == GOVID)
+    attr = next(a for a in ext["attributes"] if a["name"] == "protected")
+    assert attr["mutability"] == "readOnly"

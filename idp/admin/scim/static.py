@@ -96,6 +96,7 @@ def schemas(base: str) -> list[dict[str, Any]]:
         (GOVID, "GovIDUser", [
             _attr("givenNameTh"), _attr("familyNameTh"),
             _attr("mailboxQuotaMb", "integer", mutability="readOnly"),
+            _attr("protected", mutability="readOnly"),
         ]),
         (GROUP, "Group", [
             _attr("displayName", mutability="readOnly"),

@@ -21,6 +21,7 @@ from idp.admin.scim import filter as scim_filter
 from idp.admin.scim import parse
 from idp.admin.scim.parse import ENTERPRISE, GOVID, USER, ScimInvalid
 from idp.agencies.models import Agency
+from idp.authz.caller import protections
 from idp.authz.context import Ctx, check_version
 from idp.errors import NotFound
 
@@ -54,7 +55,11 @@ _NOT_LOADED = object()
 
 
 def user_resource(
-    ctx: Ctx, a: Account, base: str, external_id: Any = _NOT_LOADED
+    ctx: Ctx,
+    a: Account,
+    base: str,
+    external_id: Any = _NOT_LOADED,
+    protected: Any = _NOT_LOADED,
 ) -> dict[str, Any]:
     emails = [{"value": a.email, "type": "work", "primary": True}]
     emails += [{"value": x, "type": "other"} for x in a.aliases or []]
@@ -76,6 +81,9 @@ def user_resource(
             "givenNameTh": a.given_name_th,
             "familyNameTh": a.family_name_th,
             "mailboxQuotaMb": a.mailbox_quota_mb,
+            # As the admin API's `protected`: why this caller may not change the account
+            # (an operator, or roles beyond the caller's scope), else absent.
+            **({"protected": reason} if (reason := _protected(ctx, a, protected)) else {}),
         },
         "meta": {
             "resourceType": "User",
@@ -89,6 +97,12 @@ def user_resource(
     if ext:
         out["externalId"] = ext
     return out
+
+
+def _protected(ctx: Ctx, a: Account, known: Any) -> str | None:
+    if known is not _NOT_LOADED:
+        return known
+    return protections(ctx.caller, ctx.db, [a]).get(a.id)
 
 
 def _paging(start_index: int, count: int) -> tuple[int, int]:
@@ -136,12 +150,16 @@ def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, 
         if ids
         else []
     )
+    guarded = protections(ctx.caller, ctx.db, rows)  # one query for the page
+    guarded = protections(ctx.caller, ctx.db, rows)  # one query for the page
     return {
         "schemas": [LIST],
         "totalResults": total,
         "startIndex": start,
         "itemsPerPage": len(rows),
-        "Resources": [user_resource(ctx, a, base, ext.get(a.id)) for a in rows],
+        "Resources": [
+            user_resource(ctx, a, base, ext.get(a.id), guarded.get(a.id)) for a in rows
+        ],
     }
 
 

@@ -201,6 +201,10 @@ def world(backend: str, request: pytest.FixtureRequest, backchannel) -> World:
         # Small numbers so lockout is testable in seconds (defaults: 5 and 20).
         IDP_LOGIN_DELAY_AFTER_FAILURES="3",
         IDP_LOGIN_LOCKOUT_THRESHOLD="5",
+        # Eight refreshes of one token queue on its row; on a loaded 2-core CI machine
+        # the last waited past the 5 s default and answered 503. The timeouts' own
+        # behaviour is tested in tests/faults; here they would only add noise.
+        IDP_DB_LOCK_TIMEOUT_MS="30000",
     )
     ctx = serve(env, port=port)
     w.base = ctx.__enter__()

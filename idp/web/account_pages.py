@@ -308,13 +308,13 @@ def remove_factor(
     sso, account, early = _checked(request, db, services, csrf_token)
     if early:
         return early
-    # Removing the last factor needs a fresh level-2 sign-in; whether it is
-    # the last is decided under the account's lock (two removals at once). After the
-    # second step, the person comes back to the confirmation, not to a done removal.
+    # Removing any factor needs a fresh second step: with two factors, a password alone
+    # (perhaps a stolen one) could otherwise remove one of them. After the second step
+    # the person comes back to the confirmation, not to a done removal.
     need = _require_fresh_mfa(services, sso, f"/account/factors/{cred_id}/remove", "remove")
-    result = mfa.remove_factor(db, account, cred_id, last_allowed=need is None)
-    if result == "last_factor":
+    if need:
         return need
+    result = mfa.remove_factor(db, account, cred_id)
     if result == "removed":
         return RedirectResponse("/account?done=removed", status_code=303)
     return RedirectResponse("/account", status_code=303)

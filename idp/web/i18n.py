@@ -227,8 +227,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "You will then go back to your account to make them.",
     },
     "why_remove": {
-        "th": "ก่อนลบปัจจัยที่สองรายการสุดท้าย กรุณายืนยันด้วยปัจจัยที่สองก่อน จากนั้นจะกลับไปยืนยันการลบ",
-        "en": "To remove your last second factor, confirm with it first. "
+        "th": "ก่อนลบปัจจัยที่สอง กรุณายืนยันด้วยปัจจัยที่สองก่อน จากนั้นจะกลับไปยืนยันการลบ",
+        "en": "To remove a second factor, confirm with one of yours first. "
         "You will then go back to confirm the removal.",
     },
     "why_add_totp": {

@@ -394,6 +394,46 @@ def test_removing_the_last_factor_asks_explains_and_returns_to_the_question(page
     assert page.locator(".remove-factor").count() == 0
 
 
+def test_a_password_alone_cannot_remove_any_second_factor(page, e2e_world):
+    """With two factors, a session of a password alone (a stolen password) could remove
+    one of them: only the last asked for the second step. Now every removal does, and
+    the person comes back to the question."""
+    from idp.credentials.models import MfaCredential
+
+    w, t = e2e_world, translator("en")
+    email = new_person(w)
+    secret = with_app(w, email)
+    with w.services.sessions.begin() as db:
+        account = db.scalars(select(Account).where(Account.email == email)).one()
+        key = MfaCredential(
+            account_id=account.id,
+            kind="webauthn",
+            label="Desk key",
+            credential_id=f"k-{secrets.token_hex(8)}",
+            public_key="pk",
+            confirmed_at=utcnow(),
+        )
+        db.add(key)
+        db.flush()
+        key_id = key.id
+    sign_in_to_account(page, w, email)
+    assert page.locator(".remove-factor").count() == 2
+    page.goto(f"{w.base}/account/factors/{key_id}/remove")
+    page.click("#remove-yes")
+    page.wait_for_selector("#mfa-why")  # not removed on a password alone
+    assert page.inner_text("#mfa-why") == t("why_remove")
+    with w.services.sessions() as db:
+        assert len(mfa.second_factors(db, account.id)) == 2
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("form[action='/mfa'] #code ~ button[type=submit]")
+    page.wait_for_selector("#remove-yes")  # back at the question
+    assert page.locator("#remove-last").count() == 0
+    page.click("#remove-yes")
+    page.wait_for_url(re.compile(r".*/account\?done=removed"))
+    with w.services.sessions() as db:
+        assert [f.kind for f in mfa.second_factors(db, account.id)] == ["totp"]
+
+
 def test_adding_an_app_at_level_1_says_why_and_comes_back(page, e2e_world):
     w, t = e2e_world, translator("en")
     email = new_person(w)

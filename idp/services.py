@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.audit.batch import AuditBatcher, make_batcher
 from idp.clients.cache import ClientCache
+from idp.clock import Clock, make_clock
 from idp.config import Settings
 from idp.credentials.passwords import PasswordHasher
 from idp.credentials.throttle import (
@@ -30,10 +31,15 @@ class Services:
     # The IDP_DB_* limits toward PostgreSQL (idp.db.DbTimeouts): on for the service; the
     # CLI's long jobs (imports, audit verify and export) run without them.
     timeouts: bool = True
+    # Wall and monotonic time for every expiry, timeout, window and auth_time (idp/clock.py);
+    # tests pass a FakeClock, a dev/test server reads IDP_CLOCK_OFFSET_FILE.
+    clock: Clock = None  # type: ignore[assignment]  # set in __post_init__ when not given
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.clock is None:
+            self.clock = make_clock(self.settings.clock_offset_file)
         limits = DbTimeouts.of(self.settings) if self.timeouts else None
         self.engine = make_engine(self.settings.database_url, timeouts=limits)
         self.sessions = make_session_factory(self.engine)

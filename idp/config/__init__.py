@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # IDP_SECRET_KEY) for as long as they are listed.
     data_key_previous: str = ""
     secret_key_previous: str = ""
+    # Tests only (idp/clock.py OffsetFileClock): the server's clock runs this file's number
+    # of seconds ahead, so a test moves a real server's time instead of sleeping.
+    # Refused when IDP_ENV=prod.
+    clock_offset_file: str = ""
 
     # Lifetimes in seconds (DESIGN §5).
     auth_code_ttl: int = Field(60, ge=10, le=600)
@@ -360,6 +364,14 @@ class Settings(BaseSettings):
             if len(raw) != 32:
                 raise ValueError(f"IDP_DATA_KEY_PREVIOUS: key {n} is not 32 bytes")
         return v
+
+    @model_validator(mode="after")
+    def _refuse_test_clock(self) -> Settings:
+        if self.clock_offset_file and self.env == "prod":
+            raise InsecureSettingsError(
+                "IDP_CLOCK_OFFSET_FILE moves the clock for tests; it is refused when IDP_ENV=prod"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Settings:

@@ -97,7 +97,7 @@ class Services:
 
     @cached_property
     def client_cache(self) -> ClientCache:
-        return ClientCache(self.settings.client_cache_seconds)
+        return ClientCache(self.settings.client_cache_seconds, clock=self.clock)
 
     @cached_property
     def keys(self) -> KeyRing:

@@ -18,7 +18,6 @@ Freshness:
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from collections.abc import Callable
 
@@ -27,14 +26,18 @@ from sqlalchemy.orm import Session
 
 from idp.clients.models import Client
 from idp.clients.service import get_active
+from idp.clock import Clock, SystemClock
 
 _caches: weakref.WeakSet[ClientCache] = weakref.WeakSet()
 _PENDING = "govid_changed_clients"
 
 
 class ClientCache:
-    def __init__(self, ttl_seconds: float, *, max_entries: int = 10_000) -> None:
+    def __init__(
+        self, ttl_seconds: float, *, max_entries: int = 10_000, clock: Clock | None = None
+    ) -> None:
         self.ttl = ttl_seconds
+        self.clock = clock or SystemClock()
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, Client | None]] = {}
         self._lock = threading.Lock()
@@ -46,7 +49,7 @@ class ClientCache:
         which must return a row of a session that is about to be discarded or None."""
         if self.ttl <= 0:
             return load()
-        now = time.monotonic()
+        now = self.clock.monotonic()
         hit = self._entries.get(client_id)
         if hit is not None and hit[0] > now:
             return hit[1]

@@ -8,7 +8,6 @@ then the session commits and closes while the row lives on in the cache.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ from idp.clients import manage as admin_clients
 from idp.clients import service as clients
 from idp.clients.cache import ClientCache
 from idp.clients.models import Client
+from idp.clock import FakeClock
 from idp.db import make_engine
 
 AGENCY = "cache-test"
@@ -116,10 +116,12 @@ def test_hit_within_ttl_runs_no_sql(cache_db, client_id):
 
 
 def test_entry_expires_after_ttl(cache_db, client_id):
-    cache = ClientCache(0.3)
+    clock = FakeClock()
+    cache = ClientCache(30, clock=clock)
     assert lookup(cache_db, cache, client_id)[1] >= 1
+    clock.advance(29.9)
     assert lookup(cache_db, cache, client_id)[1] == 0
-    time.sleep(0.35)
+    clock.advance(0.1)
     row, n = lookup(cache_db, cache, client_id)
     assert n >= 1 and row is not None
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 
 from idp.audit import service as audit
@@ -368,16 +368,24 @@ def test_thread_writer_close_finishes_what_it_holds_and_stops(committed_db):
     mine = writer_threads() - before
     assert len(mine) == 1
 
+    # The writer's next statement is the one that waits for the chain's lock.
+    writing = threading.Event()
+
+    @event.listens_for(committed.engine, "before_cursor_execute")
+    def _writer_statement(*_args):
+        if threading.current_thread().name == WRITER:
+            writing.set()
+
     loop = asyncio.new_event_loop()
     runner = threading.Thread(target=loop.run_forever, daemon=True)
     runner.start()
     try:
         with chain_locked(committed):
             held = asyncio.run_coroutine_threadsafe(b.commit(events("held", 2)), loop)
-            time.sleep(0.3)  # the writer has it and waits for the lock
+            assert writing.wait(20)  # the writer has it and waits for the lock
             closer = threading.Thread(target=b.close)
             closer.start()
-            time.sleep(0.3)
+            closer.join(0.2)  # not a sleep: it returns at once if close does not wait
             assert closer.is_alive() and not held.done()  # close waits for the writer
         closer.join(20)
         assert not closer.is_alive()

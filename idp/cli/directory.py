@@ -88,7 +88,7 @@ def outbox_run(
         if once:
             directory = LdapMailDirectory(s)
             try:
-                result = worker.run_once(services.sessions, directory, s)
+                result = worker.run_once(services.sessions, directory, s, services.clock)
             finally:
                 directory.close()
         else:

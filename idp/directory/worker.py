@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from idp.accounts.models import Account
 from idp.audit import service as audit
+from idp.clock import Clock, SystemClock
 from idp.config.ldap import DirectorySettings
 from idp.db import utcnow
 from idp.directory.entries import desired_state
@@ -81,8 +82,10 @@ class Claimed:
     attempts: int
 
 
-def claim(session: Session, limit: int, lease_seconds: float) -> list[Claimed]:
-    now = utcnow()
+def claim(
+    session: Session, limit: int, lease_seconds: float, now: dt.datetime | None = None
+) -> list[Claimed]:
+    now = now or utcnow()
     cand, first = aliased(OutboxEntry), aliased(OutboxEntry)
     # The account's oldest unfinished row: one probe of ix_outbox_queue_account.
     head_id = (
@@ -124,11 +127,17 @@ def _load_accounts(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Acc
 
 
 def process_batch(
-    sessions: SessionFactory, directory: MailDirectory, s: DirectorySettings
+    sessions: SessionFactory,
+    directory: MailDirectory,
+    s: DirectorySettings,
+    clock: Clock | None = None,
 ) -> BatchResult:
+    """``clock`` (``Services.clock``) says which rows are due and when a failed one is
+    tried again."""
+    clock = clock or SystemClock()
     result = BatchResult()
     with sessions() as session, session.begin():
-        rows = claim(session, s.batch_size, s.lease_seconds)
+        rows = claim(session, s.batch_size, s.lease_seconds, clock.now())
     result.claimed = len(rows)
     if not rows:
         return result
@@ -156,7 +165,7 @@ def process_batch(
         result.actions[action] = result.actions.get(action, 0) + 1
 
     with sessions() as session, session.begin():
-        _complete(session, s, done, failed, released, result)
+        _complete(session, s, done, failed, released, result, clock.now())
     return result
 
 
@@ -167,8 +176,8 @@ def _complete(
     failed: list[tuple[Claimed, DirectoryError]],
     released: list[Claimed],
     result: BatchResult,
+    now: dt.datetime,
 ) -> None:
-    now = utcnow()
     if done:
         session.execute(
             update(OutboxEntry)
@@ -237,12 +246,15 @@ def _supersede_parked(session: Session, done: list[Claimed], now: dt.datetime) -
 
 
 def run_once(
-    sessions: SessionFactory, directory: MailDirectory, s: DirectorySettings
+    sessions: SessionFactory,
+    directory: MailDirectory,
+    s: DirectorySettings,
+    clock: Clock | None = None,
 ) -> BatchResult:
     """Apply everything that is due now; stop early when the directory is unavailable."""
     total = BatchResult()
     while True:
-        r = process_batch(sessions, directory, s)
+        r = process_batch(sessions, directory, s, clock)
         total.add(r)
         if r.claimed == 0 or r.error:
             return total
@@ -272,7 +284,7 @@ def run(
     try:
         while not stop.is_set():
             try:
-                r = process_batch(services.sessions, directory, s)
+                r = process_batch(services.sessions, directory, s, services.clock)
             except SQLAlchemyError as exc:
                 r = BatchResult(error=f"database unavailable ({type(exc).__name__})")
                 log.warning("directory worker: %s", r.error)

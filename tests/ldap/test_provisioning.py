@@ -7,6 +7,7 @@ from ldap3 import MODIFY_REPLACE, SUBTREE
 
 from idp.accounts import service as accounts
 from idp.audit.models import AuditEvent
+from idp.clock import FakeClock
 from idp.directory import entries, outbox, worker
 from idp.directory.mail import LdapMailDirectory
 from tests import factories
@@ -155,15 +156,17 @@ def test_schema_error_parks_the_row_and_retry_applies_it_after_a_fix(
     broken = directory_settings(mail_slapd, ldap_base, quota_attribute="noSuchQuotaAttr")
     d = LdapMailDirectory(broken)
     a = new("parked")
+    clock = FakeClock()
     try:
-        r1 = worker.run_once(sessions, d, broken)
+        r1 = worker.run_once(sessions, d, broken, clock)
         assert (r1.retried, r1.parked, r1.error) == (1, 0, None)  # non-transient, 1st try
         row = next(r for r in outbox_rows(db) if r.account_id == a.id)
         assert row.parked_at is None and row.attempts == 1
-        import time
-
-        time.sleep(broken.backoff(1) + 0.05)
-        r2 = worker.run_once(sessions, d, broken)
+        clock.advance(broken.backoff(1) * 0.9)
+        early = worker.run_once(sessions, d, broken, clock)
+        assert (early.retried, early.parked) == (0, 0)  # not due yet
+        clock.advance(broken.backoff(1) * 0.1)
+        r2 = worker.run_once(sessions, d, broken, clock)
         assert r2.parked == 1
     finally:
         d.close()

@@ -44,7 +44,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from idp.credentials.throttle import DbThrottleStore, RedisThrottleStore, window_key
-from idp.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +145,14 @@ class RateLimiter:
         s = services.settings
         self.settings = s
         self.enabled = s.rate_limits
-        self.budget = SharedBudget(self._lease, s.rate_limit_window_seconds)
+        self.budget = SharedBudget(self._lease, s.rate_limit_window_seconds, services.clock.time)
         self.refusals = RefusalCounter()
         self._next_purge = 0.0
 
     def _lease(self, key: str, window: int, n: int, limit: int) -> int:
         """Runs in the thread pool: one atomic increment in Redis or the database."""
         seconds = self.settings.rate_limit_window_seconds
-        now = utcnow()
+        now = self.services.clock.now()
         counter, expires = window_key(f"rl:{key}", seconds, now)
         if int(now.timestamp() // seconds) != window:  # the window ended meanwhile
             return n

@@ -10,9 +10,10 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
+
+from idp.clock import Clock, SystemClock
 
 
 class BadSignature(ValueError):
@@ -28,8 +29,11 @@ def _unb64(data: str) -> bytes:
 
 
 class Signer:
-    def __init__(self, secret: str | Sequence[str], purpose: str) -> None:
+    def __init__(
+        self, secret: str | Sequence[str], purpose: str, clock: Clock | None = None
+    ) -> None:
         secrets = (secret,) if isinstance(secret, str) else tuple(secret)
+        self.clock = clock or SystemClock()  # judges the expiry (Services.clock)
         self._keys = [hashlib.sha256(f"govid/{purpose}/{s}".encode()).digest() for s in secrets]
 
     def _mac(self, body: str, key: bytes | None = None) -> str:
@@ -38,7 +42,9 @@ class Signer:
 
     def dumps(self, payload: dict[str, Any], ttl: int) -> str:
         body = _b64(
-            json.dumps({**payload, "_exp": int(time.time()) + ttl}, separators=(",", ":")).encode()
+            json.dumps(
+                {**payload, "_exp": int(self.clock.time()) + ttl}, separators=(",", ":")
+            ).encode()
         )
         return f"{body}.{self._mac(body)}"
 
@@ -62,7 +68,7 @@ class Signer:
             expires = int(payload.pop("_exp", 0))
         except (ValueError, TypeError, AttributeError) as exc:
             raise BadSignature("bad body") from exc
-        if expires < time.time() and not allow_expired:
+        if expires < self.clock.time() and not allow_expired:
             raise BadSignature("expired")
         return payload, expires
 

@@ -14,6 +14,7 @@ the store shared by every worker (decision 0012):
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 
@@ -148,10 +149,12 @@ def password_login(
     client_id: str | None = None,
     cipher: DataCipher | None = None,
     device: str | None = None,
+    now: dt.datetime | None = None,
 ) -> LoginResult:
     """``device``: the throttle key of this browser's valid device cookie for ``email``
-    (idp/web/device_cookie.py), if it sent one."""
-    now = utcnow()
+    (idp/web/device_cookie.py), if it sent one. ``now``: the time the delays and locks
+    are judged at (``Services.clock``)."""
+    now = now or utcnow()
     email = (email or "").strip().lower()[:320]
     typed = (password or "")[:MAX_PASSWORD_CHARS]
     password = normalise_password(password or "")

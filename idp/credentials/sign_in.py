@@ -11,6 +11,7 @@ The page decides what the person sees; nothing here knows about HTTP."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,13 +73,17 @@ def with_password(
     then: Callable[[sessions.NewSession], T],
     cipher: DataCipher | None = None,
     device: str | None = None,
+    now: dt.datetime | None = None,
 ) -> SignedIn[T]:
     """Sign in with a password. On success the browser's ``old`` session ends, a new
     level-1 session starts, ``then(new session)`` makes the answer (it may issue the
     app's code) and the sign-in is audited last: appending takes the audit chain's lock,
     held to the end of the transaction, so the other inserts happen before it.
-    ``device``: the throttle key of this browser's device cookie for ``email``."""
-    started = time.monotonic()
+    ``device``: the throttle key of this browser's device cookie for ``email``;
+    ``now``: the time delays, locks and the new session's auth_time are judged at
+    (``Services.clock``)."""
+    now = now or utcnow()
+    started = time.monotonic()  # the failure floor is real time: it equalises timing
     result = password_login(
         db,
         hasher,
@@ -91,12 +96,13 @@ def with_password(
         client_id=where.client_id,
         cipher=cipher,
         device=device,
+        now=now,
     )
     if not result.ok:
         failure_floor(settings, started)
         return SignedIn(result)
     account: Account = result.account  # type: ignore[assignment]
-    new = _new_session(db, keys, settings, account, old, settings.acr_level1, ["pwd"], where)
+    new = _new_session(db, keys, settings, account, old, settings.acr_level1, ["pwd"], where, now)
     answer = then(new)
     _signed_in(db, account, new, where, "password")
     return SignedIn(result, new, answer)
@@ -111,10 +117,11 @@ def with_passkey_account(
     *,
     where: Where,
     old: SsoSession | None,
+    now: dt.datetime | None = None,
 ) -> sessions.NewSession:
     """A verified passkey of an active account: a new level-2 session (the old one
     ended, as after a password), audited."""
-    new = _new_session(db, keys, settings, account, old, settings.acr_level2, amr, where)
+    new = _new_session(db, keys, settings, account, old, settings.acr_level2, amr, where, now)
     _signed_in(db, account, new, where, "passkey")
     return new
 
@@ -128,6 +135,7 @@ def _new_session(
     acr: str,
     amr: list[str],
     where: Where,
+    now: dt.datetime | None = None,
 ) -> sessions.NewSession:
     if old is not None:
         end_session(
@@ -140,7 +148,7 @@ def _new_session(
             user_agent=where.user_agent,
         )
     return sessions.create(
-        db, settings, account, acr=acr, amr=amr, ip=where.ip, user_agent=where.user_agent
+        db, settings, account, acr=acr, amr=amr, ip=where.ip, user_agent=where.user_agent, now=now
     )
 
 
@@ -180,10 +188,12 @@ def verify_second_factor(
     account: Account,
     code: str,
     ip: str | None,
+    now: dt.datetime | None = None,
 ) -> str | None:
     """The method that matched ("totp" | "recovery"), or None (audited). Throttled per
-    account: ``Throttled`` while the account's tries are locked."""
-    key, rules, now = f"mfa:{account.id}", rules_for(settings), utcnow()
+    account: ``Throttled`` while the account's tries are locked. ``now``: the time the
+    throttle and the app code's step are judged at (``Services.clock``)."""
+    key, rules, now = f"mfa:{account.id}", rules_for(settings), now or utcnow()
     code = code.strip()
     # What the person typed, once: digits (spaces allowed, "123 456") are an app code.
     kind = "totp" if code.replace(" ", "").isdigit() else "recovery"
@@ -218,11 +228,17 @@ def _mfa_failed(db: Session, account: Account, ip: str | None, kind: str, reason
 
 
 def step_up(
-    db: Session, settings: Settings, sso: SsoSession, account: Account, method: str, ip: str | None
+    db: Session,
+    settings: Settings,
+    sso: SsoSession,
+    account: Account,
+    method: str,
+    ip: str | None,
+    now: dt.datetime | None = None,
 ) -> str:
-    """A second factor proved: level 2 for the session (same sid, new auth_time, a new
-    cookie value), audited. Returns the new cookie value."""
-    cookie = sessions.step_up(sso, settings, method)
+    """A second factor proved: level 2 for the session (same sid, new auth_time at
+    ``now``, a new cookie value), audited. Returns the new cookie value."""
+    cookie = sessions.step_up(sso, settings, method, now)
     audit.record(
         db,
         "oidc.login.stepped_up",

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
 from idp.credentials import mfa
-from idp.db import utcnow
 from idp.keys.service import InvalidToken
 from idp.oidc import claims as oidc_claims
 from idp.resources import service as api_resources
@@ -283,7 +282,7 @@ def check_oidc_parameters(s: _State) -> None:
 
 
 def check_login(s: _State) -> None:
-    now = utcnow()
+    now = s.ctx.services.clock.now()
     sso = s.sso
     reasons = []
     if sso is None:
@@ -382,7 +381,7 @@ def check_consent(s: _State) -> None:
 
 def issue_code(s: _State) -> Redirect:
     sso = s.sso
-    sessions.touch(sso)
+    sessions.touch(sso, s.ctx.services.clock.now())
     sessions.record_client(s.db, sso, s.client.row.client_id)
     s.req.govid_claims = s.claims_request
     s.req.govid_resources = s.resources

@@ -27,7 +27,7 @@ INTERACTION_PAGES = {"login": "/login", "mfa": "/mfa", "enrol": "/mfa/enrol"}
 
 
 def interaction_signer(services: Any) -> Signer:
-    return Signer(services.settings.secret_keys, "interaction")
+    return Signer(services.settings.secret_keys, "interaction", services.clock)
 
 
 class BadInteraction(ValueError):

@@ -37,14 +37,16 @@ READY = {"recovery": "ready_recovery", "key": "ready_key"}
 
 def _current(request: Request, db, services):
     pg = pages(request)
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    sso = sessions.find(
+        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+    )
     if sso is None:
         return (
             None,
             None,
             RedirectResponse(f"/login?i={new_flow(services, request.url.path)}", status_code=303),
         )
-    sessions.touch(sso)
+    sessions.touch(sso, services.clock.now())
     return sso, sso.account, None
 
 
@@ -236,7 +238,7 @@ def totp_confirm(
         else None
     )
     # The new factor was just proved: this session is at level 2 now.
-    cookie = sessions.step_up(sso, services.settings, "totp")
+    cookie = sessions.step_up(sso, services.settings, "totp", services.clock.now())
     response: Response = (
         pages(request).render(request, "recovery_codes.html", codes=codes, next_url="/account")
         if codes

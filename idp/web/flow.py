@@ -106,7 +106,9 @@ def load_flow(request: Request, db, services, token: str | None, *, csrf: str | 
         return None, None, None, expired_page(request, token)
     if csrf is not None and not pg.csrf_ok(request, csrf):
         return None, None, None, expired_page(request, token, "csrf")
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    sso = sessions.find(
+        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+    )
     if sso is None:
         return flow, None, None, login_redirect(flow)
     return flow, sso, sso.account, None

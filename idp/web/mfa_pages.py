@@ -75,7 +75,9 @@ def complete_step_up(
     """Level 2 for the session, then on to the next step. ``answer_here=False`` sends
     the browser through ``/authorize/resume`` instead of answering the app in this
     response (a page shown first must not carry a code that expires while it is read)."""
-    cookie = sign_in.step_up(db, services.settings, sso, account, method, client_ip(request))
+    cookie = sign_in.step_up(
+        db, services.settings, sso, account, method, client_ip(request), services.clock.now()
+    )
     if (
         answer_here
         and method != "webauthn"
@@ -129,6 +131,7 @@ def mfa_submit(
             account,
             code,
             client_ip(request),
+            services.clock.now(),
         )
     except sign_in.Throttled as exc:
         wait = max(1, exc.retry_after)
@@ -244,7 +247,7 @@ def confirm_enrolment(
         cred_id = uuid.UUID(credential)
     except ValueError:
         cred_id = uuid.UUID(int=0)
-    if mfa.confirm_totp(db, services.cipher, account, cred_id, code):
+    if mfa.confirm_totp(db, services.cipher, account, cred_id, code, services.clock.now()):
         return None
     return render_enrol(
         request,

@@ -69,6 +69,7 @@ def login_submit(
         done = state.but(fresh_login=True)
         return continue_after(services, done, here=(request, db, new.row))
 
+    now = services.clock.now()
     signed = sign_in.with_password(
         db,
         services.hasher,
@@ -78,10 +79,11 @@ def login_submit(
         email,
         password,
         where=sign_in.Where(client_ip(request), request.headers.get("user-agent"), state.client_id),
-        old=sessions.find(db, settings, request.cookies.get(pg.session_cookie)),
+        old=sessions.find(db, settings, request.cookies.get(pg.session_cookie), now),
         then=then,
         cipher=services.cipher,
         device=device,
+        now=now,
     )
     result, new, response = signed.result, signed.session, signed.answer
     if result.unavailable:
@@ -130,7 +132,9 @@ def consent_submit(
     state = load(services, i)
     if state is None or not state.for_app or not pg.csrf_ok(request, csrf_token):
         return expired_page(request, i)
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    sso = sessions.find(
+        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+    )
     if sso is None:
         return RedirectResponse(f"/login?{urlencode({'i': i})}", status_code=303)
     if decision != "allow":

@@ -32,7 +32,7 @@ PASSKEY_AMR = ["hwk", "user", "mfa"]
 
 
 def _signer(services) -> Signer:
-    return Signer(services.settings.secret_keys, "passkey")
+    return Signer(services.settings.secret_keys, "passkey", services.clock)
 
 
 def _csrf_ok(request: Request) -> bool:
@@ -110,6 +110,7 @@ def passkey_verify(request: Request, db: DbDep, services: ServicesDep, body: Bod
         # The key is real but the account may not sign in (suspended or deleted).
         return _refused(request, db, account, account.status, flow)
     pg = pages(request)
+    now = services.clock.now()
     new = sign_in.with_passkey_account(
         db,
         services.keys,
@@ -119,7 +120,8 @@ def passkey_verify(request: Request, db: DbDep, services: ServicesDep, body: Bod
         where=sign_in.Where(
             client_ip(request), request.headers.get("user-agent"), flow.state.client_id
         ),
-        old=sessions.find(db, settings, request.cookies.get(pg.session_cookie)),
+        old=sessions.find(db, settings, request.cookies.get(pg.session_cookie), now),
+        now=now,
     )
     redirect = continue_after(services, flow.state.but(fresh_login=True))
     response = JSONResponse({"redirect": redirect.headers["location"]})
@@ -166,7 +168,9 @@ def offer_skip(
 
 def _account(request: Request, db, services):
     pg = pages(request)
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    sso = sessions.find(
+        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+    )
     return (sso, db.get(Account, sso.account_id)) if sso is not None else (None, None)
 
 
@@ -212,7 +216,7 @@ def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) 
         code = "already_registered" if "already registered" in str(exc) else "not_registered"
         return _error(request, 400, code)
     # Proved just now with the passkey: level 2 for this session.
-    cookie = sessions.step_up(sso, services.settings, "webauthn")
+    cookie = sessions.step_up(sso, services.settings, "webauthn", services.clock.now())
     flow = parse(request, services, body.get("i")) if isinstance(body.get("i"), str) else None
     target = continue_after(services, flow.state).headers["location"] if flow else "/account"
     # From the account page, a first factor brings its recovery codes (shown once, as

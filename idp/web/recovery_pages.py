@@ -44,7 +44,7 @@ NOTIFICATION = "not sent: GovID has no mail path yet (recorded here)"
 
 
 def _signer(services, purpose: str) -> Signer:
-    return Signer(services.settings.secret_keys, f"recovery/{purpose}")
+    return Signer(services.settings.secret_keys, f"recovery/{purpose}", services.clock)
 
 
 def _interaction(services, i: str) -> Interaction | None:

@@ -17,7 +17,6 @@ fewer than ten for that reason (an unattended sign-in must end), stated on the p
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -64,7 +63,7 @@ def for_page(services, token: str | None, locale: str, *, extendable: bool = Tru
         if found is None:
             return None
         expires, extensions_left = found, 0
-    left = max(0, expires - int(time.time()))
+    left = max(0, expires - int(services.clock.time()))
     return {
         "seconds": left,
         "minutes": str(max(1, -(-left // 60))),
@@ -81,7 +80,7 @@ def for_enrolment(services, state: Interaction, token: str) -> str:
     extensions (the step itself is the same)."""
     if state.max_extensions == ENROL_MAX_EXTENSIONS:
         return token
-    left = state.expires_at - int(time.time())
+    left = state.expires_at - int(services.clock.time())
     return state.but(max_extensions=ENROL_MAX_EXTENSIONS).dump(services, max(ENROL_TTL, left))
 
 
@@ -115,11 +114,14 @@ def extend(
         return _refusal(409, "no_more_time", "time_no_more", locale)
     token = state.but(extensions=used + 1).dump(services, EXTEND_BY)
     # A person still at the page keeps their session too (its idle limit).
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    sso = sessions.find(
+        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+    )
+    now = services.clock.now()
     if sso is not None:
-        sessions.touch(sso)
+        sessions.touch(sso, now)
     t = translator(locale)
-    until = clock_time_at(int(time.time()) + EXTEND_BY, locale)
+    until = clock_time_at(int(now.timestamp()) + EXTEND_BY, locale)
     left = _limit(state) - used - 1
     return JSONResponse(
         {

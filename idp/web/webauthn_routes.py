@@ -38,7 +38,7 @@ BodyDep = Annotated[dict[str, Any], Depends(json_body)]
 
 
 def _signer(services) -> Signer:
-    return Signer(services.settings.secret_keys, "webauthn")
+    return Signer(services.settings.secret_keys, "webauthn", services.clock)
 
 
 # Refusals as codes, each with its message in the page's language (shown next to the
@@ -143,7 +143,9 @@ def mfa_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep
 
 def _account(request: Request, db, services):
     pg = pages(request)
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    sso = sessions.find(
+        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+    )
     if sso is None:
         return None, None
     return sso, db.get(Account, sso.account_id)
@@ -189,7 +191,7 @@ def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) 
     except wa.WebAuthnError as exc:
         code = "already_registered" if "already registered" in str(exc) else "not_registered"
         return _error(request, 400, code)
-    cookie = sessions.step_up(sso, services.settings, "webauthn")
+    cookie = sessions.step_up(sso, services.settings, "webauthn", services.clock.now())
     # A first key without recovery codes (a key-only account): the script asks for
     # them at once (POST /account/recovery, shown once), as after a first app.
     first_codes = not mfa.recovery_codes_left(db, account.id)

@@ -7,7 +7,6 @@ Thin: the decisions are ``idp.oidc.authorize``; an interaction is signed here
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request
@@ -44,7 +43,9 @@ def run_authorize(
     req = GovIDOAuth2Request("GET", f"{ctx.issuer}/authorize", query=pairs, headers=request.headers)
     pg, shown = pages(request), interaction_pages(request)
     if sso is _FROM_COOKIE:
-        sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+        sso = sessions.find(
+            db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+        )
     locale = pg.locale(request, dict(pairs).get("ui_locales"))
     outcome = authz.process(ctx, server, req, sso, resumed)
     if redirects_only and not _is_redirect(outcome):
@@ -63,7 +64,7 @@ def run_authorize(
     # An interaction: carry the original request, signed, through the pages.
     interaction = Interaction(
         request=tuple(pairs),
-        started_at=resumed.started_at or time.time(),
+        started_at=resumed.started_at or services.clock.time(),
         kind=outcome.kind,
         reason=outcome.reason,
         login_hint=outcome.login_hint,
@@ -151,13 +152,17 @@ def resume_here(request: Request, db, services, state: Interaction, sso) -> Resp
 @router.get("/authorize")
 def authorize_get(request: Request, db: DbDep, services: ServicesDep) -> Response:
     pairs = list(request.query_params.multi_items())
-    return run_authorize(request, db, services, pairs, authz.Resumed(started_at=time.time()), "GET")
+    return run_authorize(
+        request, db, services, pairs, authz.Resumed(started_at=services.clock.time()), "GET"
+    )
 
 
 @router.post("/authorize")
 def authorize_post(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
     # OIDC Core §3.1.2.1: POST uses form serialisation of the same parameters.
-    return run_authorize(request, db, services, form, authz.Resumed(started_at=time.time()), "POST")
+    return run_authorize(
+        request, db, services, form, authz.Resumed(started_at=services.clock.time()), "POST"
+    )
 
 
 @router.get("/authorize/resume")

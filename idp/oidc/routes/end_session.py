@@ -22,12 +22,14 @@ Str = Annotated[str, Form()]
 
 
 def _signer(services) -> Signer:
-    return Signer(services.settings.secret_keys, "logout")
+    return Signer(services.settings.secret_keys, "logout", services.clock)
 
 
 def _finish(request: Request, db, services, redirect_uri: str | None) -> Response:
     pg = pages(request)
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    sso = sessions.find(
+        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+    )
     if sso is not None:
         end_session(
             db,
@@ -63,7 +65,9 @@ def end_session_route(
         return interaction_pages(request).protocol_error(
             request, error=err.error, description=err.description
         )
-    sso = sessions.find(db, services.settings, request.cookies.get(pg.session_cookie))
+    sso = sessions.find(
+        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+    )
     claims = validated.id_token_claims
     same_user = claims is not None and sso is not None and claims.get("sub") == str(sso.account_id)
     if sso is not None and not same_user:
@@ -90,7 +94,12 @@ def end_session_confirm_page(
     """The confirmation again (the language links of the pages around it lead here):
     nothing is ended by a GET."""
     pg = pages(request)
-    if sessions.find(db, services.settings, request.cookies.get(pg.session_cookie)) is None:
+    if (
+        sessions.find(
+            db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
+        )
+        is None
+    ):
         return interaction_pages(request).logged_out(request)
     data = _confirmation(services, i)
     if data is None:

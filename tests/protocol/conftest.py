@@ -21,6 +21,7 @@ from idp import migrate
 from idp.accounts import service as accounts
 from idp.agencies import service as agencies
 from idp.clients import service as clients
+from idp.clock import OffsetFileClock
 from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings
 from tests.server import base_env, free_port, serve
@@ -73,6 +74,19 @@ class World:
 
     def client(self, name: str) -> dict:
         return self.clients[name]
+
+    @property
+    def clock(self) -> OffsetFileClock:
+        """The server's clock: ``world.clock.advance(s)`` moves its time (and this
+        process's ``world.services``) ``s`` seconds on, instead of sleeping."""
+        clock = self.services.clock
+        assert isinstance(clock, OffsetFileClock), "start the server with clock_file()"
+        return clock
+
+
+def clock_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A new IDP_CLOCK_OFFSET_FILE: give it to the server(s) and to ``make_settings``."""
+    return str(tmp_path_factory.mktemp("clock") / "offset")
 
 
 def seed(services: Services, u: str, receiver: BackchannelReceiver, rp_key: RSAKey) -> World:
@@ -186,12 +200,14 @@ def world(backend: str, request: pytest.FixtureRequest, backchannel) -> World:
     migrate.upgrade(url)
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    services = Services(make_settings(url, issuer=issuer))
+    offset_file = clock_file(request.getfixturevalue("tmp_path_factory"))
+    services = Services(make_settings(url, issuer=issuer, clock_offset_file=offset_file))
     rp_key = RSAKey.generate_key(2048, parameters={"kid": "rp-1", "alg": "RS256"})
     w = seed(services, secrets.token_hex(3), backchannel, rp_key)
     env = base_env(
         IDP_DATABASE_URL=url,
         IDP_ENV="test",
+        IDP_CLOCK_OFFSET_FILE=offset_file,
         IDP_SECRET_KEY=TEST_SECRET_KEY,
         IDP_DATA_KEY=TEST_DATA_KEY,
         IDP_ISSUER=issuer,

@@ -3,7 +3,6 @@ recovery codes, idle downgrade, legacy hashes, lockout, password change."""
 
 import datetime as dt
 import re
-import time
 import uuid
 
 import pyotp
@@ -36,7 +35,7 @@ def enrol_totp(world, user: str) -> tuple[Browser, str, list[str]]:
             "csrf_token": fields["csrf_token"],
             "credential": fields["credential"],
             "i": fields.get("i", ""),
-            "code": pyotp.TOTP(secret).now(),
+            "code": pyotp.TOTP(secret).at(world.clock.time()),
         },
     )
     codes = re.findall(r"<li><code>([A-Z0-9-]+)</code></li>", r.text)
@@ -44,9 +43,9 @@ def enrol_totp(world, user: str) -> tuple[Browser, str, list[str]]:
     return b, secret, codes
 
 
-def next_code(secret: str) -> str:
-    """The code of the next time step: inside the ±1 window and not yet used."""
-    return pyotp.TOTP(secret).at(time.time() + 30)
+def next_code(world, secret: str) -> str:
+    """The code of the server's next time step: inside the ±1 window and not yet used."""
+    return pyotp.TOTP(secret).at(world.clock.time() + 30)
 
 
 def mfa_submit(b: Browser, page, code: str):
@@ -59,12 +58,12 @@ def test_step_up_to_level2_keeps_sid_and_renews_auth_time(world):
     lg = login(world, user="dave", browser=b)
     _, idt1 = decode_jwt(world.base, lg.token["id_token"])
     assert idt1["acr"] == L1 and idt1["amr"] == ["pwd"]
-    time.sleep(1.1)
+    world.clock.advance(2)  # auth_time counts whole seconds
     rp = rp_client(world)
     url, verifier, _n, _s = authorize_url(world, rp, acr_values=L2)
     page = b.go(url)
     assert 'action="/mfa"' in page.text and 'action="/login"' not in page.text  # no password
-    p = callback_params(mfa_submit(b, page, next_code(secret)))  # enrolment used this step
+    p = callback_params(mfa_submit(b, page, next_code(world, secret)))  # enrolment used this step
     tok = rp.fetch_token(f"{world.base}/token", code=p["code"], code_verifier=verifier)
     _, idt2 = decode_jwt(world.base, tok["id_token"])
     assert idt2["acr"] == L2 and idt2["amr"] == ["pwd", "otp", "mfa"]
@@ -80,9 +79,9 @@ def test_step_up_to_level2_keeps_sid_and_renews_auth_time(world):
         )
     url, *_ = authorize_url(world, rp, acr_values=L2)
     page = b.go(url)
-    r = mfa_submit(b, page, next_code(secret))  # the same code again: replay
+    r = mfa_submit(b, page, next_code(world, secret))  # the same code again: replay
     assert r.status_code == 401 and 'action="/mfa"' in r.text
-    r = mfa_submit(b, page, pyotp.TOTP(secret).now())  # an older step: also refused
+    r = mfa_submit(b, page, pyotp.TOTP(secret).at(world.clock.time()))  # older: refused
     assert r.status_code == 401
 
 
@@ -97,7 +96,7 @@ def test_recovery_code_works_once_and_idle_level2_asks_second_factor_only(world)
         db.execute(
             update(SsoSession)
             .where(SsoSession.ended_at.is_(None))
-            .values(last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31))
+            .values(last_seen_at=world.clock.now() - dt.timedelta(minutes=31))
         )
     url, *_ = authorize_url(world, rp, acr_values=L2)
     page = b.go(url)
@@ -123,13 +122,13 @@ def test_client_min_acr_asks_for_second_factor(world):
     url, verifier, _n, _s = authorize_url(world, rp, acr_values=L1)
     page = b.go(url)
     assert 'action="/mfa"' in page.text
-    p = callback_params(mfa_submit(b, page, next_code(secret)))
+    p = callback_params(mfa_submit(b, page, next_code(world, secret)))
     tok = rp.fetch_token(f"{world.base}/token", code=p["code"], code_verifier=verifier)
     assert decode_jwt(world.base, tok["id_token"])[1]["acr"] == L2
 
 
-def _wrong_code(secret: str) -> str:
-    valid = {pyotp.TOTP(secret).at(time.time() + d) for d in (-60, -30, 0, 30, 60)}
+def _wrong_code(world, secret: str) -> str:
+    valid = {pyotp.TOTP(secret).at(world.clock.time() + d) for d in (-60, -30, 0, 30, 60)}
     return next(c for c in ("000000", "111111", "222222") if c not in valid)
 
 
@@ -151,10 +150,10 @@ def test_wrong_second_factor_codes_are_throttled_and_a_success_resets_the_count(
         assert 'action="/mfa"' in page.text
         return page
 
-    for round_, right in enumerate((next_code(secret), codes[0])):
+    for round_, right in enumerate((next_code(world, secret), codes[0])):
         page = second_factor_page()
         for _ in range(2):
-            page = mfa_submit(b, page, _wrong_code(secret))
+            page = mfa_submit(b, page, _wrong_code(world, secret))
             assert page.status_code == 401 and 'action="/mfa"' in page.text, round_
         assert "code" in callback_params(mfa_submit(b, page, right)), round_
 
@@ -201,7 +200,7 @@ def test_lockout_after_repeated_failures_then_unlock(world):
             )
             if wait > 10:
                 break  # locked, not just delayed
-            time.sleep(wait + 0.1)
+            world.clock.advance(wait)
     assert 401 in statuses and statuses[-1] == 429, statuses
     # Even the right password is refused while locked.
     r = attempt(PASSWORD)
@@ -307,7 +306,7 @@ def test_a_password_alone_cannot_bind_a_factor_to_an_account_that_has_one(world)
     assert 'action="/mfa"' in r.text and "totp-secret" not in r.text
     # Oscar's own app still works, typed with Thai digits too (a Thai keyboard).
     page = thief.go(url)
-    p = callback_params(mfa_submit(thief, page, next_code(secret).translate(THAI_DIGITS)))
+    p = callback_params(mfa_submit(thief, page, next_code(world, secret).translate(THAI_DIGITS)))
     tok = rp_client(world, "strict").fetch_token(
         f"{world.base}/token", code=p["code"], code_verifier=verifier
     )

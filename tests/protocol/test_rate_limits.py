@@ -13,7 +13,6 @@ import base64
 import itertools
 import json
 import secrets
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ from idp import migrate
 from idp.audit.models import AuditEvent
 from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings, service_missing
-from tests.protocol.conftest import Browser, seed
+from tests.protocol.conftest import Browser, clock_file, seed
 from tests.protocol.rp import authorize_url, rp_client
 from tests.server import base_env, free_port, serve
 
-WINDOW = 3  # seconds: rate-limit windows short enough to wait one out
+WINDOW = 3  # seconds: short rate-limit windows, so real time rarely ends one mid-test
 PROXY = "127.0.0.2"
 SQLITE_WINDOW = 10
 
@@ -63,12 +62,14 @@ def start_pair(request, store: str, backchannel, **extra: str):
     migrate.upgrade(url)
     ports = [free_port(), free_port()]
     issuer = f"http://127.0.0.1:{ports[0]}"  # one issuer: the second server is a replica
-    services = Services(make_settings(url, issuer=issuer))
+    offset_file = clock_file(request.getfixturevalue("tmp_path_factory"))  # one clock for both
+    services = Services(make_settings(url, issuer=issuer, clock_offset_file=offset_file))
     rp_key = RSAKey.generate_key(2048, parameters={"kid": "rp-1", "alg": "RS256"})
     world = seed(services, secrets.token_hex(3), backchannel, rp_key)
     env = base_env(
         IDP_DATABASE_URL=url,
         IDP_ENV="test",
+        IDP_CLOCK_OFFSET_FILE=offset_file,
         IDP_SECRET_KEY=TEST_SECRET_KEY,
         IDP_DATA_KEY=TEST_DATA_KEY,
         IDP_ISSUER=issuer,
@@ -162,7 +163,7 @@ def test_a_nat_address_with_a_thousand_typos_still_lets_a_correct_password_throu
     assert b.login(sign_in_page(pair, b), email, "one typo").status_code == 401
     r = b.login(sign_in_page(pair, b), email)
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
-    time.sleep(int(r.headers["Retry-After"]) + 0.2)
+    pair.world.clock.advance(int(r.headers["Retry-After"]))  # the wait, to the second
     assert signed_in(b.login(sign_in_page(pair, b), email))
 
 
@@ -191,7 +192,7 @@ def test_an_attacker_on_an_account_does_not_slow_its_owners_known_browser(pair):
         if r.status_code == 429:
             if int(r.headers["Retry-After"]) > 60:
                 break  # locked
-            time.sleep(int(r.headers["Retry-After"]) + 0.1)  # delayed: wait, guess on
+            pair.world.clock.advance(int(r.headers["Retry-After"]))  # delayed: wait, guess on
     assert statuses[-1] == 429 and 401 in statuses, statuses
     # A browser that never signed in to bob is refused even with the right password...
     stranger = pair.browser(1)
@@ -270,7 +271,7 @@ def test_a_clients_token_budget_is_shared_refused_with_retry_after_and_recovers(
     wait = int(refused.headers["Retry-After"])
     assert 1 <= wait <= WINDOW
     assert refused.headers["Cache-Control"] == "no-store"
-    time.sleep(wait + 0.2)
+    pair.world.clock.advance(wait)
     assert token(pair.bases[1], machine).status_code == 200
 
 
@@ -296,7 +297,7 @@ def test_an_admin_callers_budget_is_shared_and_a_forged_token_cannot_spend_it(pa
     machine = pair.world.client("machine")
     r = token(pair.bases[0], machine)
     if r.status_code == 429:  # the previous test's window
-        time.sleep(int(r.headers["Retry-After"]) + 0.2)
+        pair.world.clock.advance(int(r.headers["Retry-After"]))
         r = token(pair.bases[0], machine)
     access = r.json()["access_token"]
     head, claims, sig = access.split(".")
@@ -307,7 +308,8 @@ def test_an_admin_callers_budget_is_shared_and_a_forged_token_cannot_spend_it(pa
             f"{pair.bases[n % 2]}/admin/v1/agencies", headers={"Authorization": f"Bearer {tok}"}
         )
 
-    time.sleep(WINDOW - time.time() % WINDOW + 0.05)  # start at a window's beginning
+    clock = pair.world.clock
+    clock.advance(WINDOW - clock.time() % WINDOW + 0.05)  # start at a window's beginning
     assert all(admin(n, forged).status_code == 401 for n in range(6))
     ok, refused = until_refused(admin, 9)
     assert set(ok) == {200} and 4 <= len(ok) <= 8, ok
@@ -345,7 +347,8 @@ def test_unauthenticated_requests_are_limited_per_address_across_servers(sqlite_
                 headers["X-Forwarded-For"] = xff
             return c.get(f"{bases[n % 2]}/login?i=expired", headers=headers)
 
-    time.sleep(SQLITE_WINDOW - time.time() % SQLITE_WINDOW + 0.05)
+    clock = sqlite_pair.world.clock
+    clock.advance(SQLITE_WINDOW - clock.time() % SQLITE_WINDOW + 0.05)  # a window's start
     ok, refused = until_refused(page, 14)
     assert 6 <= len(ok) <= 12
     assert int(refused.headers["Retry-After"]) >= 1

@@ -63,7 +63,8 @@ def test_step_up_to_level2_keeps_sid_and_renews_auth_time(world):
     url, verifier, _n, _s = authorize_url(world, rp, acr_values=L2)
     page = b.go(url)
     assert 'action="/mfa"' in page.text and 'action="/login"' not in page.text  # no password
-    p = callback_params(mfa_submit(b, page, next_code(world, secret)))  # enrolment used this step
+    code = next_code(world, secret)  # enrolment used the current step
+    p = callback_params(mfa_submit(b, page, code))
     tok = rp.fetch_token(f"{world.base}/token", code=p["code"], code_verifier=verifier)
     _, idt2 = decode_jwt(world.base, tok["id_token"])
     assert idt2["acr"] == L2 and idt2["amr"] == ["pwd", "otp", "mfa"]
@@ -79,7 +80,7 @@ def test_step_up_to_level2_keeps_sid_and_renews_auth_time(world):
         )
     url, *_ = authorize_url(world, rp, acr_values=L2)
     page = b.go(url)
-    r = mfa_submit(b, page, next_code(world, secret))  # the same code again: replay
+    r = mfa_submit(b, page, code)  # the same code again: replay (even in a new time step)
     assert r.status_code == 401 and 'action="/mfa"' in r.text
     r = mfa_submit(b, page, pyotp.TOTP(secret).at(world.clock.time()))  # older: refused
     assert r.status_code == 401
@@ -340,7 +341,7 @@ def test_a_wrong_app_code_typed_with_a_space_is_audited_as_an_app_code(world):
     url, *_ = authorize_url(world, rp_client(world), acr_values=L2)
     page = b.go(url)
     assert 'action="/mfa"' in page.text
-    wrong = _wrong_code(secret)
+    wrong = _wrong_code(world, secret)
     r = mfa_submit(b, page, f"{wrong[:3]} {wrong[3:]}")
     assert r.status_code == 401 and 'action="/mfa"' in r.text
     with world.services.sessions() as db:
@@ -352,5 +353,5 @@ def test_a_wrong_app_code_typed_with_a_space_is_audited_as_an_app_code(world):
         ).first()
     assert event.details == {"method": "totp", "reason": "wrong_or_reused"}
     # The right code, typed the same way, is taken.
-    right = next_code(secret)
+    right = next_code(world, secret)
     assert "code" in callback_params(mfa_submit(b, b.go(url), f"{right[:3]} {right[3:]}"))

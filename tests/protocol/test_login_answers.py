@@ -66,7 +66,11 @@ def test_level2_sign_in_goes_to_the_second_factor_then_to_the_client(world):
     fields = form_fields(page.text)
     r = b.http.post(
         "/mfa",
-        data={"i": fields["i"], "csrf_token": fields["csrf_token"], "code": next_code(secret)},
+        data={
+            "i": fields["i"],
+            "csrf_token": fields["csrf_token"],
+            "code": next_code(world, secret),
+        },
     )
     assert r.status_code == 303 and r.headers["location"].startswith(REDIRECT + "?")
     assert any("govid_session=" in h for h in r.headers.get_list("set-cookie"))  # rotated

@@ -12,6 +12,7 @@ comes from the mail domain typed, never from an account.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -66,9 +67,16 @@ def eligible(db: Session, account: Account | None, cipher: DataCipher | None) ->
     return True
 
 
-def gate(settings: Settings, store: ThrottleStore, email: str, ip: str | None) -> int:
-    """Seconds to wait before another attempt for this address (0: go on)."""
-    now = utcnow()
+def gate(
+    settings: Settings,
+    store: ThrottleStore,
+    email: str,
+    ip: str | None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Seconds to wait before another attempt for this address (0: go on), judged at
+    ``now`` (``Services.clock``)."""
+    now = now or utcnow()
     windows = address_windows(settings, ip, now) if ip else []
     key = _key(email)
     states = store.get_many([key] + [k for k, _ in windows])
@@ -89,8 +97,8 @@ def _failure(
     reason: str,
     ip: str | None,
     user_agent: str | None,
+    now: dt.datetime,
 ) -> Proof:
-    now = utcnow()
     windows = address_windows(settings, ip, now) if ip else []
     if windows:
         window, expires = windows[0]
@@ -119,10 +127,13 @@ def prove_code(
     *,
     ip: str | None,
     user_agent: str | None,
+    now: dt.datetime | None = None,
 ) -> Proof:
-    """A six-digit code from the person's app, or one of their recovery codes."""
+    """A six-digit code from the person's app, or one of their recovery codes; the
+    throttle and the app's time step are judged at ``now`` (``Services.clock``)."""
+    now = now or utcnow()
     email = normalise_email(email)
-    wait = gate(settings, store, email, ip)
+    wait = gate(settings, store, email, ip, now)
     digits = mfa.ascii_digits((code or "").strip())
     method = "totp" if digits is not None and len(digits) == 6 else "recovery_code"
     if wait:
@@ -130,13 +141,15 @@ def prove_code(
     account = get_by_email(db, email) if email else None
     if not eligible(db, account, cipher):
         reason = "unknown_or_ineligible"
-        return _failure(db, settings, store, email, account, method, reason, ip, user_agent)
+        return _failure(db, settings, store, email, account, method, reason, ip, user_agent, now)
     if method == "totp":
-        ok = mfa.verify_totp(db, cipher, account, digits)
+        ok = mfa.verify_totp(db, cipher, account, digits, now)
     else:
         ok = len(code or "") <= 64 and mfa.use_recovery_code(db, account, code)
     if not ok:
-        return _failure(db, settings, store, email, account, method, "wrong_code", ip, user_agent)
+        return _failure(
+            db, settings, store, email, account, method, "wrong_code", ip, user_agent, now
+        )
     store.clear(_key(email))
     return Proof(account, method)
 
@@ -169,19 +182,25 @@ def prove_key(
     *,
     ip: str | None,
     user_agent: str | None,
+    now: dt.datetime | None = None,
 ) -> Proof:
+    now = now or utcnow()
     email = normalise_email(email)
-    wait = gate(settings, store, email, ip)
+    wait = gate(settings, store, email, ip, now)
     if wait:
         return Proof(None, "webauthn", retry_after=wait)
     account = get_by_email(db, email) if email else None
     if not eligible(db, account, cipher):
         reason = "unknown_or_ineligible"
-        return _failure(db, settings, store, email, account, "webauthn", reason, ip, user_agent)
+        return _failure(
+            db, settings, store, email, account, "webauthn", reason, ip, user_agent, now
+        )
     try:
         wa.authenticate(db, account, settings.issuer, credential, challenge)
     except wa.WebAuthnError:
         reason = "wrong_key"
-        return _failure(db, settings, store, email, account, "webauthn", reason, ip, user_agent)
+        return _failure(
+            db, settings, store, email, account, "webauthn", reason, ip, user_agent, now
+        )
     store.clear(_key(email))
     return Proof(account, "webauthn")

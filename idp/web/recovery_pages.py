@@ -134,7 +134,13 @@ def recover_submit(
         return _start(
             request, services, i, email=email[:320], error=t("recover_email_missing"), status=400
         )
-    wait = recovery.gate(services.settings, services.throttle_store(db), typed, client_ip(request))
+    wait = recovery.gate(
+        services.settings,
+        services.throttle_store(db),
+        typed,
+        client_ip(request),
+        services.clock.now(),
+    )
     if wait:
         return _start(
             request,
@@ -222,6 +228,7 @@ def recover_code(
         code[:128],
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
+        now=services.clock.now(),
     )
     if proof.retry_after:
         _floor(services, started)
@@ -310,6 +317,7 @@ def recover_key_verify(
         base64.urlsafe_b64decode(state["c"]),
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
+        now=services.clock.now(),
     )
     if not proof.ok:
         _floor(services, started)

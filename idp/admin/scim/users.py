@@ -157,9 +157,7 @@ def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, 
         "totalResults": total,
         "startIndex": start,
         "itemsPerPage": len(rows),
-        "Resources": [
-            user_resource(ctx, a, base, ext.get(a.id), guarded.get(a.id)) for a in rows
-        ],
+        "Resources": [user_resource(ctx, a, base, ext.get(a.id), guarded.get(a.id)) for a in rows],
     }
 
 

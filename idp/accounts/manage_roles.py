@@ -54,7 +54,13 @@ def list_grants(
 ) -> Page:
     scope = ctx.scope("roles:read")
     stmt = scope.apply(select(RoleGrant), RoleGrant.agency_id)
-    if account_id:
+    me = ctx.caller.account if ctx.caller.kind == "account" else None
+    if account_id and me is not None and str(me.id) == str(account_id).lower():
+        # A person's own grants, wherever their account lives: they are where their
+        # power comes from (an admin of another ministry than their own account's reads
+        # them on the console's dashboard). Nothing here they do not hold already.
+        stmt = select(RoleGrant).where(RoleGrant.account_id == me.id)
+    elif account_id:
         account = admin_accounts.get(ctx, account_id)
         stmt = stmt.where(RoleGrant.account_id == account.id)
     if role:

@@ -40,6 +40,28 @@ SCIM_OPS = [
         },
         200,
     ),
+    (
+        "scim_patch_name",
+        "PATCH",
+        S + "/{id}",
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "name.givenName", "value": "Changed"}],
+        },
+        200,
+    ),
+    (
+        "scim_put",
+        "PUT",
+        S + "/{id}",
+        lambda target: {  # a full replacement that keeps the address, renames the person
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": target.email,
+            "name": {"givenName": "Replaced", "familyName": "Person"},
+            "active": True,
+        },
+        200,
+    ),
     ("scim_delete", "DELETE", S + "/{id}", None, 204),
 ]
 POSITIONS = {"own": "A", "child": "A1", "parent": "M", "sibling": "B", "other": "O"}
@@ -98,18 +120,20 @@ def test_matrix(client, db, callers, who, position, grants):
         target = world.person(f"t-{name}-{position}-{grants}", POSITIONS[position])
         _give(db, world, target, grants)
         db.flush()
-        before = (target.status, target.password_hash, target.version)
+        before = (target.status, target.password_hash, target.version, target.given_name_en)
         denied_before = _denials(db)
         if name == "resume":
             accounts.suspend(db, target, actor="test")
-            before = (target.status, target.password_hash, target.version)
-        r = _call(client, world, who, method, template.format(id=target.id), body)
+            before = (target.status, target.password_hash, target.version, target.given_name_en)
+        sent = body(target) if callable(body) else body
+        r = _call(client, world, who, method, template.format(id=target.id), sent)
         status, reason = _expected(position, grants, allowed)
         assert r.status_code == status, (who, name, position, grants, r.text[:300])
         db.expire_all()
         after = db.get(Account, target.id)
         if status >= 400:
-            assert (after.status, after.password_hash, after.version) == before, name
+            now = (after.status, after.password_hash, after.version, after.given_name_en)
+            assert now == before, name
             assert _denials(db) == denied_before + 1, f"{name}: refusal not audited"
             held = db.scalars(select(RoleGrant.role).where(RoleGrant.account_id == target.id))
             assert (grants == "none") or list(held), f"{name}: a grant was removed"

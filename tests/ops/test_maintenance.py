@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import psycopg
 import pytest
@@ -168,11 +169,25 @@ def test_a_second_instance_skips(pg_fresh_url):
     url = pg_fresh_url.replace("postgresql+psycopg://", "postgresql://")
     try:
         with psycopg.connect(url, autocommit=True) as other:
+            other_pid = other.info.backend_pid
             other.execute("SELECT pg_advisory_lock(%s)", (maintenance.LOCK_KEY,))
             assert maintenance.run(services).skipped  # another instance is at work
+        # The server releases a closed session's advisory lock when its backend exits,
+        # which happens after the client has gone: wait for that, do not assume it.
+        _wait_until_released(url, other_pid)
         assert not maintenance.run(services).skipped
     finally:
         services.close()
+
+
+def _wait_until_released(url: str, pid: int, deadline_s: float = 10.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s", (pid,)
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, f"backend {pid} still holds its advisory lock"
+            time.sleep(0.02)
 
 
 def test_cli_json(sqlite_fresh_url, monkeypatch):

@@ -174,13 +174,21 @@ _REFRESH_FAMILY = (
 
 
 def mark_refresh_used(session: Session, token: RefreshToken) -> bool:
-    """Atomically mark a refresh token as rotated. False means somebody used it first."""
-    result = session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
+    """Atomically mark a refresh token as rotated. False means somebody used it first.
+
+    A Core UPDATE of the table, built once: the ORM-enabled ``update(RefreshToken)``
+    evaluated its WHERE against the session's objects to keep them in step, which
+    nothing here reads afterwards (decision 0016)."""
+    result = session.execute(_MARK_USED, {"token_id": token.id, "now": utcnow()})
     return result.rowcount == 1
+
+
+_REFRESH = RefreshToken.__table__
+_MARK_USED = (
+    update(_REFRESH)
+    .where(_REFRESH.c.id == bindparam("token_id"), _REFRESH.c.used_at.is_(None))
+    .values(used_at=bindparam("now", type_=_REFRESH.c.used_at.type))
+)
 
 
 def revoke_grant(

@@ -12,9 +12,11 @@ from starlette.responses import HTMLResponse, Response
 
 from idp.config import Settings
 from idp.services import Services
+from idp.sessions.logout import end_session
 
 if TYPE_CHECKING:
     from idp.oidc import InteractionPages
+    from idp.sessions.models import SsoSession
 
 COMMIT_ON_ERROR = "govid_commit_on_error"
 
@@ -135,3 +137,25 @@ def interaction_pages(request: Request) -> InteractionPages:
 def client_ip(request: Request) -> str | None:
     """The caller's address (behind trusted proxies, the one they vouch for: idp.net)."""
     return request.client.host if request.client else None
+
+
+def end_browser_session(
+    request: Request, db: Session, services: Services, row: SsoSession, reason: str
+) -> None:
+    """End an SSO session at a browser's request (/end_session, the account page's sign
+    out and "end that session"): the session ends, its grants are revoked, its apps are
+    queued a back-channel logout with this request's address and browser in the audit,
+    and the logout worker is woken to deliver them now. The caller clears the cookie
+    when the session was this browser's own."""
+    end_session(
+        db,
+        services.keys,
+        issuer=services.settings.issuer,
+        row=row,
+        reason=reason,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    worker = getattr(request.app.state, "logout_worker", None)
+    if worker is not None:
+        worker.wake()

@@ -14,10 +14,9 @@ from idp.accounts.models import Account
 from idp.credentials import mfa
 from idp.credentials import service as creds
 from idp.credentials.policy import WeakPassword
-from idp.deps import DbDep, ServicesDep, client_ip, pages
+from idp.deps import DbDep, ServicesDep, end_browser_session, pages
 from idp.oidc import Interaction
 from idp.sessions import service as sessions
-from idp.sessions.logout import end_session
 from idp.sessions.models import SsoSession
 from idp.web import help_pages, time_limits
 from idp.web.flow import Flow, new_flow
@@ -329,18 +328,7 @@ def sign_out(request: Request, db: DbDep, services: ServicesDep, csrf_token: Str
     sso, account, early = _checked(request, db, services, csrf_token)
     if early:
         return early
-    end_session(
-        db,
-        services.keys,
-        issuer=services.settings.issuer,
-        row=sso,
-        reason="user_logout",
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent"),
-    )
-    worker = getattr(request.app.state, "logout_worker", None)
-    if worker is not None:
-        worker.wake()
+    end_browser_session(request, db, services, sso, "user_logout")
     pg = pages(request)
     response = RedirectResponse("/signed-out", status_code=303)
     pg.clear_cookie(response, pg.session_cookie)
@@ -361,15 +349,5 @@ def end_other_session(
         return early
     row = sessions.by_sid(db, sid)
     if row is not None and row.account_id == account.id and row.id != sso.id:
-        end_session(
-            db,
-            services.keys,
-            issuer=services.settings.issuer,
-            row=row,
-            reason="ended_by_user",
-            ip=client_ip(request),
-        )
-        worker = getattr(request.app.state, "logout_worker", None)
-        if worker is not None:
-            worker.wake()
+        end_browser_session(request, db, services, row, "ended_by_user")
     return RedirectResponse("/account", status_code=303)

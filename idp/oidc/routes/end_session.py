@@ -10,11 +10,10 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from idp.deps import DbDep, ServicesDep, client_ip, interaction_pages, pages
+from idp.deps import DbDep, ServicesDep, end_browser_session, interaction_pages, pages
 from idp.oidc.routes.forms import FormDep, make_ctx, oauth_request
 from idp.oidc.server import server_for
 from idp.sessions import service as sessions
-from idp.sessions.logout import end_session
 from idp.signing import BadSignature, Signer
 
 router = APIRouter()
@@ -31,18 +30,7 @@ def _finish(request: Request, db, services, redirect_uri: str | None) -> Respons
         db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
     )
     if sso is not None:
-        end_session(
-            db,
-            services.keys,
-            issuer=services.settings.issuer,
-            row=sso,
-            reason="rp_logout",
-            ip=client_ip(request),
-            user_agent=request.headers.get("user-agent"),
-        )
-        worker = getattr(request.app.state, "logout_worker", None)
-        if worker is not None:
-            worker.wake()
+        end_browser_session(request, db, services, sso, "rp_logout")
     if redirect_uri:
         response: Response = RedirectResponse(redirect_uri, status_code=303)
     else:

@@ -14,6 +14,7 @@ What is counted where:
   made (``count_event``, called by ``idp.audit.service.new_event``);
 * audit group-commit batch sizes and chain-lock waits: ``idp.audit.batch``;
 * housekeeping: ``idp.maintenance``;
+* notices sent to people and failed sends: ``idp.mail.sending``;
 * read at scrape time (``StateCollector``): rate-limit refusals
   (``RateLimiter.refusals``), outbox backlog and parked rows, database pool use.
 
@@ -85,6 +86,12 @@ AUDIT_LOCK_WAIT = Histogram(
     "govid_audit_chain_lock_wait_seconds",
     "Time the audit group-commit writer waited for the chain head lock",
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+    registry=REGISTRY,
+)
+MAIL_SENT = Counter(
+    "govid_mail_sent",
+    "Notices to people handed to the SMTP relay, by kind and result (sent | failed)",
+    ["kind", "result"],
     registry=REGISTRY,
 )
 MAINTENANCE_PURGED = Counter(

@@ -46,13 +46,14 @@ EVENT_TYPES: dict[str, str] = {
     # Credentials (subject = account id; actor = the account itself or an admin)
     "credentials.password.changed": (
         "by (self | admin | reset | recovery), sessions_ended, method (recovery: totp | "
-        "recovery_code | webauthn), notified_to (recovery: the address told), notification"
+        "recovery_code | webauthn), notified_to (self, recovery: the address told), "
+        "notification (handed to the mail relay after commit | not sent: no relay)"
     ),
     "credentials.password.recovery_failed": "method (totp | recovery_code | webauthn), reason",
     "credentials.password.rehashed": "from_scheme",
     "credentials.totp.enrolled": "credential",
     "credentials.totp.removed": "credential",
-    "credentials.webauthn.registered": "credential, label",
+    "credentials.webauthn.registered": "credential, label, passkey (discoverable)",
     "credentials.webauthn.removed": "credential",
     "credentials.recovery.regenerated": "count",
     "credentials.recovery.used": "remaining",

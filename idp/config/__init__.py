@@ -97,6 +97,7 @@ SECRET_SETTINGS = (
     "data_key_previous",
     "database_url",
     "redis_url",
+    "smtp_password",
     "metrics_token",
 )
 
@@ -223,6 +224,20 @@ class Settings(BaseSettings):
     # After a password sign-in, people without a second factor are offered to add a
     # passkey (a page they can skip). Off in most tests (tests/conftest.py).
     passkey_offer: bool = True
+
+    # Mail to people (idp/mail/, docs/recovery-and-passkeys.md "Notification"): the SMTP
+    # relay that sends the notice of a password reset or change to the account's address.
+    # No host: nothing is sent (the audit event says so). TLS: "starttls" (port 587),
+    # "tls" (implicit, 465) or "none" (25; a relay on the same host or segment); the
+    # relay's certificate is checked against the system CAs or smtp_ca_file.
+    smtp_host: str = ""
+    smtp_port: int = Field(0, ge=0, le=65535)  # 0: the TLS mode's usual port
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_ca_file: str = ""
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = Field("", max_length=320)  # empty: no-reply@<the issuer's host>
+    smtp_timeout_seconds: float = Field(10.0, ge=0.5, le=120)
 
     # Request bodies over these are refused with 413 before being read (idp/body_limit.py):
     # protocol endpoints and people's pages; admin API and SCIM JSON;
@@ -389,6 +404,11 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 32:
             raise InsecureSettingsError("IDP_SECRET_KEY must be at least 32 characters")
+        if self.smtp_username and self.smtp_tls == "none":
+            raise InsecureSettingsError(
+                "IDP_SMTP_USERNAME with IDP_SMTP_TLS=none would send the relay's password "
+                "in clear; use starttls or tls"
+            )
         if self.env == "prod" and not self.issuer.startswith("https://"):
             raise InsecureSettingsError("IDP_ISSUER must use https when IDP_ENV=prod")
         return self

@@ -17,6 +17,7 @@ from idp.credentials.throttle import ThrottleStore
 from idp.db import utcnow
 from idp.errors import DomainError, InvalidInput, NotFound
 from idp.keys.service import KeyRing
+from idp.mail import notices, sending, smtp
 from idp.sessions import logout
 from idp.sessions.models import SsoSession
 
@@ -94,7 +95,16 @@ def replace_password(
         actor=str(account.id),
         subject=str(account.id),
         agency_id=account.agency_id,
-        details={"by": by, "sessions_ended": ended, **(details or {})},
+        details={
+            "by": by,
+            "sessions_ended": ended,
+            **(details or {}),
+            **(
+                _notify(db, settings, account, by, (details or {}).get("method"))
+                if by in NOTIFIED
+                else {}
+            ),
+        },
     )
     return ended
 
@@ -139,6 +149,30 @@ def set_password_by_link(
         unlock_account(db, store, account, by="password_reset", actor=str(account.id))
         return account, ended
     raise NotFound("this link is not valid (used, expired or unknown)", field="token")
+
+
+# Who is mailed a notice: a change on the account page and a recovery. A password set
+# from an administrator's activation or reset link (by="reset") is not: the person has
+# just been handed that link, and for an activation there was no password before.
+NOTIFIED = ("self", "recovery")
+NOT_SENT = "not sent: no mail relay is configured (IDP_SMTP_HOST)"
+AFTER_COMMIT = "handed to the mail relay after commit"
+
+
+def _notify(db: Session, settings: Settings, account: Account, by: str, method) -> dict:
+    """Tell the person at their address in the directory (NIST SP 800-63B-4:
+    the subscriber is told of a recovery or an authenticator change). Sent only once
+    the change commits, never holding it up (idp/mail/sending.py); the audit event says
+    where it went and whether a relay was there to take it."""
+    relay = smtp.mailer_for(settings)
+    if relay is None:
+        return {"notified_to": account.email, "notification": NOT_SENT}
+    message = notices.password_notice(
+        db, settings, account, by=by, method=method, at=account.password_changed_at or utcnow()
+    )
+    kind = "password_reset" if by == "recovery" else "password_changed"
+    sending.send_after_commit(db, relay, message, kind=kind, account=str(account.id))
+    return {"notified_to": account.email, "notification": AFTER_COMMIT}
 
 
 def may_bind_factor(db: Session, sso: SsoSession, account_id, settings: Settings) -> bool:

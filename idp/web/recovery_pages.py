@@ -40,7 +40,6 @@ from idp.web.webauthn_routes import BodyDep
 router = APIRouter()
 Str = Annotated[str, Form()]
 PROOF_TTL = 600
-NOTIFICATION = "not sent: GovID has no mail path yet (recorded here)"
 
 
 def _signer(services, purpose: str) -> Signer:
@@ -377,13 +376,8 @@ def recover_password(
             new_password,
             keep=None,
             by="recovery",
-            details={
-                "method": data.get("m"),
-                # Issue 19 asks for a notice to the person's mail address; GovID has no
-                # mail path yet, so the audit event records what would be sent, where.
-                "notified_to": account.email,
-                "notification": NOTIFICATION,
-            },
+            # replace_password mails the person a notice after commit (idp/mail/).
+            details={"method": data.get("m")},
         )
     except WeakPassword as exc:
         nested.rollback()

@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +25,7 @@ from idp.clients import service as clients
 from idp.clock import OffsetFileClock
 from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings
+from tests.mail_relay import Inbox
 from tests.server import base_env, free_port, serve
 
 PASSWORD = "correct horse battery staple"
@@ -71,6 +73,7 @@ class World:
     clients: dict[str, dict] = field(default_factory=dict)  # name -> {client_id, secret, ...}
     rp_key: RSAKey | None = None
     receiver: BackchannelReceiver | None = None
+    mail: Inbox | None = None  # what the server mailed to people
 
     def client(self, name: str) -> dict:
         return self.clients[name]
@@ -191,7 +194,19 @@ def backchannel() -> BackchannelReceiver:
 
 
 @pytest.fixture(scope="session")
-def world(backend: str, request: pytest.FixtureRequest, backchannel) -> World:
+def mail_relay() -> Iterator[tuple[Inbox, int]]:
+    """The SMTP relay the servers send people's notices to (idp/mail/)."""
+    from aiosmtpd.controller import Controller
+
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def world(backend: str, request: pytest.FixtureRequest, backchannel, mail_relay) -> World:
     url = (
         request.getfixturevalue("pg_server").create_database("govid_proto")
         if backend == "postgresql"
@@ -204,6 +219,7 @@ def world(backend: str, request: pytest.FixtureRequest, backchannel) -> World:
     services = Services(make_settings(url, issuer=issuer, clock_offset_file=offset_file))
     rp_key = RSAKey.generate_key(2048, parameters={"kid": "rp-1", "alg": "RS256"})
     w = seed(services, secrets.token_hex(3), backchannel, rp_key)
+    w.mail = mail_relay[0]
     env = base_env(
         IDP_DATABASE_URL=url,
         IDP_ENV="test",
@@ -221,6 +237,9 @@ def world(backend: str, request: pytest.FixtureRequest, backchannel) -> World:
         # the last waited past the 5 s default and answered 503. The timeouts' own
         # behaviour is tested in tests/faults; here they would only add noise.
         IDP_DB_LOCK_TIMEOUT_MS="30000",
+        IDP_SMTP_HOST="127.0.0.1",
+        IDP_SMTP_PORT=str(mail_relay[1]),
+        IDP_SMTP_TLS="none",
     )
     ctx = serve(env, port=port)
     w.base = ctx.__enter__()

@@ -16,6 +16,7 @@ from idp.accounts import service as accounts
 from idp.agencies import service as agencies
 from idp.audit.models import AuditEvent
 from idp.credentials import mfa
+from tests.mail_relay import subject
 from tests.protocol.conftest import PASSWORD, Browser, form_fields
 from tests.protocol.rp import authorize_url, rp_client
 
@@ -120,6 +121,17 @@ def test_a_recovery_code_sets_a_new_password_and_ends_the_other_sessions(world):
     d = changed[0].details
     assert d["by"] == "recovery" and d["method"] == "recovery_code"
     assert d["sessions_ended"] == 1 and d["notified_to"] == email
+    assert d["notification"] == "handed to the mail relay after commit"
+    # The person is told at their address, in Thai and English, with nothing that
+    # grants access (no link, no code, not the new password).
+    [notice] = world.mail.to(email)
+    assert notice["To"] == email
+    assert subject(notice) == "รหัสผ่าน GovID ของคุณถูกตั้งใหม่ / Your GovID password was reset"
+    body = notice.get_content()
+    assert "รหัสกู้คืน" in body and "using a recovery code" in body
+    assert "://" not in body and world.base not in notice.as_string()
+    assert NEW_PASSWORD not in notice.as_string()
+    assert not any(c in notice.as_string() for c in codes)
     failed = [e for e in events if e.type == "credentials.password.recovery_failed"]
     assert [f.details["reason"] for f in failed] == ["wrong_code"]
 

@@ -1,0 +1,34 @@
+"""An SMTP server for tests (aiosmtpd on a loopback port) that keeps what it receives."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from email.header import decode_header, make_header
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[object, email.message.EmailMessage]] = []
+        self.arrived = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope, msg))
+        self.arrived.set()
+        return "250 OK"
+
+    def to(self, address: str, timeout: float = 20.0) -> list[email.message.EmailMessage]:
+        """The messages whose envelope names ``address``, waiting up to ``timeout`` for one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for env, m in self.messages if address in env.rcpt_tos]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+
+def subject(msg) -> str:
+    return str(make_header(decode_header(msg["Subject"])))

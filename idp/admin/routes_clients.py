@@ -80,6 +80,7 @@ def create_client(request: Request, ctx: CtxDep, body: ClientCreate, key: Idempo
                 grant_types=tuple(body.grant_types),
                 scopes=tuple(body.scopes),
                 backchannel_logout_uri=body.backchannel_logout_uri,
+                policy_uri=body.policy_uri,
                 min_acr=body.min_acr,
                 first_party=body.first_party,
                 jwks=body.jwks,
@@ -112,6 +113,7 @@ def patch_client(ctx: CtxDep, client_id: ClientId, body: ClientPatch, if_match: 
         **{k: v for k, v in data.items() if v is not None},
         clear_backchannel_logout_uri="backchannel_logout_uri" in data
         and data["backchannel_logout_uri"] is None,
+        clear_policy_uri="policy_uri" in data and data["policy_uri"] is None,
         clear_min_acr="min_acr" in data and data["min_acr"] is None,
         clear_access_token_ttl="access_token_ttl" in data and data["access_token_ttl"] is None,
         clear_refresh_token_ttl="refresh_token_ttl" in data and data["refresh_token_ttl"] is None,

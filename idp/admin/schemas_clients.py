@@ -28,6 +28,9 @@ class ClientOut(BaseModel):
     redirect_uris: list[str]
     post_logout_redirect_uris: list[str]
     backchannel_logout_uri: str | None
+    policy_uri: str | None = Field(
+        None, description="The app's privacy notice, linked at consent (OIDC Registration §2)"
+    )
     grant_types: list[str]
     scopes: list[str]
     min_acr: str | None
@@ -63,6 +66,7 @@ class ClientCreate(In):
     redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
     post_logout_redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
     backchannel_logout_uri: Uri | None = None
+    policy_uri: Uri | None = Field(None, description="The app's privacy notice; https")
     scopes: list[Text] = Field(
         default_factory=lambda: ["openid", "profile", "email", "govid"], max_length=20
     )
@@ -96,6 +100,7 @@ class ClientPatch(In):
     redirect_uris: list[Uri] | None = Field(None, max_length=20)
     post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=20)
     backchannel_logout_uri: Uri | None = Field(None, description="null removes it")
+    policy_uri: Uri | None = Field(None, description="https; null removes it")
     scopes: list[Text] | None = Field(None, max_length=20)
     min_acr: Text | None = Field(None, description="null removes it")
     grant_types: list[GrantType] | None = Field(None, max_length=3)

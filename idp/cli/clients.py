@@ -23,6 +23,13 @@ from idp.cli.common import (
     table,
 )
 
+PolicyUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--policy-uri",
+        help="The app's own privacy notice (https), linked on the consent page",
+    ),
+]
 clients_app = typer.Typer(help="OIDC clients (agency applications)", no_args_is_help=True)
 
 
@@ -36,6 +43,7 @@ def _client_dict(c: Any) -> dict[str, Any]:
         "redirect_uris": c.redirect_uris,
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "backchannel_logout_uri": c.backchannel_logout_uri,
+        "policy_uri": c.policy_uri,
         "grant_types": c.grant_types,
         "scopes": c.scopes,
         "min_acr": c.min_acr,
@@ -90,6 +98,7 @@ def clients_create(
     ] = None,
     scope: Annotated[list[str] | None, typer.Option("--scope")] = None,
     backchannel_logout_uri: Annotated[str | None, typer.Option("--backchannel-logout-uri")] = None,
+    policy_uri: PolicyUriOpt = None,
     jwks_file: Annotated[
         Path | None, typer.Option("--jwks-file", help="Public JWKS for private_key_jwt")
     ] = None,
@@ -131,6 +140,7 @@ def clients_create(
                 grant_types=grants,
                 scopes=tuple(scope or ("openid", "profile", "email", "govid")),
                 backchannel_logout_uri=backchannel_logout_uri,
+                policy_uri=policy_uri,
                 min_acr=min_acr,
                 first_party=first_party,
                 jwks=jwks,
@@ -211,6 +221,7 @@ def _show(data: dict[str, Any], settings: Any) -> None:
         ("access token", _ttl_text(data["access_token_ttl"], settings.access_token_ttl)),
         ("refresh token", _ttl_text(data["refresh_token_ttl"], settings.refresh_token_ttl)),
         ("back-channel logout", data["backchannel_logout_uri"] or "-"),
+        ("privacy notice", data["policy_uri"] or "-"),
         ("first party", "yes (no consent page)" if data["first_party"] else "no"),
         ("version", data["version"]),
     ]
@@ -293,6 +304,8 @@ def clients_update(
     no_backchannel_logout_uri: Annotated[
         bool, typer.Option("--no-backchannel-logout-uri", help="Remove it")
     ] = False,
+    policy_uri: PolicyUriOpt = None,
+    no_policy_uri: Annotated[bool, typer.Option("--no-policy-uri", help="Remove it")] = False,
     scope: Annotated[
         list[str] | None, typer.Option("--scope", help="Replace all scopes (repeatable)")
     ] = None,
@@ -318,6 +331,7 @@ def clients_update(
 
     for a, b, what in (
         (backchannel_logout_uri, no_backchannel_logout_uri, "--backchannel-logout-uri"),
+        (policy_uri, no_policy_uri, "--policy-uri"),
         (min_acr, no_min_acr, "--min-acr"),
         (access_token_ttl, default_access_token_ttl, "--access-token-ttl"),
         (refresh_token_ttl, default_refresh_token_ttl, "--refresh-token-ttl"),
@@ -348,6 +362,8 @@ def clients_update(
             ),
             backchannel_logout_uri=backchannel_logout_uri,
             clear_backchannel_logout_uri=no_backchannel_logout_uri,
+            policy_uri=policy_uri,
+            clear_policy_uri=no_policy_uri,
             scopes=scope,
             grant_types=grant_type,
             min_acr=min_acr,

@@ -46,6 +46,9 @@ class Client(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSONType, default=list)
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSONType, default=list)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    # The app's own privacy notice (OIDC Dynamic Client Registration 1.0 §2 policy_uri),
+    # https only; linked at consent beside its agency's (OIDC Core §3.1.2.4).
+    policy_uri: Mapped[str | None] = mapped_column(String(2000))
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=True)
     grant_types: Mapped[list[str]] = mapped_column(
         JSONType, default=lambda: ["authorization_code", "refresh_token"]

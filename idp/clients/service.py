@@ -78,6 +78,7 @@ class NewClient:
     grant_types: Sequence[str] = ("authorization_code", "refresh_token")
     scopes: Sequence[str] = ("openid", "profile", "email", "govid")
     backchannel_logout_uri: str | None = None
+    policy_uri: str | None = None  # the app's own privacy notice, https
     min_acr: str | None = None
     first_party: bool = False
     jwks: dict | None = None
@@ -99,6 +100,8 @@ class ClientChanges:
     post_logout_redirect_uris: Sequence[str] | None = None
     backchannel_logout_uri: str | None = None
     clear_backchannel_logout_uri: bool = False
+    policy_uri: str | None = None
+    clear_policy_uri: bool = False
     scopes: Sequence[str] | None = None
     min_acr: str | None = None
     clear_min_acr: bool = False
@@ -197,6 +200,29 @@ def _ttl(value: int | None, maximum: int, field_name: str) -> int | None:
     return value
 
 
+_POLICY_URI = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s<>\"'`]*)?$")
+
+
+def _policy_uri(value: str | None) -> str | None:
+    """The app's privacy notice (OIDC Dynamic Client Registration 1.0 §2 ``policy_uri``),
+    linked from the consent page: https only (people follow it from a sign-in page), no
+    credentials in it, at most 2,000 characters."""
+    if value is None:
+        return None
+    if value == "":  # the admin API refuses it too (422)
+        raise InvalidInput(
+            "policy_uri is empty; to remove it use --no-policy-uri (admin API: null)",
+            field="policy_uri",
+        )
+    parts = urlsplit(value) if len(value) <= 2000 else None
+    if parts is None or not _POLICY_URI.match(value) or parts.username or not parts.hostname:
+        raise InvalidInput(
+            "policy_uri must be an https:// address of at most 2,000 characters",
+            field="policy_uri",
+        )
+    return value
+
+
 def check_registration(
     r: dict[str, Any], limits: Limits, *, api_scopes: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
@@ -244,6 +270,7 @@ def check_registration(
         validate_redirect_uri(r["backchannel_logout_uri"], "backchannel_logout_uri")
         # GovID itself POSTs there: no private or loopback targets (SSRF, idp.outbound).
         limits.outbound.check(r["backchannel_logout_uri"], "backchannel_logout_uri")
+    out["policy_uri"] = _policy_uri(r.get("policy_uri"))
     unknown = sorted(set(r["scopes"]) - KNOWN_SCOPES - api_scopes)
     if unknown:
         raise InvalidInput(
@@ -296,6 +323,7 @@ def create(
             "redirect_uris": data.redirect_uris,
             "post_logout_redirect_uris": data.post_logout_redirect_uris,
             "backchannel_logout_uri": data.backchannel_logout_uri,
+            "policy_uri": data.policy_uri,
             "scopes": data.scopes,
             "min_acr": data.min_acr,
             "jwks": data.jwks,
@@ -338,6 +366,7 @@ def create(
             "client_id": client_id,
             "auth_method": data.auth_method,
             "redirect_uris": r["redirect_uris"],
+            **({"policy_uri": r["policy_uri"]} if r["policy_uri"] else {}),
         },
     )
     return client, secret
@@ -345,7 +374,12 @@ def create(
 
 # Fields whose old and new values go into the audit event (URIs are where a client's
 # codes, tokens and people are sent: an auditor must see where to, before and after).
-AUDITED_VALUES = ("redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri")
+AUDITED_VALUES = (
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "policy_uri",
+)
 _REGISTRATION = (
     "name_th",
     "name_en",
@@ -354,6 +388,7 @@ _REGISTRATION = (
     "redirect_uris",
     "post_logout_redirect_uris",
     "backchannel_logout_uri",
+    "policy_uri",
     "scopes",
     "min_acr",
     "jwks",
@@ -413,7 +448,7 @@ def update(
         "scopes": sorted(current["scopes"] or []),
     }
     wanted = dict(current)
-    for name in ("name_th", "name_en", "backchannel_logout_uri", "min_acr"):
+    for name in ("name_th", "name_en", "backchannel_logout_uri", "policy_uri", "min_acr"):
         if getattr(changes, name) is not None:
             wanted[name] = getattr(changes, name)
     for name in ("redirect_uris", "post_logout_redirect_uris", "scopes", "grant_types"):
@@ -422,7 +457,13 @@ def update(
     for name in ("id_token_signed_response_alg", "access_token_ttl", "refresh_token_ttl"):
         if getattr(changes, name) is not None:
             wanted[name] = getattr(changes, name)
-    for name in ("backchannel_logout_uri", "min_acr", "access_token_ttl", "refresh_token_ttl"):
+    for name in (
+        "backchannel_logout_uri",
+        "policy_uri",
+        "min_acr",
+        "access_token_ttl",
+        "refresh_token_ttl",
+    ):
         if getattr(changes, f"clear_{name}"):
             wanted[name] = None
     _keep_introspection_only(session, client, {k for k in wanted if wanted[k] != current[k]})

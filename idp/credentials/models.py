@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base, JSONType, UTCDateTime, new_uuid, utcnow
@@ -35,6 +35,10 @@ class MfaCredential(Base):
     public_key: Mapped[str | None] = mapped_column(Text)
     sign_count: Mapped[int] = mapped_column(Integer, default=0)
     transports: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # A passkey (discoverable credential, WebAuthn L2 §6.2.2): True when registered as
+    # one (resident key required) or reported so (credProps.rk), or once it answered a
+    # sign-in that named no account; None: not known (keys registered before 0014).
+    discoverable: Mapped[bool | None] = mapped_column(Boolean)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # recovery codes
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

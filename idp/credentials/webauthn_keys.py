@@ -74,7 +74,7 @@ def registration_options(db: Session, account: Account, issuer: str) -> tuple[st
             for k in _keys(db, account.id)
         ],
     )
-    return options_to_json(options), challenge
+    return _with_cred_props(options_to_json(options)), challenge
 
 
 def passkey_registration_options(db: Session, account: Account, issuer: str) -> tuple[str, bytes]:
@@ -99,7 +99,23 @@ def passkey_registration_options(db: Session, account: Account, issuer: str) -> 
             for k in _keys(db, account.id)
         ],
     )
-    return options_to_json(options), challenge
+    return _with_cred_props(options_to_json(options)), challenge
+
+
+def _with_cred_props(options_json: str) -> str:
+    """Ask the browser to say whether the new credential is discoverable (the credProps
+    extension, WebAuthn L2 §10.4), so the account page can tell passkeys from keys."""
+    options = json.loads(options_json)
+    options["extensions"] = {**options.get("extensions", {}), "credProps": True}
+    return json.dumps(options)
+
+
+def reported_discoverable(credential: dict) -> bool | None:
+    """``credProps.rk`` from the browser's registration response; None when not said."""
+    results = credential.get("clientExtensionResults")
+    props = results.get("credProps") if isinstance(results, dict) else None
+    rk = props.get("rk") if isinstance(props, dict) else None
+    return rk if isinstance(rk, bool) else None
 
 
 def register(
@@ -111,7 +127,11 @@ def register(
     label: str,
     *,
     require_user_verification: bool = False,
+    passkey: bool = False,
 ) -> MfaCredential:
+    """Verify and store a new key. ``passkey``: registered with a resident key required
+    (``passkey_registration_options``), which an authenticator must honour or fail
+    (WebAuthn L2 §5.4.6), so it is discoverable whatever the browser reports."""
     rp_id, origin = rp_of(issuer)
     try:
         verified = verify_registration_response(
@@ -134,6 +154,7 @@ def register(
         public_key=bytes_to_base64url(verified.credential_public_key),
         sign_count=verified.sign_count,
         transports=list((credential.get("response") or {}).get("transports") or []),
+        discoverable=True if passkey else reported_discoverable(credential),
         confirmed_at=utcnow(),
     )
     db.add(row)
@@ -144,7 +165,7 @@ def register(
         actor=str(account.id),
         subject=str(account.id),
         agency_id=account.agency_id,
-        details={"credential": row.id.hex, "label": row.label},
+        details={"credential": row.id.hex, "label": row.label, "passkey": bool(row.discoverable)},
     )
     return row
 
@@ -234,7 +255,15 @@ def authenticate_passkey(
 ) -> MfaCredential:
     """Verify a passkey assertion for ``account`` with user verification required (the
     UV flag must be set: possession plus PIN or biometrics, two factors in one step)."""
-    return authenticate(db, account, issuer, credential, challenge, require_uv=True)
+    row = authenticate(db, account, issuer, credential, challenge, require_uv=True)
+    # It answered a request that listed no credential: it is discoverable (a passkey),
+    # whatever was known when it was registered.
+    row.discoverable = True
+    return row
+
+
+def is_passkey(row: MfaCredential) -> bool:
+    return row.kind == "webauthn" and bool(row.discoverable)
 
 
 def dumps(options_json: str) -> dict:

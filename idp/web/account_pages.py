@@ -20,7 +20,7 @@ from idp.sessions import service as sessions
 from idp.sessions.models import SsoSession
 from idp.web import help_pages, time_limits
 from idp.web.flow import Flow, new_flow
-from idp.web.humane import device_name, factor_name, local_time
+from idp.web.humane import device_name, factor_label, local_time
 from idp.web.i18n import translator
 from idp.web.mfa_pages import confirm_enrolment, render_enrol
 
@@ -87,7 +87,7 @@ def _overview(
         pw_min=str(minimum),
         level2=sso.acr == services.settings.acr_level2,
         factors=[
-            {"id": f.id, "kind": f.kind, "name": factor_name(f.kind, f.label, locale)}
+            {"id": f.id, "kind": f.kind, "name": factor_label(f, locale)}
             for f in factors
         ],
         codes_left=mfa.recovery_codes_left(db, account.id),
@@ -296,7 +296,7 @@ def remove_factor_confirm(
         factor={
             "id": factor.id,
             "kind": factor.kind,
-            "name": factor_name(factor.kind, factor.label, pages(request).locale(request)),
+            "name": factor_label(factor, pages(request).locale(request)),
         },
         last=last,
     )

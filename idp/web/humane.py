@@ -102,12 +102,23 @@ def device_name(user_agent: str | None, locale: str) -> str:
 
 def factor_name(kind: str, label: str | None, locale: str) -> str:
     """'Authenticator app', or 'Security key: Blue key' when the person named the key
-    (the default labels are the kind's name again and are not repeated)."""
+    (the default labels are the kind's name again and are not repeated). ``kind``
+    "passkey" is a WebAuthn key known to be discoverable (``factor_kind``)."""
     t = translator(locale)
-    kind_name = t(f"kind_{kind}") if kind in ("totp", "webauthn") else kind
-    if not label or label in ("Authenticator", "Security key"):
+    kind_name = t(f"kind_{kind}") if kind in ("totp", "webauthn", "passkey") else kind
+    if not label or label in ("Authenticator", "Security key", "Passkey"):
         return kind_name
     return f"{kind_name}: {label}"
+
+
+def factor_kind(factor) -> str:
+    """A second factor's kind as people know it: a WebAuthn credential recorded as
+    discoverable is a passkey (idp/credentials/webauthn_keys.py), any other a security key."""
+    return "passkey" if factor.kind == "webauthn" and factor.discoverable else factor.kind
+
+
+def factor_label(factor, locale: str) -> str:
+    return factor_name(factor_kind(factor), factor.label, locale)
 
 
 # Thai is written without spaces between words; browsers break lines where a dictionary

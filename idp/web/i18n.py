@@ -404,6 +404,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "kind_totp": {"th": "แอปยืนยันตัวตน", "en": "Authenticator app"},
     "kind_webauthn": {"th": "กุญแจความปลอดภัย", "en": "Security key"},
+    "kind_passkey": {"th": "พาสคีย์", "en": "Passkey"},
     "signed_in_at": {"th": "เข้าสู่ระบบเมื่อ {when}", "en": "signed in {when}"},
     "unknown_device": {"th": "เบราว์เซอร์ที่ไม่รู้จัก", "en": "Unknown browser"},
     "device_on": {"th": "{browser} บน {system}", "en": "{browser} on {system}"},
@@ -434,6 +435,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "privacy_link": {
         "th": "ประกาศความเป็นส่วนตัวของ{agency}",
         "en": "{agency}'s privacy notice",
+    },
+    "app_privacy_link": {
+        "th": "ประกาศความเป็นส่วนตัวของแอป {app}",
+        "en": "{app}'s own privacy notice",
     },
     "privacy_none": {
         "th": "{app} ดำเนินการโดย{agency} ซึ่งยังไม่ได้แจ้งลิงก์ประกาศความเป็นส่วนตัวไว้กับ GovID "

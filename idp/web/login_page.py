@@ -65,8 +65,8 @@ def login_page(
 
 def privacy_notice(db, agency: Agency) -> tuple[str, Agency] | None:
     """The privacy notice (PDPA) of the agency that runs an app, or of the nearest
-    agency above it that has one, with that agency; None when none has one. Clients
-    register no policy_uri: the agency is the data controller people are told about."""
+    agency above it that has one, with that agency; None when none has one. The app's
+    own notice (``client.policy_uri``) is shown beside it on the consent page."""
     from idp.agencies.service import ancestors
 
     for a in reversed(ancestors(db, agency, include_self=True)):

@@ -211,6 +211,7 @@ def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) 
             challenge,
             str(body.get("label") or "Passkey")[:128],
             require_user_verification=True,
+            passkey=True,
         )
     except wa.WebAuthnError as exc:
         code = "already_registered" if "already registered" in str(exc) else "not_registered"

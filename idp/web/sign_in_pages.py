@@ -87,8 +87,10 @@ class SignInPages:
             email=account.email,
             client_name=client.name_th if th else client.name_en,
             agency_name=agency.name_th if th else agency.name_en,
-            # The agency's privacy notice (PDPA), or its nearest parent's; clients name none.
+            # The agency's privacy notice (PDPA), or its nearest parent's; and the app's own
+            # (its registered policy_uri, OIDC Registration §2), shown beside it.
             privacy=privacy_notice(db, agency),
+            app_privacy=client.policy_uri,
             scopes=[s for s in scopes if s in LABELLED_SCOPES],
             apis=[  # RFC 8707: the agency APIs the app may call as the person, by name
                 {"name": a[f"name_{locale}"], "scopes": ", ".join(a["scopes"])}

@@ -97,3 +97,50 @@ def test_redirect_uri_changes_are_audited_before_and_after(client, db, world):
             "after": ["https://leave.a.go.th:8443/cb"],
         },
     }
+
+
+def test_an_apps_privacy_notice_is_https_audited_and_removable(client, db, world):
+    """policy_uri (OIDC Dynamic Client Registration 1.0 §2): linked from the consent
+    page, so https only; set at registration or later, audited before and after, null
+    removes it."""
+    h = world.headers("admin_a")
+    notice = "https://leave.a.go.th/privacy"
+    for bad in ("http://leave.a.go.th/privacy", "javascript:alert(1)", "https://u:p@a.go.th/x"):
+        r = client.post(
+            f"{A}/clients",
+            json={
+                "agency": world.agencies["A"].code,
+                "name_th": "x",
+                "name_en": "x",
+                "redirect_uris": ["https://x.a.go.th/cb"],
+                "policy_uri": bad,
+            },
+            headers=h,
+        )
+        assert r.status_code == 422, (bad, r.text)
+    made = register(client, world, policy_uri=notice)
+    assert made["policy_uri"] == notice
+    created = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.type == "admin.client.created", AuditEvent.client_id == made["client_id"]
+        )
+    ).one()
+    assert created.details["policy_uri"] == notice
+    url = f"{A}/clients/{made['client_id']}"
+    etag = client.get(url, headers=h).headers["etag"]
+    r = client.patch(
+        url, json={"policy_uri": "http://leave.a.go.th/p"}, headers={**h, "If-Match": etag}
+    )
+    assert r.status_code == 422 and r.json()["code"] == "invalid_input", r.text
+    r = client.patch(url, json={"policy_uri": None}, headers={**h, "If-Match": etag})
+    assert r.status_code == 200 and r.json()["policy_uri"] is None, r.text
+    assert client.get(url, headers=h).json()["policy_uri"] is None
+    ev = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.type == "admin.client.updated", AuditEvent.client_id == made["client_id"]
+        )
+    ).one()
+    assert ev.details == {
+        "changed": ["policy_uri"],
+        "policy_uri": {"before": notice, "after": None},
+    }

@@ -306,3 +306,38 @@ def test_offered_after_an_app_code_to_people_without_a_key(browser, offer_world)
     with w.services.sessions() as db:
         assert len(wa.keys_of(db, acc.id)) == 1
     context.close()
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_the_account_page_tells_passkeys_from_security_keys(
+    browser, e2e_world, axe_path, lang  # noqa: F811
+):
+    """One account, one authenticator: "Add a passkey" makes a discoverable credential,
+    "Add a security key" (resident key discouraged) a plain one; the list names each for
+    what it is, in the page's language, and the page passes axe."""
+    w = e2e_world
+    email = person(w)
+    context, page = chromium(browser, resident=True, locale=lang)
+    page.goto(f"{w.base}/account?lang={lang}")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(f"{w.base}/account")))
+    page.fill("#key-label", "Phone")
+    page.click("#passkey-add")
+    page.wait_for_selector("#recovery-codes")
+    page.click("#continue")
+    page.locator(".factor-name", has_text="Phone").wait_for()
+    page.fill("#key-label", "Blue key")  # level 2 now, from the passkey just proved
+    page.click("#webauthn-register")
+    page.locator(".factor-name", has_text="Blue key").wait_for()
+    names = page.locator(".factor-name").all_inner_texts()
+    passkey, key = ("พาสคีย์", "กุญแจความปลอดภัย") if lang == "th" else ("Passkey", "Security key")
+    assert f"{passkey}: Phone" in names and f"{key}: Blue key" in names, names
+    assert page.locator("html").get_attribute("lang") == lang
+    assert violations(page) == []
+    with w.services.sessions() as db:
+        acc = accounts.get_by_email(db, email)
+        kinds = {k.label: k.discoverable for k in wa.keys_of(db, acc.id)}
+    assert kinds == {"Phone": True, "Blue key": False}
+    context.close()

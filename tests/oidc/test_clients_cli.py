@@ -240,3 +240,25 @@ def test_every_client_id_works_as_a_command_line_argument(cli_env, monkeypatch):
         "--redirect-uri", CB, "--client-id=hr-portal.v2_~x",
     )  # fmt: skip
     assert code == 0 and out["client_id"] == "hr-portal.v2_~x", out
+
+
+def test_an_apps_privacy_notice_from_the_cli(hr):
+    runner, made = hr
+    cid = made["client_id"]
+    notice = "https://hr.a.go.th/privacy"
+    code, out = as_json(runner, "clients", "update", cid, "--policy-uri", "http://hr.a.go.th/p")
+    assert code == 2 and "https" in json.dumps(out), out
+    code, out = as_json(runner, "clients", "update", cid, "--policy-uri", notice)
+    assert code == 0 and out["policy_uri"] == notice and out["changed"] == ["policy_uri"], out
+    r = invoke(runner, "clients", "show", cid)
+    assert r.exit_code == 0 and notice in r.stdout and "privacy notice" in r.stdout
+    r = invoke(runner, "clients", "update", cid, "--policy-uri", notice, "--no-policy-uri")
+    assert r.exit_code == 2
+    code, out = as_json(runner, "clients", "update", cid, "--no-policy-uri")
+    assert code == 0 and out["policy_uri"] is None, out
+    row, events = stored(cid)
+    assert row.policy_uri is None
+    assert [e.details.get("policy_uri") for e in events if e.type == "admin.client.updated"] == [
+        {"before": None, "after": notice},
+        {"before": notice, "after": None},
+    ]

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from idp.accounts import service as accounts
 from idp.audit.models import AuditEvent
+from idp.credentials import webauthn_keys as wa
 from idp.sessions.models import SsoSession
 from tests.protocol.conftest import PASSWORD, Browser, callback_params, decode_jwt, form_fields
 from tests.protocol.rp import authorize_url, rp_client
@@ -214,3 +215,38 @@ def test_an_unknown_credential_is_refused(world):
     key.user_handle = os.urandom(16)  # no such account
     _, _, _, r = passkey_sign_in(world, key)
     assert r.status_code == 401 and r.json()["error"] == "passkey_refused"
+
+
+def test_passkeys_are_told_apart_from_keys_and_learnt_when_they_sign_in(world):
+    """Registered as a passkey: recorded discoverable and listed as a passkey. A key
+    registered before that was recorded (NULL) is a security key on the account page
+    until it answers a sign-in that named no account; then it is a passkey."""
+    email = new_person(world)
+    key = add_passkey(world, email)
+    with world.services.sessions.begin() as db:
+        acc = accounts.get_by_email(db, email)
+        [row] = wa.keys_of(db, acc.id)
+        assert row.discoverable is True
+        ev = last_event(world, "credentials.webauthn.registered", str(acc.id))
+        assert ev.details["passkey"] is True
+        row.discoverable = None  # as a key registered before migration 0014
+    b, _, _, r = passkey_sign_in(world, key)
+    assert r.status_code == 200, r.text
+    with world.services.sessions() as db:
+        assert wa.keys_of(db, acc.id)[0].discoverable is True
+    page = b.http.get("/account", headers={"Accept-Language": "en"}).text
+    assert '<span class="factor-name">Passkey</span>' in page, page
+
+
+def test_security_key_options_ask_whether_the_key_is_discoverable(world):
+    email = new_person(world)
+    b = Browser(world.base)
+    url, *_ = authorize_url(world, rp_client(world))
+    assert b.login(b.go(url), email).status_code in (302, 303)
+    csrf = form_fields(b.http.get("/account").text)["csrf_token"]
+    opts = b.http.post("/account/webauthn/options", json={}, headers={"X-CSRF-Token": csrf})
+    assert opts.json()["options"]["extensions"] == {"credProps": True}
+    said = wa.reported_discoverable
+    assert said({"clientExtensionResults": {"credProps": {"rk": False}}}) is False
+    assert said({"clientExtensionResults": {"credProps": {"rk": "yes"}}}) is None
+    assert said({"clientExtensionResults": []}) is None

@@ -61,6 +61,8 @@ EVENT_TYPES: dict[str, str] = {
     "admin.agency.created": "code, parent",
     "admin.agency.updated": "changed (field names), before, after (helpdesk contact only)",
     "admin.agency.moved": "from_parent, to_parent",
+    "admin.agency.logo_set": "content_type, bytes, sha256, before (the previous sha256)",
+    "admin.agency.logo_removed": "sha256",
     "admin.account.created": "email, agency",
     "admin.account.updated": "changed (field names)",
     "admin.account.suspended": "reason",
@@ -69,10 +71,10 @@ EVENT_TYPES: dict[str, str] = {
     "admin.account.password_reset": "",
     "admin.role.granted": "role, agency, expires_at",
     "admin.role.revoked": "role, agency",
-    "admin.client.created": "client_id, auth_method, redirect_uris",
+    "admin.client.created": "client_id, auth_method, redirect_uris, policy_uri (when set)",
     "admin.client.updated": (
         "changed (field names), redirect_uris, post_logout_redirect_uris, "
-        "backchannel_logout_uri (each {before, after}, when it changed)"
+        "backchannel_logout_uri, policy_uri (each {before, after}, when it changed)"
     ),
     "admin.client.secret_rotated": "client_id",
     # Admin API (actor = account id of the admin, or the client_id of a machine)

@@ -310,14 +310,25 @@ def test_offered_after_an_app_code_to_people_without_a_key(browser, offer_world)
 
 @pytest.mark.parametrize("lang", ["th", "en"])
 def test_the_account_page_tells_passkeys_from_security_keys(
-    browser, e2e_world, axe_path, lang  # noqa: F811
+    browser,
+    e2e_world,
+    axe_path,
+    lang,  # noqa: F811
 ):
     """One account, one authenticator: "Add a passkey" makes a discoverable credential,
     "Add a security key" (resident key discouraged) a plain one; the list names each for
     what it is, in the page's language, and the page passes axe."""
     w = e2e_world
     email = person(w)
-    context, page = chromium(browser, resident=True, locale=lang)
+    context = browser.new_context(locale=lang)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {"protocol": "ctap2", "hasUserVerification": True, "isUserVerified": True}
+    phone = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {"options": {**options, "transport": "internal", "hasResidentKey": True}},
+    )["authenticatorId"]
     page.goto(f"{w.base}/account?lang={lang}")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
@@ -328,7 +339,14 @@ def test_the_account_page_tells_passkeys_from_security_keys(
     page.wait_for_selector("#recovery-codes")
     page.click("#continue")
     page.locator(".factor-name", has_text="Phone").wait_for()
-    page.fill("#key-label", "Blue key")  # level 2 now, from the passkey just proved
+    # A second authenticator, a USB key: the phone would refuse (it holds a credential
+    # the registration excludes). Level 2 now, from the passkey just proved.
+    cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": phone})
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {"options": {**options, "transport": "usb", "hasResidentKey": False}},
+    )
+    page.fill("#key-label", "Blue key")
     page.click("#webauthn-register")
     page.locator(".factor-name", has_text="Blue key").wait_for()
     names = page.locator(".factor-name").all_inner_texts()

@@ -3,7 +3,7 @@
 from idp.accounts import indexes as _search_indexes  # noqa: F401 (search indexes)
 from idp.accounts.importing.models import ImportJob
 from idp.accounts.models import Account, AccountExternalId, AccountToken, RoleGrant
-from idp.agencies.models import Agency
+from idp.agencies.models import Agency, AgencyLogo
 from idp.audit.models import AuditEvent
 from idp.clients.models import Client
 from idp.credentials.models import MfaCredential, ThrottleEntry
@@ -20,6 +20,7 @@ __all__ = [
     "AccountExternalId",
     "AccountToken",
     "Agency",
+    "AgencyLogo",
     "ApiResource",
     "ApiScope",
     "AuthCode",

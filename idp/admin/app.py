@@ -73,6 +73,7 @@ def create_admin_app(services: Services) -> FastAPI:
     from idp.admin import (
         routes_accounts,
         routes_agencies,
+        routes_agency_logo,
         routes_apis,
         routes_audit,
         routes_clients,
@@ -96,6 +97,7 @@ def create_admin_app(services: Services) -> FastAPI:
     root = APIRouter(responses=COMMON_RESPONSES)
     root.include_router(routes_agencies.router)
     root.include_router(routes_agencies.grants_router)
+    root.include_router(routes_agency_logo.router)
     root.include_router(routes_federation.router)
     root.include_router(routes_accounts.router)
     root.include_router(routes_clients.router)

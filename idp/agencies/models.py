@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base, JSONType, UTCDateTime, new_uuid, utcnow
@@ -56,3 +56,22 @@ class Agency(Base):
 
     def __repr__(self) -> str:
         return f"<Agency {self.code}>"
+
+
+class AgencyLogo(Base):
+    """An agency's logo for the pages' frame (issue 19), uploaded by an operator: PNG or
+    JPEG only (never SVG, which can carry script), at most ``logos.MAX_BYTES``, served
+    with its own type and ``nosniff`` under a name that changes with its content."""
+
+    __tablename__ = "agency_logo"
+    __table_args__ = (
+        CheckConstraint("content_type IN ('image/png', 'image/jpeg')", name="content_type"),
+    )
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("agency.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_type: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

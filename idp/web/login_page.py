@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from idp.agencies import logos
 from idp.agencies.models import Agency
 from idp.oidc import Interaction
 from idp.web.i18n import translator
@@ -25,6 +26,7 @@ def asking_app(request: Request, db, state: Interaction | None, locale: str) -> 
     return {
         "name": row.name_th if th else row.name_en,
         "agency": (agency.name_th if th else agency.name_en) if agency is not None else None,
+        "logo": logos.logo_path(db, agency) if agency is not None else None,
     }
 
 

@@ -1,4 +1,4 @@
-"""Agency logos (issue 19, the pages' frame): an operator uploads an agency's logo, and
+"""Agency logos for the pages' frame: an operator uploads an agency's logo, and
 the sign-in pages show it beside the agency's name for the apps of that agency (or of an
 agency below it that has none of its own).
 

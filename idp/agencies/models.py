@@ -59,7 +59,7 @@ class Agency(Base):
 
 
 class AgencyLogo(Base):
-    """An agency's logo for the pages' frame (issue 19), uploaded by an operator: PNG or
+    """An agency's logo for the pages' frame, uploaded by an operator: PNG or
     JPEG only (never SVG, which can carry script), at most ``logos.MAX_BYTES``, served
     with its own type and ``nosniff`` under a name that changes with its content."""
 

@@ -1,4 +1,4 @@
-"""Mail to people (issue 19): notices sent to an account's address in the mail directory,
+"""Mail to people: notices sent to an account's address in the mail directory,
 through the operator's SMTP relay (``IDP_SMTP_*``). Off when ``IDP_SMTP_HOST`` is empty.
 
 A notice is composed in the transaction that makes the change and handed to a sender

@@ -1,7 +1,6 @@
-"""The notice of a new password, in Thai then English (issue 19: account recovery
-"notifies through the directory's mail address"; NIST SP 800-63B-4 asks that the
+"""The notice of a new password, in Thai then English. NIST SP 800-63B-4 asks that the
 subscriber be told of a recovery or an authenticator change through an address of
-record, so that someone else's recovery does not go unnoticed).
+record, so that someone else's recovery does not go unnoticed.
 
 The message carries no link and nothing that grants access (no code, no token, no
 sign-in address): a notice that could be forged must not teach people to follow links

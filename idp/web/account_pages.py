@@ -86,10 +86,7 @@ def _overview(
         pw_error=pw_error,
         pw_min=str(minimum),
         level2=sso.acr == services.settings.acr_level2,
-        factors=[
-            {"id": f.id, "kind": f.kind, "name": factor_label(f, locale)}
-            for f in factors
-        ],
+        factors=[{"id": f.id, "kind": f.kind, "name": factor_label(f, locale)} for f in factors],
         codes_left=mfa.recovery_codes_left(db, account.id),
         sessions=[
             {

@@ -312,8 +312,8 @@ def test_offered_after_an_app_code_to_people_without_a_key(browser, offer_world)
 def test_the_account_page_tells_passkeys_from_security_keys(
     browser,
     e2e_world,
-    axe_path,
-    lang,  # noqa: F811
+    axe_path,  # noqa: F811
+    lang,
 ):
     """One account, one authenticator: "Add a passkey" makes a discoverable credential,
     "Add a security key" (resident key discouraged) a plain one; the list names each for

@@ -4,7 +4,7 @@ Revision ID: 0014_passkeys_and_app_privacy
 Revises: 0013_account_agency_status
 Create Date: 2026-12-07 18:40:00
 
-Issue 19. ``mfa_credential.discoverable``: whether a WebAuthn credential is a
+``mfa_credential.discoverable``: whether a WebAuthn credential is a
 discoverable credential (a passkey, WebAuthn L2 §6.2.2 "client-side discoverable
 credential"), recorded at registration or learnt when it answers a sign-in that names
 no account; NULL for keys registered before, which the account page calls security keys

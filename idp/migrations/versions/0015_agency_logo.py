@@ -4,7 +4,7 @@ Revision ID: 0015_agency_logo
 Revises: 0014_passkeys_and_app_privacy
 Create Date: 2026-12-07 19:00:00
 
-Issue 19, the page frame: an operator uploads an agency's logo (PNG or JPEG, size-limited;
+The page frame: an operator uploads an agency's logo (PNG or JPEG, size-limited;
 idp/agencies/logos.py); the sign-in pages show it beside the agency's name. A table of its
 own, so reading an agency never loads the image.
 """

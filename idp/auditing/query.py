@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from idp.agencies import service as agencies
 from idp.agencies.models import Agency
 from idp.audit import events
-from idp.audit.chain import format_at
+from idp.audit.chain import format_at, row_material
 from idp.audit.models import AuditEvent
 from idp.audit.service import OUTCOMES
 from idp.errors import InvalidInput, UnknownAgency
@@ -141,22 +141,8 @@ def where(stmt: Select, filters: EventFilter, scope: Agency | None) -> Select:
 
 def event_dict(ev: Any) -> dict[str, Any]:
     """One event as JSON values (an ORM object or a Core row)."""
-    return {
-        "seq": ev.seq,
-        "at": format_at(ev.at),
-        "type": ev.type,
-        "outcome": ev.outcome,
-        "actor": ev.actor,
-        "agency_id": str(ev.agency_id) if ev.agency_id else None,
-        "subject": ev.subject,
-        "client_id": ev.client_id,
-        "session_id": ev.session_id,
-        "ip": ev.ip,
-        "user_agent": ev.user_agent,
-        "details": ev.details or {},
-        "prev_hash": ev.prev_hash,
-        "hash": ev.hash,
-    }
+    # The hashed fields, then the chain's links: one list of fields for both.
+    return {**row_material(ev), "prev_hash": ev.prev_hash, "hash": ev.hash}
 
 
 def encode_cursor(seq: int, order: str) -> str:

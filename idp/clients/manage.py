@@ -12,6 +12,7 @@ from idp.agencies.models import Agency
 from idp.audit import service as audit
 from idp.authz.caller import agency_code_in_scope
 from idp.authz.context import Ctx, check_version
+from idp.authz.listing import list_registered
 from idp.authz.scope import ADMIN_SCOPES
 from idp.clients import service as clients
 from idp.clients.models import Client
@@ -24,7 +25,7 @@ from idp.errors import (
     PermissionDenied,
     ScopeNotHeld,
 )
-from idp.paging import Page, paginate
+from idp.paging import Page
 
 SORT_FIELDS = {"client_id": Client.client_id, "created_at": Client.created_at}
 # Scopes an agency may give its own apps; anything else (citizen_id, resource servers,
@@ -52,23 +53,12 @@ def get(ctx: Ctx, client_id: str, permission: str = "clients:read") -> Client:
 def list_clients(
     ctx: Ctx, *, status: str | None, agency: str | None, sort: str, cursor: str | None, limit: int
 ) -> Page:
-    scope = ctx.scope("clients:read")
-    stmt = scope.apply(select(Client), Client.agency_id)
-    if status:
-        if status not in ("active", "disabled"):
-            raise InvalidInput("status must be active or disabled", field="status")
-        stmt = stmt.where(Client.status == status)
-    if agency:
-        from idp.agencies.service import subtree_ids_stmt
-
-        stmt = stmt.where(
-            Client.agency_id.in_(subtree_ids_stmt(agency_code_in_scope(ctx.db, scope, agency)))
-        )
-    return paginate(
-        ctx.db,
-        stmt,
-        id_column=Client.id,
+    return list_registered(
+        ctx,
+        Client,
         sort_fields=SORT_FIELDS,
+        status=status,
+        agency=agency,
         sort=sort,
         cursor=cursor,
         limit=limit,

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
 from idp.agencies.models import Agency
 from idp.authz.caller import agency_code_in_scope
 from idp.authz.context import Ctx, check_version
-from idp.errors import InvalidInput, NotFound, OutsideScope
-from idp.paging import Page, paginate
+from idp.authz.listing import list_registered
+from idp.errors import NotFound, OutsideScope
+from idp.paging import Page
 from idp.resources import service as resources
 from idp.resources.models import ApiResource
 
@@ -35,22 +34,12 @@ def get(ctx: Ctx, api_id: uuid.UUID | str, permission: str = "clients:read") -> 
 def list_apis(
     ctx: Ctx, *, status: str | None, agency: str | None, sort: str, cursor: str | None, limit: int
 ) -> Page:
-    scope = ctx.scope("clients:read")
-    stmt = scope.apply(select(ApiResource), ApiResource.agency_id)
-    if status:
-        if status not in ("active", "disabled"):
-            raise InvalidInput("status must be active or disabled", field="status")
-        stmt = stmt.where(ApiResource.status == status)
-    if agency:
-        from idp.agencies.service import subtree_ids_stmt
-
-        root = agency_code_in_scope(ctx.db, scope, agency)
-        stmt = stmt.where(ApiResource.agency_id.in_(subtree_ids_stmt(root)))
-    return paginate(
-        ctx.db,
-        stmt,
-        id_column=ApiResource.id,
+    return list_registered(
+        ctx,
+        ApiResource,
         sort_fields=SORT_FIELDS,
+        status=status,
+        agency=agency,
         sort=sort,
         cursor=cursor,
         limit=limit,

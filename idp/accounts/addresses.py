@@ -64,6 +64,13 @@ def check_free(
             raise DuplicateEmail(in_use_message(alias), field="aliases")
 
 
+def holder(session: Session, address: str) -> uuid.UUID | None:
+    """The account that receives mail at ``address`` (its email or an alias), if any."""
+    return session.scalar(
+        select(MailAddress.account_id).where(MailAddress.address == address.strip().lower())
+    )
+
+
 def wanted_rows(account_id: uuid.UUID, email: str, aliases: Iterable[str]) -> list[dict]:
     rows = {email: "primary"}
     for alias in aliases or ():

@@ -8,6 +8,7 @@ the token is stored (the token has 256 bits, so a fast hash is enough).
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -20,6 +21,11 @@ from idp.errors import InvalidInput, NotFound
 
 ACTIVATION_TTL = dt.timedelta(days=14)
 RESET_TTL = dt.timedelta(days=2)
+
+
+def url(issuer: str, token: str) -> str:
+    """The link a person follows: GovID's page behind activation and reset links."""
+    return f"{issuer}/password/set?" + urlencode({"token": token})
 
 
 def issue(

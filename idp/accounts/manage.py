@@ -33,6 +33,7 @@ from idp.sessions import service as sessions
 from idp.sessions.models import SsoSession
 
 MIN_PASSWORD = 15
+REASON_MAX = 200  # characters of a suspension's, resumption's or deletion's reason
 
 
 # ------------------------------------------------------------------------------- reading
@@ -176,7 +177,19 @@ def _end_everything(ctx: Ctx, account: Account, reason: str) -> int:
     )
 
 
+def check_reason(reason: str) -> str:
+    """The reason kept in the audit log: up to 200 characters, none a control character
+    (the admin API's schema refuses the same before it gets here)."""
+    reason = reason.strip()
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"the reason is limited to {REASON_MAX} characters", field="reason")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in reason):
+        raise InvalidInput("the reason may not contain control characters", field="reason")
+    return reason
+
+
 def suspend(ctx: Ctx, account_id, reason: str, expected) -> Account:
+    reason = check_reason(reason)
     account = _writable(ctx, account_id, expected)
     accounts.suspend(ctx.db, account, actor=ctx.actor, reason=reason)
     _end_everything(ctx, account, "account_suspended")
@@ -184,11 +197,13 @@ def suspend(ctx: Ctx, account_id, reason: str, expected) -> Account:
 
 
 def resume(ctx: Ctx, account_id, expected, reason: str = "") -> Account:
+    reason = check_reason(reason)
     account = _writable(ctx, account_id, expected)
     return accounts.resume(ctx.db, account, actor=ctx.actor, reason=reason)
 
 
 def delete(ctx: Ctx, account_id, expected, reason: str = "") -> Account:
+    reason = check_reason(reason)
     account = _writable(ctx, account_id, expected)
     accounts.soft_delete(ctx.db, account, actor=ctx.actor, reason=reason)
     _end_everything(ctx, account, "account_deleted")

@@ -47,7 +47,7 @@ def record(db: Session, caller: Caller, exc: errors.DomainError, seen: RequestSe
         "admin.request.denied",
         outcome="denied",
         actor=caller.actor,
-        client_id=caller.client.client_id,
+        client_id=caller.client.client_id if caller.client else None,
         subject=seen.target,
         ip=seen.ip,
         user_agent=seen.user_agent,

@@ -4,7 +4,9 @@ framework here.
 A caller is either a person (an access token issued at level 2 to an app, carrying their
 account) or a machine (a client_credentials token of a client bound to one agency). Its
 authority is worked out afresh on every request from the role grants in the database, so
-a revoked grant or a suspended account takes effect on the next request.
+a revoked grant or a suspended account takes effect on the next request. The ``idp``
+command line acts as a third kind, the operator at the host's shell (``host_operator``):
+an operator's authority, no token, no account (decision 0023).
 
 Authority is a ``Scope`` (``idp.authz.scope``) per permission; acting on an account also
 needs authority over every role the account holds (``Caller.protection``, decision 0013).
@@ -39,9 +41,9 @@ from idp.errors import (
 
 @dataclass
 class Caller:
-    kind: str  # "account" | "client"
-    actor: str  # account id or client_id: what audit events name as actor
-    client: Client
+    kind: str  # "account" | "client" | "host"
+    actor: str  # account id, client_id or "cli": what audit events name as actor
+    client: Client | None  # None for the host operator only
     token_scopes: frozenset[str]
     account: Account | None = None
     grants: list[tuple[str, Agency]] = field(default_factory=list)
@@ -49,7 +51,7 @@ class Caller:
 
     @property
     def is_operator(self) -> bool:
-        return any(role == "operator" for role, _ in self.grants)
+        return self.kind == "host" or any(role == "operator" for role, _ in self.grants)
 
     @property
     def roles(self) -> list[str]:
@@ -57,6 +59,8 @@ class Caller:
 
     def scope(self, permission: str) -> Scope:
         """The scope in which the caller holds ``permission``; PermissionDenied if none."""
+        if self.kind == "host":
+            return Scope(None)
         table = SCOPE_PERMISSIONS if self.kind == "client" else PERSON_SCOPE_PERMISSIONS
         if not any(permission in table.get(s, ()) for s in self.token_scopes):
             needed = tuple(s for s, perms in table.items() if permission in perms)
@@ -88,6 +92,8 @@ class Caller:
         """Whether the caller itself holds the admin/SCIM ``scope`` over ``agency``: the
         scope is in its token and, for a person, their roles there allow everything the
         scope allows a machine. A caller can only give a client what it holds."""
+        if self.kind == "host":
+            return True
         if scope not in self.token_scopes:
             return False
         for permission in SCOPE_PERMISSIONS[scope]:
@@ -185,6 +191,14 @@ def caller_for_account(
         account=account,
         grants=load_grants(session, account),
     )
+
+
+def host_operator() -> Caller:
+    """The operator at the host's shell, as the ``idp`` commands act: whoever can run them
+    already holds the database and the keys, so they act with an operator's authority over
+    every agency and every account, through the same use cases as the admin API. Their
+    changes are audited with actor ``cli``, as every command's are (decision 0023)."""
+    return Caller(kind="host", actor="cli", client=None, token_scopes=frozenset())
 
 
 def caller_for_client(session: Session, client: Client, scopes: frozenset[str]) -> Caller:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from idp.cli import account_actions  # noqa: F401 (adds its commands to accounts_app)
 from idp.cli.accounts import accounts_app
 from idp.cli.agencies import agencies_app
 from idp.cli.apis import apis_app
@@ -21,6 +22,7 @@ from idp.cli.directory import directory_app, outbox_app
 from idp.cli.federation import federation_app
 from idp.cli.keys import keys_app
 from idp.cli.maintenance import maintenance_app
+from idp.cli.roles import roles_app
 from idp.cli.server import bootstrap, serve
 
 app = typer.Typer(
@@ -32,6 +34,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(agencies_app, name="agencies")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(roles_app, name="roles")
 app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(directory_app, name="directory")

@@ -32,7 +32,9 @@ Mode = Annotated[
 ]
 
 
-def _account_dict(a: Any) -> dict[str, Any]:
+def account_dict(a: Any) -> dict[str, Any]:
+    from idp.db import utcnow
+
     return {
         "id": str(a.id),
         "email": a.email,
@@ -47,6 +49,11 @@ def _account_dict(a: Any) -> dict[str, Any]:
         "attachment_limit_mb": a.attachment_limit_mb,
         "aliases": a.aliases,
         "has_password": a.password_hash is not None,
+        "locale": a.locale,
+        "locked": a.locked_until is not None and a.locked_until > utcnow(),
+        "locked_until": a.locked_until.isoformat() if a.locked_until else None,
+        "deleted_at": a.deleted_at.isoformat() if a.deleted_at else None,
+        "version": a.version,
     }
 
 
@@ -104,7 +111,7 @@ def accounts_create(
             cipher=services.cipher,
             actor="cli",
         )
-        data = _account_dict(a)
+        data = account_dict(a)
     if generate_password:
         data["password"] = password
 
@@ -141,7 +148,7 @@ def accounts_list(
         rows = service.list_accounts(
             session, under=scope, status=status, email_prefix=email_prefix, limit=limit
         )
-        data = [_account_dict(a) for a in rows]
+        data = [account_dict(a) for a in rows]
     emit(
         as_json,
         {"accounts": data, "count": len(data)},

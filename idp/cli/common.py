@@ -238,6 +238,26 @@ def open_services() -> Iterator[Any]:
         services.close()
 
 
+@contextmanager
+def as_host_operator(*, signs: bool = False) -> Iterator[Any]:
+    """One transaction run as the operator at the host's shell (``idp.authz.caller.
+    host_operator``): a ``Ctx`` for the same use cases the admin API calls, with an
+    operator's authority and actor ``cli``. Commits when the block ends without error.
+
+    ``signs``: the command may sign back-channel logout tokens. The key ring is loaded
+    first, in its own transaction (it creates the keys on a database no server has
+    started on yet; inside ours, SQLite would wait on our own write lock)."""
+    from idp.authz.caller import host_operator
+    from idp.authz.context import Ctx
+    from idp.db import transaction
+
+    with open_services() as services:
+        if signs:
+            services.keys.jwks()
+        with transaction(services.sessions) as db:
+            yield Ctx(db=db, caller=host_operator(), services=services)
+
+
 def redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 

@@ -192,7 +192,8 @@ def disable(ctx: Ctx, client_id: str, expected) -> Client:
     """DELETE disables: the row stays so tokens and audit events still resolve."""
     client = get(ctx, client_id, "clients:write")
     check_version(client.version, expected)
-    if client.client_id == ctx.caller.client.client_id and ctx.caller.kind == "client":
+    caller = ctx.caller.client if ctx.caller.kind == "client" else None
+    if caller is not None and client.client_id == caller.client_id:
         raise Conflict("a client cannot disable itself", field="client_id")
     if client.status == "disabled":
         return client

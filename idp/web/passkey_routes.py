@@ -5,7 +5,6 @@ the offer is a page. Security keys stay second factors (idp/web/webauthn_routes.
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -14,14 +13,20 @@ from fastapi.responses import JSONResponse, Response
 from idp.accounts.models import Account
 from idp.audit import service as audit
 from idp.credentials import mfa, sign_in
-from idp.credentials import service as creds
 from idp.credentials import webauthn_keys as wa
 from idp.deps import DbDep, ServicesDep, client_ip, pages
 from idp.sessions import service as sessions
-from idp.signing import BadSignature, Signer
 from idp.web.flow import Flow, continue_after, load_flow, parse
+from idp.web.key_json import (
+    BodyDep,
+    Challenges,
+    add_key,
+    csrf_ok,
+    error,
+    may_add_key,
+    with_session,
+)
 from idp.web.passkey_offer import LATER_COOKIE, LATER_DAYS
-from idp.web.webauthn_routes import BodyDep, _error, _step_up_first
 
 router = APIRouter()
 Str = Annotated[str, Form()]
@@ -31,29 +36,7 @@ Str = Annotated[str, Form()]
 PASSKEY_AMR = ["hwk", "user", "mfa"]
 
 
-def _signer(services) -> Signer:
-    return Signer(services.settings.secret_keys, "passkey", services.clock)
-
-
-def _csrf_ok(request: Request) -> bool:
-    return pages(request).csrf_ok(request, request.headers.get("x-csrf-token"))
-
-
-def _state(services, challenge: bytes, purpose: str, account: Account | None = None) -> str:
-    data = {"c": base64.urlsafe_b64encode(challenge).decode(), "p": purpose}
-    if account is not None:
-        data["a"] = str(account.id)
-    return _signer(services).dumps(data, 300)
-
-
-def _challenge(services, state, purpose: str, account: Account | None = None) -> bytes | None:
-    try:
-        data = _signer(services).loads(state if isinstance(state, str) else None)
-    except BadSignature:
-        return None
-    if data.get("p") != purpose or (account is not None and data.get("a") != str(account.id)):
-        return None
-    return base64.urlsafe_b64decode(data["c"])
+CHALLENGES = Challenges("passkey")
 
 
 # ------------------------------------------------------------------ passkey sign-in
@@ -62,13 +45,13 @@ def _challenge(services, state, purpose: str, account: Account | None = None) ->
 @router.post("/login/passkey/options")
 def passkey_options(request: Request, services: ServicesDep, body: BodyDep) -> Response:
     i = body.get("i")
-    if not _csrf_ok(request):
-        return _error(request, 403, "csrf", i=i)
+    if not csrf_ok(request):
+        return error(request, 403, "csrf", i=i)
     if parse(request, services, i if isinstance(i, str) else None) is None:
-        return _error(request, 400, "expired", i=i)
+        return error(request, 400, "expired", i=i)
     options, challenge = wa.passkey_authentication_options(services.settings.issuer)
     return JSONResponse(
-        {"options": wa.dumps(options), "state": _state(services, challenge, "sign_in")},
+        {"options": wa.dumps(options), "state": CHALLENGES.state(services, challenge, "sign_in")},
         headers={"Cache-Control": "no-store"},
     )
 
@@ -85,19 +68,19 @@ def _refused(request, db, account: Account | None, reason: str, flow: Flow) -> J
         user_agent=request.headers.get("user-agent"),
         details={"reason": reason, "method": "passkey"},
     )
-    return _error(request, 401, "passkey_refused", i=flow.token)
+    return error(request, 401, "passkey_refused", i=flow.token)
 
 
 @router.post("/login/passkey/verify")
 def passkey_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
     i = body.get("i")
-    if not _csrf_ok(request):
-        return _error(request, 403, "csrf", i=i)
+    if not csrf_ok(request):
+        return error(request, 403, "csrf", i=i)
     flow = parse(request, services, i if isinstance(i, str) else None)
-    challenge = _challenge(services, body.get("state"), "sign_in")
+    challenge = CHALLENGES.challenge(services, body.get("state"), "sign_in")
     credential = body.get("credential")
     if flow is None or challenge is None or not isinstance(credential, dict):
-        return _error(request, 400, "expired", i=i)
+        return error(request, 400, "expired", i=i)
     settings = services.settings
     account = wa.passkey_account(db, credential)
     if account is None:
@@ -166,66 +149,45 @@ def offer_skip(
 # ------------------------------------------------------------- adding a passkey
 
 
-def _account(request: Request, db, services):
-    pg = pages(request)
-    sso = sessions.find(
-        db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
-    )
-    return (sso, db.get(Account, sso.account_id)) if sso is not None else (None, None)
-
-
 @router.post("/passkey/register/options")
 def register_options(request: Request, db: DbDep, services: ServicesDep) -> Response:
-    if not _csrf_ok(request):
-        return _error(request, 403, "csrf")
-    sso, account = _account(request, db, services)
-    if account is None:
-        return _error(request, 401, "signed_out")
-    if not creds.may_bind_factor(db, sso, account.id, services.settings):
-        return _step_up_first(request, services)
+    _sso, account, refused = may_add_key(request, db, services)
+    if refused:
+        return refused
     options, challenge = wa.passkey_registration_options(db, account, services.settings.issuer)
     return JSONResponse(
-        {"options": wa.dumps(options), "state": _state(services, challenge, "register", account)}
+        {
+            "options": wa.dumps(options),
+            "state": CHALLENGES.state(services, challenge, "register", account),
+        }
     )
 
 
 @router.post("/passkey/register")
 def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
-    if not _csrf_ok(request):
-        return _error(request, 403, "csrf")
-    sso, account = _account(request, db, services)
-    if account is None:
-        return _error(request, 401, "signed_out")
-    if not creds.may_bind_factor(db, sso, account.id, services.settings):
-        return _step_up_first(request, services)
-    challenge = _challenge(services, body.get("state"), "register", account)
-    credential = body.get("credential")
-    if challenge is None or not isinstance(credential, dict):
-        return _error(request, 400, "expired")
-    try:
-        wa.register(
-            db,
-            account,
-            services.settings.issuer,
-            credential,
-            challenge,
-            str(body.get("label") or "Passkey")[:128],
-            require_user_verification=True,
-            passkey=True,
-        )
-    except wa.WebAuthnError as exc:
-        code = "already_registered" if "already registered" in str(exc) else "not_registered"
-        return _error(request, 400, code)
+    sso, account, refused = may_add_key(request, db, services)
+    if refused:
+        return refused
+    challenge = CHALLENGES.challenge(services, body.get("state"), "register", account)
+    cookie = add_key(
+        request,
+        db,
+        services,
+        sso,
+        account,
+        challenge,
+        body.get("credential"),
+        str(body.get("label") or "Passkey")[:128],
+        require_user_verification=True,
+        passkey=True,
+    )
+    if isinstance(cookie, JSONResponse):
+        return cookie
     # Proved just now with the passkey: level 2 for this session.
-    cookie = sessions.step_up(sso, services.settings, "webauthn", services.clock.now())
     flow = parse(request, services, body.get("i")) if isinstance(body.get("i"), str) else None
     target = continue_after(services, flow.state).headers["location"] if flow else "/account"
     # From the account page, a first factor brings its recovery codes (shown once, as
     # after a first key); during an app's sign-in the person goes on to the app.
     codes = flow is None and not mfa.recovery_codes_left(db, account.id)
     response = JSONResponse({"redirect": target, "recovery_codes": codes})
-    pg = pages(request)
-    pg.set_cookie(
-        response, pg.session_cookie, cookie, max_age=services.settings.session_absolute_ttl
-    )
-    return response
+    return with_session(request, services, response, cookie)

@@ -35,7 +35,7 @@ from idp.oidc import INTERACTION_TTL, Interaction
 from idp.signing import BadSignature, Signer
 from idp.web.flow import load
 from idp.web.i18n import translator, wait_text
-from idp.web.webauthn_routes import BodyDep
+from idp.web.key_json import BodyDep
 
 router = APIRouter()
 Str = Annotated[str, Form()]

@@ -71,15 +71,3 @@ class Signer:
         if expires < self.clock.time() and not allow_expired:
             raise BadSignature("expired")
         return payload, expires
-
-
-def expiry_for_display(token: str | None) -> int | None:
-    """The expiry written in a token, read WITHOUT checking its signature: only to say
-    on a page how long the step it shows has left (the token is verified where it is
-    used). None for anything that is not such a token."""
-    try:
-        body = (token or "").rsplit(".", 1)[0]
-        payload = json.loads(_unb64(body))
-        return int(payload["_exp"])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None

@@ -36,8 +36,7 @@ SAME_STEP_BY_GET = {
 SHOWN_ONCE = {"recovery_codes.html"}  # a language switch would lose what it shows
 # Pages of a sign-in step, which expires (idp.web.time_limits): they say how long is left.
 TIME_LIMITED = {"login.html", "mfa.html", "enrol.html", "consent.html", "select_account.html"}
-NOT_EXTENDABLE = {"logout_confirm.html"}  # its own signer: a time limit without more time
-TIME_LIMITED |= NOT_EXTENDABLE
+# Not the sign-out confirmation: signing out has no time limit (oidc/routes/end_session.py).
 
 
 class Pages:
@@ -127,7 +126,6 @@ class Pages:
                 request.app.state.services,
                 context.get("interaction"),
                 locale,
-                extendable=template not in NOT_EXTENDABLE,
             )
         same_step = same_step_url(request, template, context)
 

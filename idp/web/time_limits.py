@@ -25,7 +25,6 @@ from fastapi.responses import JSONResponse
 from idp.deps import DbDep, ServicesDep, pages
 from idp.oidc import INTERACTION_TTL, BadInteraction, Interaction
 from idp.sessions import service as sessions
-from idp.signing import expiry_for_display
 from idp.web.humane import clock_time
 from idp.web.i18n import translator
 
@@ -47,22 +46,14 @@ def clock_time_at(epoch: int, locale: str) -> str:
     return clock_time(dt.datetime.fromtimestamp(epoch, dt.UTC), locale)
 
 
-def for_page(services, token: str | None, locale: str, *, extendable: bool = True) -> dict | None:
+def for_page(services, token: str | None, locale: str) -> dict | None:
     """What a page shows of its step's time limit: seconds left, the clock time it ends
-    (Bangkok time), extensions left (none when not ``extendable``: the sign-out
-    confirmation, whose token is not an interaction and /interaction/extend does not
-    take it; it is one button). None for a token without an expiry."""
-    if extendable:
-        try:
-            state = Interaction.load(services, token, allow_expired=True)
-        except BadInteraction:
-            return None
-        expires, extensions_left = state.expires_at, max(0, _limit(state) - state.extensions)
-    else:
-        found = expiry_for_display(token)
-        if found is None:
-            return None
-        expires, extensions_left = found, 0
+    (Bangkok time), extensions left. None for a token that is no interaction."""
+    try:
+        state = Interaction.load(services, token, allow_expired=True)
+    except BadInteraction:
+        return None
+    expires, extensions_left = state.expires_at, max(0, _limit(state) - state.extensions)
     left = max(0, expires - int(services.clock.time()))
     return {
         "seconds": left,

@@ -439,21 +439,3 @@ def test_changed_pages_pass_axe(browser, e2e_world, locale):
     context.close()
     bad = {name: v for name, v in checked.items() if v}
     assert not bad, bad
-
-
-@pytest.mark.parametrize("locale", ["th", "en"])
-def test_the_sign_out_confirmation_says_its_time_limit(browser, e2e_world, locale):
-    w, t = e2e_world, translator(locale)
-    context = browser.new_context(locale=locale)
-    tab = context.new_page()
-    tab.clock.install()
-    sign_in_to_account(tab, w, new_person(w), locale)
-    tab.goto(f"{w.base}/end_session")  # no id_token_hint: GovID asks first
-    tab.wait_for_selector("form[action='/end_session/confirm']")
-    minutes = re.fullmatch(LIMIT_TEXT[locale], tab.inner_text("#time-limit-text"))
-    assert minutes and int(minutes.group(1)) == 10
-    tab.clock.fast_forward("08:05")
-    warning = tab.inner_text("#time-warning")
-    assert warning == f"{t('time_warning', minutes='2')} {t('time_no_more')}"
-    assert tab.locator("#time-extend").is_hidden()  # its step cannot be extended
-    context.close()

@@ -92,3 +92,28 @@ def test_forged_hint_is_an_error_page(world):
         )
     )
     assert r.status_code == 400 and "location" not in r.headers
+
+
+def test_signing_out_has_no_time_limit_but_a_late_answer_stays_at_govid(world):
+    """WCAG 2.2.1: the sign-out confirmation shows no time limit and a late "Sign out"
+    still signs the person out. Only the way back to the app, checked when the page was
+    made, is not taken after ten minutes: the signed-out page instead."""
+    cid = world.client("web")["client_id"]
+    for late in (False, True):
+        lg = login(world, user="judy")
+        b = lg.browser
+        page = b.http.get(end_session_url(world, client_id=cid, post_logout_redirect_uri=BYE))
+        assert page.status_code == 200 and 'action="/end_session/confirm"' in page.text
+        assert 'id="time-limit"' not in page.text
+        if late:
+            world.clock.advance(11 * 60)
+        r = b.submit(page, "/end_session/confirm", decision="yes")
+        if late:
+            assert r.status_code == 200 and "location" not in r.headers
+            assert 'id="sign-in-again"' in r.text
+        else:
+            assert r.status_code == 303 and r.headers["location"].startswith(BYE)
+        # Signed out either way: the app's next sign-in asks for the password again.
+        url, *_ = authorize_url(world, rp_client(world, "web"))
+        again = b.go(url)
+        assert again.status_code == 200 and 'action="/login"' in again.text

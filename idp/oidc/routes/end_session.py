@@ -68,11 +68,17 @@ def end_session_route(
 router.add_api_route("/end_session", end_session_route, methods=["GET", "POST"])
 
 
-def _confirmation(services, i: str) -> dict | None:
+def _confirmation(services, i: str) -> tuple[dict | None, bool]:
+    """The confirmation's payload (None if GovID did not make it) and whether its ten
+    minutes are over. Signing out has no time limit (WCAG 2.2.1): a late "Sign out" is
+    still the person's own choice (the form carries the CSRF token), so it is honoured;
+    only the way back to the app, whose address was checked when the page was made, is
+    not: the person gets the signed-out page instead."""
     try:
-        return _signer(services).loads(i)
+        data, expires = _signer(services).open(i, allow_expired=True)
     except BadSignature:
-        return None
+        return None, False
+    return data, expires < services.clock.time()
 
 
 @router.get("/end_session/confirm")
@@ -89,10 +95,10 @@ def end_session_confirm_page(
         is None
     ):
         return interaction_pages(request).logged_out(request)
-    data = _confirmation(services, i)
+    data, late = _confirmation(services, i)
     if data is None:
         return pg.error(request, "invalid_request", "logout_expired")
-    return interaction_pages(request).logout_confirm(request, i, data.get("r"))
+    return interaction_pages(request).logout_confirm(request, i, None if late else data.get("r"))
 
 
 @router.post("/end_session/confirm")
@@ -105,10 +111,10 @@ def end_session_confirm(
     decision: Str = "",
 ) -> Response:
     pg = pages(request)
-    data = _confirmation(services, i)
+    data, late = _confirmation(services, i)
     if data is None or not pg.csrf_ok(request, csrf_token):
         return pg.error(request, "invalid_request", "logout_expired", interaction=i)
     if decision != "yes":
         # Still signed in: the person's own account page (not the discovery JSON).
         return RedirectResponse("/account", status_code=303)
-    return _finish(request, db, services, data.get("r"))
+    return _finish(request, db, services, None if late else data.get("r"))

@@ -439,3 +439,65 @@ def test_a_role_is_granted_to_active_accounts_only(world):
     assert code == 4 and "active accounts" in out["message"]
     code, out = run_json("roles", "revoke", AUDITOR, "--role", "owner", "--agency", "demo-office")
     assert code == 2 and out["field"] == "role"
+
+
+# -------------------------------------------------------------------------------- update
+
+
+def test_update_changes_names_aliases_and_quota_audited_and_sent_to_the_directory(world):
+    r = run(
+        "accounts", "update", ADMIN, "--family-name-en", "Jaidee",
+        "--add-alias", "HR.Head@dept.demo.go.th", "--mailbox-quota-mb", 10240,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "family_name_en: Demo → Jaidee" in r.stdout
+    assert "aliases: (none) → hr.head@dept.demo.go.th" in r.stdout
+    with database() as db:
+        a = account(db, ADMIN)
+        assert (a.family_name_en, a.aliases, a.mailbox_quota_mb) == (
+            "Jaidee",
+            ["hr.head@dept.demo.go.th"],
+            10240,
+        )
+        (ev,) = events(db, a.id, "admin.account.updated")
+        assert ev.actor == "cli"
+        assert ev.details == {"changed": ["aliases", "family_name_en", "mailbox_quota_mb"]}
+        ops = db.scalars(select(OutboxEntry.op).where(OutboxEntry.account_id == a.id)).all()
+        assert ops[-1] == "modify"
+    code, out = run_json("accounts", "show", "hr.head@dept.demo.go.th")
+    assert code == 0 and out["email"] == ADMIN  # the alias names the account at once
+    # The same again: nothing changes, nothing is written.
+    code, out = run_json("accounts", "update", ADMIN, "--family-name-en", "Jaidee")
+    assert code == 0 and out["changed"] == []
+    code, out = run_json("accounts", "update", ADMIN, "--remove-alias", "hr.head@dept.demo.go.th")
+    assert code == 0 and out["changed"] == ["aliases"] and out["aliases"] == []
+    with database() as db:
+        assert len(events(db, account(db, ADMIN).id, "admin.account.updated")) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "error", "field"),
+    [
+        (("--mailbox-quota-mb", 10_000_001), 2, "invalid_input", "mailbox_quota_mb"),
+        (("--attachment-limit-mb", 0), 2, "invalid_input", "attachment_limit_mb"),
+        (("--given-name-en", "x" * 256), 2, "invalid_input", "given_name_en"),
+        (("--given-name-th", "a\x00b"), 2, "invalid_input", "given_name_th"),
+        (("--locale", "fr"), 2, "invalid_input", "locale"),
+        (("--add-alias", "x@other.go.th"), 2, "address_outside_domains", "aliases"),
+        (("--add-alias", AUDITOR), 4, "duplicate_email", "aliases"),  # another's address
+        (("--remove-alias", "none@dept.demo.go.th"), 2, "invalid_input", "aliases"),
+        ((), 2, "invalid_input", None),  # nothing to change
+    ],
+)
+def test_a_bad_update_is_refused_as_the_api_refuses_it(world, args, code, error, field):
+    got, out = run_json("accounts", "update", ADMIN, *args)
+    assert (got, out["error"], out.get("field")) == (code, error, field), out
+    with database() as db:
+        a = account(db, ADMIN)
+        assert a.version == 1 and not events(db, a.id, "admin.account.updated")
+
+
+def test_a_deleted_account_cannot_be_updated(world):
+    assert run("accounts", "delete", ADMIN, "--reason", "retired").exit_code == 0
+    code, out = run_json("accounts", "update", ADMIN, "--family-name-en", "X")
+    assert code == 4 and out["error"] == "conflict" and out["field"] == "status"

@@ -32,6 +32,14 @@ from idp.errors import AddressOutsideDomains, Conflict, InvalidInput, NotFound
 _EMAIL_RE = re.compile(r"^[^@\s\"<>(),;:\\\[\]]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
 CITIZEN_ID_PURPOSE = "account.citizen_id"
 MAX_PASSWORD_LENGTH = 1024
+# Bounds of what an administrator may change (the admin API's schema states the same).
+NAME_MAX = 255
+QUOTA_MAX_MB = 10_000_000
+ALIASES_MAX = 50
+
+
+def _printable(value: str) -> bool:
+    return not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
 
 
 @dataclass(frozen=True)
@@ -290,6 +298,11 @@ def _changed_values(
     for name in ("given_name_th", "family_name_th", "given_name_en", "family_name_en"):
         value = getattr(c, name)
         if value is not None and value.strip() != getattr(account, name):
+            if len(value.strip()) > NAME_MAX or not _printable(value):
+                raise InvalidInput(
+                    f"{name} is limited to {NAME_MAX} characters, none a control character",
+                    field=name,
+                )
             new[name] = value.strip()
     if c.locale is not None and c.locale != account.locale:
         if c.locale not in ("th", "en"):
@@ -298,10 +311,15 @@ def _changed_values(
     for name in ("mailbox_quota_mb", "attachment_limit_mb"):
         value = getattr(c, name)
         if value is not None and value != getattr(account, name):
-            if value <= 0:
-                raise InvalidInput(f"{name} must be a positive number of MB", field=name)
+            if not 0 < value <= QUOTA_MAX_MB:
+                raise InvalidInput(
+                    f"{name} must be a positive number of MB, at most {QUOTA_MAX_MB:,}",
+                    field=name,
+                )
             new[name] = value
     if c.aliases is not None:
+        if len(c.aliases) > ALIASES_MAX:
+            raise InvalidInput(f"an account has at most {ALIASES_MAX} aliases", field="aliases")
         aliases = sorted({normalise_email(a) for a in c.aliases} - {email})
         for alias in aliases:
             _check_domain(alias, domains, "aliases")

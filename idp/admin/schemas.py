@@ -12,15 +12,17 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from idp.accounts.service import ALIASES_MAX, NAME_MAX, QUOTA_MAX_MB
+
 T = TypeVar("T")
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (no NUL for PostgreSQL)
 Text = Annotated[str, StringConstraints(max_length=255, pattern=_PRINTABLE)]
-Name = Annotated[str, StringConstraints(max_length=255, pattern=_PRINTABLE)]
+Name = Annotated[str, StringConstraints(max_length=NAME_MAX, pattern=_PRINTABLE)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_PRINTABLE)]
 Email = Annotated[str, StringConstraints(min_length=3, max_length=320, pattern=_PRINTABLE)]
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=_PRINTABLE)]
 Link = Annotated[str, StringConstraints(max_length=2000, pattern=_PRINTABLE)]
-Quota = Annotated[int, Field(gt=0, le=10_000_000)]
+Quota = Annotated[int, Field(gt=0, le=QUOTA_MAX_MB)]
 
 
 def _to_utc(value: dt.datetime) -> dt.datetime:
@@ -224,7 +226,7 @@ class AccountCreate(In):
     )
     mailbox_quota_mb: Quota | None = None
     attachment_limit_mb: Quota | None = None
-    aliases: list[Email] = Field(default_factory=list, max_length=50)
+    aliases: list[Email] = Field(default_factory=list, max_length=ALIASES_MAX)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -252,7 +254,7 @@ class AccountPatch(In):
     locale: Literal["th", "en"] | None = None
     mailbox_quota_mb: Quota | None = None
     attachment_limit_mb: Quota | None = None
-    aliases: list[Email] | None = Field(None, max_length=50)
+    aliases: list[Email] | None = Field(None, max_length=ALIASES_MAX)
 
     model_config = ConfigDict(
         extra="forbid",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from idp.cli import account_actions  # noqa: F401 (adds its commands to accounts_app)
+from idp.cli import account_actions, account_update  # noqa: F401 (commands of accounts_app)
 from idp.cli.accounts import accounts_app
 from idp.cli.agencies import agencies_app
 from idp.cli.apis import apis_app

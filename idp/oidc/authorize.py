@@ -383,8 +383,8 @@ def issue_code(s: _State) -> Redirect:
     sso = s.sso
     sessions.touch(sso, s.ctx.services.clock.now())
     sessions.record_client(s.db, sso, s.client.row.client_id)
-    s.req.govid_claims = s.claims_request
-    s.req.govid_resources = s.resources
+    s.req.govid.claims = s.claims_request
+    s.req.govid.resources = s.resources
     user = AuthenticatedUser(s.account, sso.sid, sso.acr, list(sso.amr or []), sso.auth_time)
     try:
         _status, _body, headers = s.grant.create_authorization_response(s.redirect_uri, user)

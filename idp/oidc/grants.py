@@ -101,7 +101,7 @@ class _CtxMixin:
             lifetime=lifetime,
             alg=self.ctx.settings.access_token_alg,
         )
-        self.request.govid_at_claims = claims
+        self.request.govid.at_claims = claims
         body = {
             "access_token": at,
             "token_type": "Bearer",
@@ -158,14 +158,14 @@ class GovIDOpenIDCode(OpenIDCode):
         # audit chain's lock until this transaction's COMMIT, which no longer waits for
         # the ID token's RS256 signature (decision 0014). Still in the transaction that
         # issues the tokens, before the answer.
-        events = getattr(grant.request, "govid_audit_events", None)
+        events = grant.request.govid.audit_events
         if events:
             audit.append(grant.ctx.db, events)
         return token
 
     def encode_id_token(self, token, request):
-        ctx: OidcContext = request.govid_ctx
-        grant = request.govid_grant
+        ctx: OidcContext = request.govid.ctx
+        grant = request.govid.grant
         client: ClientAdapter = request.client
         return oidc_claims.build_id_token(
             ctx,
@@ -204,8 +204,8 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
                 "acr": user.acr,
                 "amr": list(user.amr),
                 "auth_time": user.auth_time,
-                "claims": getattr(request, "govid_claims", None),
-                "resources": getattr(request, "govid_resources", None) or None,
+                "claims": request.govid.claims,
+                "resources": request.govid.resources or None,
                 "expires_at": utcnow() + dt.timedelta(seconds=self.ctx.settings.auth_code_ttl),
             },
         )
@@ -246,7 +246,7 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
             return None
         if row.expires_at <= utcnow():
             return None
-        self.request.govid_code_row = row
+        self.request.govid.code_row = row
         return AuthCodeAdapter(row)
 
     def delete_authorization_code(self, authorization_code) -> None:
@@ -271,16 +271,16 @@ class AuthorizationCodeGrant(_CtxMixin, grants.AuthorizationCodeGrant):
             grant_id=row.grant_id,  # named when the code was claimed
             resources=row.resources,
         )
-        self.request.govid_grant = grant
-        self.request.govid_ctx = self.ctx
+        self.request.govid.grant = grant
+        self.request.govid.ctx = self.ctx
         return account
 
     def generate_token(
         self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True
     ):
-        grant = self.request.govid_grant
+        grant = self.request.govid.grant
         client: ClientAdapter = self.request.client
-        self.request.govid_audit_last = True  # see GovIDOpenIDCode.process_token
+        self.request.govid.audit_last = True  # see GovIDOpenIDCode.process_token
         audience, at_scope = self._for_resource(scope or "", grant.resources)
         refresh = None
         if include_refresh_token:
@@ -327,18 +327,18 @@ class RefreshTokenGrant(_CtxMixin, grants.RefreshTokenGrant):
             return None
         if row.revoked_at or row.expires_at <= utcnow() or grant is None or grant.revoked_at:
             return None
-        self.request.govid_grant = grant
-        self.request.govid_account = account  # read with the token (one statement)
+        self.request.govid.grant = grant
+        self.request.govid.account = account  # read with the token (one statement)
         return RefreshTokenAdapter(row)
 
     def authenticate_user(self, refresh_token: RefreshTokenAdapter):
-        account = self.request.govid_account
+        account = self.request.govid.account
         if account is None or account.status != "active":
             raise InvalidGrantError("The account behind this refresh token is not active.")
         return account
 
     def issue_token(self, user, refresh_token: RefreshTokenAdapter):
-        grant = self.request.govid_grant
+        grant = self.request.govid.grant
         client: ClientAdapter = self.request.client
         # RFC 6749 §6: the new refresh token keeps the original scope; the access token
         # may be narrowed by the request (checked by Authlib to be a subset).
@@ -537,7 +537,7 @@ def _commit_from_thread(ctx: OidcContext, events: list) -> None:
 
 
 def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None:
-    claims = getattr(request, "govid_at_claims", {}) or {}
+    claims = request.govid.at_claims or {}
     user = request.user
     ev = audit.new_event(
         "oidc.token.issued",
@@ -558,7 +558,7 @@ def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None
     )
     if ctx.pending_audit is not None:
         ctx.pending_audit.append(ev)  # inline request: the route commits it, then answers
-    elif getattr(request, "govid_audit_last", False):
-        request.govid_audit_events = [ev]  # appended after the ID token (process_token)
+    elif request.govid.audit_last:
+        request.govid.audit_events = [ev]  # appended after the ID token (process_token)
     else:
         audit.append(ctx.db, [ev])  # commits or rolls back with what the grant wrote

@@ -14,6 +14,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -72,6 +73,24 @@ def _check_transport(uri: str) -> None:
         _SECURE_URIS.add(uri)
 
 
+@dataclass(slots=True)
+class RequestState:
+    """What GovID's grants and hooks note about one token or authorization request while
+    Authlib handles it (one typed place instead of attributes added to the request)."""
+
+    ctx: Any = None  # the OidcContext the grant ran with (the ID token hook needs it)
+    grant: Any = None  # the tokens.models.Grant being issued from
+    account: Any = None  # the refresh token's account, read with it
+    code_row: Any = None  # the redeemed authorization code's row
+    at_claims: dict[str, Any] | None = None  # the access token's claims, once signed
+    audit_last: bool = False  # the token's audit event goes in after the ID token
+    audit_events: list | None = None  # ... kept here until then
+    error: Any = None  # a refusal (an OAuth2Error) for idp.oidc.refusals
+    said: str | None = None  # ... and what the answer said about it
+    claims: dict | None = None  # the authorization request's `claims` (OIDC Core §5.5)
+    resources: list[str] | None = None  # its `resource` indicators (RFC 8707)
+
+
 class GovIDOAuth2Request(OAuth2Request):
     """An OAuth2Request built from already-parsed query/form pairs."""
 
@@ -101,6 +120,7 @@ class GovIDOAuth2Request(OAuth2Request):
         self._query = list(query)
         self._form = list(form)
         self.payload = ParamsPayload(self._query + self._form)
+        self.govid = RequestState()
 
     @cached_property
     def args(self) -> dict[str, str]:
@@ -205,17 +225,17 @@ class GovIDAuthorizationServer(AuthorizationServer):
 
     def create_token_response(self, request=None):
         response = super().create_token_response(request)
-        error = getattr(request, "govid_error", None)
+        error = request.govid.error if isinstance(request, GovIDOAuth2Request) else None
         if error is not None:
             # Only refusals come here; an issued token went through save_token instead.
-            refusals.record(self.ctx, request, error, request.govid_said, self.refusal_gate)
+            refusals.record(self.ctx, request, error, request.govid.said, self.refusal_gate)
         return response
 
     def handle_error_response(self, request, error):
         # RFC 6749 §5.2: one invalid_client answer, whoever asks (no client-id probing).
         said = refusals.hide_client_auth_detail(error)
-        if isinstance(request, OAuth2Request):
-            request.govid_error, request.govid_said = error, said
+        if isinstance(request, GovIDOAuth2Request):
+            request.govid.error, request.govid.said = error, said
         return super().handle_error_response(request, error)
 
     def handle_response(self, status: int, body: Any, headers: Iterable[tuple[str, str]]):

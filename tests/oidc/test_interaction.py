@@ -2,15 +2,19 @@
 value whose signed form expires, cannot be altered, and reads steps signed by the
 release before (the same short keys), so a deploy does not break sign-ins in flight."""
 
-import time
+import datetime as dt
 from types import SimpleNamespace
 
 import pytest
 
+from idp.clock import FakeClock
 from idp.oidc import BadInteraction, Interaction
 from idp.oidc.interaction import interaction_signer
 
-SERVICES = SimpleNamespace(settings=SimpleNamespace(secret_keys=("k" * 32, "old" * 11)))
+CLOCK = FakeClock(dt.datetime(2031, 1, 1, tzinfo=dt.UTC))  # the services' clock judges expiry
+SERVICES = SimpleNamespace(
+    settings=SimpleNamespace(secret_keys=("k" * 32, "old" * 11)), clock=CLOCK
+)
 PAIRS = (("client_id", "app"), ("redirect_uri", "https://app.go.th/cb"), ("ui_locales", "en"))
 
 
@@ -29,10 +33,15 @@ def test_round_trip_keeps_every_field_and_says_when_it_ends():
         extensions=2,
         max_extensions=6,
     )
-    before = int(time.time())
-    back = Interaction.load(SERVICES, step.dump(SERVICES, ttl=300))
+    token = step.dump(SERVICES, ttl=300)
+    back = Interaction.load(SERVICES, token)
     assert back.but(expires_at=0) == step
-    assert before + 300 <= back.expires_at <= int(time.time()) + 300
+    assert back.expires_at == int(CLOCK.time()) + 300
+    CLOCK.advance(300)
+    assert Interaction.load(SERVICES, token) == back  # to the second
+    CLOCK.advance(1)
+    with pytest.raises(BadInteraction):
+        Interaction.load(SERVICES, token)
     assert back.redirect_uri == "https://app.go.th/cb" and back.ui_locales == "en"
     assert back.for_app and not Interaction(next_path="/account").for_app
 
@@ -47,7 +56,7 @@ def test_expired_altered_or_foreign_tokens_are_refused():
     for bad in (f"{body}x.{mac}", f"{body}.{mac[:-2]}AA", "", None, "no-dot"):
         with pytest.raises(BadInteraction):
             Interaction.load(SERVICES, bad)
-    other = SimpleNamespace(settings=SimpleNamespace(secret_keys=("z" * 32,)))
+    other = SimpleNamespace(settings=SimpleNamespace(secret_keys=("z" * 32,)), clock=CLOCK)
     with pytest.raises(BadInteraction):
         Interaction.load(other, Interaction(request=PAIRS).dump(SERVICES))
 
@@ -61,5 +70,5 @@ def test_a_step_signed_by_the_previous_release_goes_on():
     assert (step.kind, step.fresh_login, step.client_id, step.extensions) == ("mfa", True, "app", 1)
     assert step.request == PAIRS and step.started_at == 1.0
     # and one signed with the previous secret (IDP_SECRET_KEY_PREVIOUS) too
-    previous = SimpleNamespace(settings=SimpleNamespace(secret_keys=("old" * 11,)))
+    previous = SimpleNamespace(settings=SimpleNamespace(secret_keys=("old" * 11,)), clock=CLOCK)
     assert Interaction.load(SERVICES, Interaction(next_path="/account").dump(previous)).next_path

@@ -10,7 +10,7 @@ INTEROP_STAMP := tests/interop/node_modules/.package-lock.json
 SPA_STAMP := tests/interop/spa/node_modules/.package-lock.json
 export IDP_DATABASE_URL ?= sqlite:///var/idp.db
 
-.PHONY: run serve test lint import-contracts fmt bench bench-instructions clean install install-test install-interop db argon2-avx2
+.PHONY: run serve test lint import-contracts typecheck fmt bench bench-instructions clean install install-test install-interop db argon2-avx2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -91,6 +91,10 @@ bench-instructions: $(STAMP)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check idp admin_ui tests bench
 	$(BIN)/ruff format --check idp admin_ui tests bench
+
+# mypy with the pydantic plugin over idp/ (configuration in pyproject.toml).
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
 
 # The layers and independence contracts of .importlinter (also a test in `make test`).
 import-contracts: $(TEST_STAMP)

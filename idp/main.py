@@ -19,7 +19,7 @@ from idp.logs import RequestContext
 from idp.net import TrustedProxies
 from idp.oidc import routes
 from idp.outbound import OutboundPolicy
-from idp.ratelimit import RateLimits
+from idp.ratelimit.hooks import RateLimits
 from idp.services import Services
 from idp.sessions.logout import LogoutWorker
 from idp.web import (

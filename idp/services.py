@@ -90,8 +90,8 @@ class Services:
 
     @cached_property
     def rate_limiter(self):
-        """Per-process slices of the shared rate-limit budgets (idp/ratelimit.py)."""
-        from idp.ratelimit import RateLimiter
+        """Per-process slices of the shared rate-limit budgets (idp/ratelimit/budget.py)."""
+        from idp.ratelimit.budget import RateLimiter
 
         return RateLimiter(self)
 

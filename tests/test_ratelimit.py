@@ -1,4 +1,4 @@
-"""The rate limiter's shared budget (idp/ratelimit.py, decision 0012): slices of one
+"""The rate limiter's shared budget (idp/ratelimit/budget.py, decision 0012): slices of one
 per-window budget, the same assertions against Redis, PostgreSQL and SQLite; the
 trusted-proxy rule for the client's address (idp/net.py)."""
 
@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from idp.net import ClientAddress, parse_networks
-from idp.ratelimit import RateLimiter, SharedBudget, bearer_caller
+from idp.ratelimit.budget import RateLimiter, SharedBudget
+from idp.ratelimit.callers import bearer_caller
 from idp.services import Services
 from tests.conftest import make_settings, service_missing
 

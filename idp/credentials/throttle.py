@@ -9,7 +9,7 @@ without a new failure for ``decay_seconds`` is forgotten.
 
 The stores also keep counters per fixed time window (``add``; keys from ``window_key``,
 ``w:<name>:<window>``): failed sign-ins per address (idp/credentials/login.py) and the
-rate limiters' shared budgets (idp/ratelimit.py). In the database they are rows of the
+rate limiters' shared budgets (idp/ratelimit/budget.py). In the database they are rows of the
 same table, ``failures`` the count and ``locked_until`` the time the row may be purged;
 in Redis they expire on their own. See decision 0012.
 """

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from idp.oidc.routes import authorize, discovery, end_session, introspect, revoke, token, userinfo
 from idp.oidc.routes.forms import MalformedForm, malformed_form_response
-from idp.ratelimit import limit_token
+from idp.ratelimit.hooks import limit_token
 
 __all__ = ["FIRST_ROUTES", "MalformedForm", "malformed_form_response", "router"]
 

@@ -151,7 +151,6 @@ def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, 
         else []
     )
     guarded = protections(ctx.caller, ctx.db, rows)  # one query for the page
-    guarded = protections(ctx.caller, ctx.db, rows)  # one query for the page
     return {
         "schemas": [LIST],
         "totalResults": total,

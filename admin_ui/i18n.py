@@ -75,10 +75,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "th": "บันทึกไว้ในบันทึกการตรวจสอบ ไม่เกิน 200 ตัวอักษร",
         "en": "Kept in the audit log; up to 200 characters.",
     },
-    "resume_no_reason": {
-        "th": "GovID ยังไม่บันทึกเหตุผลของการยกเลิกการระงับ",
-        "en": "GovID does not record a reason for resuming yet.",
-    },
     "suspended_done": {"th": "ระงับบัญชีแล้ว", "en": "The account is suspended."},
     "resumed_done": {"th": "ยกเลิกการระงับแล้ว", "en": "The account is active again."},
     "citizen_last4": {"th": "เลขประจำตัวประชาชน 4 หลักท้าย", "en": "Citizen ID, last four"},

@@ -74,6 +74,7 @@ def _people(services) -> dict[str, tuple[str, str]]:
     of a console client, as GovID issues them (tests/admin/conftest.py does the same)."""
     import secrets
 
+    from idp.accounts import roles
     from idp.accounts import service as accounts
     from idp.agencies import service as agencies
     from idp.clients import service as clients
@@ -105,7 +106,7 @@ def _people(services) -> dict[str, tuple[str, str]]:
                 hasher=services.hasher,
                 cipher=services.cipher,
             )
-            accounts.grant_role(db, acc, role, m06)
+            roles.grant_role(db, acc, role, m06)
             sso = sessions.create(
                 db, s, acc, acr=s.acr_level2, amr=["pwd", "otp", "mfa"], ip=None, user_agent=None
             ).row

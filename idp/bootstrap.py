@@ -10,6 +10,7 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts import roles
 from idp.accounts import service as accounts
 from idp.agencies import service as agencies
 from idp.agencies.models import Agency
@@ -149,7 +150,7 @@ def run(session: Session, *, hasher: PasswordHasher, cipher: DataCipher) -> Boot
             cipher=cipher,
             actor=actor,
         )
-        accounts.grant_role(session, account, role, scope)
+        roles.grant_role(session, account, role, scope)
         result.accounts.append(
             {"email": email, "password": password, "role": role, **_totp(session, cipher, account)}
         )

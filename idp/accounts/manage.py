@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
+from idp.accounts import address_rules, links
 from idp.accounts import citizen_id as cid
-from idp.accounts import links
 from idp.accounts import service as accounts
 from idp.accounts.models import Account, RoleGrant
 from idp.audit import service as audit
@@ -67,9 +67,9 @@ def _precheck(ctx: Ctx, data: accounts.NewAccount) -> None:
         except InvalidInput as exc:
             problems.append({"field": field_name, "message": exc.message, "code": exc.code})
 
-    check("email", lambda: accounts.normalise_email(data.email))
+    check("email", lambda: address_rules.normalise_email(data.email))
     for i, alias in enumerate(data.aliases):
-        check(f"aliases.{i}", lambda a=alias: accounts.normalise_email(a))
+        check(f"aliases.{i}", lambda a=alias: address_rules.normalise_email(a))
     if data.citizen_id:
         check("citizen_id", lambda: cid.validate(data.citizen_id))
     if data.locale not in ("th", "en"):

@@ -1,15 +1,13 @@
-"""Account operations: create, list, look up; role grants.
+"""Account operations: create, list, look up, change, suspend, resume, delete (role
+grants: ``idp.accounts.roles``).
 
 Domain service: plain functions over a ``Session``; no web framework here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -17,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from idp.accounts import addresses
 from idp.accounts import citizen_id as cid
-from idp.accounts.models import ROLES, Account, RoleGrant
+from idp.accounts.address_rules import (
+    MayHandOut,
+    allowed_domains,
+    check_domain,
+    normalise_email,
+)
+from idp.accounts.models import Account
 from idp.agencies import service as agencies
 from idp.agencies.models import Agency
 from idp.audit import service as audit
@@ -26,10 +30,8 @@ from idp.credentials.passwords import PasswordHasher
 from idp.crypto import DataCipher
 from idp.db import utcnow
 from idp.directory import outbox
-from idp.errors import AddressOutsideDomains, Conflict, InvalidInput, NotFound
+from idp.errors import Conflict, InvalidInput, NotFound
 
-# Pragmatic address check (RFC 5321 lengths; one "@"; a dotted domain).
-_EMAIL_RE = re.compile(r"^[^@\s\"<>(),;:\\\[\]]{1,64}@[a-z0-9.-]{1,253}\.[a-z]{2,63}$")
 CITIZEN_ID_PURPOSE = "account.citizen_id"
 MAX_PASSWORD_LENGTH = 1024
 # Bounds of what an administrator may change (the admin API's schema states the same).
@@ -58,58 +60,6 @@ class NewAccount:
     aliases: Sequence[str] = field(default_factory=tuple)
 
 
-def normalise_email(raw: str) -> str:
-    """NFKC, trimmed, lower case; ASCII only (the mail directory's addresses are), so a
-    full-width or look-alike letter cannot make a second spelling of a taken address."""
-    email = unicodedata.normalize("NFKC", raw).strip().lower()
-    if not email.isascii() or not _EMAIL_RE.match(email):
-        raise InvalidInput(f"not a valid email address: {raw!r}", field="email")
-    return email
-
-
-# Who may hand out an agency's addresses: the caller's authority (Scope.covers), or None
-# for the system itself (bootstrap, the CLI run by an operator).
-MayHandOut = Callable[[Agency], bool] | None
-
-
-def domains_for(chain: Iterable[Agency], may_hand_out: MayHandOut = None) -> set[str]:
-    """The mail domains an account of the last agency of ``chain`` (root first) may be
-    given: those of the nearest agency up the chain that has any (an
-    agency without domains uses its parent's), and those of agencies further up only for
-    a caller whose authority covers them, so a department cannot take its ministry's
-    addresses (and receive their mail) while the ministry's own admins can."""
-    domains: set[str] = set()
-    nearest = True
-    for a in reversed(list(chain)):
-        if not a.mail_domains:
-            continue
-        if nearest or may_hand_out is None or may_hand_out(a):
-            domains.update(a.mail_domains)
-        nearest = False
-    return domains
-
-
-def _allowed_domains(session: Session, agency: Agency, may_hand_out: MayHandOut) -> set[str]:
-    return domains_for(agencies.ancestors(session, agency, include_self=True), may_hand_out)
-
-
-def _check_domain(email: str, domains: set[str], field_name: str) -> None:
-    """An address must lie in a mail domain the account may be given (``domains_for``);
-    an agency chain without mail domains can be given no address."""
-    if not domains:
-        raise AddressOutsideDomains(
-            f"{email}: the agency and its parent agencies have no mail domains; "
-            "add one to the agency first",
-            field=field_name,
-        )
-    if email.rsplit("@", 1)[1] not in domains:
-        raise AddressOutsideDomains(
-            f"{email} is not in the mail domains this account may be given here "
-            f"({', '.join(sorted(domains))})",
-            field=field_name,
-        )
-
-
 def create(
     session: Session,
     data: NewAccount,
@@ -122,11 +72,11 @@ def create(
 ) -> Account:
     email = normalise_email(data.email)
     agency = agencies.get_by_code(session, data.agency_code)
-    domains = _allowed_domains(session, agency, may_hand_out)
-    _check_domain(email, domains, "email")
+    domains = allowed_domains(session, agency, may_hand_out)
+    check_domain(email, domains, "email")
     aliases = sorted({normalise_email(a) for a in data.aliases} - {email})
     for alias in aliases:
-        _check_domain(alias, domains, "aliases")
+        check_domain(alias, domains, "aliases")
     if data.locale not in ("th", "en"):
         raise InvalidInput("locale must be 'th' or 'en'", field="locale")
     # Unique across every account's email and aliases (mail_address).
@@ -210,56 +160,6 @@ def list_accounts(
     return list(session.scalars(stmt))
 
 
-def grant_role(
-    session: Session,
-    account: Account,
-    role: str,
-    agency: Agency,
-    *,
-    granted_by: Account | None = None,
-    expires_at: dt.datetime | None = None,
-) -> RoleGrant:
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
-    existing = session.scalar(
-        select(RoleGrant).where(
-            RoleGrant.account_id == account.id,
-            RoleGrant.role == role,
-            RoleGrant.agency_id == agency.id,
-        )
-    )
-    if existing:
-        return existing
-    grant = RoleGrant(
-        account_id=account.id,
-        role=role,
-        agency_id=agency.id,
-        granted_by=granted_by.id if granted_by else None,
-        expires_at=expires_at,
-    )
-    session.add(grant)
-    session.flush()
-    audit.record(
-        session,
-        "admin.role.granted",
-        actor=str(granted_by.id) if granted_by else "system",
-        agency_id=agency.id,
-        subject=str(account.id),
-        details={
-            "role": role,
-            "agency": agency.code,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        },
-    )
-    return grant
-
-
-def active_grants(session: Session, account: Account) -> list[RoleGrant]:
-    now = utcnow()
-    grants = session.scalars(select(RoleGrant).where(RoleGrant.account_id == account.id))
-    return [g for g in grants if g.expires_at is None or g.expires_at > now]
-
-
 # ------------------------------------------------------------------ changes
 # Each writes the account change, an outbox row for the mail directory and an audit
 # event in the caller's transaction (DESIGN §2 rule 6, §8).
@@ -289,11 +189,11 @@ def _changed_values(
     session: Session, account: Account, c: AccountChanges, may_hand_out: MayHandOut
 ) -> dict:
     new: dict = {}
-    domains = _allowed_domains(session, account.agency, may_hand_out)
+    domains = allowed_domains(session, account.agency, may_hand_out)
     email = account.email
     if c.email is not None and normalise_email(c.email) != account.email:
         email = normalise_email(c.email)
-        _check_domain(email, domains, "email")
+        check_domain(email, domains, "email")
         new["email"] = email
     for name in ("given_name_th", "family_name_th", "given_name_en", "family_name_en"):
         value = getattr(c, name)
@@ -322,7 +222,7 @@ def _changed_values(
             raise InvalidInput(f"an account has at most {ALIASES_MAX} aliases", field="aliases")
         aliases = sorted({normalise_email(a) for a in c.aliases} - {email})
         for alias in aliases:
-            _check_domain(alias, domains, "aliases")
+            check_domain(alias, domains, "aliases")
         if aliases != sorted(account.aliases or []):
             new["aliases"] = aliases
     elif "email" in new and email in (account.aliases or []):

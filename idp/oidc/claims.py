@@ -12,7 +12,7 @@ from authlib.common.encoding import urlsafe_b64encode
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
-from idp.accounts.service import active_grants
+from idp.accounts.roles import active_grants
 from idp.agencies import service as agencies
 from idp.clients.models import Client
 from idp.db import utcnow

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from idp.accounts import service as accounts
+from idp.accounts import roles
 from idp.admin import app as admin_app
 from idp.clients import service as clients
 from idp.db import utcnow
@@ -113,7 +113,7 @@ class World:
         )
         self.accounts[name] = a
         if role:
-            accounts.grant_role(self.db, a, role, self.agencies[agency])
+            roles.grant_role(self.db, a, role, self.agencies[agency])
         self.tokens[name] = self.person_token(a, acr)
         return a
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from idp.accounts import roles
 from idp.accounts import service as accounts
 from idp.accounts.models import Account, RoleGrant
 from idp.audit.models import AuditEvent
@@ -70,13 +71,13 @@ GRANTS = ["none", "same", "parent", "operator", "auditor_elsewhere"]
 
 def _give(db, world, account, grants: str) -> None:
     if grants == "same":
-        accounts.grant_role(db, account, "agency_admin", world.agencies["A"])
+        roles.grant_role(db, account, "agency_admin", world.agencies["A"])
     elif grants == "parent":
-        accounts.grant_role(db, account, "agency_admin", world.agencies["M"])
+        roles.grant_role(db, account, "agency_admin", world.agencies["M"])
     elif grants == "operator":
-        accounts.grant_role(db, account, "operator", world.agencies["M"])
+        roles.grant_role(db, account, "operator", world.agencies["M"])
     elif grants == "auditor_elsewhere":
-        accounts.grant_role(db, account, "auditor", world.agencies["O"])
+        roles.grant_role(db, account, "auditor", world.agencies["O"])
 
 
 def _expected(position: str, grants: str, allowed: int) -> tuple[int, str | None]:
@@ -151,11 +152,11 @@ def path_is_scim(template: str) -> bool:
 
 def test_listing_shows_protection_without_naming_foreign_grants(client, db, world):
     boss = world.person("boss", "A")
-    accounts.grant_role(db, boss, "agency_admin", world.agencies["M"])
+    roles.grant_role(db, boss, "agency_admin", world.agencies["M"])
     peer = world.person("peer", "A")
-    accounts.grant_role(db, peer, "agency_admin", world.agencies["A"])
+    roles.grant_role(db, peer, "agency_admin", world.agencies["A"])
     op = world.person("op2", "A1")
-    accounts.grant_role(db, op, "operator", world.agencies["M"])
+    roles.grant_role(db, op, "operator", world.agencies["M"])
     db.flush()
     r = client.get(P, headers=world.headers("admin_a"), params={"limit": 500})
     assert r.status_code == 200
@@ -173,7 +174,7 @@ def test_listing_shows_protection_without_naming_foreign_grants(client, db, worl
 
 def test_denied_event_names_caller_target_and_reason(client, db, world):
     boss = world.person("boss2", "A")
-    accounts.grant_role(db, boss, "agency_admin", world.agencies["M"])
+    roles.grant_role(db, boss, "agency_admin", world.agencies["M"])
     db.flush()
     r = client.post(f"{P}/{boss.id}/password-reset", headers=world.headers("admin_a"))
     assert r.status_code == 403

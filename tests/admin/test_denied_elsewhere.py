@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from idp.accounts import service as accounts
+from idp.accounts import roles
 from idp.audit.models import AuditEvent
 from idp.clients.models import Client
 from idp.directory import outbox
@@ -42,7 +42,7 @@ def elsewhere(db, world):
         ),
         issuer=world.services.settings.issuer,
     )
-    grant = accounts.grant_role(db, world.accounts["user_o"], "agency_admin", world.agencies["O"])
+    grant = roles.grant_role(db, world.accounts["user_o"], "agency_admin", world.agencies["O"])
     entry = outbox.enqueue(db, world.accounts["user_o"], "modify")
     db.flush()
     return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
+from idp.accounts import roles
 from idp.accounts import service as accounts
 from idp.clients import service as clients
 from tests.admin.conftest import later
@@ -152,7 +153,7 @@ def test_agency_endpoints(client, db, world):
 def test_role_grant_endpoints(client, db, world):
     grants = {}
     for t in TARGETS:
-        grants[t] = accounts.grant_role(
+        grants[t] = roles.grant_role(
             world.db, world.accounts[f"user_{t.lower()}"], "auditor", world.agencies[t]
         )
     check(client, db, world, "GET", lambda t: f"/admin/v1/role-grants/{grants[t].id}", "read")
@@ -284,7 +285,7 @@ def test_authority_is_read_on_every_request(client, db, world):
 
 def test_agency_admin_cannot_touch_an_operator_in_their_subtree(client, db, world):
     target = world.accounts["user_a"]
-    accounts.grant_role(db, target, "operator", world.agencies["M"])
+    roles.grant_role(db, target, "operator", world.agencies["M"])
     r = client.post(
         f"/admin/v1/accounts/{target.id}/password-reset", headers=world.headers("admin_a")
     )

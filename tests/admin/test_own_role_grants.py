@@ -4,14 +4,14 @@ account is in another ministry O sees their grant, and still nobody else's outsi
 
 from __future__ import annotations
 
-from idp.accounts import service as accounts
+from idp.accounts import roles
 
 GRANTS = "/admin/v1/role-grants"
 
 
 def test_own_grants_are_readable_from_outside_the_subtree(client, world):
     far = world.person("far_admin", "O")  # their account: ministry O
-    accounts.grant_role(world.db, far, "agency_admin", world.agencies["M"])  # power: M
+    roles.grant_role(world.db, far, "agency_admin", world.agencies["M"])  # power: M
     world.db.flush()
     h = world.headers("far_admin")
     r = client.get(GRANTS, params={"account_id": str(far.id)}, headers=h)

@@ -126,12 +126,12 @@ GOVID = "urn:govid:params:scim:schemas:extension:2.0:User"
 def test_a_protected_user_says_so_as_the_admin_api_does(client, db, scim_world):
     """An HR system syncing by SCIM sees which people it may not change (an operator in
     its subtree), the same `protected` reason the admin API gives, before it tries."""
-    from idp.accounts import service as accounts
+    from idp.accounts import roles
 
     w = scim_world
     h = w.headers("hr_a")
     target, plain = w.accounts["user_a"], w.accounts["user_a1"]
-    accounts.grant_role(db, target, "operator", w.agencies["M"])
+    roles.grant_role(db, target, "operator", w.agencies["M"])
     api = client.get(f"/admin/v1/accounts/{target.id}", headers=w.headers("admin_a")).json()
     assert api["protected"] == "operator"
     one = client.get(f"{S}/Users/{target.id}", headers=h).json()

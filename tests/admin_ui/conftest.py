@@ -18,6 +18,7 @@ from admin_ui.config import ADMIN_SCOPES
 from admin_ui.config import Settings as ConsoleSettings
 from admin_ui.main import create_app
 from idp import migrate
+from idp.accounts import roles
 from idp.accounts import service as accounts
 from idp.agencies import service as agencies
 from idp.clients import service as clients
@@ -57,7 +58,7 @@ def _person(db, services, email, agency, role=None, role_agency=None) -> dict:
     )
     person = {"email": email, "id": str(acc.id), "totp": None}
     if role:
-        accounts.grant_role(db, acc, role, agencies.get_by_code(db, role_agency or agency))
+        roles.grant_role(db, acc, role, agencies.get_by_code(db, role_agency or agency))
         cred, uri, _svg = mfa.start_totp(db, services.cipher, acc, issuer_name="GovID")
         secret = parse_qs(urlsplit(uri).query)["secret"][0]
         assert mfa.confirm_totp(db, services.cipher, acc, cred.id, pyotp.TOTP(secret).now())

@@ -19,6 +19,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from idp import migrate
+from idp.accounts import roles
 from idp.accounts import service as accounts
 from idp.agencies import service as agencies
 from idp.clients import service as clients
@@ -142,7 +143,7 @@ def seed(services: Services, u: str, receiver: BackchannelReceiver, rp_key: RSAK
             )
             world.users[name] = email
             if name == "alice":
-                accounts.grant_role(db, acc, "agency_admin", agencies.get_by_code(db, f"d-{u}"))
+                roles.grant_role(db, acc, "agency_admin", agencies.get_by_code(db, f"d-{u}"))
 
         def reg(name: str, **kw) -> None:
             c, secret = clients.create(

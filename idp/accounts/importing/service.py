@@ -22,9 +22,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.accounts import addresses
+from idp.accounts import address_rules, addresses
 from idp.accounts import citizen_id as cid
-from idp.accounts import service as accounts
 from idp.accounts.importing import writer as import_writer
 from idp.accounts.importing.rows import RowError, clean
 from idp.accounts.models import Account
@@ -96,16 +95,18 @@ class _Agencies:
         return a
 
     def domains(self, agency: Agency) -> frozenset[str]:
-        """The rule of accounts.domains_for, with the importer's authority."""
+        """The rule of address_rules.domains_for, with the importer's authority."""
         if agency.id not in self._domains:
             chain = [self.by_id[uuid.UUID(hex=p)] for p in agency.path.strip("/").split("/")]
-            self._domains[agency.id] = frozenset(accounts.domains_for(chain, self.scope.covers))
+            self._domains[agency.id] = frozenset(
+                address_rules.domains_for(chain, self.scope.covers)
+            )
         return self._domains[agency.id]
 
 
 def _email(value: str, fld: str) -> str:
     try:
-        return accounts.normalise_email(value)
+        return address_rules.normalise_email(value)
     except InvalidInput:
         raise RowError(fld, f"not a valid email address: {value!r}") from None
 

@@ -23,7 +23,6 @@ ABOVE_LIMIT = {
     "admin_ui/screens_apps.py": TO_SPLIT,
     "idp/cli/clients.py": "one command group: seven commands sharing a registration's options",
     "idp/oidc/authorize.py": TO_SPLIT,
-    "idp/keys/service.py": TO_SPLIT,
 }
 
 

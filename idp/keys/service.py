@@ -10,24 +10,15 @@ pick it up before rotation (OIDC Core §10.1.1).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import json
-import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
@@ -38,37 +29,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.audit import service as audit
 from idp.crypto import DataCipher
 from idp.db import utcnow
+from idp.keys import jws
+from idp.keys.jws import InvalidToken
 from idp.keys.models import SigningKey
 
 ALGORITHMS = ("RS256", "ES256")
 _PURPOSE = "signing_key.private"
-
-
-def _rs256(private, data: bytes) -> bytes:
-    return private.sign(data, padding.PKCS1v15(), hashes.SHA256())  # RFC 7518 §3.3
-
-
-def _es256(private, data: bytes) -> bytes:
-    # RFC 7518 §3.4: R and S as 32-byte big-endian integers, not DER.
-    r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-
-_SIGN = {"RS256": _rs256, "ES256": _es256}
-_HEADERS: dict[tuple[str, str, str], bytes] = {}
-
-
-def _header_segment(kid: str, alg: str, typ: str) -> bytes:
-    """The encoded protected header; a handful per process (one per kid and typ)."""
-    found = _HEADERS.get((kid, alg, typ))
-    if found is None:
-        header = json.dumps({"alg": alg, "kid": kid, "typ": typ}, separators=(",", ":"))
-        found = _HEADERS[(kid, alg, typ)] = urlsafe_b64encode(header.encode())
-    return found
-
-
-class InvalidToken(Exception):
-    """Signature, algorithm, key id or structure is wrong."""
 
 
 def _generate(alg: str) -> RSAKey | ECKey:
@@ -269,7 +235,7 @@ class KeyRing:
                 archive.append(pub)
                 if r.state != "retired" or (r.not_after and r.not_after > now):
                     public.append(pub)
-                    if r.alg in _VERIFY:
+                    if r.alg in jws.VERIFY:
                         verifiers[r.kid] = (r.alg, pub.public_key)
                 if r.state == "active":
                     signing[r.alg] = self._imported(
@@ -319,10 +285,10 @@ class KeyRing:
         every test and relying party verifies it with joserfc, Authlib or openid-client.
         """
         key = self._current().signing[alg]
-        head = _header_segment(key.kid, alg, typ)
+        head = jws.header_segment(key.kid, alg, typ)
         payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
         signing_input = head + b"." + urlsafe_b64encode(payload)
-        signature = _SIGN[alg](key.private_key, signing_input)
+        signature = jws.SIGN[alg](key.private_key, signing_input)
         return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")
 
     def verify(
@@ -348,7 +314,7 @@ class KeyRing:
                 # Only while the key that signed it is published for that algorithm.
                 if alg in algorithms and snap.verifiers.get(kid, (None,))[0] == alg:
                     return dict(header), dict(claims)
-            fast = _verify_compact(token, snap.verifiers, algorithms)
+            fast = jws.verify_compact(token, snap.verifiers, algorithms)
             if fast is not None:
                 self._remember(token, *fast)
                 return fast
@@ -359,65 +325,6 @@ class KeyRing:
         except (JoseError, ValueError, KeyError, TypeError) as exc:
             raise InvalidToken(type(exc).__name__) from exc
         return dict(token_obj.header), dict(token_obj.claims)
-
-
-def _verify_rs256(public, signature: bytes, data: bytes) -> None:
-    public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())  # RFC 7518 §3.3
-
-
-def _verify_es256(public, signature: bytes, data: bytes) -> None:
-    # RFC 7518 §3.4: exactly R || S, 32 bytes each.
-    if len(signature) != 64:
-        raise InvalidSignature
-    der = encode_dss_signature(
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    )
-    public.verify(der, data, ec.ECDSA(hashes.SHA256()))
-
-
-_VERIFY = {"RS256": _verify_rs256, "ES256": _verify_es256}
-_B64URL = re.compile(r"[A-Za-z0-9_-]+")
-# Header parameters the fast path understands; anything else (crit, b64, jku, x5u …)
-# goes to joserfc, which knows the rules for them.
-_PLAIN_HEADER = frozenset(("alg", "kid", "typ"))
-
-
-def _b64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def _verify_compact(
-    token: str, verifiers: dict[str, tuple[str, Any]], algorithms: tuple[str, ...]
-) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The compact JWS serialisation (RFC 7515 §7.1) of one of our published keys, with
-    a header of only ``alg``, ``kid`` and ``typ``: verified with ``cryptography``
-    directly (joserfc's generic path cost ~4 times the signature check; decision 0014).
-    Returns None when the token is not of that plain shape, so that joserfc decides (and
-    refuses what it must); raises ``InvalidToken`` when it is and does not verify. The
-    algorithm must be the key's own (RFC 8725 §3.1) and among ``algorithms``."""
-    if not isinstance(token, str) or token.count(".") != 2:
-        return None
-    h64, c64, s64 = token.split(".")
-    if not (_B64URL.fullmatch(h64) and _B64URL.fullmatch(c64) and _B64URL.fullmatch(s64)):
-        return None
-    try:
-        header = json.loads(_b64(h64))
-    except ValueError:
-        return None
-    if not isinstance(header, dict) or not header.keys() <= _PLAIN_HEADER:
-        return None
-    kid, alg = header.get("kid"), header.get("alg")
-    found = verifiers.get(kid) if isinstance(kid, str) else None
-    if found is None or alg != found[0] or alg not in algorithms:
-        return None
-    try:
-        _VERIFY[alg](found[1], _b64(s64), f"{h64}.{c64}".encode("ascii"))
-        claims = json.loads(_b64(c64))
-    except (InvalidSignature, ValueError) as exc:
-        raise InvalidToken(type(exc).__name__) from exc
-    if not isinstance(claims, dict):
-        raise InvalidToken("claims are not a JSON object")
-    return header, claims
 
 
 def _import(data: dict[str, Any]) -> RSAKey | ECKey:

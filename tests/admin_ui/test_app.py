@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -47,12 +48,13 @@ class FakeApi:
         )
 
 
-@pytest.fixture
-def console(tmp_path):
+@contextmanager
+def signed_in_console(tmp_path, handler):
+    """The console in-process, its admin API answered by ``handler`` (an httpx mock
+    transport's), with a signed-in session (CSRF "c" * 20, a live access token)."""
     app = create_app(settings(tmp_path))
-    fake = FakeApi()
     with TestClient(app, base_url="https://console.example.go.th") as client:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(fake.handler))
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         app.state.api = AdminApi(app.state.settings, app.state.govid, http)
         store = app.state.store
         rec = Record(
@@ -71,8 +73,15 @@ def console(tmp_path):
         )
         store.save(rec)
         client.cookies.set(COOKIE, store.sign(rec.id))
-        yield client, fake, app
+        yield client, app
     client.close()
+
+
+@pytest.fixture
+def console(tmp_path):
+    fake = FakeApi()
+    with signed_in_console(tmp_path, fake.handler) as (client, app):
+        yield client, fake, app
 
 
 def test_a_lapsed_level_two_sign_in_goes_back_through_govid(console):

@@ -7,17 +7,11 @@ test_screens_e2e.py."""
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from admin_ui.api import AdminApi
-from admin_ui.main import create_app
-from admin_ui.middleware import COOKIE
-from admin_ui.store import Record
-from tests.admin_ui.test_app import settings
+from tests.admin_ui.test_app import signed_in_console
 
 P = "urn:govid:problem:"
 AGENCY = {
@@ -85,30 +79,9 @@ class Stand:
 
 @pytest.fixture
 def ui(tmp_path):
-    app = create_app(settings(tmp_path))
     stand = Stand()
-    with TestClient(app, base_url="https://console.example.go.th") as client:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(stand.handler))
-        app.state.api = AdminApi(app.state.settings, app.state.govid, http)
-        store = app.state.store
-        rec = Record(
-            id=store.new_id(),
-            data={
-                "csrf": "c" * 20,
-                "user": {"sub": "acc-1", "name": "Admin"},
-                "tokens": {
-                    "access_token": "at-1",
-                    "refresh_token": "rt-1",
-                    "expires_at": int(time.time()) + 300,
-                    "id_token": "idt",
-                },
-            },
-            sid="sid-1",
-        )
-        store.save(rec)
-        client.cookies.set(COOKIE, store.sign(rec.id))
+    with signed_in_console(tmp_path, stand.handler) as (client, app):
         yield client, stand, app
-    client.close()
 
 
 def operator(stand: Stand) -> None:

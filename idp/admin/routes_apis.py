@@ -22,6 +22,7 @@ from idp.admin.schemas_apis import ApiCreate, ApiOut, ApiPatch, ApiSecret, ApiWi
 from idp.agencies.models import Agency
 from idp.authz.context import etag
 from idp.resources import manage as svc
+from idp.resources import registration
 from idp.resources import service as resources
 from idp.resources.models import ApiResource
 
@@ -60,7 +61,7 @@ def create_api(request: Request, ctx: CtxDep, body: ApiCreate, key: IdempotencyK
     def run():
         api, secret = svc.create(
             ctx,
-            resources.NewApi(
+            registration.NewApi(
                 agency_code=body.agency,
                 identifier=body.identifier,
                 name_th=body.name_th,
@@ -90,7 +91,7 @@ def get_api(ctx: CtxDep, api_id: uuid.UUID):
 @router.patch("/{api_id}", response_model=ApiWithSecret, summary="Change an API")
 def patch_api(ctx: CtxDep, api_id: uuid.UUID, body: ApiPatch, if_match: IfMatch):
     data = body.model_dump(exclude_unset=True)
-    changes = resources.ApiChanges(**{k: v for k, v in data.items() if v is not None})
+    changes = registration.ApiChanges(**{k: v for k, v in data.items() if v is not None})
     api, secret = svc.update(ctx, api_id, changes, if_match)
     out = {**api_body(ctx, api), "introspection_client_secret": secret}
     return respond(200, dump(ApiWithSecret, out), etag=etag(api.version))

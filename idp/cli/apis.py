@@ -99,13 +99,13 @@ def apis_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Register an API. Prints its introspection secret once."""
-    from idp.resources import service
+    from idp.resources import registration
 
     _check_shared(shared_with)
     with open_services() as services, services.sessions.begin() as db:
-        api, secret = service.create(
+        api, secret = registration.create(
             db,
-            service.NewApi(
+            registration.NewApi(
                 agency_code=agency,
                 identifier=identifier,
                 name_th=name_th or name_en,
@@ -194,7 +194,7 @@ def apis_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change an API (names, scopes, sharing, introspection). Its identifier never changes."""
-    from idp.resources import service
+    from idp.resources import registration, service
 
     _check_shared(shared_with)
     if scope and (add_scope or remove_scope):
@@ -209,10 +209,10 @@ def apis_update(
             scopes = [s for s in current if s not in (remove_scope or [])] + [
                 s for s in (add_scope or []) if s not in current
             ]
-        changed, secret = service.update(
+        changed, secret = registration.update(
             db,
             row,
-            service.ApiChanges(
+            registration.ApiChanges(
                 name_th=name_th,
                 name_en=name_en,
                 scopes=scopes,
@@ -237,22 +237,22 @@ def apis_update(
 @handles_errors
 def apis_rotate_secret(api: ApiArg, as_json: JsonOpt = False) -> None:
     """A new introspection secret (shown once); the old one stops working now."""
-    from idp.resources import service
+    from idp.resources import registration, service
 
     with open_services() as services, services.sessions.begin() as db:
         row = service.get(db, api)
-        secret = service.rotate_secret(db, row, actor="cli")
+        secret = registration.rotate_secret(db, row, actor="cli")
         data = _api_dict(db, row)
     data["introspection_client_secret"] = secret
     emit(as_json, data, lambda: _secret_lines(data, secret))
 
 
 def _set_status(api: str, status: str, as_json: bool) -> None:
-    from idp.resources import service
+    from idp.resources import registration, service
 
     with open_services() as services, services.sessions.begin() as db:
         row = service.get(db, api)
-        changed = service.set_status(db, row, status, actor="cli")
+        changed = registration.set_status(db, row, status, actor="cli")
         data = {**_api_dict(db, row), "changed": changed}
     word = "disabled" if status == "disabled" else "enabled"
     emit(

@@ -13,6 +13,7 @@ from idp.authz.context import Ctx, check_version
 from idp.authz.listing import list_registered
 from idp.errors import NotFound, OutsideScope
 from idp.paging import Page
+from idp.resources import registration
 from idp.resources import service as resources
 from idp.resources.models import ApiResource
 
@@ -46,28 +47,28 @@ def list_apis(
     )
 
 
-def create(ctx: Ctx, data: resources.NewApi) -> tuple[ApiResource, str | None]:
+def create(ctx: Ctx, data: registration.NewApi) -> tuple[ApiResource, str | None]:
     agency_code_in_scope(ctx.db, ctx.scope("clients:write"), data.agency_code)
-    return resources.create(ctx.db, data, issuer=ctx.issuer, actor=ctx.actor)
+    return registration.create(ctx.db, data, issuer=ctx.issuer, actor=ctx.actor)
 
 
 def update(
-    ctx: Ctx, api_id: uuid.UUID, changes: resources.ApiChanges, expected
+    ctx: Ctx, api_id: uuid.UUID, changes: registration.ApiChanges, expected
 ) -> tuple[ApiResource, str | None]:
     api = get(ctx, api_id, "clients:write")
     check_version(api.version, expected)
-    _changed, secret = resources.update(ctx.db, api, changes, actor=ctx.actor)
+    _changed, secret = registration.update(ctx.db, api, changes, actor=ctx.actor)
     return api, secret
 
 
 def rotate_secret(ctx: Ctx, api_id: uuid.UUID, expected) -> tuple[ApiResource, str]:
     api = get(ctx, api_id, "clients:write")
     check_version(api.version, expected)
-    return api, resources.rotate_secret(ctx.db, api, actor=ctx.actor)
+    return api, registration.rotate_secret(ctx.db, api, actor=ctx.actor)
 
 
 def set_status(ctx: Ctx, api_id: uuid.UUID, status: str, expected) -> ApiResource:
     api = get(ctx, api_id, "clients:write")
     check_version(api.version, expected)
-    resources.set_status(ctx.db, api, status, actor=ctx.actor)
+    registration.set_status(ctx.db, api, status, actor=ctx.actor)
     return api

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from idp.audit.models import AuditEvent
-from idp.resources import service as resources
+from idp.resources import registration
 from idp.tokens import service as tokens
 
 BASE = "/admin/v1/apis"
@@ -144,9 +144,9 @@ def test_apps_get_api_scopes_only_where_the_api_is_shared(client, world):
 
 
 def test_a_token_for_an_api_is_not_accepted_by_the_admin_api(client, world):
-    api, _ = resources.create(
+    api, _ = registration.create(
         world.db,
-        resources.NewApi(
+        registration.NewApi(
             agency_code=world.agencies["A"].code,
             identifier=f"https://aud-{world.u}.example.go.th/",
             name_th="x",

@@ -14,7 +14,7 @@ from idp.accounts import roles
 from idp.audit.models import AuditEvent
 from idp.clients.models import Client
 from idp.directory import outbox
-from idp.resources import service as resources
+from idp.resources import registration
 
 
 def _denials(db) -> list[AuditEvent]:
@@ -31,9 +31,9 @@ def _denials(db) -> list[AuditEvent]:
 def elsewhere(db, world):
     """Objects of the other ministry (O), which department A's admins cannot see."""
     world.machine("o_app", "O", ("admin:accounts",))
-    api, _ = resources.create(
+    api, _ = registration.create(
         db,
-        resources.NewApi(
+        registration.NewApi(
             agency_code=world.agencies["O"].code,
             identifier=f"https://api.o{world.u}.go.th/leave",
             name_th="ลา",

@@ -19,7 +19,7 @@ import pytest
 from idp.agencies import service as agencies
 from idp.auditing import verification
 from idp.auditing.verify import verify
-from idp.resources import service as resources
+from idp.resources import registration
 from tests.admin_ui.conftest import _person
 from tests.admin_ui.test_journey_e2e import _sign_in_again
 from tests.conftest import service_missing
@@ -35,9 +35,9 @@ def shots(console_world):
     u = w.users["admin"]["email"].split("@a", 1)[1].removesuffix(".go.th")
     with w.services.sessions.begin() as db:
         w.users["shot_op"] = _person(db, w.services, f"shot@a{u}.go.th", f"ma-{u}", "operator")
-        api, _ = resources.create(
+        api, _ = registration.create(
             db,
-            resources.NewApi(
+            registration.NewApi(
                 agency_code=f"ma-{u}",
                 identifier=f"https://api.a{u}.go.th/leave",
                 name_th="ระบบการลา",

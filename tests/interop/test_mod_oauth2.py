@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from idp.clients import service as clients
-from idp.resources import service as resources
+from idp.resources import registration
 from tests.interop.apache import Apache, ensure_apache
 
 SITE = """
@@ -45,9 +45,9 @@ class Api:
 
 def _register(world, u: str, name: str) -> Api:
     with world.services.sessions.begin() as db:
-        api, secret = resources.create(
+        api, secret = registration.create(
             db,
-            resources.NewApi(
+            registration.NewApi(
                 agency_code=f"d-{u}",
                 identifier=f"https://{name}-{u}.interop.go.th/",
                 name_th=f"ระบบ {name}",

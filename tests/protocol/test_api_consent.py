@@ -4,7 +4,7 @@ in the person's language (RFC 8707 resources; idp/web/i18n.py ``scope_api``)."""
 import pytest
 
 from idp.clients import service as clients
-from idp.resources import service as resources
+from idp.resources import registration
 from tests.protocol.conftest import REDIRECT
 from tests.protocol.test_api_resources import sign_in
 
@@ -14,9 +14,9 @@ def api(world) -> tuple[str, str]:
     u = world.users["alice"].split("@")[1].removesuffix(".go.th")
     identifier, scope = f"https://consent-{u}.example.go.th/", f"consent-{u}:read"
     with world.services.sessions.begin() as db:
-        resources.create(
+        registration.create(
             db,
-            resources.NewApi(
+            registration.NewApi(
                 agency_code=f"d-{u}",
                 identifier=identifier,
                 name_th="ระบบทะเบียนราษฎร",

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from idp.audit.models import AuditEvent
 from idp.clients import service as clients
-from idp.resources import service as resources
+from idp.resources import registration
 from tests.protocol.conftest import REDIRECT, Browser, callback_params, decode_jwt
 from tests.protocol.rp import authorize_url, rp_client, token_post
 
@@ -43,9 +43,9 @@ def apis(world) -> Apis:
             db, agencies.NewAgency(code=f"far-{u}", name_th="กระทรวงอื่น", name_en="Far Ministry")
         )
         for name, agency in (("pop", dept), ("tax", dept), ("far", f"far-{u}")):
-            api, secret = resources.create(
+            api, secret = registration.create(
                 db,
-                resources.NewApi(
+                registration.NewApi(
                     agency_code=agency,
                     identifier=ids[name],
                     name_th=f"ระบบทะเบียน {name}",
@@ -330,9 +330,9 @@ def test_api_credentials_get_no_tokens(world, apis):
 def test_a_disabled_api_gets_no_tokens_and_cannot_introspect(world, apis):
     gone = f"https://gone-{apis.u}.example.go.th/"
     with world.services.sessions.begin() as db:
-        api, api_secret = resources.create(
+        api, api_secret = registration.create(
             db,
-            resources.NewApi(
+            registration.NewApi(
                 agency_code=f"d-{apis.u}",
                 identifier=gone,
                 name_th="ปิด",
@@ -353,7 +353,7 @@ def test_a_disabled_api_gets_no_tokens_and_cannot_introspect(world, apis):
             ),
         )
         api_client = api.client_id
-        resources.set_status(db, api, "disabled")
+        registration.set_status(db, api, "disabled")
     r = httpx.post(
         f"{world.base}/token",
         data={"grant_type": "client_credentials", "resource": gone},

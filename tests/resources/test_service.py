@@ -8,6 +8,7 @@ from idp.audit.models import AuditEvent
 from idp.clients import service as clients
 from idp.clients.models import Client
 from idp.errors import Conflict, InvalidInput, NotFound
+from idp.resources import registration
 from idp.resources import service as apis
 from tests import factories
 
@@ -20,7 +21,7 @@ def tree(db, unique):
 
 
 def new_api(db, tree, u, name="pop", agency="dept", **kw):
-    data = apis.NewApi(
+    data = registration.NewApi(
         agency_code=tree[agency].code,
         identifier=kw.pop("identifier", f"https://{name}-{u}.example.go.th/"),
         name_th=f"ระบบ {name}",
@@ -28,7 +29,7 @@ def new_api(db, tree, u, name="pop", agency="dept", **kw):
         scopes=kw.pop("scopes", (f"{name}-{u}:read", f"{name}-{u}:write")),
         **kw,
     )
-    return apis.create(db, data, issuer=ISSUER, actor="test")
+    return registration.create(db, data, issuer=ISSUER, actor="test")
 
 
 def app(db, tree, agency, scopes, u, name="app"):
@@ -69,8 +70,8 @@ def test_without_introspection_there_are_no_credentials_until_turned_on(db, tree
     api, secret = new_api(db, tree, unique, introspection=False)
     assert secret is None and api.client_id is None
     with pytest.raises(Conflict):
-        apis.rotate_secret(db, api)
-    changed, secret = apis.update(db, api, apis.ApiChanges(introspection=True))
+        registration.rotate_secret(db, api)
+    changed, secret = registration.update(db, api, registration.ApiChanges(introspection=True))
     assert changed == ["introspection"] and secret and api.client_id
 
 
@@ -144,7 +145,7 @@ def test_unsharing_stops_tokens_for_apps_elsewhere_at_once(db, tree, unique):
     api, _ = new_api(db, tree, unique, shared_with="all")
     c = app(db, tree, "other", (f"pop-{unique}:read",), unique)
     assert apis.target_for(db, c, api.identifier)
-    apis.update(db, api, apis.ApiChanges(shared_with="agency"))
+    registration.update(db, api, registration.ApiChanges(shared_with="agency"))
     with pytest.raises(apis.InvalidTarget):
         apis.target_for(db, c, api.identifier)
     ev = [e for e in events(db, "admin.api.updated") if e.subject == str(api.id)]
@@ -155,10 +156,10 @@ def test_a_scope_held_by_apps_cannot_be_removed(db, tree, unique):
     api, _ = new_api(db, tree, unique)
     app(db, tree, "dept", (f"pop-{unique}:read",), unique)
     with pytest.raises(Conflict) as err:
-        apis.update(db, api, apis.ApiChanges(scopes=(f"pop-{unique}:write",)))
+        registration.update(db, api, registration.ApiChanges(scopes=(f"pop-{unique}:write",)))
     assert "1 app" in err.value.message
-    changed, _ = apis.update(
-        db, api, apis.ApiChanges(scopes=(f"pop-{unique}:read", f"pop-{unique}:admin"))
+    changed, _ = registration.update(
+        db, api, registration.ApiChanges(scopes=(f"pop-{unique}:read", f"pop-{unique}:admin"))
     )
     assert changed == ["scopes"]
     assert apis.scopes_of(db, api) == [f"pop-{unique}:admin", f"pop-{unique}:read"]
@@ -167,16 +168,16 @@ def test_a_scope_held_by_apps_cannot_be_removed(db, tree, unique):
 def test_disable_stops_tokens_and_credentials_keeps_scopes(db, tree, unique):
     api, _ = new_api(db, tree, unique)
     c = app(db, tree, "dept", (f"pop-{unique}:read",), unique)
-    assert apis.set_status(db, api, "disabled") is True
-    assert apis.set_status(db, api, "disabled") is False
+    assert registration.set_status(db, api, "disabled") is True
+    assert registration.set_status(db, api, "disabled") is False
     with pytest.raises(apis.InvalidTarget):
         apis.target_for(db, c, api.identifier)
     assert db.scalar(select(Client.status).where(Client.client_id == api.client_id)) == "disabled"
     with pytest.raises(Conflict):  # its scopes stay its own
         new_api(db, tree, unique, name="again", scopes=(f"pop-{unique}:read",))
     with pytest.raises(Conflict):
-        apis.update(db, api, apis.ApiChanges(name_en="x"))
-    apis.set_status(db, api, "active")
+        registration.update(db, api, registration.ApiChanges(name_en="x"))
+    registration.set_status(db, api, "active")
     assert apis.target_for(db, c, api.identifier)
     assert [e.details for e in events(db, "admin.api.enabled") if e.subject == str(api.id)]
 

@@ -23,6 +23,7 @@ from admin_ui import (
     oidc,
     screens_accounts,
     screens_agencies,
+    screens_apis,
     screens_apps,
     screens_audit,
     screens_import,
@@ -319,6 +320,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         screens_accounts,  # dashboard, accounts, roles
         screens_agencies,
         screens_apps,
+        screens_apis,
         screens_import,
         screens_audit,
     ):

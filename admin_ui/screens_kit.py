@@ -81,3 +81,47 @@ def back_to(request: Request, path: str) -> dict:
     """For a page rendered in answer to a POST: the language links go back to ``path``
     (a GET), not to the form's action (which a GET cannot open)."""
     return {"here": path} if request.method == "POST" else {}
+
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def create_showing_secret(
+    request: Request,
+    form,
+    path: str,
+    body: dict,
+    *,
+    shown_once: str,
+    template: str,
+    item: str,
+    detail_url,
+    form_again,
+    raw: dict,
+):
+    """POST a new registration (an app, an API). Made: its secret is shown once, in this
+    answer (``no-store``), never in a URL or a later page. Refused: ``form_again`` shows
+    the form with what was typed and the problems next to their fields."""
+    answer = await api(request).call(
+        request.session, "POST", path, json=body, headers=write_headers(dict(form))
+    )
+    if answer.ok:
+        secret = answer.body.pop(shown_once, None)
+        r = ui(request).render(
+            request,
+            template,
+            201,
+            secret=secret,
+            **{item: answer.body},
+            **back_to(request, detail_url(answer.body)),
+        )
+        r.headers.update(NO_STORE)
+        return r
+    return form_again(
+        request,
+        answer.status,
+        form=raw,
+        error=message(request, answer),
+        errors=field_problems(request, answer),
+        idem=str(form.get("idempotency_key") or ""),
+    )

@@ -27,6 +27,7 @@ from admin_ui import (
     screens_apps,
     screens_audit,
     screens_import,
+    screens_roles,
 )
 from admin_ui.api import AdminApi, SignInRequired, Unavailable
 from admin_ui.config import Settings
@@ -317,7 +318,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         problem_message=problem_message,
     )
     for screens in (
-        screens_accounts,  # dashboard, accounts, roles
+        screens_roles,  # before accounts: /accounts/{id}/roles is not an action
+        screens_accounts,  # dashboard, accounts
         screens_agencies,
         screens_apps,
         screens_apis,

@@ -3,7 +3,9 @@ CSRF, sign-in), the admin API, and problems in the person's language next to a f
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
@@ -125,3 +127,16 @@ async def create_showing_secret(
         errors=field_problems(request, answer),
         idem=str(form.get("idempotency_key") or ""),
     )
+
+
+THAI_TIME = ZoneInfo("Asia/Bangkok")
+
+
+def thai_time(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return when.astimezone(THAI_TIME).strftime("%Y-%m-%d %H:%M")

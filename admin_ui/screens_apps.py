@@ -1,5 +1,5 @@
 """Apps (issue 20): register, change, rotate the secret, disable, through /admin/v1/clients.
-The redirect URIs are checked by the API (``idp.clients.service.check_registration``);
+The redirect URIs are checked by the API (``idp.clients.rules.check_registration``);
 its problems are shown next to the field. A new secret is shown once, in the answer to
 the POST that made it (``Cache-Control: no-store``), never in a URL or a later page."""
 

@@ -14,6 +14,7 @@ from idp.authz.caller import agency_code_in_scope
 from idp.authz.context import Ctx, check_version
 from idp.authz.listing import list_registered
 from idp.authz.scope import ADMIN_SCOPES
+from idp.clients import rules
 from idp.clients import service as clients
 from idp.clients.models import Client
 from idp.clients.service import ClientChanges
@@ -32,12 +33,12 @@ SORT_FIELDS = {"client_id": Client.client_id, "created_at": Client.created_at}
 # first-party consent skipping) is for operators. What a scope is at all, and every other
 # rule of a registration, is idp.clients.service's (the CLI uses the same).
 OPERATOR_SCOPES = frozenset({"citizen_id"})
-AGENCY_SCOPES = clients.KNOWN_SCOPES - OPERATOR_SCOPES
+AGENCY_SCOPES = rules.KNOWN_SCOPES - OPERATOR_SCOPES
 __all__ = ["ClientChanges"]
 
 
-def _limits(ctx: Ctx) -> clients.Limits:
-    return clients.Limits.of(ctx.services.settings)
+def _limits(ctx: Ctx) -> rules.Limits:
+    return rules.Limits.of(ctx.services.settings)
 
 
 def get(ctx: Ctx, client_id: str, permission: str = "clients:read") -> Client:
@@ -70,7 +71,7 @@ def _check_scopes(ctx: Ctx, scopes: Sequence[str]) -> list[str]:
     allowed = AGENCY_SCOPES | (OPERATOR_SCOPES if ctx.caller.is_operator else frozenset())
     # Scopes of registered APIs are not GovID's to withhold: the service checks that the
     # API is shared with the client's agency (decision 0011).
-    bad = [s for s in scopes if s not in allowed and s in clients.KNOWN_SCOPES]
+    bad = [s for s in scopes if s not in allowed and s in rules.KNOWN_SCOPES]
     if bad:
         raise InvalidInput(f"scope(s) not allowed: {', '.join(bad)}", field="scopes")
     return sorted(set(scopes))

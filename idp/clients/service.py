@@ -22,7 +22,10 @@ from idp.errors import Conflict, InvalidInput, NotFound
 from idp.resources import service as api_resources
 from idp.resources.models import ApiResource
 
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._~][A-Za-z0-9._~-]{0,127}")
+# RFC 6749 Appendix A.1: a client_id is VSCHARs (%x20-7E; Basic sends it form-encoded,
+# §2.3.1), here 1-128 of them, not starting with '-' (command lines read it as an option)
+# nor starting or ending with a space.
+_CLIENT_ID = re.compile(r"(?=[\x21-\x2c\x2e-\x7e])[\x20-\x7e]{1,128}(?<=[\x21-\x7e])")
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,9 @@ def create(
     )
     client_id = data.client_id or random_identifier(16)
     if data.client_id is not None and not _CLIENT_ID.fullmatch(client_id):
-        # RFC 6749 §2.2 allows any VSCHAR; URL- and shell-safe ids spare every relying
-        # party's configuration, and a leading '-' reads as an option on command lines.
         raise InvalidInput(
-            "client_id: 1-128 letters, digits, '.', '_', '~' or '-', not starting with '-'",
+            "client_id: 1-128 printable ASCII characters (RFC 6749 VSCHAR), not starting "
+            "with '-' and not starting or ending with a space",
             field="client_id",
         )
     if session.scalar(select(Client.id).where(Client.client_id == client_id)):

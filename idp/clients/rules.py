@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,29 +16,6 @@ from idp.clients.models import AUTH_METHODS
 from idp.config import Settings
 from idp.errors import InvalidInput, LifetimeAboveMaximum
 from idp.outbound import OutboundPolicy
-
-
-@dataclass(frozen=True)
-class NewClient:
-    agency_code: str
-    name_th: str
-    name_en: str
-    redirect_uris: Sequence[str] = ()
-    post_logout_redirect_uris: Sequence[str] = ()
-    auth_method: str = "client_secret_basic"
-    grant_types: Sequence[str] = ("authorization_code", "refresh_token")
-    scopes: Sequence[str] = ("openid", "profile", "email", "govid")
-    backchannel_logout_uri: str | None = None
-    policy_uri: str | None = None  # the app's own privacy notice, https
-    min_acr: str | None = None
-    first_party: bool = False
-    jwks: dict | None = None
-    client_id: str | None = None
-    id_token_signed_response_alg: str = "RS256"
-    access_token_ttl: int | None = None  # None: the server's (IDP_ACCESS_TOKEN_TTL)
-    refresh_token_ttl: int | None = None  # None: the server's (IDP_REFRESH_TOKEN_TTL)
-    extra: dict = field(default_factory=dict)
-
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 # OIDC Registration §2 id_token_signed_response_alg: the algorithms GovID signs with

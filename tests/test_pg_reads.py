@@ -15,6 +15,16 @@ from idp.db import DbTimeouts, make_engine
 from idp.errors import ServiceUnavailable
 from idp.pg_reads import PgReader
 
+
+def _run(coro):
+    """asyncio.run in a thread of its own: after the browser tests, Playwright's sync
+    API leaves an event loop set on the main thread, where asyncio.run refuses to run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 SELF = select(literal_column("pg_backend_pid()"), bindparam("x"))
 
 
@@ -34,7 +44,7 @@ def test_one_row_and_at_most_size_connections(reader, pg_url):
         assert none is None
         await reader.aclose()
 
-    asyncio.run(run())
+    _run(run())
 
 
 def test_a_connection_the_database_dropped_is_replaced(reader, pg_url):
@@ -48,7 +58,7 @@ def test_a_connection_the_database_dropped_is_replaced(reader, pg_url):
         assert row[1] == 2 and row[0] != pid
         await reader.aclose()
 
-    asyncio.run(run())
+    _run(run())
 
 
 def test_no_answer_within_the_client_timeout_is_unavailable(pg_url):
@@ -63,7 +73,7 @@ def test_no_answer_within_the_client_timeout_is_unavailable(pg_url):
         await slow.aclose()
 
     try:
-        asyncio.run(run())
+        _run(run())
     finally:
         engine.dispose()
 
@@ -77,5 +87,5 @@ def test_a_database_that_refuses_connections_raises_operational_error():
             with pytest.raises(psycopg.OperationalError):
                 await reader.one(SELF, {"x": 1})
 
-    asyncio.run(run())
+    _run(run())
     engine.dispose()

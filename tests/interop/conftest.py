@@ -17,7 +17,7 @@ from idp.accounts.models import Account
 from idp.agencies import service as agencies
 from idp.clients import service as clients
 from tests.conftest import service_missing
-from tests.protocol.conftest import REDIRECT, World, backchannel, world  # noqa: F401
+from tests.protocol.conftest import REDIRECT, World, backchannel, mail_relay, world  # noqa: F401
 
 INTEROP = Path(__file__).parent
 LOCK = INTEROP / "package-lock.json"

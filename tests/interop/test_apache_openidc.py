@@ -490,7 +490,9 @@ def test_backchannel_logout_ends_the_apache_session(apache_rp, person):
 def test_step_up_to_level2_through_the_totp_page(apache_rp, person):
     rp, email = apache_rp.query, apache_rp.user("stepup")
     # The authenticator app is set up beforehand on the account page (no RP involved).
-    only_this_user = SimpleNamespace(base=apache_rp.world.base, users={"p": email})
+    only_this_user = SimpleNamespace(
+        base=apache_rp.world.base, users={"p": email}, clock=apache_rp.world.services.clock
+    )
     _owner, secret, _codes = enrol_totp(only_this_user, "p")
     level1 = signed_in(person, rp, email)
     assert level1["OIDC_CLAIM_acr"] == L1

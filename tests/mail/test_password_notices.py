@@ -11,7 +11,10 @@ import socket
 import ssl
 import time
 
+# aiosmtpd is a test extra (pyproject): missing, this module fails to import, never skips.
+import aiosmtpd.controller as aiosmtpd_controller
 import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy.orm import sessionmaker
 
 from idp import metrics
@@ -22,9 +25,6 @@ from idp.mail import sending
 from tests import factories
 from tests.conftest import make_settings
 from tests.mail_relay import Inbox, subject
-
-aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
-from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
 
 RELAY_USER, RELAY_PASSWORD = "govid", "relay-secret-9f3c"
 NEW_PASSWORD = "a brand new passphrase 77"

@@ -15,7 +15,6 @@ ABOVE_LIMIT = {
     "admin_ui/i18n_screens.py": "the console screens' messages in Thai and English",
     # One class read as a whole: every IDP_* variable with its default and check.
     "idp/config/__init__.py": "the one Settings class (decision 0017)",
-    "idp/oidc/grants.py": TO_SPLIT,
     "idp/cli/audit.py": "one command group: seven commands sharing filter and range parsing",
     "idp/cli/clients.py": "one command group: seven commands sharing a registration's options",
     "idp/oidc/authorize.py": TO_SPLIT,

@@ -10,7 +10,7 @@ INTEROP_STAMP := tests/interop/node_modules/.package-lock.json
 SPA_STAMP := tests/interop/spa/node_modules/.package-lock.json
 export IDP_DATABASE_URL ?= sqlite:///var/idp.db
 
-.PHONY: run serve test lint import-contracts typecheck fmt bench bench-instructions clean install install-test install-interop db argon2-avx2
+.PHONY: run serve test lint import-contracts typecheck fmt bench bench-scale-out bench-smoke bench-tools bench-instructions clean install install-test install-interop db argon2-avx2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -52,9 +52,13 @@ $(SPA_STAMP): tests/interop/spa/package-lock.json tests/interop/spa/package.json
 		npm ci --prefix tests/interop/spa --no-audit --no-fund && touch $@; \
 	else echo "make: npm not found; tests/interop/spa cannot be installed" >&2; fi
 
+# node-oidc-provider 9 and @node-rs/argon2 (bench/node-oidc-provider), the baseline of
+# `make bench`; tests/bench installs them itself when `make test` could not.
 BENCH_NODE_STAMP := bench/node-oidc-provider/node_modules/.package-lock.json
 $(BENCH_NODE_STAMP): bench/node-oidc-provider/package-lock.json bench/node-oidc-provider/package.json
-	npm ci --prefix bench/node-oidc-provider --no-audit --no-fund && touch $@
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix bench/node-oidc-provider --no-audit --no-fund && touch $@; \
+	else echo "make: npm not found; bench/node-oidc-provider cannot be installed" >&2; fi
 
 install: $(STAMP)
 install-test: $(TEST_STAMP)
@@ -74,15 +78,41 @@ run: $(STAMP)
 
 ## test: the whole suite (PostgreSQL, SQLite, Redis, slapd, Chromium as each part needs)
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
-test: $(TEST_STAMP) $(INTEROP_STAMP) $(SPA_STAMP)
+test: $(TEST_STAMP) $(INTEROP_STAMP) $(SPA_STAMP) $(BENCH_NODE_STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
 
-## bench: S1-S3 against `idp serve` on PostgreSQL and S1/S2 against node-oidc-provider,
-# server pinned to CPU 0, load on CPU 1 (needs wrk, node, PostgreSQL; see README).
-# BENCH_ARGS="--duration 10 --only S1,S2" to change the run.
-bench: $(STAMP) $(BENCH_NODE_STAMP)
+## bench: the issue-22 table, S1-S6: S1-S5 against `idp serve` (one worker, PostgreSQL)
+# and node-oidc-provider 9 (one process, in memory, argon2id sign-in), server on CPU 0 and
+# load on CPU 1, median of 3 runs in alternating order; then S6, a 10-minute mixed soak
+# (GovID only). About 30 minutes. BENCH_ARGS="--runs 1 --duration 5 --s6-duration 60" for
+# a shorter run, "--only S4,S5" for part of it; `make bench-smoke` checks the tooling.
+bench: $(STAMP) bench-tools
 	$(BIN)/python bench/oidc_bench.py $(BENCH_ARGS)
+
+## bench-scale-out: S2 (ES256) and S4 per core with 1, 2 and 4 `idp serve` workers on
+# PostgreSQL and Redis; "met" when 2 and 4 stay within 15 % of 1 (issue 22).
+bench-scale-out: $(STAMP) bench-tools
+	$(BIN)/python bench/oidc_bench.py --scale-out 1,2,4 $(BENCH_ARGS)
+
+# Every scenario for ~1 s, no errors, every row of the table (tests/bench, also in `make test`).
+bench-smoke: $(TEST_STAMP) bench-tools
+	$(BIN)/python -m pytest tests/bench -q
+
+# wrk (Debian's package: apt-get as root, otherwise says what to install) and the
+# node-oidc-provider baseline's npm packages.
+bench-tools: $(BENCH_NODE_STAMP)
+	@command -v node >/dev/null 2>&1 || { echo "make bench: node (Node.js >= 20.19) not found" >&2; exit 1; }
+	@test -f $(BENCH_NODE_STAMP) || { echo "make bench: bench/node-oidc-provider not installed (npm ci)" >&2; exit 1; }
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "make bench: installing wrk (apt-get install -y wrk)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk \
+			|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk; }; \
+		fi; \
+		command -v wrk >/dev/null 2>&1 || { echo "make bench: wrk not found; install it (Debian: apt-get install -y wrk)" >&2; exit 1; }; \
+	fi
+	@echo "bench tools: $$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), node $$(node -v), node-oidc-provider $$(node -p "require('./bench/node-oidc-provider/node_modules/oidc-provider/package.json').version")"
 
 # Instructions per token / sign-in under valgrind: repeatable on a noisy VM (needs valgrind).
 bench-instructions: $(STAMP)

@@ -1,25 +1,31 @@
-"""OIDC benchmarks (DESIGN §10): S1 discovery + JWKS, S2 client_credentials, S3 full
-authorization-code login with PKCE (password only), against `idp serve` on PostgreSQL, and
-S1/S2 against node-oidc-provider in the same run, printed as one table with ratios.
+"""OIDC benchmarks (DESIGN §10, issue 22): S1 discovery + JWKS, S2 client_credentials,
+S3 full authorization-code sign-in with PKCE (password), S4 refresh with rotation, S5
+userinfo and introspection, against `idp serve` on PostgreSQL and against
+node-oidc-provider 9 (bench/node_side.py) in the same run, then S6, a mixed soak against
+GovID (bench/soak.py); printed as one table with ratios (bench/summary.py).
 
-    .venv/bin/python bench/oidc_bench.py [--duration 15] [--warmup 3] [--connections 64]
-        [--s3-concurrency 4] [--s4-chains 16] [--only S1,S2,S2ES,S3,S4,S5,node]
-        [--profile DIR] [--json FILE]
+    .venv/bin/python bench/oidc_bench.py [--runs 3] [--duration 15] [--warmup 3]
+        [--connections 64] [--s3-concurrency 4] [--s4-chains 16]
+        [--only S1,S2,S2ES,S3,S3L2,S4,S5,S6] [--govid-only] [--s6-duration 600]
+        [--scale-out 1,2,4] [--profile DIR] [--json FILE]
 
-(`make bench` runs it.) What it does, and stops again, by itself:
+(`make bench` runs it; `make bench-scale-out` with --scale-out, bench/scaleout.py.) What
+it does, and stops again, by itself:
 
 * creates its own database on the local PostgreSQL (127.0.0.1:5432, user postgres),
   migrates it with `idp db upgrade`, seeds an agency, accounts and two clients through
   the CLI (`idp agencies create`, `idp accounts create --password-stdin`,
   `idp clients create --json`), and drops it at the end;
-* runs `idp serve` with ONE uvicorn worker pinned to CPU 0 (`taskset -c 0`) with the
-  production argon2id parameters (the defaults of idp/config/__init__.py: m=19 MiB, t=2, p=1);
-* drives it from CPU 1: `wrk` (one thread) for S1/S2, an asyncio/httpx client for S3
-  (a fresh cookie jar per login, five requests per login);
-* S1 and S3 run against the default configuration; S2 runs twice, with
-  IDP_ACCESS_TOKEN_ALG=RS256 and =ES256 (a server each);
-* starts node-oidc-provider (bench/node-oidc-provider, in-memory adapter, one process,
-  pinned to CPU 0, JWT access tokens signed RS256 like GovID's) for S1/S2.
+* runs `idp serve` with ONE uvicorn worker (--workers) pinned to CPU 0 (`taskset -c 0`)
+  with the production argon2id parameters (idp/config/__init__.py: m=19 MiB, t=2, p=1);
+* drives it from CPU 1: `wrk` (one thread) for S1/S2/S5, an asyncio/httpx client for S3
+  (a fresh cookie jar per sign-in), raw keep-alive connections for S4 and S6;
+* S1 and S3 run against the default configuration; S2 runs with
+  IDP_ACCESS_TOKEN_ALG=RS256 and =ES256 (a server each), S4/S5 with ES256;
+* starts node-oidc-provider (bench/node-oidc-provider: in-memory adapter, one process,
+  pinned to CPU 0, JWT access tokens, an argon2id sign-in) for its side of S1-S5;
+* repeats S1-S5 --runs times, GovID first in odd runs and node-oidc-provider first in
+  even ones, and reports each scenario's median run (per core) with the range.
 
 "rps" is what one pinned server core achieved; the CPU columns say how busy the server,
 PostgreSQL (its backends for the bench database are moved to CPU 1 when a measurement
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
@@ -70,8 +77,11 @@ DISCOVERY = "/.well-known/openid-configuration"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+T0 = time.monotonic()
+
+
 def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+    print(f"[bench {time.monotonic() - T0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
@@ -299,18 +309,24 @@ def seed(env: dict[str, str], accounts: int) -> Seeded:
     agency = ["--code", code, "--name-th", "หน่วยงานทดสอบสมรรถนะ", "--name-en", "Benchmark"]
     idp_cli(env, "agencies", "create", *agency, "--domain", domain)
     emails = [f"user{n}@{domain}" for n in range(accounts)]
-    for n, email in enumerate(emails):
+
+    def account(n: int) -> None:
         names = ["--given-name-en", f"User{n}", "--family-name-en", "Bench"]
-        account = ["--email", email, "--agency", code, *names, "--password-stdin"]
+        account = ["--email", emails[n], "--agency", code, *names, "--password-stdin"]
         idp_cli(env, "accounts", "create", *account, stdin=PASSWORD + "\n")
+
     web = ["--agency", code, "--name-en", "Bench web app", "--redirect-uri", REDIRECT]
-    web_client = idp_cli(env, "clients", "create", *web, "--first-party")
     scope = "admin:accounts"
     machine = ["--agency", code, "--name-en", "Bench machine", "--scope", scope]
-    machine_client = idp_cli(
-        env, "clients", "create", *machine, "--grant-type", "client_credentials"
-    )
-    return Seeded(emails, web_client, machine_client, scope)
+    # The CLI's start-up is most of each call: a few at once.
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        web_client = pool.submit(idp_cli, env, "clients", "create", *web, "--first-party")
+        machine_client = pool.submit(
+            idp_cli, env, "clients", "create", *machine, "--grant-type", "client_credentials"
+        )
+        for done in [pool.submit(account, n) for n in range(accounts)]:
+            done.result()
+        return Seeded(emails, web_client.result(), machine_client.result(), scope)
 
 
 # --------------------------------------------------------------------------- wrk (S1, S2)
@@ -625,7 +641,10 @@ async def s3_run(
     concurrency: int,
     duration: float,
     totp: TotpPool | None = None,
+    login: Any = None,
 ) -> tuple[list[float], list[dict[str, float]], Counter]:
+    """``login(transport, base, email)``: another provider's sign-in (node-oidc-provider,
+    bench/node_side.py) for accounts ``login.emails``; GovID's ``one_login`` otherwise."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     transport = httpx.AsyncHTTPTransport(limits=limits)
     totals: list[float] = []
@@ -636,12 +655,15 @@ async def s3_run(
     async def user(n: int) -> None:
         i = n
         while time.monotonic() < deadline:
-            emails = totp.emails if totp else seeded.emails
+            emails = login.emails if login else totp.emails if totp else seeded.emails
             email = emails[i % len(emails)]
             i += concurrency
             t0 = time.perf_counter()
             try:
-                s = await one_login(transport, base, email, seeded, totp)
+                if login is not None:
+                    s = await login(transport, base, email)
+                else:
+                    s = await one_login(transport, base, email, seeded, totp)
             except (LoginFailed, httpx.HTTPError) as exc:
                 errors[type(exc).__name__ + ": " + str(exc)[:120]] += 1
                 continue
@@ -664,20 +686,27 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def s3_scenario(
-    args, base: str, seeded: Seeded, server_pid: int, db_name: str, totp: TotpPool | None = None
+    args,
+    base: str,
+    seeded: Seeded | None,
+    server_pid: int,
+    db_name: str | None,
+    totp: TotpPool | None = None,
+    login: Any = None,
 ) -> dict[str, Any]:
+    profile = None if login else "S3"
     if args.warmup:
-        asyncio.run(s3_run(base, seeded, args.s3_concurrency, args.warmup, totp))
-    spy = start_profile(args, server_pid, "S3")
+        asyncio.run(s3_run(base, seeded, args.s3_concurrency, args.warmup, totp, login))
+    spy = start_profile(args, server_pid, profile)
     meter = CpuMeter(server_pid, db_name=db_name)
     meter.start()
     t0 = time.monotonic()
     try:
         totals, steps, errors = asyncio.run(
-            s3_run(base, seeded, args.s3_concurrency, args.duration, totp)
+            s3_run(base, seeded, args.s3_concurrency, args.duration, totp, login)
         )
     finally:
-        finish_profile(spy, "S3", args)
+        finish_profile(spy, profile, args)
     seconds = time.monotonic() - t0
     cpu = meter.stop()
     step_p50 = {
@@ -925,50 +954,37 @@ def s45_govid(args, only: set[str], db, seeded: Seeded, results: dict[str, Any])
     """S4 and S5 against one GovID server (rate limits on, budgets beyond reach)."""
     server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256", **RATE_LIMITS_S45)
     with running(server, f"{base}/readyz"):
-        web = seeded.web
-        auth = basic_auth(web["client_id"], web["client_secret"])
-        log(f"S4/S5 GovID: {args.s4_chains} sign-ins for the refresh chains")
-        got = govid_tokens(base, seeded, max(args.s4_chains, 1))
-        at = got[0]["access_token"]
-        if "S5" in only:
-            check_s5(base, "/userinfo", "/introspect", auth, at)
-            log("S5 GovID: userinfo, one access token")
-            results["S5U GovID"] = wrk_scenario(
-                args, base, s5_userinfo_env(at, "/userinfo"), server.pid, "S5-userinfo", db.name
-            )
-            log("S5 GovID: introspection of that access token by its client")
-            results["S5I GovID"] = wrk_scenario(
-                args,
-                base,
-                s5_introspect_env("/introspect", auth, at),
-                server.pid,
-                "S5-introspect",
-                db.name,
-            )
-        if "S4" in only:
-            log(f"S4 GovID: refresh with rotation, {args.s4_chains} chains")
-            chains = [g["refresh_token"] for g in got]
-            results["S4 GovID"] = s4_scenario(
-                args, base, auth, chains, server.pid, db.name, "S4", db_url=db.url
-            )
+        s45_on(args, only, db, seeded, results, server, base)
 
 
-def s45_node(args, only: set[str], results: dict[str, Any]) -> None:
-    secret = secrets.token_urlsafe(32)
-    server, base = start_node("bench-machine", secret, "jwt", alg="ES256")
-    with running(server, base + DISCOVERY):
-        auth = basic_auth("bench-machine", secret)
-        minted = httpx.get(f"{base}/bench/tokens", params={"n": args.s4_chains}).json()
-        at = minted["access_token"]
-        if "S5" in only:
-            check_s5(base, "/me", "/token/introspection", auth, at)
-            results["S5U node"] = wrk_scenario(args, base, s5_userinfo_env(at, "/me"), server.pid)
-            results["S5I node"] = wrk_scenario(
-                args, base, s5_introspect_env("/token/introspection", auth, at), server.pid
-            )
-        if "S4" in only:
-            chains = minted["refresh_tokens"]
-            results["S4 node"] = s4_scenario(args, base, auth, chains, server.pid)
+def s45_on(args, only, db, seeded: Seeded, results: dict[str, Any], server, base: str) -> None:
+    """S4 and S5 against a running GovID server."""
+    web = seeded.web
+    auth = basic_auth(web["client_id"], web["client_secret"])
+    log(f"S4/S5 GovID: {args.s4_chains} sign-ins for the refresh chains")
+    got = govid_tokens(base, seeded, max(args.s4_chains, 1))
+    at = got[0]["access_token"]
+    if "S5" in only:
+        check_s5(base, "/userinfo", "/introspect", auth, at)
+        log("S5 GovID: userinfo, one access token")
+        results["S5U GovID"] = wrk_scenario(
+            args, base, s5_userinfo_env(at, "/userinfo"), server.pid, "S5-userinfo", db.name
+        )
+        log("S5 GovID: introspection of that access token by its client")
+        results["S5I GovID"] = wrk_scenario(
+            args,
+            base,
+            s5_introspect_env("/introspect", auth, at),
+            server.pid,
+            "S5-introspect",
+            db.name,
+        )
+    if "S4" in only:
+        log(f"S4 GovID: refresh with rotation, {args.s4_chains} chains")
+        chains = [g["refresh_token"] for g in got]
+        results["S4 GovID"] = s4_scenario(
+            args, base, auth, chains, server.pid, db.name, "S4", db_url=db.url
+        )
 
 
 # --------------------------------------------------------------------------- profiling
@@ -1104,9 +1120,13 @@ BENCH_SECRET_KEY = secrets.token_urlsafe(48)
 BENCH_DATA_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+# IDP_REDIS_URL of every GovID server (--redis-url; --scale-out sets one).
+REDIS_URL: str | None = None
+
+
 def start_govid(db_url: str, *, no_chain: bool = False, **extra: str) -> tuple[Server, str]:
     port = free_port()
-    env = govid_env(db_url, port, **extra)
+    env = govid_env(db_url, port, **({"IDP_REDIS_URL": REDIS_URL} if REDIS_URL else {}), **extra)
     argv = [IDP, "serve", "--workers", str(GOVID_WORKERS)]
     if no_chain:  # issue 8's comparison only: see bench/serve_without_audit_chain.py
         argv = [sys.executable, str(BENCH / "serve_without_audit_chain.py")]
@@ -1114,33 +1134,13 @@ def start_govid(db_url: str, *, no_chain: bool = False, **extra: str) -> tuple[S
     return server, f"http://127.0.0.1:{port}"
 
 
-def start_node(
-    client_id: str, secret: str, fmt: str = "jwt", alg: str = "RS256"
-) -> tuple[Server, str]:
-    port = free_port()
-    env = {**os.environ, "BENCH_CLIENT_SECRET": secret, "NODE_ENV": "production"}
-    argv = [
-        "node",
-        "server.mjs",
-        "--port",
-        str(port),
-        "--client-id",
-        client_id,
-        "--access-token-format",
-        fmt,
-        "--alg",
-        alg,
-    ]
-    return Server("node-oidc-provider", argv, env, cwd=NODE_OP), f"http://127.0.0.1:{port}"
-
-
 def preflight(args) -> None:
     problems = []
     if args.run_wrk and not shutil.which("wrk"):
-        problems.append("wrk not found (Debian: apt-get install -y wrk)")
+        problems.append("wrk not found (`make bench-tools` installs it: apt-get install -y wrk)")
     if args.run_node:
         if not shutil.which("node"):
-            problems.append("node not found (Node.js >= 20)")
+            problems.append("node not found (Node.js >= 20.19)")
         elif not (NODE_OP / "node_modules" / "oidc-provider").exists():
             problems.append(f"run `npm ci --prefix {NODE_OP.relative_to(REPO)}` first")
     if problems:
@@ -1153,10 +1153,83 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+GOVID_SCENARIOS = {"S1", "S2", "S2ES", "S3", "S3L2", "S3NOCHAIN", "S4", "S5", "S6"}
+NODE_SCENARIOS = {"S1", "S2", "S2ES", "S3", "S4", "S5"}
+
+
 def main() -> int:
+    args = parse_args()
+    global GOVID_WORKERS, REDIS_URL
+    GOVID_WORKERS, REDIS_URL = args.workers, args.redis_url
+    only = {s.strip().upper() for s in args.only.split(",")} - {"NODE"}  # "node": the default
+    args.run_wrk = bool(only & {"S1", "S2", "S2ES", "S5"}) or bool(args.scale_out)
+    args.run_node = bool(only & NODE_SCENARIOS) and not args.govid_only and not args.scale_out
+    preflight(args)
+    # bench/soak.py, node_side.py, summary.py and scaleout.py import this module by name:
+    # the same one, not a second copy with other keys and settings.
+    sys.modules.setdefault("oidc_bench", sys.modules[__name__])
+    import node_side
+    import soak
+    import summary
+
+    # SIGTERM (e.g. from make or a CI timeout) unwinds like Ctrl-C: servers stop, DB drops.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setaffinity(0, {LOAD_CPU})  # this process is the S3 load generator
+
+    runs: list[dict[str, dict[str, Any]]] = []
+    info: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        db = seeded = pool = None
+        if only & GOVID_SCENARIOS or args.scale_out:
+            db = stack.enter_context(BenchDatabase(PG_ADMIN_DSN))
+            seeded, pool = govid_setup(args, only, db, info)
+        if args.scale_out:
+            import scaleout
+
+            table = scaleout.run(args, db, seeded)
+            print(table, flush=True)
+            return 0 if "NOT" not in table.rsplit("\n", 1)[-1] else 1
+        # Median of --runs runs, GovID and node-oidc-provider in alternating order
+        # (issue 22): whichever the machine favours first or last, each side gets both.
+        for n in range(args.runs):
+            results: dict[str, dict[str, Any]] = {}
+            sides = [("GovID", bool(only & GOVID_SCENARIOS - {"S6"}))]
+            sides.append(("node-oidc-provider", args.run_node))
+            if n % 2:
+                sides.reverse()
+            for side, wanted in sides:
+                if not wanted:
+                    continue
+                log(f"run {n + 1} of {args.runs}: {side}")
+                if side == "GovID":
+                    run_govid(args, only, db, seeded, pool, results)
+                else:
+                    node_side.run(args, only, info, results)
+            runs.append(results)
+        merged = summary.median(runs)
+        if "S6" in only:
+            merged["S6 GovID"] = soak.scenario(args, db, seeded)
+    floor = summary.argon2_floor(args.floor_seconds) if "S3" in only else None
+    if args.json:
+        document = {"info": info, "results": merged, "runs": runs, "argon2_floor": floor}
+        Path(args.json).write_text(json.dumps(document, indent=2))
+    print(report(args, info, merged), flush=True)
+    print(summary.table(args, merged, floor), flush=True)
+    return 0
+
+
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--duration", type=float, default=15.0, help="seconds per scenario")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds before each scenario")
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=3,
+        help="runs of S1-S5, GovID and node-oidc-provider in alternating order; the "
+        "table shows the median run of each scenario and the range",
+    )
     p.add_argument(
         "--connections",
         type=int,
@@ -1167,8 +1240,19 @@ def main() -> int:
     p.add_argument("--s3-accounts", type=int, default=4, help="accounts that log in (S3)")
     p.add_argument(
         "--only",
-        default="S1,S2,S2ES,S3,S3L2,S4,S5,S6,node",
-        help="subset to run (S4, S5 run against node-oidc-provider too)",
+        default="S1,S2,S2ES,S3,S3L2,S4,S5,S6",
+        help="subset to run; node-oidc-provider runs its counterpart of each (S1, S2, "
+        "S2ES, S3, S4, S5) unless --govid-only",
+    )
+    p.add_argument("--govid-only", action="store_true", help="no node-oidc-provider")
+    p.add_argument(
+        "--one-server",
+        action="store_true",
+        help="S1, S2 (ES256 only), S3, S4, S5 against one GovID server and one "
+        "node-oidc-provider (ES256 JWT access tokens; budgets beyond reach): the smoke test",
+    )
+    p.add_argument(
+        "--floor-seconds", type=float, default=2.0, help="time of the argon2id floor measurement"
     )
     p.add_argument(
         "--s6-duration",
@@ -1178,11 +1262,25 @@ def main() -> int:
     )
     p.add_argument("--s6-workers", type=int, default=16, help="S6 clients at once")
     p.add_argument(
+        "--s6-warmup", type=float, default=10.0, help="seconds of S6 before RSS is first read"
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="GovID worker processes (idp serve --workers), all on the server CPU: "
-        "scale-out runs compare 1, 2 and 4 per CPU-s (issue 22)",
+        help="GovID worker processes (idp serve --workers), all on the server CPU",
+    )
+    p.add_argument(
+        "--scale-out",
+        metavar="N,N,...",
+        help="instead of the table: S2 (ES256) and S4 per CPU-s of GovID with N worker "
+        "processes each (e.g. 1,2,4; bench/scaleout.py), with Redis (--redis-url)",
+    )
+    p.add_argument(
+        "--redis-url",
+        default=None,
+        help="IDP_REDIS_URL of every GovID server (--scale-out: redis://127.0.0.1:6379/15 "
+        "unless 'none')",
     )
     p.add_argument("--s4-chains", type=int, default=16, help="refresh chains at once (S4)")
     p.add_argument(
@@ -1208,53 +1306,63 @@ def main() -> int:
     p.add_argument("--py-spy", default=None, help="path of py-spy if not on PATH")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args()
-    global GOVID_WORKERS
-    GOVID_WORKERS = args.workers
-    only = {s.strip().upper() for s in args.only.split(",")}
-    args.run_wrk = bool(only & {"S1", "S2", "S2ES", "S5", "NODE"})
-    args.run_node = bool(only & {"NODE", "S4", "S5"})
-    preflight(args)
-
-    # SIGTERM (e.g. from make or a CI timeout) unwinds like Ctrl-C: servers stop, DB drops.
-    signal.signal(signal.SIGTERM, _interrupt)
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setaffinity(0, {LOAD_CPU})  # this process is the S3 load generator
-
-    results: dict[str, dict[str, Any]] = {}
-    info: dict[str, Any] = {}
-    if only & {"S1", "S2", "S2ES", "S3", "S3L2", "S3NOCHAIN", "S4", "S5", "S6"}:
-        run_govid(args, only, info, results)
-    if "NODE" in only:
-        run_node(args, info, results)
-    if only & {"S4", "S5"}:
-        s45_node(args, only, results)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"info": info, "results": results}, indent=2))
-    print(report(args, info, results), flush=True)
-    return 0
+    if args.scale_out and args.redis_url is None:
+        args.redis_url = "redis://127.0.0.1:6379/15"
+    if args.redis_url == "none":
+        args.redis_url = None
+    return args
 
 
-def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any]) -> None:
-    with BenchDatabase(PG_ADMIN_DSN) as db:
-        log(f"database {db.name} (PostgreSQL {db.pg_version})")
-        setup_env = govid_env(db.url, 8000)
-        idp_cli(setup_env, "db", "upgrade")
-        log("seeding through the CLI (argon2id hashing with the production parameters)")
-        seeded = seed(setup_env, args.s3_accounts)
-        info.update(
-            pg=db.pg_version,
-            argon2=f"argon2id m={default('argon2_memory_kib')} KiB "
-            f"t={default('argon2_time_cost')} p={default('argon2_parallelism')} "
-            "(idp/config/__init__.py defaults; IDP_* variables are not passed to the server)",
-            stored_hash=db.password_hash_prefix(seeded.emails[0]),
-        )
-        mc, ms, scope = (
-            seeded.machine["client_id"],
-            seeded.machine["client_secret"],
-            seeded.machine_scope,
-        )
+def govid_setup(args, only: set[str], db, info: dict[str, Any]) -> tuple[Seeded, Any]:
+    """Once for all runs: the schema, an agency, accounts and clients (through the CLI),
+    and for S3L2 the accounts with TOTP."""
+    log(f"database {db.name} (PostgreSQL {db.pg_version})")
+    setup_env = govid_env(db.url, 8000)
+    idp_cli(setup_env, "db", "upgrade")
+    log("seeding through the CLI (argon2id hashing with the production parameters)")
+    seeded = seed(setup_env, args.s3_accounts)
+    info.update(
+        pg=db.pg_version,
+        argon2=f"argon2id m={default('argon2_memory_kib')} KiB "
+        f"t={default('argon2_time_cost')} p={default('argon2_parallelism')} "
+        "(idp/config/__init__.py defaults; IDP_* variables are not passed to the server)",
+        stored_hash=db.password_hash_prefix(seeded.emails[0]),
+    )
+    pool = None
+    if "S3L2" in only and not args.scale_out:
+        log(f"S3 level 2: enrolling {args.s3l2_accounts} accounts with TOTP")
+        pool = enrol_totp(db.url, seeded, args.s3l2_accounts)
+    return seeded, pool
 
-        # The product as configured by default (idp/config/__init__.py) for S1 and S3.
+
+def run_govid(args, only: set[str], db, seeded: Seeded, pool, results: dict[str, Any]) -> None:
+    mc, ms, scope = (
+        seeded.machine["client_id"],
+        seeded.machine["client_secret"],
+        seeded.machine_scope,
+    )
+    if args.one_server:
+        # The smoke test's shortcut: S1, S2 (ES256), S3, S4 and S5 against one server.
+        server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256", **RATE_LIMITS_S45)
+        with running(server, f"{base}/readyz"):
+            if "S1" in only:
+                check_s1(base)
+                log("S1 GovID: discovery + JWKS")
+                results["S1 GovID"] = wrk_scenario(args, base, s1_env(), server.pid, "S1", db.name)
+            if only & {"S2", "S2ES"}:
+                check_s2(base, mc, ms, scope, "ES256")
+                log("S2 GovID: client_credentials, ES256 access tokens")
+                results["S2 GovID ES256"] = wrk_scenario(
+                    args, base, s2_env(mc, ms, scope), server.pid, "S2-ES256", db.name
+                )
+            if "S3" in only:
+                log(f"S3 GovID: code flow + PKCE, {args.s3_concurrency} concurrent logins")
+                results["S3 GovID"] = s3_scenario(args, base, seeded, server.pid, db.name)
+            if only & {"S4", "S5"}:
+                s45_on(args, only, db, seeded, results, server, base)
+        return
+    # The product as configured by default (idp/config/__init__.py) for S1 and S3.
+    if only & {"S1", "S3", "S3L2"}:
         server, base = start_govid(db.url)
         with running(server, f"{base}/readyz"):
             log(f"GovID on {base} (pid {server.pid}, CPU {SERVER_CPU})")
@@ -1266,86 +1374,49 @@ def run_govid(args, only: set[str], info: dict[str, Any], results: dict[str, Any
                 log(f"S3 GovID: code flow + PKCE, {args.s3_concurrency} concurrent logins")
                 results["S3 GovID"] = s3_scenario(args, base, seeded, server.pid, db.name)
             if "S3L2" in only:
-                log(f"S3 level 2: enrolling {args.s3l2_accounts} accounts with TOTP")
-                pool = enrol_totp(db.url, seeded, args.s3l2_accounts)
                 log(f"S3 GovID level 2: password + TOTP, {args.s3_concurrency} concurrent")
                 results["S3 GovID L2"] = s3_scenario(args, base, seeded, server.pid, db.name, pool)
 
-        if "S2" in only:
-            limits = RATE_LIMITS_OFF if args.rate_limits == "off" else RATE_LIMITS_ON
-            server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="RS256", **limits)
-            with running(server, f"{base}/readyz"):
-                check_s2(base, mc, ms, scope, "RS256")
-                log("S2 GovID: client_credentials, RS256 access tokens")
-                results["S2 GovID RS256"] = wrk_scenario(
-                    args, base, s2_env(mc, ms, scope), server.pid, "S2-RS256", db.name
-                )
+    if "S2" in only:
+        limits = RATE_LIMITS_OFF if args.rate_limits == "off" else RATE_LIMITS_ON
+        server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="RS256", **limits)
+        with running(server, f"{base}/readyz"):
+            check_s2(base, mc, ms, scope, "RS256")
+            log("S2 GovID: client_credentials, RS256 access tokens")
+            results["S2 GovID RS256"] = wrk_scenario(
+                args, base, s2_env(mc, ms, scope), server.pid, "S2-RS256", db.name
+            )
 
-        if "S3NOCHAIN" in only:
-            server, base = start_govid(db.url, no_chain=True, IDP_ACCESS_TOKEN_ALG="ES256")
-            with running(server, f"{base}/readyz"):
-                log("S3 GovID without the audit hash chain (cost comparison, issue 8)")
-                results["S3 GovID no chain"] = s3_scenario(args, base, seeded, server.pid, db.name)
-                check_s2(base, mc, ms, scope, "ES256")
-                log("S2 GovID without the audit hash chain")
-                results["S2 GovID no chain"] = wrk_scenario(
-                    args, base, s2_env(mc, ms, scope), server.pid, "S2-nochain", db.name
-                )
+    if "S3NOCHAIN" in only:
+        server, base = start_govid(db.url, no_chain=True, IDP_ACCESS_TOKEN_ALG="ES256")
+        with running(server, f"{base}/readyz"):
+            log("S3 GovID without the audit hash chain (cost comparison, issue 8)")
+            results["S3 GovID no chain"] = s3_scenario(args, base, seeded, server.pid, db.name)
+            check_s2(base, mc, ms, scope, "ES256")
+            log("S2 GovID without the audit hash chain")
+            results["S2 GovID no chain"] = wrk_scenario(
+                args, base, s2_env(mc, ms, scope), server.pid, "S2-nochain", db.name
+            )
 
-        variants = {
-            "on": [("S2 GovID ES256", RATE_LIMITS_ON)],
-            "off": [("S2 GovID ES256 no limits", RATE_LIMITS_OFF)],
-            "both": [
-                ("S2 GovID ES256", RATE_LIMITS_ON),
-                ("S2 GovID ES256 no limits", RATE_LIMITS_OFF),
-            ],
-        }[args.rate_limits]
-        for name, limits in variants if "S2ES" in only else []:
-            server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256", **limits)
-            with running(server, f"{base}/readyz"):
-                check_s2(base, mc, ms, scope, "ES256")
-                log(f"S2 GovID: client_credentials, ES256 access tokens ({name})")
-                results[name] = wrk_scenario(
-                    args, base, s2_env(mc, ms, scope), server.pid, "S2-ES256", db.name
-                )
+    variants = {
+        "on": [("S2 GovID ES256", RATE_LIMITS_ON)],
+        "off": [("S2 GovID ES256 no limits", RATE_LIMITS_OFF)],
+        "both": [
+            ("S2 GovID ES256", RATE_LIMITS_ON),
+            ("S2 GovID ES256 no limits", RATE_LIMITS_OFF),
+        ],
+    }[args.rate_limits]
+    for name, limits in variants if "S2ES" in only else []:
+        server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256", **limits)
+        with running(server, f"{base}/readyz"):
+            check_s2(base, mc, ms, scope, "ES256")
+            log(f"S2 GovID: client_credentials, ES256 access tokens ({name})")
+            results[name] = wrk_scenario(
+                args, base, s2_env(mc, ms, scope), server.pid, "S2-ES256", db.name
+            )
 
-        if only & {"S4", "S5"}:
-            s45_govid(args, only, db, seeded, results)
-        if "S6" in only:
-            # bench/soak.py imports this module by name: the same one, not a second copy
-            # with other keys and settings.
-            sys.modules.setdefault("oidc_bench", sys.modules[__name__])
-            import soak
-
-            results["S6 GovID"] = soak.scenario(args, db, seeded)
-
-
-def run_node(args, info: dict[str, Any], results: dict[str, Any]) -> None:
-    node_secret = secrets.token_urlsafe(32)
-    server, base = start_node("bench-machine", node_secret, "jwt")
-    with running(server, base + DISCOVERY):
-        info["node_op"] = json.loads((NODE_OP / "package-lock.json").read_text())["packages"][
-            "node_modules/oidc-provider"
-        ]["version"]
-        log(f"node-oidc-provider {info['node_op']} on {base} (pid {server.pid})")
-        check_s1(base)
-        results["S1 node"] = wrk_scenario(args, base, s1_env(), server.pid)
-        check_s2(base, "bench-machine", node_secret, "api", "RS256")
-        results["S2 node RS256"] = wrk_scenario(
-            args, base, s2_env("bench-machine", node_secret, "api"), server.pid
-        )
-    server, base = start_node("bench-machine", node_secret, "opaque")
-    with running(server, base + DISCOVERY):
-        results["S2 node opaque"] = wrk_scenario(
-            args, base, s2_env("bench-machine", node_secret, "api"), server.pid
-        )
-    # The same algorithm as GovID's default access tokens (issue 22: compare like with like).
-    server, base = start_node("bench-machine", node_secret, "jwt", alg="ES256")
-    with running(server, base + DISCOVERY):
-        check_s2(base, "bench-machine", node_secret, "api", "ES256")
-        results["S2 node ES256"] = wrk_scenario(
-            args, base, s2_env("bench-machine", node_secret, "api"), server.pid
-        )
+    if only & {"S4", "S5"}:
+        s45_govid(args, only, db, seeded, results)
 
 
 LABELS = {
@@ -1357,6 +1428,7 @@ LABELS = {
     "S2 node ES256": ("S2 client_credentials, JWT AT ES256", "node-oidc-provider"),
     "S2 node opaque": ("S2 client_credentials, opaque AT", "node-oidc-provider"),
     "S3 GovID": ("S3 code flow + PKCE, password", "GovID"),
+    "S3 node": ("S3 code flow + PKCE, password", "node-oidc-provider"),
     "S3 GovID L2": ("S3 level 2: password + TOTP", "GovID"),
     "S3 GovID no chain": ("S3 password, audit chain OFF", "GovID (measure only)"),
     "S2 GovID no chain": ("S2 ES256, audit chain OFF", "GovID (measure only)"),

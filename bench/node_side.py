@@ -162,9 +162,7 @@ def run(args, only: set[str], info: dict[str, Any], results: dict[str, Any]) -> 
         with B.running(server, base + B.DISCOVERY):
             B.log(f"node-oidc-provider {info['node_op']} on {base} (pid {server.pid})")
             if "S1" in only:
-                B.check_s1(base)
-                B.log("S1 node: discovery + JWKS")
-                results["S1 node"] = B.wrk_scenario(args, base, B.s1_env(), server.pid)
+                results.update(B.s1_scenarios(args, base, server.pid, "node"))
             if "S2" in only:
                 B.check_s2(base, CLIENT_ID, secret, "api", "RS256")
                 B.log("S2 node: client_credentials, RS256 access tokens")
@@ -179,9 +177,7 @@ def run(args, only: set[str], info: dict[str, Any], results: dict[str, Any]) -> 
         server, base = start_node(secret, "jwt", alg="ES256", accounts=args.s3_accounts)
         with B.running(server, base + B.DISCOVERY):
             if "S1" in only and args.one_server:
-                B.check_s1(base)
-                B.log("S1 node: discovery + JWKS")
-                results["S1 node"] = B.wrk_scenario(args, base, B.s1_env(), server.pid)
+                results.update(B.s1_scenarios(args, base, server.pid, "node"))
             if "S2ES" in only:
                 B.check_s2(base, CLIENT_ID, secret, "api", "ES256")
                 B.log("S2 node: client_credentials, ES256 access tokens")

@@ -400,8 +400,22 @@ def wrk_scenario(
         finish_profile(spy, profile, args)
 
 
-def s1_env() -> dict[str, str]:
-    return {"BENCH_MODE": "get", "BENCH_PATHS": f"{DISCOVERY},/jwks"}
+def s1_env(paths: str = f"{DISCOVERY},/jwks") -> dict[str, str]:
+    return {"BENCH_MODE": "get", "BENCH_PATHS": paths}
+
+
+def s1_scenarios(
+    args, base: str, pid: int, side: str, db_name: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """S1 as issue 22 lists it: discovery and JWKS, each a wrk run of its own (both
+    providers publish the key set at /jwks)."""
+    check_s1(base)
+    out = {}
+    for key, path in (("S1D", DISCOVERY), ("S1J", "/jwks")):
+        log(f"S1 {side}: {path}")
+        profile = key if side == "GovID" else None
+        out[f"{key} {side}"] = wrk_scenario(args, base, s1_env(path), pid, profile, db_name)
+    return out
 
 
 def s2_env(client_id: str, secret: str, scope: str) -> dict[str, str]:
@@ -1194,7 +1208,8 @@ def main() -> int:
         # (issue 22): whichever the machine favours first or last, each side gets both.
         for n in range(args.runs):
             results: dict[str, dict[str, Any]] = {}
-            sides = [("GovID", bool(only & GOVID_SCENARIOS - {"S6"}))]
+            govid = only & GOVID_SCENARIOS - (set() if args.one_server else {"S6"})
+            sides = [("GovID", bool(govid))]
             sides.append(("node-oidc-provider", args.run_node))
             if n % 2:
                 sides.reverse()
@@ -1208,7 +1223,7 @@ def main() -> int:
                     node_side.run(args, only, info, results)
             runs.append(results)
         merged = summary.median(runs)
-        if "S6" in only:
+        if "S6" in only and not args.one_server:
             merged["S6 GovID"] = soak.scenario(args, db, seeded)
     floor = summary.argon2_floor(args.floor_seconds) if "S3" in only else None
     if args.json:
@@ -1248,8 +1263,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--one-server",
         action="store_true",
-        help="S1, S2 (ES256 only), S3, S4, S5 against one GovID server and one "
-        "node-oidc-provider (ES256 JWT access tokens; budgets beyond reach): the smoke test",
+        help="S1, S2 (ES256 only), S3, S4, S5 and S6 against one GovID server and S1-S5 "
+        "against one node-oidc-provider (ES256 JWT access tokens; budgets beyond reach): "
+        "the smoke test",
     )
     p.add_argument(
         "--floor-seconds", type=float, default=2.0, help="time of the argon2id floor measurement"
@@ -1346,9 +1362,7 @@ def run_govid(args, only: set[str], db, seeded: Seeded, pool, results: dict[str,
         server, base = start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256", **RATE_LIMITS_S45)
         with running(server, f"{base}/readyz"):
             if "S1" in only:
-                check_s1(base)
-                log("S1 GovID: discovery + JWKS")
-                results["S1 GovID"] = wrk_scenario(args, base, s1_env(), server.pid, "S1", db.name)
+                results.update(s1_scenarios(args, base, server.pid, "GovID", db.name))
             if only & {"S2", "S2ES"}:
                 check_s2(base, mc, ms, scope, "ES256")
                 log("S2 GovID: client_credentials, ES256 access tokens")
@@ -1360,6 +1374,10 @@ def run_govid(args, only: set[str], db, seeded: Seeded, pool, results: dict[str,
                 results["S3 GovID"] = s3_scenario(args, base, seeded, server.pid, db.name)
             if only & {"S4", "S5"}:
                 s45_on(args, only, db, seeded, results, server, base)
+            if "S6" in only:
+                import soak
+
+                results["S6 GovID"] = soak.on_server(args, db, seeded, server, base)
         return
     # The product as configured by default (idp/config/__init__.py) for S1 and S3.
     if only & {"S1", "S3", "S3L2"}:
@@ -1367,9 +1385,7 @@ def run_govid(args, only: set[str], db, seeded: Seeded, pool, results: dict[str,
         with running(server, f"{base}/readyz"):
             log(f"GovID on {base} (pid {server.pid}, CPU {SERVER_CPU})")
             if "S1" in only:
-                check_s1(base)
-                log("S1 GovID: discovery + JWKS")
-                results["S1 GovID"] = wrk_scenario(args, base, s1_env(), server.pid, "S1", db.name)
+                results.update(s1_scenarios(args, base, server.pid, "GovID", db.name))
             if "S3" in only:
                 log(f"S3 GovID: code flow + PKCE, {args.s3_concurrency} concurrent logins")
                 results["S3 GovID"] = s3_scenario(args, base, seeded, server.pid, db.name)
@@ -1420,8 +1436,10 @@ def run_govid(args, only: set[str], db, seeded: Seeded, pool, results: dict[str,
 
 
 LABELS = {
-    "S1 GovID": ("S1 discovery + JWKS", "GovID"),
-    "S1 node": ("S1 discovery + JWKS", "node-oidc-provider"),
+    "S1D GovID": ("S1 discovery", "GovID"),
+    "S1D node": ("S1 discovery", "node-oidc-provider"),
+    "S1J GovID": ("S1 JWKS", "GovID"),
+    "S1J node": ("S1 JWKS", "node-oidc-provider"),
     "S2 GovID RS256": ("S2 client_credentials, JWT AT RS256", "GovID"),
     "S2 GovID ES256": ("S2 client_credentials, JWT AT ES256", "GovID"),
     "S2 node RS256": ("S2 client_credentials, JWT AT RS256", "node-oidc-provider"),
@@ -1517,7 +1535,8 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
 
     ratios = []
     for name, a, b in (
-        ("S1", "S1 GovID", "S1 node"),
+        ("S1 discovery", "S1D GovID", "S1D node"),
+        ("S1 JWKS", "S1J GovID", "S1J node"),
         ("S2 RS256 JWT vs RS256 JWT", "S2 GovID RS256", "S2 node RS256"),
         ("S2 ES256 JWT vs ES256 JWT", "S2 GovID ES256", "S2 node ES256"),
         ("S2 ES256 JWT vs RS256 JWT", "S2 GovID ES256", "S2 node RS256"),
@@ -1529,7 +1548,7 @@ def report(args, info: dict[str, Any], results: dict[str, dict[str, Any]]) -> st
                 f"per CPU-s {per_cpu_s(a) / per_cpu_s(b):5.2f}"
             )
     for name, a, b in (
-        ("S4 refresh (16 chains)", "S4 GovID", "S4 node"),
+        (f"S4 refresh ({args.s4_chains} chains)", "S4 GovID", "S4 node"),
         ("S5 userinfo", "S5U GovID", "S5U node"),
         ("S5 introspection", "S5I GovID", "S5I node"),
     ):

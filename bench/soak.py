@@ -177,23 +177,28 @@ def scenario(args, db, seeded: B.Seeded) -> dict[str, Any]:
     address sends everything)."""
     server, base = B.start_govid(db.url, IDP_ACCESS_TOKEN_ALG="ES256", **B.RATE_LIMITS_S45)
     with B.running(server, f"{base}/readyz"):
-        n = args.s6_workers
-        B.log(f"S6 GovID: {n} sign-ins to start {n} clients")
-        tokens = B.govid_tokens(base, seeded, n)
-        workers = [Worker(base, seeded, t, i) for i, t in enumerate(tokens)]
-        warmup = args.s6_warmup
-        B.log(f"S6 GovID: warm-up {warmup:.0f} s, then {args.s6_duration:.0f} s mixed")
-        _, errors = asyncio.run(run(base, seeded, workers, warmup, seed=1))
-        if errors:
-            B.log(f"S6 warm-up errors: {dict(errors.most_common(3))}")
-        rss0 = _rss_kib(server.pid)
-        meter = B.CpuMeter(server.pid, db_name=db.name)
-        meter.start()
-        t0 = time.monotonic()
-        latencies, errors = asyncio.run(run(base, seeded, workers, args.s6_duration, seed=2))
-        seconds = time.monotonic() - t0
-        cpu = meter.stop()
-        rss1 = _rss_kib(server.pid)
+        return on_server(args, db, seeded, server, base)
+
+
+def on_server(args, db, seeded: B.Seeded, server: B.Server, base: str) -> dict[str, Any]:
+    """S6 against a running server (``--one-server``: the one S1-S5 ran against)."""
+    n = args.s6_workers
+    B.log(f"S6 GovID: {n} sign-ins to start {n} clients")
+    tokens = B.govid_tokens(base, seeded, n)
+    workers = [Worker(base, seeded, t, i) for i, t in enumerate(tokens)]
+    warmup = args.s6_warmup
+    B.log(f"S6 GovID: warm-up {warmup:.0f} s, then {args.s6_duration:.0f} s mixed")
+    _, errors = asyncio.run(run(base, seeded, workers, warmup, seed=1))
+    if errors:
+        B.log(f"S6 warm-up errors: {dict(errors.most_common(3))}")
+    rss0 = _rss_kib(server.pid)
+    meter = B.CpuMeter(server.pid, db_name=db.name)
+    meter.start()
+    t0 = time.monotonic()
+    latencies, errors = asyncio.run(run(base, seeded, workers, args.s6_duration, seed=2))
+    seconds = time.monotonic() - t0
+    cpu = meter.stop()
+    rss1 = _rss_kib(server.pid)
     if errors:
         B.log(f"S6 errors: {dict(errors.most_common(5))}")
     requests = sum(len(v) for v in latencies.values())

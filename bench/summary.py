@@ -9,7 +9,8 @@ from typing import Any
 
 # (scenario, GovID's result, node-oidc-provider's, target GovID / node per core)
 ROWS = [
-    ("S1 discovery + JWKS", "S1 GovID", "S1 node", 1.2),
+    ("S1 discovery", "S1D GovID", "S1D node", 1.2),
+    ("S1 JWKS", "S1J GovID", "S1J node", 1.2),
     ("S2 client_credentials (ES256 JWT)", "S2 GovID ES256", "S2 node ES256", 0.8),
     ("S3 code-flow sign-in with PKCE", "S3 GovID", "S3 node", 0.9),
     ("S4 refresh with rotation", "S4 GovID", "S4 node", 1.0),

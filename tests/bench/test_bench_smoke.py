@@ -23,7 +23,8 @@ BENCH = ROOT / "bench"
 NODE_OP = BENCH / "node-oidc-provider"
 PG = os.environ.get("GOVID_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROWS = (
-    "S1 discovery + JWKS",
+    "S1 discovery",
+    "S1 JWKS",
     "S2 client_credentials (ES256 JWT)",
     "S3 code-flow sign-in with PKCE",
     "S4 refresh with rotation",
@@ -97,7 +98,11 @@ def test_every_scenario_runs_without_errors_and_the_table_has_every_row(tmp_path
     assert "S3 argon2id floor" in table and "S6 " in table, table
 
     results = json.loads(out.read_text())["results"]
-    sides = [f"{s} {side}" for s in ("S1", "S3", "S4", "S5U", "S5I") for side in ("GovID", "node")]
+    sides = [
+        f"{s} {side}"
+        for s in ("S1D", "S1J", "S3", "S4", "S5U", "S5I")
+        for side in ("GovID", "node")
+    ]
     expected = {*sides, "S2 GovID ES256", "S2 node ES256", "S6 GovID"}
     assert expected <= set(results), sorted(results)
     assert all(results[k]["requests"] for k in expected), {

@@ -66,7 +66,7 @@ def rules_for(settings: Settings, *, suspect_address: bool = False) -> Rules:
     )
 
 
-def address_windows(settings: Settings, ip: str, now) -> list[tuple[str, object]]:
+def address_windows(settings: Settings, ip: str, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
     """The address's failure counters: this window's and the previous one's."""
     return [
         window_key(f"ipf:{ip}", settings.ip_failure_window_seconds, now, back) for back in (0, 1)
@@ -121,7 +121,7 @@ def _check_password(
         from idp.directory import agency_federation
 
         config = agency_federation.config_for(db, account.agency, cipher=cipher)
-    if config is None:
+    if account is None or config is None:  # (no account: no directory to ask)
         return hasher.verify(password, account.password_hash if account else None), False, None
     from idp.directory.federation import Outcome, authenticate
 
@@ -175,7 +175,7 @@ def password_login(
     if device is not None and not decide(states[device], acct_rules, now).locked:
         scope, key, rules = "device", device, acct_rules
     gate = decide(states[key], rules, now) if key else None
-    if gate is not None and gate.expired_lock:
+    if key is not None and gate is not None and gate.expired_lock:
         store.clear(key)
         _audit_unlock(db, account if scope == "account" else None, scope, ip)
     if gate is not None and not gate.allowed:
@@ -196,7 +196,8 @@ def password_login(
             reason = "password_hash_out_of_bounds"
     elif account.status != "active":
         reason = account.status
-    if reason:
+    if reason or account is None:
+        reason = reason or "unknown_or_wrong_password"
         if key is not None and reason in (
             "unknown_or_wrong_password",
             "password_hash_out_of_bounds",
@@ -208,13 +209,13 @@ def password_login(
             if scope == "account" and account is not None:
                 _mirror(db, account, state.failures, state.locked_until)
             if state.locked_until is not None and state.failures == rules.lock_threshold:
-                known = scope == "account" and account is not None
+                known = account if scope == "account" else None
                 audit.record(
                     db,
                     "oidc.account.locked",
                     actor="system",
-                    subject=str(account.id) if known else None,
-                    agency_id=account.agency_id if known else None,
+                    subject=str(known.id) if known else None,
+                    agency_id=known.agency_id if known else None,
                     ip=ip,
                     details={
                         "scope": scope,
@@ -232,8 +233,9 @@ def password_login(
         store.clear(key)
     if scope == "account":
         _mirror(db, account, 0, None)
-    if not federated and hasher.needs_update(account.password_hash):
-        old = hasher.scheme(account.password_hash)
+    stored = account.password_hash
+    if not federated and stored is not None and hasher.needs_update(stored):
+        old = hasher.scheme(stored)
         account.password_hash = hasher.hash(password)
         audit.record(
             db,

@@ -30,7 +30,7 @@ from idp.tokens.models import Consent
 
 if TYPE_CHECKING:
     from idp.oidc.context import OidcContext
-    from idp.oidc.server import GovIDAuthorizationServer, GovIDOAuth2Request
+    from idp.oidc.server import GovIDAuthorizationServer, GovIDOAuth2Request, ParamsPayload
 
 PROMPTS = {"none", "login", "consent", "select_account"}
 RESPONSE_MODES = {"query", "form_post"}
@@ -121,9 +121,14 @@ def _error(state: _State, error: str, description: str) -> _Stop:
     return _Stop(_redirect(state, params))
 
 
+def _oauth2_error(state: _State, err: OAuth2Error) -> _Stop:
+    error = err.error or "invalid_request"
+    return _error(state, error, err.description or error)
+
+
 def _redirect(state: _State, params: list[tuple[str, str]]) -> Redirect:
-    if state.req.payload.state:
-        params.append(("state", state.req.payload.state))
+    if state.payload.state:
+        params.append(("state", state.payload.state))
     params.append(("iss", state.ctx.issuer))  # RFC 9207 §2: in every response
     return Redirect(state.redirect_uri, params, state.response_mode)
 
@@ -147,8 +152,26 @@ class _State:
     account: Account | None = None
 
     @property
+    def payload(self) -> ParamsPayload:
+        return self.req.payload
+
+    @property
     def data(self) -> dict[str, str]:
-        return self.req.payload.data
+        return self.payload.data
+
+    @property
+    def session(self) -> SsoSession:
+        """The session ``check_login`` accepted (the checks after it run only then)."""
+        if self.sso is None:
+            raise RuntimeError("no session: check_login runs first")
+        return self.sso
+
+    @property
+    def signed_in(self) -> Account:
+        """The account of that session."""
+        if self.account is None:
+            raise RuntimeError("no account: check_login runs first")
+        return self.account
 
     @property
     def db(self) -> Session:
@@ -160,7 +183,7 @@ class _State:
 
 def check_client_and_redirect_uri(s: _State) -> None:
     for name in ("client_id", "redirect_uri"):
-        if len(s.req.payload.datalist.get(name, [])) > 1:
+        if len(s.payload.datalist.get(name, [])) > 1:
             raise _Stop(
                 ErrorPage(
                     "invalid_request",
@@ -202,7 +225,7 @@ def check_response_mode(s: _State) -> None:
 
 def check_single_values(s: _State) -> None:
     for name in SINGLE_VALUED:
-        if len(s.req.payload.datalist.get(name, [])) > 1:
+        if len(s.payload.datalist.get(name, [])) > 1:
             raise _error(s, "invalid_request", f"'{name}' appears more than once.")
 
 
@@ -229,13 +252,13 @@ def check_oauth_grammar(s: _State) -> None:
         s.grant = s.server.get_authorization_grant(s.req)
         s.grant.validate_consent_request()
     except OAuth2Error as err:
-        raise _error(s, err.error, err.description or err.error) from None
+        raise _oauth2_error(s, err) from None
 
 
 def check_resources(s: _State) -> None:
     """RFC 8707 §2.1: the APIs named by `resource` (invalid_target if one is unknown or
     not for this client); an API's scopes only with its `resource`."""
-    values = [v for v in s.req.payload.datalist.get("resource", []) if v]
+    values = [v for v in s.payload.datalist.get("resource", []) if v]
     if not values and not set(s.req.scope.split()) - api_resources.GOVID_SCOPES:
         return  # today's request: nothing to read
     try:
@@ -301,7 +324,7 @@ def check_login(s: _State) -> None:
             reasons.append("max_age")  # OIDC Core §3.1.2.1: re-authenticate
         if s.hint_sub and s.hint_sub != str(sso.account_id):
             reasons.append("other_account")
-    if not reasons:
+    if sso is not None and not reasons:
         s.account = sso.account
         return
     if "none" in s.prompts:
@@ -341,9 +364,9 @@ def check_acr(s: _State) -> None:
             required = level2  # voluntary (OIDC Core §3.1.2.1 acr_values)
     if s.client.row.min_acr == level2:
         required, mandatory = level2, True
-    if required != level2 or s.sso.acr == level2:
+    if required != level2 or s.session.acr == level2:
         return
-    has_factor = mfa.has_second_factor(s.db, s.account.id)
+    has_factor = mfa.has_second_factor(s.db, s.signed_in.id)
     if "none" in s.prompts:
         raise _error(s, "interaction_required", "A second factor is needed.")
     if has_factor:
@@ -367,7 +390,7 @@ def check_consent(s: _State) -> None:
     scopes = sorted(
         set(s.req.scope.split()) | oidc_claims.claim_scopes(s.claims_request, s.client.row)
     )
-    stored = s.db.get(Consent, (s.account.id, s.client.row.client_id))
+    stored = s.db.get(Consent, (s.signed_in.id, s.client.row.client_id))
     covered = stored is not None and set(scopes) <= set(stored.scopes or [])
     wants = "consent" in s.prompts and not s.resumed.consent_done
     if covered and not wants:
@@ -380,16 +403,16 @@ def check_consent(s: _State) -> None:
 
 
 def issue_code(s: _State) -> Redirect:
-    sso = s.sso
+    sso = s.session
     sessions.touch(sso, s.ctx.services.clock.now())
     sessions.record_client(s.db, sso, s.client.row.client_id)
     s.req.govid.claims = s.claims_request
     s.req.govid.resources = s.resources
-    user = AuthenticatedUser(s.account, sso.sid, sso.acr, list(sso.amr or []), sso.auth_time)
+    user = AuthenticatedUser(s.signed_in, sso.sid, sso.acr, list(sso.amr or []), sso.auth_time)
     try:
         _status, _body, headers = s.grant.create_authorization_response(s.redirect_uri, user)
     except OAuth2Error as err:
-        raise _error(s, err.error, err.description or err.error) from None
+        raise _oauth2_error(s, err) from None
     location = dict(headers)["Location"]
     code = dict(parse_qsl(urlsplit(location).query))["code"]
     return _redirect(s, [("code", code)])

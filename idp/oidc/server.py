@@ -109,7 +109,6 @@ class GovIDOAuth2Request(OAuth2Request):
         self.uri = uri
         self.headers = headers or {}
         self._body = None
-        self.payload = None
         self.client = None
         self.auth_method = None
         self.user = None
@@ -119,11 +118,11 @@ class GovIDOAuth2Request(OAuth2Request):
         self._scope = None
         self._query = list(query)
         self._form = list(form)
-        self.payload = ParamsPayload(self._query + self._form)
+        self.payload: ParamsPayload = ParamsPayload(self._query + self._form)
         self.govid = RequestState()
 
     @cached_property
-    def args(self) -> dict[str, str]:
+    def args(self) -> dict[str, str]:  # type: ignore[override]  # parsed pairs: never None
         return dict(reversed(self._query))
 
     @cached_property
@@ -192,7 +191,8 @@ class GovIDAuthorizationServer(AuthorizationServer):
         return _REQUEST_CTX.get()
 
     # -- Authlib storage hooks ----------------------------------------------------------
-    def query_client(self, client_id: str) -> ClientAdapter | None:
+    # Authlib calls it for unknown ids too and expects None (its stubs say ClientMixin).
+    def query_client(self, client_id: str) -> ClientAdapter | None:  # type: ignore[override]
         if not isinstance(client_id, str) or len(client_id) > 128:
             return None
         ctx = self.ctx
@@ -238,7 +238,7 @@ class GovIDAuthorizationServer(AuthorizationServer):
             request.govid.error, request.govid.said = error, said
         return super().handle_error_response(request, error)
 
-    def handle_response(self, status: int, body: Any, headers: Iterable[tuple[str, str]]):
+    def handle_response(self, status: int, body: Any, headers: Any):  # a mapping or pairs
         hdrs = dict(headers or [])
         if isinstance(body, dict):
             content = json.dumps(body).encode()

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, insert
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Insert,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    insert,
+)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +78,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched: ``Session.execute`` returns a
+    ``CursorResult`` for them, though SQLAlchemy's types say ``Result``."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -75,7 +92,12 @@ def new_uuid() -> uuid.UUID:
     return uuid.uuid4()
 
 
-_INSERTS: dict[type, object] = {}
+def table(model: type[Base]) -> Table:
+    """A mapped class's table (declarative types it as any FromClause)."""
+    return cast(Table, model.__table__)
+
+
+_INSERTS: dict[type, Insert] = {}
 
 
 def insert_values(session: Session, model: type[Base], values: dict) -> None:
@@ -84,7 +106,7 @@ def insert_values(session: Session, model: type[Base], values: dict) -> None:
     the unit of work's flush (decision 0009)."""
     stmt = _INSERTS.get(model)
     if stmt is None:
-        stmt = _INSERTS[model] = insert(model.__table__)
+        stmt = _INSERTS[model] = insert(table(model))
     session.execute(stmt, values)
 
 
@@ -150,7 +172,7 @@ class DbTimeouts:
             f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_ms}"
         )
 
-    def connect_params(self, params: dict) -> dict:
+    def connect_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` (psycopg connect keywords) with these limits added; an ``options``
         the URL already has is kept, ours come first so the URL's may override them."""
         out = dict(params)

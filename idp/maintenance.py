@@ -34,7 +34,7 @@ from idp import metrics
 from idp.accounts.importing.models import ImportJob
 from idp.accounts.models import AccountToken
 from idp.credentials.models import ThrottleEntry
-from idp.db import utcnow
+from idp.db import rowcount, utcnow
 from idp.idempotency.models import IdempotencyRecord
 from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
 from idp.tokens.models import AuthCode, Grant, RefreshToken, ReplayEntry, RevokedToken
@@ -152,7 +152,7 @@ def _batch(db: Session, model, pk, cond, size: int, pg: bool) -> int:
     if model is SsoSession:  # its apps first (the foreign key; SQLite may not cascade)
         db.execute(delete(SessionClient).where(SessionClient.session_id.in_(ids_list)))
     result = db.execute(delete(model).where(pk.in_(ids_list)))
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 def run(services, *, now: dt.datetime | None = None, actor: str = "system") -> Result:

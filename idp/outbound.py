@@ -26,7 +26,7 @@ Resolver = Callable[[str, int], list[str]]
 def system_resolver(host: str, port: int) -> list[str]:
     """Every address the host resolves to (IPv4 and IPv6), by the system's resolver."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 §2.1: the well-known prefix

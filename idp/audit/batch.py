@@ -297,7 +297,7 @@ class ThreadBatcher:
                 conn.close()
 
     def _drain(self) -> list[tuple[list[NewEvent], Future]]:
-        items = []
+        items: list[tuple[list[NewEvent], Future]] = []
         while True:
             try:
                 item = self._queue.get_nowait()

@@ -166,7 +166,9 @@ _FIELD_RE = re.compile(r"^([a-z][a-z0-9_]*)(\s*\(.*\))?$", re.DOTALL)
 
 def _split_top(spec: str) -> list[str]:
     """Split on commas outside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in spec:
         if ch == "(":
             depth += 1

@@ -28,7 +28,7 @@ from idp.audit import events
 from idp.audit.chain import GENESIS_HASH, canonical, compute_hash, row_material
 from idp.audit.models import AuditCheckpoint, AuditEvent, SeqType
 from idp.audit.sanitise import SecretInDetails, clean_details, clean_text
-from idp.db import UTCDateTime, utcnow
+from idp.db import UTCDateTime, table, utcnow
 from idp.logs import note_client
 from idp.metrics import count_event
 
@@ -89,7 +89,7 @@ HEAD_QUERY = (
 CHECKPOINT_HEAD_QUERY = (
     select(AuditCheckpoint.seq, AuditCheckpoint.hash).order_by(AuditCheckpoint.seq.desc()).limit(1)
 )
-INSERT_EVENTS = insert(AuditEvent.__table__)
+INSERT_EVENTS = insert(table(AuditEvent))
 # PostgreSQL: LOCK_PG, then HEAD_QUERY (or CHECKPOINT_HEAD_QUERY when no event is left),
 # in one call; no row for an empty log.
 LOCK_HEAD_PG = text(

@@ -22,7 +22,7 @@ from idp.accounts.models import Account
 from idp.audit import service as audit
 from idp.credentials.models import MfaCredential
 from idp.crypto import DataCipher, sha256_hex
-from idp.db import utcnow
+from idp.db import rowcount, utcnow
 
 TOTP_PURPOSE = "mfa.totp.secret"
 TOTP_PERIOD = 30
@@ -146,7 +146,7 @@ def _accept_step(db: Session, cred: MfaCredential, step: int, now: dt.datetime) 
         )
         .values(last_used_step=step, last_used_at=now)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def confirm_totp(
@@ -254,7 +254,7 @@ def use_recovery_code(db: Session, account: Account, code: str) -> bool:
         )
         .values(used_at=utcnow(), last_used_at=utcnow())
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         return False
     remaining = len(
         db.scalars(
@@ -338,4 +338,4 @@ def remove_factor(
 def reset_all(db: Session, account: Account, *, actor: str) -> int:
     """Remove every second factor and recovery code (administrator's MFA reset)."""
     result = db.execute(delete(MfaCredential).where(MfaCredential.account_id == account.id))
-    return result.rowcount
+    return rowcount(result)

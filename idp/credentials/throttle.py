@@ -28,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from idp.credentials.models import ThrottleEntry
+from idp.db import rowcount
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class DbThrottleStore:
         )
         self.db.execute(stmt)  # atomic increment: concurrent workers never lose a count
         self.db.expire_all()
-        row = self.db.get(ThrottleEntry, key)
+        row = self.db.get_one(ThrottleEntry, key)  # the statement above made or kept it
         if row.failures >= rules.lock_threshold and row.locked_until is None:
             row.locked_until = now + dt.timedelta(seconds=rules.lock_seconds)
             self.db.flush()
@@ -153,7 +154,7 @@ class DbThrottleStore:
             .where(ThrottleEntry.key == key)
             .values(failures=0, locked_until=None, last_failure_at=None)
         )
-        return result.rowcount > 0
+        return rowcount(result) > 0
 
     def add(self, key: str, n: int, now: dt.datetime, expires_at: dt.datetime) -> int:
         """Add ``n`` to a window counter; the new total (one atomic statement)."""
@@ -162,11 +163,11 @@ class DbThrottleStore:
         stmt = insert(ThrottleEntry).values(
             key=key, failures=n, last_failure_at=now, locked_until=expires_at
         )
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=["key"],
             set_={"failures": ThrottleEntry.failures + n, "last_failure_at": now},
         ).returning(ThrottleEntry.failures)
-        return self.db.execute(stmt).scalar_one()
+        return self.db.execute(upsert).scalar_one()
 
     def purge(self, now: dt.datetime) -> int:
         """Forget window counters whose windows are over."""
@@ -175,7 +176,7 @@ class DbThrottleStore:
                 ThrottleEntry.key.like("w:%"), ThrottleEntry.locked_until < now
             )
         )
-        return result.rowcount or 0
+        return rowcount(result) or 0
 
 
 class RedisThrottleStore:

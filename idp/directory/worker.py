@@ -225,7 +225,7 @@ def _complete(
 def _supersede_parked(session: Session, done: list[Claimed], now: dt.datetime) -> None:
     """Older parked rows of an account are obsolete once a newer row has been applied
     (every row applies the account's whole current state)."""
-    newest = {}
+    newest: dict[uuid.UUID, int] = {}
     for r in done:
         newest[r.account_id] = max(newest.get(r.account_id, 0), r.id)
     parked = session.execute(

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from idp.crypto import DataCipher
-from idp.db import utcnow
+from idp.db import rowcount, utcnow
 from idp.errors import IdempotencyKeyReused, InvalidInput
 from idp.idempotency.models import IdempotencyRecord
 
@@ -107,4 +107,4 @@ def purge_expired(session: Session) -> int:
     result = session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
     )
-    return result.rowcount or 0
+    return rowcount(result) or 0

@@ -261,7 +261,7 @@ def _route_of(scope) -> str:
         if table is None:
             table = app.state.metrics_routes = _route_table(app)
         return table.get(id(endpoint), "other")
-    path = getattr(route, "path_format", None) or getattr(route, "path", "")
+    path: str = getattr(route, "path_format", None) or getattr(route, "path", None) or ""
     if not hasattr(route, "endpoint"):  # a Mount: one series for all it serves
         return path
     return (scope.get("root_path") or "") + path
@@ -270,7 +270,7 @@ def _route_of(scope) -> str:
 def _route_table(app) -> dict[int, str]:
     table: dict[int, str] = {}
     for route in app.router.routes:
-        path = getattr(route, "path_format", None) or getattr(route, "path", "")
+        path: str = getattr(route, "path_format", None) or getattr(route, "path", None) or ""
         if getattr(route, "endpoint", None) is not None:
             table[id(route.endpoint)] = path
         elif getattr(route, "app", None) is not None:  # a Mount: path_format ends /{path}

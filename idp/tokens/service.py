@@ -21,7 +21,7 @@ from idp.audit import service as audit
 from idp.clients.cache import ClientCache
 from idp.clients.models import Client
 from idp.crypto import sha256_hex
-from idp.db import insert_row, insert_values, utcnow
+from idp.db import insert_row, insert_values, rowcount, table, utcnow
 from idp.keys.service import KeyRing
 from idp.tokens.liveness import CC_PREFIX, CLIENT_STATUS, DENIED, TokenError, WrongAudience, check
 from idp.tokens.models import Grant, RefreshToken, RevokedToken
@@ -180,10 +180,10 @@ def mark_refresh_used(session: Session, token: RefreshToken) -> bool:
     evaluated its WHERE against the session's objects to keep them in step, which
     nothing here reads afterwards (decision 0016)."""
     result = session.execute(_MARK_USED, {"token_id": token.id, "now": utcnow()})
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
-_REFRESH = RefreshToken.__table__
+_REFRESH = table(RefreshToken)
 _MARK_USED = (
     update(_REFRESH)
     .where(_REFRESH.c.id == bindparam("token_id"), _REFRESH.c.used_at.is_(None))
@@ -224,10 +224,10 @@ def revoke_grant(
             details={
                 "grant": grant_id.hex,
                 "reason": reason,
-                "revoked_refresh_tokens": result.rowcount,
+                "revoked_refresh_tokens": rowcount(result),
             },
         )
-    return result.rowcount
+    return rowcount(result)
 
 
 def revoke_grants_of_session(session: Session, sid: str, reason: str) -> None:

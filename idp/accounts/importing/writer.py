@@ -13,7 +13,7 @@ from idp.accounts.links import link_rows
 from idp.accounts.models import Account, AccountToken, MailAddress
 from idp.accounts.service import CITIZEN_ID_PURPOSE
 from idp.crypto import DataCipher
-from idp.db import utcnow
+from idp.db import table, utcnow
 from idp.directory.models import OutboxEntry
 
 ACCOUNT_COLUMNS = (
@@ -100,11 +100,11 @@ def write_chunk(
         if token_rows:
             _copy(db, "account_token", TOKEN_COLUMNS, token_rows, json_cols=set())
     else:
-        db.execute(insert(Account.__table__), accounts)
-        db.execute(insert(MailAddress.__table__), mail)
-        db.execute(insert(OutboxEntry.__table__), outbox)
+        db.execute(insert(table(Account)), accounts)
+        db.execute(insert(table(MailAddress)), mail)
+        db.execute(insert(table(OutboxEntry)), outbox)
         if token_rows:
-            db.execute(insert(AccountToken.__table__), token_rows)
+            db.execute(insert(table(AccountToken)), token_rows)
 
 
 def _copy(

@@ -68,11 +68,17 @@ def pending_totp(db: Session, account_id: uuid.UUID) -> MfaCredential | None:
     ).first()
 
 
+def _totp_secret(cipher: DataCipher, cred: MfaCredential) -> str:
+    if cred.secret_enc is None:  # only recovery codes have none
+        raise ValueError(f"TOTP credential {cred.id} has no secret")
+    return cipher.decrypt(cred.secret_enc, TOTP_PURPOSE).decode()
+
+
 def totp_setup(
     cipher: DataCipher, account: Account, cred: MfaCredential, *, issuer_name: str
 ) -> tuple[str, str, str]:
     """(secret, otpauth URI, SVG QR code) of an unconfirmed TOTP credential."""
-    secret = cipher.decrypt(cred.secret_enc, TOTP_PURPOSE).decode()
+    secret = _totp_secret(cipher, cred)
     uri = pyotp.TOTP(secret, interval=TOTP_PERIOD).provisioning_uri(
         name=account.email, issuer_name=issuer_name
     )
@@ -161,7 +167,7 @@ def confirm_totp(
     cred = db.get(MfaCredential, cred_id)
     if cred is None or cred.account_id != account.id or cred.kind != "totp":
         return False
-    step = _match_step(cipher.decrypt(cred.secret_enc, TOTP_PURPOSE).decode(), code, now)
+    step = _match_step(_totp_secret(cipher, cred), code, now)
     if step is None or not _accept_step(db, cred, step, now):
         return False
     # One authenticator app at a time: confirming a new one replaces the old.
@@ -197,7 +203,7 @@ def verify_totp(
         )
     ).all()
     for cred in creds:
-        step = _match_step(cipher.decrypt(cred.secret_enc, TOTP_PURPOSE).decode(), code, now)
+        step = _match_step(_totp_secret(cipher, cred), code, now)
         if step is not None and _accept_step(db, cred, step, now):
             return True
     return False

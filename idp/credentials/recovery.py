@@ -139,10 +139,10 @@ def prove_code(
     if wait:
         return Proof(None, method, retry_after=wait)
     account = get_by_email(db, email) if email else None
-    if not eligible(db, account, cipher):
+    if account is None or not eligible(db, account, cipher):
         reason = "unknown_or_ineligible"
         return _failure(db, settings, store, email, account, method, reason, ip, user_agent, now)
-    if method == "totp":
+    if digits is not None and method == "totp":
         ok = mfa.verify_totp(db, cipher, account, digits, now)
     else:
         ok = len(code or "") <= 64 and mfa.use_recovery_code(db, account, code)
@@ -190,7 +190,7 @@ def prove_key(
     if wait:
         return Proof(None, "webauthn", retry_after=wait)
     account = get_by_email(db, email) if email else None
-    if not eligible(db, account, cipher):
+    if account is None or not eligible(db, account, cipher):
         reason = "unknown_or_ineligible"
         return _failure(
             db, settings, store, email, account, "webauthn", reason, ip, user_agent, now

@@ -37,6 +37,14 @@ class WebAuthnError(ValueError):
     pass
 
 
+def _key_bytes(value: str | None) -> bytes:
+    """A passkey row's credential id or public key (only other kinds of credential
+    leave these columns empty)."""
+    if value is None:
+        raise ValueError("a passkey without its credential id or public key")
+    return base64url_to_bytes(value)
+
+
 def rp_of(issuer: str) -> tuple[str, str]:
     """(RP ID, origin) from the issuer URL: the RP ID is its host name."""
     parts = urlsplit(issuer)
@@ -70,7 +78,7 @@ def registration_options(db: Session, account: Account, issuer: str) -> tuple[st
             user_verification=UserVerificationRequirement.PREFERRED,
         ),
         exclude_credentials=[
-            PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
+            PublicKeyCredentialDescriptor(id=_key_bytes(k.credential_id))
             for k in _keys(db, account.id)
         ],
     )
@@ -95,7 +103,7 @@ def passkey_registration_options(db: Session, account: Account, issuer: str) -> 
             user_verification=UserVerificationRequirement.REQUIRED,
         ),
         exclude_credentials=[
-            PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
+            PublicKeyCredentialDescriptor(id=_key_bytes(k.credential_id))
             for k in _keys(db, account.id)
         ],
     )
@@ -176,7 +184,7 @@ def keys_of(db: Session, account_id: uuid.UUID) -> list[MfaCredential]:
 
 def authentication_options(db: Session, account: Account, issuer: str) -> tuple[str, bytes]:
     return authentication_options_for_ids(
-        issuer, [base64url_to_bytes(k.credential_id) for k in _keys(db, account.id)]
+        issuer, [_key_bytes(k.credential_id) for k in _keys(db, account.id)]
     )
 
 
@@ -212,7 +220,7 @@ def authenticate(
             expected_challenge=challenge,
             expected_rp_id=rp_id,
             expected_origin=origin,
-            credential_public_key=base64url_to_bytes(row.public_key),
+            credential_public_key=_key_bytes(row.public_key),
             credential_current_sign_count=row.sign_count,
             require_user_verification=require_uv,
         )

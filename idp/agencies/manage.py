@@ -181,7 +181,7 @@ def move(ctx: Ctx, agency_id, new_parent_id: uuid.UUID | None, expected) -> Agen
             "to_parent": parent.code if parent else None,
         },
     )
-    return ctx.db.get(Agency, agency.id)
+    return ctx.db.get_one(Agency, agency.id)
 
 
 def _has_members(db: Session, agency: Agency) -> str | None:

@@ -46,7 +46,7 @@ def get(ctx: Ctx, client_id: str, permission: str = "clients:read") -> Client:
     client = ctx.db.scalar(select(Client).where(Client.client_id == client_id))
     if client is None:
         raise NotFound("no such client", field="client_id")
-    if not scope.covers(ctx.db.get(Agency, client.agency_id)):
+    if not scope.covers(ctx.db.get_one(Agency, client.agency_id)):
         raise OutsideScope("no such client", field="client_id")  # answered alike, audited
     return client
 
@@ -130,7 +130,7 @@ def _require_held(
 
 
 def _guard_held(ctx: Ctx, client: Client, event_type: str, details: dict) -> Agency:
-    agency = ctx.db.get(Agency, client.agency_id)
+    agency = ctx.db.get_one(Agency, client.agency_id)
     _require_held(
         ctx, client.scopes, agency, event_type, details, client_id=client.client_id, giving=False
     )

@@ -71,5 +71,5 @@ def metadata_bytes(settings: Settings) -> bytes:
 
 @lru_cache(maxsize=8)
 def _cached(issuer: str, acr1: str, acr2: str) -> bytes:
-    fields = {"issuer": issuer, "acr_level1": acr1, "acr_level2": acr2}
-    return json.dumps(metadata(Settings.model_construct(**fields))).encode()
+    settings = Settings.model_construct(issuer=issuer, acr_level1=acr1, acr_level2=acr2)
+    return json.dumps(metadata(settings)).encode()

@@ -105,6 +105,7 @@ class IntrospectionEndpoint(_AdvisoryHint, _Introspection):
         return False
 
     def introspect_token(self, token) -> dict[str, Any]:
+        out: dict[str, Any]
         if isinstance(token, AccessTokenRef):
             c = token.claims
             out = {

@@ -27,7 +27,7 @@ def get(ctx: Ctx, api_id: uuid.UUID | str, permission: str = "clients:read") -> 
         api = resources.get(ctx.db, api_id)
     except NotFound:
         raise NotFound("no such API", field="api") from None
-    if not scope.covers(ctx.db.get(Agency, api.agency_id)):
+    if not scope.covers(ctx.db.get_one(Agency, api.agency_id)):
         raise OutsideScope("no such API", field="api")  # answered alike, audited
     return api
 

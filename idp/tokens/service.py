@@ -303,12 +303,12 @@ def validate_access_token(
         row = session.execute(_CHECK_CC, {"jti": jti, "client_id": client_id}).one()
         is_denied, client_status = row[0], row[1]
     else:
-        row = session.execute(
+        found = session.execute(
             _CHECK_GRANT, {"jti": jti, "client_id": client_id, "grant_id": grant_id}
         ).first()
-        if row is None:
+        if found is None:
             raise TokenError("grant or account gone")
-        grant, account, is_denied, client_status = row
+        grant, account, is_denied, client_status = found
     if is_denied:
         raise TokenError("revoked")
     if client_status != "active":
@@ -327,4 +327,4 @@ def validate_access_token(
 
 
 def agency_of(session: Session, account: Account) -> Agency:
-    return session.get(Agency, account.agency_id)
+    return session.get_one(Agency, account.agency_id)

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, select
@@ -81,19 +82,26 @@ def _set(services, job_id: str, **values) -> None:
             job.updated_at = utcnow()
 
 
+@dataclass
+class _Progress:
+    phase: str = "validate"
+    done: int = 0
+    at: float = 0.0  # time.monotonic() of the last progress written to the database
+
+
 def _run(services, job_id, data, fmt, roots, actor, dry_run, mode) -> None:
-    state = {"phase": "validate", "done": 0, "at": 0.0}
+    state = _Progress()
     shared_db = services.engine.dialect.name != "sqlite"
 
     def progress(phase: str, n: int) -> None:
-        if phase != state["phase"]:
-            state.update(phase=phase, done=0, at=0.0)
-        state["done"] += n
-        _LIVE[job_id] = (phase, state["done"])
+        if phase != state.phase:
+            state.phase, state.done, state.at = phase, 0, 0.0
+        state.done += n
+        _LIVE[job_id] = (phase, state.done)
         now = time.monotonic()
-        if shared_db and now - state["at"] >= PROGRESS_EVERY:
-            state["at"] = now
-            _set(services, job_id, phase=phase, done=state["done"])
+        if shared_db and now - state.at >= PROGRESS_EVERY:
+            state.at = now
+            _set(services, job_id, phase=phase, done=state.done)
 
     _set(services, job_id, status="running")
     try:
@@ -119,8 +127,8 @@ def _run(services, job_id, data, fmt, roots, actor, dry_run, mode) -> None:
             services,
             job_id,
             status="done",
-            phase=state["phase"],
-            done=state["done"],
+            phase=state.phase,
+            done=state.done,
             result_enc=services.cipher.encrypt(report, PURPOSE),
         )
     except Exception as exc:  # noqa: BLE001 - the job says it failed; the log has why

@@ -31,6 +31,7 @@ look-up per request.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -142,6 +143,7 @@ async def refuse(scope: Scope, receive: Receive, send: Send, kind: str, limit: i
     detail = f"The request body is larger than {limit} bytes."
     headers = {"Connection": "close", "Cache-Control": "no-store"}
     response: Response
+    body: dict[str, Any]
     if kind == "protocol":
         body = {"error": "invalid_request", "error_description": detail}
         if scope["path"] == "/userinfo":  # RFC 6750 §3
@@ -191,6 +193,7 @@ async def nested_too_deeply(request: Request, _exc: Exception) -> Response:
     log.warning("request refused: %s nested too deeply to parse", request.url.path)
     kind = surface(request.url.path)
     detail = "The request holds JSON nested too deeply."
+    body: dict[str, Any]
     if kind == "page":
         return _page(request.scope, request.receive, {"Cache-Control": "no-store"}, 400)
     if kind == "protocol":

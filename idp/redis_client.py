@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from prometheus_client import Gauge
@@ -52,7 +53,7 @@ def make_client(url: str, timeout: float):
     import redis
 
     parts = urlsplit(url)
-    common = {
+    common: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "health_check_interval": 30,

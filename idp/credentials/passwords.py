@@ -113,7 +113,8 @@ def fastest_backend(stored: str, areas: WorkAreas | None = None) -> str:
     parameters) in the least CPU time on this host: after one untimed run each (argon2-cffi
     reuses heap memory from its second hash on), each is timed twice, alternately, and its
     better time counts. Measured once per process and parameter set."""
-    key = tuple(int(v.split("=")[1]) for v in stored.split("$")[3].split(","))
+    m, t, p = (int(v.split("=")[1]) for v in stored.split("$")[3].split(","))
+    key = (m, t, p)
     with _measure_lock:
         if key not in _measured:
             areas = areas or WorkAreas(key[0], 1)
@@ -155,7 +156,7 @@ class PasswordHasher:
         )
         self.bounds = HashBounds.from_settings(settings)
         choice = settings.argon2_backend
-        self.backend = "libsodium" if choice == "auto" else choice  # until measured
+        self.backend: str = "libsodium" if choice == "auto" else choice  # until measured
         # Verified against when the account does not exist, so an unknown email costs
         # the same time as a wrong password (no user enumeration by timing).
         self._dummy = self.hash("govid-dummy-password-for-timing")

@@ -21,7 +21,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, RSAKey
 from joserfc.util import urlsafe_b64encode
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,7 +39,7 @@ _PURPOSE = "signing_key.private"
 
 def _generate(alg: str) -> RSAKey | ECKey:
     kid = f"{alg.lower()}-{dt.datetime.now(dt.UTC):%Y%m%d}-{secrets.token_hex(4)}"
-    params = {"kid": kid, "alg": alg, "use": "sig"}
+    params: KeyParameters = {"kid": kid, "alg": alg, "use": "sig"}
     if alg == "RS256":
         return RSAKey.generate_key(2048, parameters=params)
     return ECKey.generate_key("P-256", parameters=params)
@@ -229,7 +229,9 @@ class KeyRing:
                     ensure_keys(writer, self._cipher)
                 rows = session.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
             now = utcnow()
-            signing, public, archive, verifiers = {}, [], [], {}
+            signing, verifiers = {}, {}
+            public: list[Key] = []
+            archive: list[Key] = []
             for r in rows:
                 pub = self._imported(("public", r.kid), lambda r=r: r.public_jwk)
                 archive.append(pub)
@@ -285,7 +287,7 @@ class KeyRing:
         every test and relying party verifies it with joserfc, Authlib or openid-client.
         """
         key = self._current().signing[alg]
-        head = jws.header_segment(key.kid, alg, typ)
+        head = jws.header_segment(key.kid or "", alg, typ)  # ours always have one (_generate)
         payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
         signing_input = head + b"." + urlsafe_b64encode(payload)
         signature = jws.SIGN[alg](key.private_key, signing_input)

@@ -27,11 +27,12 @@ class ClientAdapter(ClientMixin):
     def get_client_id(self) -> str:
         return self.row.client_id
 
-    def get_default_redirect_uri(self) -> None:
+    # Authlib's stubs say str; it treats None as "no default", which is the point here.
+    def get_default_redirect_uri(self) -> None:  # type: ignore[override]
         # OIDC Core §3.1.2.1: redirect_uri is REQUIRED; never guess one.
         return None
 
-    def get_allowed_scope(self, scope: str | None) -> str:
+    def get_allowed_scope(self, scope: str | None) -> str:  # type: ignore[override]  # Authlib passes None
         # RFC 6749 §3.3: the server may issue a narrower scope than requested.
         allowed = set(self.row.scopes or [])
         return " ".join(s for s in scope_to_list(scope or "") or [] if s in allowed)

@@ -149,19 +149,30 @@ def resume_here(request: Request, db, services, state: Interaction, sso) -> Resp
     )
 
 
+def _answered(response: Response | None) -> Response:
+    """``run_authorize``'s answer when not asked for redirects only: there always is one."""
+    if response is None:
+        raise RuntimeError("run_authorize gave no answer without redirects_only")
+    return response
+
+
 @router.get("/authorize")
 def authorize_get(request: Request, db: DbDep, services: ServicesDep) -> Response:
     pairs = list(request.query_params.multi_items())
-    return run_authorize(
-        request, db, services, pairs, authz.Resumed(started_at=services.clock.time()), "GET"
+    return _answered(
+        run_authorize(
+            request, db, services, pairs, authz.Resumed(started_at=services.clock.time()), "GET"
+        )
     )
 
 
 @router.post("/authorize")
 def authorize_post(request: Request, db: DbDep, services: ServicesDep, form: FormDep) -> Response:
     # OIDC Core §3.1.2.1: POST uses form serialisation of the same parameters.
-    return run_authorize(
-        request, db, services, form, authz.Resumed(started_at=services.clock.time()), "POST"
+    return _answered(
+        run_authorize(
+            request, db, services, form, authz.Resumed(started_at=services.clock.time()), "POST"
+        )
     )
 
 
@@ -173,4 +184,4 @@ def authorize_resume(request: Request, db: DbDep, services: ServicesDep, i: str 
         return pages(request).error(request, "invalid_request", "interaction_broken")
     if not state.for_app:
         return pages(request).error(request, "invalid_request", "interaction_broken")
-    return run_authorize(request, db, services, *resumed_from(state), "GET")
+    return _answered(run_authorize(request, db, services, *resumed_from(state), "GET"))

@@ -4,9 +4,10 @@ out") are the people's pages' (``idp.deps.interaction_pages``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oidc.rpinitiated.end_session import EndSessionRequest
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -47,11 +48,12 @@ def end_session_route(
     req = oauth_request(request, form, ctx.issuer)
     pg = pages(request)
     try:
-        validated = server.validate_endpoint_request("end_session", req)
+        # The end_session endpoint's own request type (Authlib's signature says its base).
+        validated = cast(EndSessionRequest, server.validate_endpoint_request("end_session", req))
     except OAuth2Error as err:
         # RP-Initiated Logout §4: on errors, no redirection.
         return interaction_pages(request).protocol_error(
-            request, error=err.error, description=err.description
+            request, error=err.error or "invalid_request", description=err.description
         )
     sso = sessions.find(
         db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()

@@ -19,13 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, String, insert, select, text
 from sqlalchemy.orm import Session
 
 from idp.audit import events
-from idp.audit.chain import GENESIS_HASH, canonical, compute_hash, row_material
+from idp.audit.chain import GENESIS_HASH, RowLike, canonical, compute_hash, row_material
 from idp.audit.models import AuditCheckpoint, AuditEvent, SeqType
 from idp.audit.sanitise import SecretInDetails, clean_details, clean_text
 from idp.db import UTCDateTime, table, utcnow
@@ -233,5 +233,5 @@ def link(batch: list[NewEvent], seq: int, prev_hash: str, head_at: dt.datetime |
         seq += 1
         ev.seq = seq
         ev.prev_hash = prev_hash
-        ev.hash = prev_hash = compute_hash(prev_hash, ev)
+        ev.hash = prev_hash = compute_hash(prev_hash, cast(RowLike, ev))  # seq, at set above
         head_at = ev.at if head_at is None or ev.at > head_at else head_at

@@ -44,6 +44,9 @@ def unescape_cell(value: str) -> str:
 
 def _columns(dialect: str, *, guard: bool, json_details: bool = False) -> list[Any]:
     t = AuditEvent.__table__.c
+    at: Any  # SQL expressions of the dialect's own kinds
+    agency: Any
+    details: Any
     if dialect == "postgresql":
         at = func.to_char(func.timezone("UTC", t.at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
         agency = cast(t.agency_id, Text)

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from idp.agencies import service as agencies
@@ -117,7 +117,7 @@ def where(stmt: Select, filters: EventFilter, scope: Agency | None) -> Select:
         stmt = stmt.where(AuditEvent.at < filters.until)
     if filters.types:
         exact = [t for t in filters.types if not t.endswith(".*")]
-        conds = [AuditEvent.type.in_(exact)] if exact else []
+        conds: list[ColumnElement[bool]] = [AuditEvent.type.in_(exact)] if exact else []
         conds += [
             AuditEvent.type.startswith(t[:-1], autoescape=True)
             for t in filters.types

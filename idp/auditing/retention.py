@@ -112,7 +112,7 @@ def purge(
     report = verify(session, signer, from_seq=result.first_seq, to_seq=result.last_seq + 1)
     if not report.ok:
         raise AuditChainBroken(f"refusing to purge: {report.message}")
-    last_at = session.scalar(select(AuditEvent.at).where(AuditEvent.seq == result.last_seq))
+    last_at = session.scalars(select(AuditEvent.at).where(AuditEvent.seq == result.last_seq)).one()
     # Signed with the age of what it removes (verify refuses a purge anchor whose events
     # are younger than the retention period), at the purge's clock if that is ahead.
     cp = sign_checkpoint(

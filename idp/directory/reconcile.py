@@ -155,17 +155,17 @@ def reconcile(
 
     for _key, group in sorted(found.items()):
         account_id = _as_uuid(group[0].uid)
-        account = session.get(Account, account_id) if account_id else None
-        if account is None:
+        owner = session.get(Account, account_id) if account_id else None
+        if owner is None:
             for entry in group:
                 fixes.append((Difference("orphan", entry.dn, entry.uid), None))
             continue
         # Belongs to an account of another agency (or was purged): the account decides.
-        desired = E.desired_state(account.id, account, s)
+        wanted = E.desired_state(owner.id, owner, s)
         n = len(fixes)
-        check(desired, group, account.email)
+        check(wanted, group, owner.email)
         if len(fixes) == n:  # in sync itself, but tagged with an agency of this subtree
-            fixes.append((Difference("different", group[0].dn, group[0].uid), desired))
+            fixes.append((Difference("different", group[0].dn, group[0].uid), wanted))
 
     # Apply first, delete afterwards: a duplicate is only removed once the entry that is
     # kept is right.

@@ -160,7 +160,7 @@ def _reason(error: OAuth2Error, said: str | None, claimed: str | None, known: bo
         if not known:
             return "unknown_client"
         return f"authentication_failed: {said or ''}"[:200]
-    return (error.description or error.error)[:200]
+    return (error.description or error.error or "")[:200]
 
 
 def record(ctx: OidcContext, request, error: OAuth2Error, said: str | None, gate) -> None:

@@ -52,8 +52,8 @@ def cause_of(exc: BaseException) -> str:
     return "database"
 
 
-def outage_exceptions(with_redis: bool = True) -> tuple[type[BaseException], ...]:
-    kinds: list[type[BaseException]] = [
+def outage_exceptions(with_redis: bool = True) -> tuple[type[Exception], ...]:
+    kinds: list[type[Exception]] = [
         ServiceUnavailable,
         sa_exc.OperationalError,  # psycopg/sqlite OperationalError wrapped by SQLAlchemy
         sa_exc.TimeoutError,  # no pooled connection within IDP_DB_POOL_TIMEOUT_SECONDS

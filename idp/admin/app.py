@@ -3,7 +3,10 @@ its own OpenAPI document and problem+json error handling."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from idp import outage
 from idp.admin import problems
@@ -90,7 +93,7 @@ def create_admin_app(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
-        telemetry=fastapi_telemetry(services.settings),
+        telemetry=cast("TelemetryConfig | None", fastapi_telemetry(services.settings)),
     )
     api.state.services = services
     problems.install(api)
@@ -120,7 +123,7 @@ def create_scim_app(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
-        telemetry=fastapi_telemetry(services.settings),
+        telemetry=cast("TelemetryConfig | None", fastapi_telemetry(services.settings)),
     )
     api.state.services = services
     scim_routes.install(api)

@@ -151,8 +151,9 @@ def from_domain(exc: errors.DomainError) -> JSONResponse:
     extra: dict[str, Any] = {"code": exc.code}
     if isinstance(exc, errors.ProtectedAccount):
         extra["reason"] = exc.reason
-    if getattr(exc, "scopes", None):
-        extra["scopes"] = list(exc.scopes)
+    scopes = getattr(exc, "scopes", None)  # the scopes a refusal names, when it does
+    if scopes:
+        extra["scopes"] = list(scopes)
     if isinstance(exc, errors.InvalidInput):
         extra["errors"] = getattr(exc, "errors", None) or [
             {"field": exc.field or "", "message": exc.message, "code": exc.code}

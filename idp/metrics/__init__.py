@@ -28,6 +28,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CollectorRegistry,
@@ -200,7 +201,7 @@ def metrics_route(services):
     return Route("/metrics", endpoint, methods=["GET"], include_in_schema=False)
 
 
-def serve_port(services) -> object | None:
+def serve_port(services) -> WSGIServer | None:
     """Start the separate metrics port (``IDP_METRICS_PORT``) in a daemon thread."""
     from prometheus_client import start_http_server
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -54,7 +56,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
             status_code=503,
             headers=RETRY,
         )
-    body = {"status": "ready", "schema": migrate.describe(current)}
+    body: dict[str, Any] = {"status": "ready", "schema": migrate.describe(current)}
     if current != head:
         # A rolling upgrade: the schema is newer than this code and says this code runs
         # on it (migrate.runs_on).

@@ -71,7 +71,8 @@ def _precheck(ctx: Ctx, data: accounts.NewAccount) -> None:
     for i, alias in enumerate(data.aliases):
         check(f"aliases.{i}", lambda a=alias: address_rules.normalise_email(a))
     if data.citizen_id:
-        check("citizen_id", lambda: cid.validate(data.citizen_id))
+        citizen_id = data.citizen_id
+        check("citizen_id", lambda: cid.validate(citizen_id))
     if data.locale not in ("th", "en"):
         problems.append(
             {"field": "locale", "message": "locale must be 'th' or 'en'", "code": "invalid_input"}

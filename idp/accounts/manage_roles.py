@@ -37,7 +37,7 @@ def get(ctx: Ctx, grant_id, permission: str = "roles:read") -> RoleGrant:
     grant = ctx.db.get(RoleGrant, gid)
     if grant is None:
         raise NotFound("no such role grant", field="role_grant")
-    if not scope.covers(ctx.db.get(Agency, grant.agency_id)):
+    if not scope.covers(ctx.db.get_one(Agency, grant.agency_id)):
         raise OutsideScope("no such role grant", field="role_grant")  # answered alike, audited
     return grant
 

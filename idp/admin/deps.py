@@ -219,7 +219,7 @@ def idempotent(
         with ctx.db.begin_nested():
             idempotency.store(
                 ctx.db, cipher, ctx.actor, key, fp, response.status_code, keep,
-                json.loads(response.body),
+                json.loads(bytes(response.body)),
             )  # fmt: skip
     except IntegrityError:
         # A twin request with this key committed first: this one is rolled back whole.

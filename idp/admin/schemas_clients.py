@@ -19,6 +19,10 @@ IdTokenAlg = Literal["RS256", "ES256"]
 Lifetime = Annotated[int, Field(ge=60, le=10 * 365 * 86400)]
 
 
+def _default_grants() -> list[GrantType]:
+    return ["authorization_code", "refresh_token"]
+
+
 class ClientOut(BaseModel):
     client_id: str
     agency: AgencyRef
@@ -60,9 +64,7 @@ class ClientCreate(In):
     name_th: Name
     name_en: Name
     auth_method: AuthMethod = "client_secret_basic"
-    grant_types: list[GrantType] = Field(
-        default_factory=lambda: ["authorization_code", "refresh_token"], max_length=3
-    )
+    grant_types: list[GrantType] = Field(default_factory=_default_grants, max_length=3)
     redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
     post_logout_redirect_uris: list[Uri] = Field(default_factory=list, max_length=20)
     backchannel_logout_uri: Uri | None = None

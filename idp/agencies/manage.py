@@ -31,7 +31,7 @@ def get(ctx: Ctx, agency_id, permission: str = "agencies:read") -> Agency:
 def list_agencies(
     ctx: Ctx,
     *,
-    parent: str | None = None,
+    parent: uuid.UUID | str | None = None,
     code_prefix: str | None = None,
     q: str | None = None,
     top: bool = False,

@@ -182,7 +182,7 @@ def _batch(db, c: Column, cipher: DataCipher, after, size: int, pg: bool) -> tup
         # One executemany per batch (psycopg pipelines it), on the table: a re-encryption
         # is not a change of the row's content (no version bump, no updated_at).
         table = c.model.__table__
-        values = {c.col.key: bindparam("_v")}
+        values: dict[str, Any] = {c.col.key: bindparam("_v")}
         if c.blind_index is not None:
             values[c.blind_index.key] = bindparam("_bi")
         for col in table.columns:  # keep updated_at (an onupdate default) as it was

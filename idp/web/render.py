@@ -129,8 +129,8 @@ class Pages:
             )
         same_step = same_step_url(request, template, context)
 
-        def lang_url(code: str) -> str:
-            joiner = "&" if "?" in same_step else "?"
+        def lang_url(code: str) -> str:  # offered only when there is a same_step
+            joiner = "&" if "?" in (same_step or "") else "?"
             return f"{same_step}{joiner}{urlencode({'lang': code})}"
 
         html = self.env.get_template(template).render(

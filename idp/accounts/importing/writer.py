@@ -114,6 +114,8 @@ def _copy(
     from psycopg.types.json import Jsonb
 
     raw = db.connection().connection.driver_connection
+    if raw is None:  # a live session's connection always has one
+        raise RuntimeError("no driver connection for COPY")
     cols = ", ".join(columns)
     with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # noqa: S608
         for row in rows:

@@ -85,6 +85,7 @@ class Pages(Protocol):
     outages and body limits show a page through it without importing ``idp.web``."""
 
     session_cookie: str
+    https: bool  # cookies are Secure and __Host- prefixed
 
     def locale(self, request: Request, ui_locales: str | None = None) -> str: ...
 

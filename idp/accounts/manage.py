@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
@@ -69,7 +70,7 @@ def _precheck(ctx: Ctx, data: accounts.NewAccount) -> None:
 
     check("email", lambda: address_rules.normalise_email(data.email))
     for i, alias in enumerate(data.aliases):
-        check(f"aliases.{i}", lambda a=alias: address_rules.normalise_email(a))
+        check(f"aliases.{i}", partial(address_rules.normalise_email, alias))
     if data.citizen_id:
         citizen_id = data.citizen_id
         check("citizen_id", lambda: cid.validate(citizen_id))

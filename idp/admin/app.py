@@ -3,7 +3,7 @@ its own OpenAPI document and problem+json error handling."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
@@ -15,7 +15,7 @@ from idp.config import fastapi_telemetry
 from idp.services import Services
 
 PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-COMMON_RESPONSES = {
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": desc, "content": PROBLEM_CONTENT}
     for code, desc in (
         (400, "Unusable cursor (invalid-cursor) or an unparsable body (bad-request)"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 
 from idp.admin import problems
 from idp.admin.deps import CtxDep, Cursor, IdempotencyKey, IfMatch, Limit, idempotent, respond
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/clients", tags=["clients"])
 ClientId = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9._~-]+$")]
 
 
-def _denials_committed(run: Callable[[], Response]) -> Response:
+def _denials_committed(run: Callable[[], JSONResponse]) -> JSONResponse:
     """A refused scope escalation is answered, not raised: the service recorded the
     attempt (outcome ``denied``), and raising would roll that record back."""
     try:

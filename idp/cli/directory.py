@@ -140,23 +140,21 @@ def outbox_list(
         )
         data = [outbox.row_dict(r) for r in rows]
         total = outbox.counts(session)
-    emit(
-        as_json,
-        {"entries": data, "count": len(data), "outbox": total.to_dict()},
-        lambda: (
-            table(
-                [
-                    (d["id"], d["op"], d["status"], d["email"], d["attempts"], d["last_error"])
-                    for d in data
-                ],
-                ("id", "op", "status", "email", "attempts", "last error"),
-            ),
-            typer.echo(
-                f"\noutbox: {total.pending} pending ({total.due} due), {total.parked} parked,"
-                f" {total.done} done"
-            ),
-        ),
-    )
+
+    def human() -> None:
+        table(
+            [
+                (d["id"], d["op"], d["status"], d["email"], d["attempts"], d["last_error"])
+                for d in data
+            ],
+            ("id", "op", "status", "email", "attempts", "last error"),
+        )
+        typer.echo(
+            f"\noutbox: {total.pending} pending ({total.due} due), {total.parked} parked,"
+            f" {total.done} done"
+        )
+
+    emit(as_json, {"entries": data, "count": len(data), "outbox": total.to_dict()}, human)
 
 
 @outbox_app.command("retry")
@@ -178,7 +176,7 @@ def outbox_retry(
         if all_parked:
             n = outbox.retry_parked(session, actor="cli")
             data: dict[str, Any] = {"retried": n}
-        else:
+        elif entry_id is not None:  # (checked above: one of the two is given)
             row = outbox.retry(session, entry_id, actor="cli")
             data = {"retried": 1, "entry": outbox.row_dict(row)}
     emit(as_json, data, lambda: typer.echo(f"{data['retried']} row(s) queued again"))

@@ -231,6 +231,9 @@ def _bind_as(t: Transport, dn: str, password: str, mail: str | None = None) -> F
 def _search_then_bind(
     config: FederationConfig, t: Transport, username: str, email: str, password: str
 ) -> FederationResult:
+    base = config.search_base
+    if not base:  # FederationConfig requires one when there is no bind DN template
+        raise ValueError("search-then-bind without a search base")
     # RFC 4515 §3: every value placed in the filter is escaped, so "*)(uid=*" is the
     # literal text it is and matches nobody.
     flt = config.search_filter.format(
@@ -246,7 +249,7 @@ def _search_then_bind(
         return _unavailable("tls_failed" if exc.tls_failed else "unreachable")
     try:
         ok = conn.search(
-            config.search_base,
+            base,
             flt,
             search_scope=SUBTREE,
             attributes=["mail"],

@@ -135,7 +135,7 @@ def make_server(url: str, t: Transport) -> Server:
     parts = urlsplit(url)
     ldaps = parts.scheme == "ldaps"
     return Server(
-        parts.hostname,
+        parts.hostname or "",  # (a URL without a host: ldap3 refuses it as before)
         port=parts.port or (636 if ldaps else 389),
         use_ssl=ldaps,
         tls=_tls(t, parts.hostname or "") if t.secured(url) else None,
@@ -148,7 +148,7 @@ def _open(url: str, t: Transport, user: str | None, password: bytes | None) -> C
     conn = Connection(
         make_server(url, t),
         user=user,
-        password=password,
+        password=password,  # type: ignore[arg-type]  # ldap3 sends bytes as they are
         authentication=SIMPLE if user else None,
         # ldap3 packs this into SO_RCVTIMEO as whole seconds: it must be an int.
         receive_timeout=max(1, math.ceil(t.op_timeout)),

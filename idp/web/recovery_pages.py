@@ -241,13 +241,13 @@ def recover_code(
             headers={"Retry-After": str(proof.retry_after)},
             error=t("throttled", wait=wait_text(proof.retry_after, locale)),
         )
-    if not proof.ok:
+    if proof.account is None:
         _floor(services, started)
         return _prove_page(
             request, db, services, r, data, error=t("recover_code_wrong"), status=401
         )
     i = data.get("i") or ""
-    token = _proof_token(services, proof.account, proof.method, i)
+    token = _proof_token(services, proof.account, proof.method or "recovery_code", i)
     return _password_page(request, db, services, token, proof.account, i)
 
 
@@ -318,7 +318,7 @@ def recover_key_verify(
         user_agent=request.headers.get("user-agent"),
         now=services.clock.now(),
     )
-    if not proof.ok:
+    if proof.account is None:
         _floor(services, started)
         code = "throttled" if proof.retry_after else "not_verified"
         return _json_error(request, services, 429 if proof.retry_after else 401, code, i)

@@ -110,7 +110,9 @@ def create_app(
     app.add_middleware(RequestContext)
     app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
     app.add_exception_handler(RecursionError, body_limit.nested_too_deeply)  # deep JSON
-    app.add_exception_handler(StarletteHTTPException, pages.http_error)  # 404/405 pages
+    # 404/405 pages. Starlette types every handler for Exception; it calls this one with
+    # its own class only.
+    app.add_exception_handler(StarletteHTTPException, pages.http_error)  # type: ignore[arg-type]
     outage.install(app)  # a backing service down: 503 + Retry-After, per surface
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # /token first, as a plain Starlette route (see idp.oidc.routes.token); /userinfo

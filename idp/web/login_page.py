@@ -7,9 +7,9 @@ from starlette.requests import Request
 
 from idp.agencies import logos
 from idp.agencies.models import Agency
+from idp.deps import Pages
 from idp.oidc import Interaction
 from idp.web.i18n import translator
-from idp.web.render import Pages
 
 
 def asking_app(request: Request, db, state: Interaction | None, locale: str) -> dict | None:
@@ -72,6 +72,7 @@ def privacy_notice(db, agency: Agency) -> tuple[str, Agency] | None:
     from idp.agencies.service import ancestors
 
     for a in reversed(ancestors(db, agency, include_self=True)):
-        if getattr(a, "privacy_url", None):
-            return a.privacy_url, a
+        url = getattr(a, "privacy_url", None)
+        if url:
+            return url, a
     return None

@@ -84,7 +84,7 @@ def complete_step_up(
         and flow.state.for_app  # an app's sign-in, not an account action
         and passkey_offer.should_offer(request, db, services, account, stepped_up=True)
     ):
-        response = passkey_offer.offer_redirect(services, flow.state, fresh_login=False)
+        response: Response = passkey_offer.offer_redirect(services, flow.state, fresh_login=False)
     else:
         response = continue_after(
             services,

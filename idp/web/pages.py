@@ -139,7 +139,7 @@ def consent_submit(
         return RedirectResponse(f"/login?{urlencode({'i': i})}", status_code=303)
     if decision != "allow":
         return continue_after(services, state.but(denied=True))
-    account = db.get(Account, sso.account_id)
+    account = db.get_one(Account, sso.account_id)
     consent.grant(
         db,
         account,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable
 
 from idp.db import DbTimeouts, conninfo_of
 from idp.errors import ServiceUnavailable
@@ -61,6 +61,7 @@ class PgReader:
         """``statement`` compiled once for PostgreSQL (``%(name)s`` parameters)."""
         found = self._sql.get(id(statement))
         if found is None or found[0] is not statement:
+            assert isinstance(statement, ClauseElement)  # (all of GovID's statements are)
             text = str(statement.compile(dialect=self._engine.dialect))
             found = self._sql[id(statement)] = (statement, text)
         return found[1]

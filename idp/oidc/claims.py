@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from authlib.common.encoding import urlsafe_b64encode
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Account
 from idp.accounts.roles import active_grants
 from idp.agencies import service as agencies
+from idp.agencies.models import Agency
 from idp.clients.models import Client
 from idp.db import utcnow
 from idp.resources.service import SCOPES_SUPPORTED  # noqa: F401 (discovery, server)
@@ -156,13 +157,16 @@ def user_claims(
     if "email_verified" in names:
         # The mailbox is issued by the government mail service itself.
         out["email_verified"] = True
+    # A view (idp.tokens.liveness) carries every column these read from the rows.
+    agency = cast(Agency, account.agency)
     if "agency" in names:
-        out["agency"] = agencies.claim(account.agency)  # loaded with the account
+        out["agency"] = agencies.claim(agency)  # loaded with the account
     if "agency_path" in names:
-        ancestors = agencies.ancestors(_session(db), account.agency, include_self=True)
+        ancestors = agencies.ancestors(_session(db), agency, include_self=True)
         out["agency_path"] = [a.code for a in ancestors]
     if "roles" in names:
-        out["roles"] = sorted({g.role for g in active_grants(_session(db), account)})
+        grants = active_grants(_session(db), cast(Account, account))
+        out["roles"] = sorted({g.role for g in grants})
     return out
 
 

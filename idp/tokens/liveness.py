@@ -205,7 +205,8 @@ def decide(checked: Checked, row: Any, with_claims: bool = False) -> LiveToken:
     if not with_claims:
         return LiveToken(checked.claims, checked.client_id)
     n = len(_ACCOUNT_COLUMNS)
-    account = AccountView(*row[5 : 5 + n], agency=AgencyView(row[6], *row[5 + n :]))
+    # The slice holds exactly the columns before ``agency`` (mypy cannot count it).
+    account = AccountView(*row[5 : 5 + n], agency=AgencyView(row[6], *row[5 + n :]))  # type: ignore[misc]
     return LiveToken(checked.claims, checked.client_id, account, row[4])
 
 

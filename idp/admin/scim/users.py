@@ -150,7 +150,7 @@ def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, 
         if ids
         else []
     )
-    guarded = protections(ctx.caller, ctx.db, rows)  # one query for the page
+    guarded = protections(ctx.caller, ctx.db, list(rows))  # one query for the page
     return {
         "schemas": [LIST],
         "totalResults": total,

@@ -205,21 +205,23 @@ def accounts_reset_password(
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     with as_host_operator(signs=True) as ctx:
         r = manage.reset_password(ctx, find(ctx, email).id, password, None)
+        who, ended = r.account.email, r.sessions_ended
+        link = links.url(ctx.issuer, r.link_token) if r.link_token else None
+        until = r.link_expires_at.isoformat() if r.link_expires_at else None
         data = {
             "account": account_dict(r.account),
-            "link": links.url(ctx.issuer, r.link_token) if r.link_token else None,
-            "link_expires_at": r.link_expires_at.isoformat() if r.link_expires_at else None,
-            "sessions_ended": r.sessions_ended,
+            "link": link,
+            "link_expires_at": until,
+            "sessions_ended": ended,
         }
 
     def human() -> None:
-        who = data["account"]["email"]
-        if data["link"]:
-            typer.echo(f"password of {who} cleared; {data['sessions_ended']} session(s) ended")
-            typer.echo(f"reset link (shown only now, until {data['link_expires_at']}):")
-            typer.echo(f"  {data['link']}")
+        if link:
+            typer.echo(f"password of {who} cleared; {ended} session(s) ended")
+            typer.echo(f"reset link (shown only now, until {until}):")
+            typer.echo(f"  {link}")
         else:
-            typer.echo(f"password of {who} set; {data['sessions_ended']} session(s) ended")
+            typer.echo(f"password of {who} set; {ended} session(s) ended")
 
     emit(as_json, data, human)
 
@@ -233,6 +235,7 @@ def accounts_reset_factors(email: EmailArg, as_json: JsonOpt = False) -> None:
 
     with as_host_operator(signs=True) as ctx:
         account, removed, ended = manage.reset_mfa(ctx, find(ctx, email).id, None)
+        who = account.email
         data = {
             "account": account_dict(account),
             "credentials_removed": removed,
@@ -241,10 +244,7 @@ def accounts_reset_factors(email: EmailArg, as_json: JsonOpt = False) -> None:
     emit(
         as_json,
         data,
-        lambda: typer.echo(
-            f"{data['account']['email']}: {removed} second factor(s) removed, "
-            f"{ended} session(s) ended"
-        ),
+        lambda: typer.echo(f"{who}: {removed} second factor(s) removed, {ended} session(s) ended"),
     )
 
 
@@ -273,16 +273,14 @@ def accounts_sessions(email: EmailArg, as_json: JsonOpt = False) -> None:
             }
             for s, clients in rows
         ]
+        lines = [
+            (s.sid, s.auth_time.isoformat()[:19], s.ip, " ".join(clients) or "-")
+            for s, clients in rows
+        ]
     emit(
         as_json,
         {"sessions": items, "count": len(items)},
-        lambda: table(
-            [
-                (i["sid"], i["auth_time"][:19], i["ip"], " ".join(i["clients"]) or "-")
-                for i in items
-            ],
-            ("sid", "signed in (UTC)", "ip", "apps"),
-        ),
+        lambda: table(lines, ("sid", "signed in (UTC)", "ip", "apps")),
     )
 
 

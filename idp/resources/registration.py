@@ -268,7 +268,7 @@ def update(
                 session, api.agency_id, api.name_th, api.name_en
             )
     if any(n in changed for n in ("name_th", "name_en")) and api.client_id:
-        cred = session.scalar(select(Client).where(Client.client_id == api.client_id))
+        cred = session.scalars(select(Client).where(Client.client_id == api.client_id)).one()
         cred.name_th, cred.name_en = api.name_th, api.name_en
     if not changed:
         return [], None
@@ -293,7 +293,7 @@ def rotate_secret(session: Session, api: ApiResource, *, actor: str | None = Non
             "this API has no introspection credentials; turn introspection on first",
             field="introspection",
         )
-    cred = session.scalar(select(Client).where(Client.client_id == api.client_id))
+    cred = session.scalars(select(Client).where(Client.client_id == api.client_id)).one()
     secret = random_token(32)
     cred.secret_hash = sha256_hex(secret)
     session.flush()
@@ -320,7 +320,7 @@ def set_status(
         return False
     api.status = status
     if api.client_id:
-        cred = session.scalar(select(Client).where(Client.client_id == api.client_id))
+        cred = session.scalars(select(Client).where(Client.client_id == api.client_id)).one()
         cred.status = status
     session.flush()
     audit.record(

@@ -153,8 +153,8 @@ def target_for(session: Session, client: Client, identifier: str) -> Target:
     api = session.scalar(select(ApiResource).where(ApiResource.identifier == identifier))
     if api is None or api.status != "active":
         raise InvalidTarget(NOT_FOR_YOU)
-    api_agency = session.get(Agency, api.agency_id)
-    client_agency = session.get(Agency, client.agency_id)
+    api_agency = session.get_one(Agency, api.agency_id)
+    client_agency = session.get_one(Agency, client.agency_id)
     if not may_use(api, api_agency, client_agency):
         raise InvalidTarget(NOT_FOR_YOU)
     held = frozenset(scopes_of(session, api)) & frozenset(client.scopes or ())
@@ -215,6 +215,8 @@ def token_target(
     wanted = scope.split()
     if not resource or resource == issuer:
         return None, " ".join(s for s in wanted if s in GOVID_SCOPES)
+    if session is None:
+        raise ValueError("an API's token needs the database")  # callers pass one then
     check_resource_value(resource)
     if resource not in (granted or ()):
         # RFC 8707 §2.2: only resources of the authorization request.

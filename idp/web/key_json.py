@@ -106,22 +106,20 @@ def step_up_first(request: Request, services) -> JSONResponse:
     return error(request, 403, "step_up", step_up=f"/mfa?{urlencode({'i': flow})}")
 
 
-def may_add_key(
-    request: Request, db, services
-) -> tuple[SsoSession, Account, None] | tuple[None, None, JSONResponse]:
+def may_add_key(request: Request, db, services) -> tuple[SsoSession, Account] | JSONResponse:
     """The signed-in session and account that may add a key now, or the refusal."""
     if not csrf_ok(request):
-        return None, None, error(request, 403, "csrf")
+        return error(request, 403, "csrf")
     pg = pages(request)
     sso = sessions.find(
         db, services.settings, request.cookies.get(pg.session_cookie), services.clock.now()
     )
     account = db.get(Account, sso.account_id) if sso is not None else None
     if sso is None or account is None:
-        return None, None, error(request, 401, "signed_out")
+        return error(request, 401, "signed_out")
     if not creds.may_bind_factor(db, sso, account.id, services.settings):
-        return None, None, step_up_first(request, services)
-    return sso, account, None
+        return step_up_first(request, services)
+    return sso, account
 
 
 def add_key(

@@ -151,9 +151,10 @@ def offer_skip(
 
 @router.post("/passkey/register/options")
 def register_options(request: Request, db: DbDep, services: ServicesDep) -> Response:
-    _sso, account, refused = may_add_key(request, db, services)
-    if refused:
-        return refused
+    allowed = may_add_key(request, db, services)
+    if isinstance(allowed, JSONResponse):
+        return allowed
+    _sso, account = allowed
     options, challenge = wa.passkey_registration_options(db, account, services.settings.issuer)
     return JSONResponse(
         {
@@ -165,9 +166,10 @@ def register_options(request: Request, db: DbDep, services: ServicesDep) -> Resp
 
 @router.post("/passkey/register")
 def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
-    sso, account, refused = may_add_key(request, db, services)
-    if refused:
-        return refused
+    allowed = may_add_key(request, db, services)
+    if isinstance(allowed, JSONResponse):
+        return allowed
+    sso, account = allowed
     challenge = CHALLENGES.challenge(services, body.get("state"), "register", account)
     cookie = add_key(
         request,

@@ -76,9 +76,10 @@ def mfa_verify(request: Request, db: DbDep, services: ServicesDep, body: BodyDep
 
 @router.post("/account/webauthn/options")
 def register_options(request: Request, db: DbDep, services: ServicesDep) -> Response:
-    _sso, account, refused = may_add_key(request, db, services)
-    if refused:
-        return refused
+    allowed = may_add_key(request, db, services)
+    if isinstance(allowed, JSONResponse):
+        return allowed
+    _sso, account = allowed
     options, challenge = wa.registration_options(db, account, services.settings.issuer)
     return JSONResponse(
         {
@@ -90,9 +91,10 @@ def register_options(request: Request, db: DbDep, services: ServicesDep) -> Resp
 
 @router.post("/account/webauthn/register")
 def register(request: Request, db: DbDep, services: ServicesDep, body: BodyDep) -> Response:
-    sso, account, refused = may_add_key(request, db, services)
-    if refused:
-        return refused
+    allowed = may_add_key(request, db, services)
+    if isinstance(allowed, JSONResponse):
+        return allowed
+    sso, account = allowed
     challenge = CHALLENGES.challenge(services, body.get("state"), "register", account)
     label = str(body.get("label") or "")
     cookie = add_key(request, db, services, sso, account, challenge, body.get("credential"), label)

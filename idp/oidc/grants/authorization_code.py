@@ -126,7 +126,8 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
             },
         )
 
-    def query_authorization_code(self, code: str, client: ClientAdapter):
+    # Authlib's hooks are typed with its mixins; GovID's adapters are those mixins.
+    def query_authorization_code(self, code: str, client: ClientAdapter):  # type: ignore[override]
         db = self.ctx.db
         code_hash = sha256_hex(code)
         # Single use (RFC 6749 §4.1.2): the UPDATE is the lock, so two concurrent

@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote_plus
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from sqlalchemy.exc import IntegrityError
 
 from idp.crypto import sha256_hex
@@ -48,7 +48,9 @@ def authenticate_client_secret_basic(query_client, request):
 class PrivateKeyJWT(JWTBearerClientAssertion):
     """RFC 7523 §2.2 / OIDC Core §9 private_key_jwt, with jti replay protection."""
 
-    CLIENT_AUTH_METHOD = "private_key_jwt"
+    # The method's registered name (RFC 7523 §2.2), set per subclass as Authlib documents;
+    # its stubs mark the attribute Final.
+    CLIENT_AUTH_METHOD = "private_key_jwt"  # type: ignore[misc]
 
     def __init__(self, server) -> None:
         super().__init__(validate_jti=True, leeway=30)
@@ -68,7 +70,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         if not jwks.get("keys"):
             raise InvalidClientError(description="The client has no registered keys.")
         try:
-            return KeySet.import_key_set(jwks)
+            return KeySet.import_key_set(cast(KeySetSerialization, jwks))
         except (ValueError, TypeError, KeyError, JoseError) as exc:
             raise InvalidClientError(description="The client's keys cannot be used.") from exc
 

@@ -49,7 +49,8 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
             raise InvalidGrantError("The account behind this refresh token is not active.")
         return account
 
-    def issue_token(self, user, refresh_token: RefreshTokenAdapter):
+    # Authlib's hooks are typed with its mixins; GovID's adapters are those mixins.
+    def issue_token(self, user, refresh_token: RefreshTokenAdapter):  # type: ignore[override]
         grant = self.request.govid.grant
         client: ClientAdapter = self.request.client
         # RFC 6749 §6: the new refresh token keeps the original scope; the access token
@@ -84,7 +85,7 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
             self.ctx.pending_audit = []
         return body
 
-    def revoke_old_credential(self, refresh_token: RefreshTokenAdapter) -> None:
+    def revoke_old_credential(self, refresh_token: RefreshTokenAdapter) -> None:  # type: ignore[override]
         # Authlib calls this after save_token, before the answer leaves.
         ctx = self.ctx
         events, ctx.pending_audit = ctx.pending_audit, None

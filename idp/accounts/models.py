@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -171,3 +172,26 @@ class AccountExternalId(Base):
     )
     external_id: Mapped[str] = mapped_column(String(255), index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AccountTally(Base):
+    """How many accounts each agency has in each status, as rows to add up: written by
+    the database's own triggers on ``account`` (migration 0016_account_tally), in the
+    transaction that inserts, deletes or changes the status or agency of an account, so
+    a sum over it is exact at any snapshot. On PostgreSQL each change adds a row
+    (concurrent writers never wait on a shared counter) and housekeeping folds them
+    (idp.accounts.tally.fold); SQLite keeps one row per agency and status. Read by
+    idp.accounts.tally (SCIM's unfiltered totalResults, the dashboard's counts)."""
+
+    __tablename__ = "account_tally"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    # No foreign key: an agency with no accounts may go, whatever rows of zero are left.
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+
+
+Index("ix_account_tally_agency_status", AccountTally.agency_id, AccountTally.status, AccountTally.n)

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from idp.accounts.models import ACCOUNT_STATUSES, Account
+from idp.accounts import tally
+from idp.accounts.models import Account
 from idp.audit.models import AuditCheckpoint, AuditEvent
 from idp.authz.context import Ctx
 from idp.db import utcnow
@@ -33,12 +34,9 @@ def summary(ctx: Ctx) -> dict[str, Any]:
     db = ctx.db
     now = utcnow()
     in_scope = scope.apply(select(Account.id), Account.agency_id)
-    by_status = {s: 0 for s in ACCOUNT_STATUSES}
-    stmt = scope.apply(
-        select(Account.status, func.count()).group_by(Account.status), Account.agency_id
-    )
-    for status, n in db.execute(stmt):
-        by_status[status] = n
+    # Kept by triggers with every change of account (idp.accounts.tally): exact, and a
+    # sum over the subtree's agencies rather than a count of its accounts.
+    by_status = tally.by_status(db, scope)
     locked = db.scalar(
         scope.apply(
             select(func.count()).select_from(Account).where(Account.locked_until > now),

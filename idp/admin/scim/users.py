@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from idp.accounts import manage as admin_accounts
 from idp.accounts import service as accounts
+from idp.accounts import tally
 from idp.accounts.models import ROLES, Account, AccountExternalId, RoleGrant
 from idp.admin.scim import filter as scim_filter
 from idp.admin.scim import parse
@@ -137,7 +138,9 @@ def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, 
             stmt, counter = stmt.outerjoin(*join), counter.outerjoin(*join)
         cond = scim_filter.compile_filter(expr, USER_COLUMNS, dialect=dialect)
         stmt, counter = stmt.where(cond), counter.where(cond)
-    total = ctx.db.scalar(counter)
+    # Unfiltered: the exact count kept by triggers (idp.accounts.tally), not a count of
+    # every account in scope (RFC 7644 §3.4.2: totalResults is the number of results).
+    total = ctx.db.scalar(counter) if expr is not None else tally.not_deleted(ctx.db, scope)
     page = stmt.order_by(Account.created_at, Account.id).offset(start - 1).limit(count)
     rows = ctx.db.scalars(page).unique().all() if count and total else []
     ids = [a.id for a in rows]

@@ -132,16 +132,36 @@ def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, 
     counter = scope.apply(select(func.count(Account.id)), Account.agency_id).where(
         Account.status != "deleted"
     )
+    matching = scope.apply(select(Account.id, Account.created_at), Account.agency_id).where(
+        Account.status != "deleted"
+    )
     if expr is not None:
         if _uses_external_id(expr):
             join = (AccountExternalId, AccountExternalId.account_id == Account.id)
             stmt, counter = stmt.outerjoin(*join), counter.outerjoin(*join)
+            matching = matching.outerjoin(*join)
         cond = scim_filter.compile_filter(expr, USER_COLUMNS, dialect=dialect)
-        stmt, counter = stmt.where(cond), counter.where(cond)
+        stmt, counter, matching = stmt.where(cond), counter.where(cond), matching.where(cond)
     # Unfiltered: the exact count kept by triggers (idp.accounts.tally), not a count of
     # every account in scope (RFC 7644 §3.4.2: totalResults is the number of results).
     total = ctx.db.scalar(counter) if expr is not None else tally.not_deleted(ctx.db, scope)
-    page = stmt.order_by(Account.created_at, Account.id).offset(start - 1).limit(count)
+    if expr is not None and dialect == "postgresql":
+        # Matches first (as the count found them), then their order: under a LIMIT
+        # PostgreSQL walks (created_at, id) testing each row, the whole table when the
+        # matches lie late (externalId co "HR-23", 240,000 accounts: 2.4 s, now ~0.1).
+        found = matching.cte("matches").prefix_with("MATERIALIZED")
+        ids = (
+            select(found.c.id, found.c.created_at)
+            .order_by(found.c.created_at, found.c.id)
+            .offset(start - 1)
+            .limit(count)
+            .subquery()
+        )
+        page = (
+            select(Account).join(ids, ids.c.id == Account.id).order_by(ids.c.created_at, ids.c.id)
+        )
+    else:
+        page = stmt.order_by(Account.created_at, Account.id).offset(start - 1).limit(count)
     rows = ctx.db.scalars(page).unique().all() if count and total else []
     ids = [a.id for a in rows]
     ext = dict(

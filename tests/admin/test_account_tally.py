@@ -199,3 +199,20 @@ def test_trigram_indexes_keep_short_pending_lists(db):
         ).all()
     )
     assert len(opts) == 2 and all("gin_pending_list_limit=256" in (v or "") for v in opts.values())
+
+
+def test_a_filtered_list_counts_its_matches_on_every_page(client, db, w):
+    """The total comes with the page's rows (one pass over the matches on PostgreSQL);
+    past the last page, and with count=0, it is still the number of matches."""
+    db.execute(insert(Account), _rows(w.agencies["A1"], 7, w.u))
+    h, f = w.headers("hr_a"), 'userName sw "bulk"'
+    seen, totals = [], set()
+    for start, count in ((1, 3), (4, 3), (7, 3), (10, 3), (1, 0)):
+        r = client.get(
+            f"{S}/Users", params={"filter": f, "startIndex": start, "count": count}, headers=h
+        )
+        assert r.status_code == 200, r.text
+        totals.add(r.json()["totalResults"])
+        seen += [u["userName"] for u in r.json()["Resources"]]
+    assert totals == {7}
+    assert len(seen) == 7 and set(seen) == {f"bulk{i}-{w.u}@example.go.th" for i in range(7)}

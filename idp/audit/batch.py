@@ -19,8 +19,13 @@ Two writers, one chain code (``idp.audit.service.link``/``row_values``):
 - SQLite (the embedded default) has no asynchronous driver: ``ThreadBatcher`` runs
   ``append`` on a writer thread.
 
-Requests that read or write anything else (an authorization code, a refresh token, a
-replay-cache entry) keep their events in their own transaction (``audit.record``).
+A request whose only other write is one guarded statement (a refresh token's rotation,
+decision 0026) hands it over with its events (``Guard``): the writer runs the batch's
+guards first, in its transaction and in a fixed order, then chains only the events of
+the guards that applied; ``commit`` says whether the caller's guard applied. The
+statement and its events commit together or not at all. Requests that read or write
+anything else (an authorization code, a replay-cache entry) keep their events in their
+own transaction (``audit.record``).
 """
 
 from __future__ import annotations
@@ -58,20 +63,35 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
-def _settle(batcher, batch: list[tuple[list[NewEvent], Any]], exc: Exception | None) -> None:
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A statement that must return a row for its caller's events to be written: run in
+    the batch's transaction before the chain's lock, the batch's guards in ``order``
+    (their row locks are taken in one order in every process: no deadlock between two
+    batches). ``statement`` is SQLAlchemy Core, compiled once per writer."""
+
+    statement: Any
+    params: dict[str, Any]
+    order: Any
+
+
+def _settle(
+    batcher, batch: list[tuple[list[NewEvent], Any]], exc: Exception | None, applied=None
+) -> None:
     """Answer every caller of a batch (asyncio or concurrent futures): all committed, or
-    all told why not. A caller that has gone (client disconnected) is skipped."""
+    all told why not. A caller that has gone (client disconnected) is skipped. The
+    result is whether the caller's guard applied (True without a guard)."""
     size = sum(len(evs) for evs, _ in batch)
     if exc is not None:
         log.error("audit batch of %d events not committed: %s", size, exc)
     else:
         batcher.batches += 1
         batcher.events += size
-    for _, done in batch:
+    for i, (_, done) in enumerate(batch):
         if done.done():
             continue
         if exc is None:
-            done.set_result(None)
+            done.set_result(True if applied is None else applied[i])
         else:
             done.set_exception(exc)
 
@@ -80,9 +100,11 @@ class AuditBatcher(Protocol):
     batches: int  # commits made (tests, benchmarks)
     events: int
 
-    async def commit(self, events: list[NewEvent]) -> None:
+    async def commit(self, events: list[NewEvent], guard: Guard | None = None) -> bool:
         """Append ``events`` (from ``audit.new_event``) to the chain, in this order and in
-        one transaction; return once committed, or raise what the commit raised."""
+        one transaction; return once committed, or raise what the commit raised. With a
+        ``guard`` (PostgreSQL only): False when it changed nothing (nothing of this call
+        was written)."""
 
     async def aclose(self) -> None: ...
 
@@ -111,6 +133,8 @@ class PgAsyncBatcher:
             for c in AuditEvent.__table__.columns
         }
         self._max_batch = max_batch
+        self._dialect = dialect
+        self._guard_sql: dict[int, tuple[Any, str]] = {}
         # Per event loop (a connection belongs to the loop that opened it). A uvicorn
         # worker has one loop; tests and tools may run several, even at once.
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -127,16 +151,16 @@ class PgAsyncBatcher:
                 state = self._loops[loop] = _LoopState()
         return state
 
-    async def commit(self, events: list[NewEvent]) -> None:
-        if not events:
-            return
+    async def commit(self, events: list[NewEvent], guard: Guard | None = None) -> bool:
+        if not events and guard is None:
+            return True
         loop = asyncio.get_running_loop()
         state = self._state(loop)
         done = loop.create_future()
-        state.pending.append((events, done))
+        state.pending.append((events, done, guard))
         if state.flusher is None or state.flusher.done():
             state.flusher = loop.create_task(self._flush(state))
-        await done
+        return await done
 
     async def _flush(self, state: _LoopState) -> None:
         # While one batch is being written, the next requests queue up in pending.
@@ -145,34 +169,41 @@ class PgAsyncBatcher:
             while state.pending and size < self._max_batch:
                 item = state.pending.popleft()
                 batch.append(item)
-                size += len(item[0])
+                size += len(item[0]) or 1
             try:
-                await self._append(state, [ev for evs, _ in batch for ev in evs])
+                applied = await self._append(state, batch)
             except Exception as exc:  # every waiter learns that its events are not stored
                 await self._drop_connection(state)
-                _settle(self, batch, exc)
+                _settle(self, [(evs, done) for evs, done, _ in batch], exc)
                 continue
-            _settle(self, batch, None)
+            _settle(self, [(evs, done) for evs, done, _ in batch], None, applied)
 
-    async def _append(self, state: _LoopState, events: list[NewEvent]) -> None:
+    async def _append(self, state: _LoopState, batch: list[_Pending]) -> list[bool]:
         try:
             async with asyncio.timeout(self._client_timeout):
-                await self._append_once(state, events)
+                return await self._append_once(state, batch)
         except TimeoutError:
             raise ServiceUnavailable(
                 f"audit group commit: no answer from the database in {self._client_timeout:g} s"
             ) from None
 
-    async def _append_once(self, state: _LoopState, events: list[NewEvent]) -> None:
+    async def _append_once(self, state: _LoopState, batch: list[_Pending]) -> list[bool]:
         import psycopg
 
         fresh = state.conn is None
         if fresh:
             state.conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
         written = False
+        applied = [True] * len(batch)
         try:
             async with state.conn.transaction():
                 cur = state.conn.cursor()
+                await self._run_guards(cur, batch, applied)
+                events = [
+                    ev for ok, (evs, _, _) in zip(applied, batch, strict=True) if ok for ev in evs
+                ]
+                if not events:
+                    return applied
                 waited = time.perf_counter()
                 await cur.execute(self._lock_head_sql)
                 head = await cur.fetchone()
@@ -185,10 +216,39 @@ class PgAsyncBatcher:
             if fresh or written:
                 raise  # a new connection failing, or an outcome we cannot know: the callers'
             # The kept connection was already broken (the database restarted, failed over
-            # or dropped it since the last batch) and nothing of this batch was sent: once
-            # more on a new connection, as the engine's pool pre-ping does.
+            # or dropped it since the last batch) and nothing of this batch was committed:
+            # once more on a new connection, as the engine's pool pre-ping does.
             await self._drop_connection(state)
-            await self._append_once(state, events)
+            return await self._append_once(state, batch)
+        return applied
+
+    async def _run_guards(self, cur: Any, batch: list[_Pending], applied: list[bool]) -> None:
+        """The batch's guards in their order, each run of one statement sent at once
+        (``executemany``: one round trip, psycopg's pipeline)."""
+        guarded = sorted(
+            (i for i, item in enumerate(batch) if item[2] is not None),
+            key=lambda i: batch[i][2].order,
+        )
+        start = 0
+        while start < len(guarded):
+            statement = batch[guarded[start]][2].statement
+            end = start + 1
+            while end < len(guarded) and batch[guarded[end]][2].statement is statement:
+                end += 1
+            run = guarded[start:end]
+            params = [batch[i][2].params for i in run]
+            await cur.executemany(self._sql(statement), params, returning=True)
+            for n, i in enumerate(run):
+                await cur.set_result(n)
+                applied[i] = (await cur.fetchone()) is not None
+            start = end
+
+    def _sql(self, statement: Any) -> str:
+        found = self._guard_sql.get(id(statement))
+        if found is None or found[0] is not statement:
+            text = str(statement.compile(dialect=self._dialect))
+            found = self._guard_sql[id(statement)] = (statement, text)
+        return found[1]
 
     def _bind(self, ev: NewEvent) -> dict[str, Any]:
         values = row_values(ev)
@@ -221,10 +281,13 @@ class PgAsyncBatcher:
             self._loops.clear()
 
 
+_Pending = tuple[list[NewEvent], asyncio.Future, Guard | None]
+
+
 @dataclass
 class _LoopState:
     conn: Any = None
-    pending: deque[tuple[list[NewEvent], asyncio.Future]] = field(default_factory=deque)
+    pending: deque[_Pending] = field(default_factory=deque)
     flusher: asyncio.Task | None = None
 
 
@@ -240,10 +303,12 @@ class ThreadBatcher:
         self.batches = 0
         self.events = 0
 
-    async def commit(self, events: list[NewEvent]) -> None:
+    async def commit(self, events: list[NewEvent], guard: Guard | None = None) -> bool:
+        if guard is not None:
+            raise NotImplementedError("guarded commits are PostgreSQL's (PgAsyncBatcher)")
         if not events:
-            return
-        done: Future[None] = Future()
+            return True
+        done: Future[bool] = Future()
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -251,7 +316,7 @@ class ThreadBatcher:
                 )
                 self._thread.start()
             self._queue.put((events, done))
-        await asyncio.wrap_future(done)
+        return await asyncio.wrap_future(done)
 
     async def aclose(self) -> None:
         self.close()

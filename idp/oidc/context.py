@@ -11,6 +11,7 @@ from idp.audit.service import NewEvent
 from idp.config import Settings
 from idp.keys.service import KeyRing
 from idp.services import Services
+from idp.tokens.rotation import Family
 
 
 class NeedsDatabase(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -26,6 +27,15 @@ class ReadAhead:
     token: str
     claims: dict[str, Any] | None
     active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshAhead:
+    """A refresh token's family read on the event loop before Authlib's refresh grant
+    runs (``idp.oidc.routes.token``): ``family`` None when no such token exists."""
+
+    value: str
+    family: Family | None
 
 
 class OidcContext:
@@ -49,6 +59,7 @@ class OidcContext:
         self.user_agent = user_agent
         self.pending_audit: list[NewEvent] | None = [] if db is None else None
         self.read_ahead: ReadAhead | None = None
+        self.refresh_ahead: RefreshAhead | None = None
 
     @property
     def db(self) -> Session:

@@ -89,6 +89,7 @@ class RequestState:
     said: str | None = None  # ... and what the answer said about it
     claims: dict | None = None  # the authorization request's `claims` (OIDC Core §5.5)
     resources: list[str] | None = None  # its `resource` indicators (RFC 8707)
+    rotation: Any = None  # a refresh on the event loop: its tokens.rotation.Rotation
 
 
 class GovIDOAuth2Request(OAuth2Request):

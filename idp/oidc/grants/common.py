@@ -16,6 +16,7 @@ from idp.clients.models import AUTH_METHODS, CONFIDENTIAL_METHODS
 from idp.oidc.models import ClientAdapter
 from idp.resources import service as api_resources
 from idp.tokens import service as tokens
+from idp.tokens.rotation import FamilyAccount
 
 if TYPE_CHECKING:
     from idp.oidc.context import OidcContext
@@ -113,7 +114,7 @@ def audit_token_issued(ctx: OidcContext, request, token: dict[str, Any]) -> None
         "oidc.token.issued",
         actor=request.client.get_client_id() if request.client else None,
         agency_id=getattr(user, "agency_id", None),
-        subject=str(user.id) if isinstance(user, Account) else None,
+        subject=str(user.id) if isinstance(user, Account | FamilyAccount) else None,
         client_id=request.client.get_client_id() if request.client else None,
         session_id=claims.get("sid"),
         ip=ctx.ip,

@@ -1,11 +1,21 @@
 """The refresh token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700
-§4.14.2): a rotated token presented again revokes its whole family."""
+§4.14.2): a rotated token presented again revokes its whole family.
+
+Two ways through the same grant (decision 0026). On PostgreSQL the token endpoint runs it
+on the event loop (``idp.oidc.routes.token``): the token's family was read there
+(``ctx.refresh_ahead``, ``idp.tokens.rotation``), nothing touches a session, and the
+rotation is left on the request (``govid.rotation``) for the route to hand to the audit
+group commit with the token's event. Anything else (SQLite, a presented token that was
+already rotated, a client not in the cache, ``resource``, private_key_jwt) raises
+``NeedsDatabase`` before anything was written, and the thread path runs the grant with a
+transaction, as below."""
 
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 
 from idp.db import utcnow
+from idp.oidc.context import NeedsDatabase
 from idp.oidc.grants.common import (
     ALL_AUTH_METHODS,
     CtxMixin,
@@ -13,6 +23,7 @@ from idp.oidc.grants.common import (
     group_commit_from_thread,
 )
 from idp.oidc.models import ClientAdapter, RefreshTokenAdapter
+from idp.tokens import rotation
 from idp.tokens import service as tokens
 
 
@@ -21,6 +32,8 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str):
+        if not self.ctx.has_db:
+            return self._family_read_ahead(refresh_token)
         db = self.ctx.db
         found = tokens.find_refresh_family(db, refresh_token)
         if found is None:
@@ -43,6 +56,23 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
         self.request.govid.account = account  # read with the token (one statement)
         return RefreshTokenAdapter(row)
 
+    def _family_read_ahead(self, refresh_token: str):
+        """The inline path: the family read on the loop, decided as above."""
+        ahead = self.ctx.refresh_ahead
+        if ahead is None or ahead.value != refresh_token:
+            raise NeedsDatabase
+        family = ahead.family
+        if family is None:
+            return None  # unknown token
+        row, grant = family.token, family.grant
+        if row.used_at is not None:
+            raise NeedsDatabase  # reuse: the thread path revokes the family
+        if row.revoked_at or row.expires_at <= utcnow() or grant is None or grant.revoked_at:
+            return None
+        self.request.govid.grant = grant
+        self.request.govid.account = family.account
+        return RefreshTokenAdapter(row)
+
     def authenticate_user(self, refresh_token: RefreshTokenAdapter):
         account = self.request.govid.account
         if account is None or account.status != "active":
@@ -57,14 +87,23 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
         # may be narrowed by the request (checked by Authlib to be a subset).
         scope = self.request.payload.scope or refresh_token.get_scope()
         audience, scope = self._for_resource(scope, grant.resources)
-        refresh = tokens.issue_refresh_token(
-            self.ctx.db,
-            grant=grant,
-            client=client.row,
-            scope=refresh_token.get_scope(),
-            lifetime=client.row.refresh_token_ttl or self.ctx.settings.refresh_token_ttl,
-            rotated_from=refresh_token.row.id,
-        )
+        lifetime = client.row.refresh_token_ttl or self.ctx.settings.refresh_token_ttl
+        if self.ctx.has_db:
+            refresh = tokens.issue_refresh_token(
+                self.ctx.db,
+                grant=grant,
+                client=client.row,
+                scope=refresh_token.get_scope(),
+                lifetime=lifetime,
+                rotated_from=refresh_token.row.id,
+            )
+        else:  # written by the route, in the group commit's transaction
+            refresh, self.request.govid.rotation = rotation.new_rotation(
+                self.ctx.refresh_ahead.family,
+                client_id=client.get_client_id(),
+                scope=refresh_token.get_scope(),
+                lifetime=lifetime,
+            )
         tctx = tokens.TokenContext(
             scope=scope,
             account=user,
@@ -88,6 +127,8 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: RefreshTokenAdapter) -> None:  # type: ignore[override]
         # Authlib calls this after save_token, before the answer leaves.
         ctx = self.ctx
+        if not ctx.has_db:
+            return  # the route's guarded commit marks it used (govid.rotation)
         events, ctx.pending_audit = ctx.pending_audit, None
         if not tokens.mark_refresh_used(ctx.db, refresh_token.row):
             # Somebody rotated it first: this token is not issued, its event is dropped.

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from idp.oidc.context import NeedsDatabase, OidcContext
 from idp.oidc.routes.forms import form_pairs, form_problem, make_ctx, oauth_request, with_no_store
+from idp.oidc.routes.refresh import inline_possible, refresh_on_loop
 from idp.oidc.server import server_for
 from idp.services import Services
 
@@ -15,9 +16,11 @@ from idp.services import Services
 async def token(request: Request) -> Response:
     """A request that needs nothing from the database (client_credentials by a client in
     the cache authenticating with a secret) runs here on the event loop and only waits
-    for its audit event's group commit (idp/audit/batch.py); anything else — or anything
-    that turns out to reach for the database — runs from the start in the thread pool
-    with a transaction of its own, committed before the answer.
+    for its audit event's group commit (idp/audit/batch.py); on PostgreSQL so does a
+    refresh, with one read and its rotation in that commit (``idp.oidc.routes.refresh``,
+    decision 0026). Anything else — or anything that turns out to reach for the
+    database — runs from the start in the thread pool with a transaction of its own,
+    committed before the answer.
 
     The hottest endpoint of a provider is a plain Starlette route placed first in the
     application's table (``idp.oidc.routes.FIRST_ROUTES``): FastAPI's dependency solving
@@ -35,6 +38,10 @@ async def token(request: Request) -> Response:
             pass  # nothing was written or sent: start again with a session
         else:
             await services.audit_batcher.commit(ctx.pending_audit or [])
+            return response
+    elif ("grant_type", "refresh_token") in form and inline_possible(services, form):
+        response = await refresh_on_loop(request, services, form)
+        if response is not None:
             return response
     return await run_in_threadpool(_token_in_transaction, request, services, form)
 

@@ -241,7 +241,7 @@ def test_a_failed_batch_fails_every_caller_and_stores_nothing(committed, batcher
         return outcome
 
     blocker, good, bad = asyncio.run(main())
-    assert blocker is None
+    assert blocker is True
     # One call's row was refused: the call that shared its transaction is failed too.
     assert isinstance(bad, Exception) and "refused" in str(bad)
     assert isinstance(good, Exception)
@@ -389,7 +389,7 @@ def test_thread_writer_close_finishes_what_it_holds_and_stops(committed_db):
             assert closer.is_alive() and not held.done()  # close waits for the writer
         closer.join(20)
         assert not closer.is_alive()
-        assert held.result(5) is None  # committed, not dropped
+        assert held.result(5) is True  # committed, not dropped
     finally:
         loop.call_soon_threadsafe(loop.stop)
         runner.join(5)

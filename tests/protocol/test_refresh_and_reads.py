@@ -10,7 +10,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from sqlalchemy import select
 
+from idp.audit.models import AuditEvent
 from tests.protocol.rp import login, token_post
 from tests.protocol.test_token_fast_path import (
     assert_chain_intact,
@@ -76,6 +78,39 @@ def test_one_refresh_token_used_at_once_rotates_once_and_revokes_the_family(worl
     assert refresh(world, won["refresh_token"]).status_code == 400
     assert userinfo(world, won["access_token"]).status_code == 401
     assert introspect(world, won["access_token"]) == {"active": False}
+    assert_chain_intact(world)
+
+
+def test_families_refreshed_at_once_each_rotate_once_and_a_reuse_is_audited(world):
+    """Several families refreshed at the same moment (on PostgreSQL their rotations share
+    group commits, decision 0026): each is rotated once and its token audited once;
+    each old token presented again then revokes its own family, with an audit event."""
+    cid = world.client("web")["client_id"]
+    olds = [login(world).token["refresh_token"] for _ in range(6)]
+    barrier = threading.Barrier(len(olds))
+
+    def one(rt: str) -> httpx.Response:
+        barrier.wait()
+        return refresh(world, rt)
+
+    with ThreadPoolExecutor(len(olds)) as pool:
+        responses = list(pool.map(one, olds))
+    assert [r.status_code for r in responses] == [200] * len(olds), [r.text for r in responses]
+    issued = [e.details.get("jti") for e in issued_events(world, cid)]
+    jtis = [unverified_claims(r.json()["access_token"])["jti"] for r in responses]
+    assert all(issued.count(jti) == 1 for jti in jtis)
+    for old, r in zip(olds, responses, strict=True):
+        assert refresh(world, old).status_code == 400  # reuse
+        assert userinfo(world, r.json()["access_token"]).status_code == 401
+        assert refresh(world, r.json()["refresh_token"]).status_code == 400
+    with world.services.sessions() as db:
+        reused = db.scalars(
+            select(AuditEvent).where(
+                AuditEvent.type == "oidc.refresh.reused", AuditEvent.client_id == cid
+            )
+        ).all()
+    grants = {jti.split(".")[0] for jti in jtis}
+    assert grants <= {e.details["grant"] for e in reused}
     assert_chain_intact(world)
 
 

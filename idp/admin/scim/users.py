@@ -163,7 +163,7 @@ def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, 
         # of every account in scope (RFC 7644 §3.4.2: totalResults is the number).
         total = ctx.db.scalar(counter) if expr is not None else tally.not_deleted(ctx.db, scope)
         page = stmt.order_by(Account.created_at, Account.id).offset(start - 1).limit(count)
-        rows = ctx.db.scalars(page).unique().all() if count and total else []
+        rows = list(ctx.db.scalars(page).unique().all()) if count and total else []
     ids = [a.id for a in rows]
     ext = dict(
         ctx.db.execute(

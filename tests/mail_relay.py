@@ -5,8 +5,9 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
-import time
 from email.header import decode_header, make_header
+
+from tests.waiting import poll
 
 
 class Inbox:
@@ -22,12 +23,7 @@ class Inbox:
 
     def to(self, address: str, timeout: float = 20.0) -> list[email.message.EmailMessage]:
         """The messages whose envelope names ``address``, waiting up to ``timeout`` for one."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [m for env, m in self.messages if address in env.rcpt_tos]
-            if found or time.monotonic() > deadline:
-                return found
-            time.sleep(0.1)
+        return poll(lambda: [m for env, m in self.messages if address in env.rcpt_tos], timeout)
 
 
 def subject(msg) -> str:

@@ -7,12 +7,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.waiting import wait_until
 
 IDP = str(Path(sys.executable).parent / "idp")
 
@@ -41,19 +42,19 @@ def serve(env: dict[str, str], timeout: float = 120.0, port: int | None = None) 
         [IDP, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
     )
     base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"idp serve exited early:\n{log.read()[-4000:]}")
+        try:
+            httpx.get(f"{base}/healthz", timeout=1.0)
+        except httpx.TransportError:
+            return False
+        return True
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"idp serve exited early:\n{log.read()[-4000:]}")
-            try:
-                httpx.get(f"{base}/healthz", timeout=1.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("idp serve did not start in time") from None
-                time.sleep(0.1)
+        wait_until(answers, timeout, f"idp serve to answer {base}/healthz")
         yield base
     finally:
         proc.terminate()

@@ -8,7 +8,6 @@ the same job; another caller's job is 404."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +22,7 @@ from idp.services import Services
 from tests import factories
 from tests.admin.conftest import World
 from tests.conftest import make_settings
+from tests.waiting import wait_until
 
 A = "/admin/v1/imports"
 
@@ -81,15 +81,15 @@ def _csv(w, n: int, prefix: str, agency: str) -> bytes:
 
 def _wait(client, url, headers, timeout=120) -> list[dict]:
     seen = []
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def finished() -> bool:
         r = client.get(url, headers=headers)
         assert r.status_code == 200, r.text
         seen.append(r.json())
-        if r.json()["status"] in ("done", "failed"):
-            return seen
-        assert time.monotonic() < deadline, seen[-1]
-        time.sleep(0.05)
+        return r.json()["status"] in ("done", "failed")
+
+    wait_until(finished, timeout, lambda: f"the import to finish, last seen {seen[-1]}")
+    return seen
 
 
 def test_a_background_import_reports_progress_then_its_result(live, services):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +26,7 @@ from idp.services import Services
 from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings
 from tests.e2e import conftest as e2e
 from tests.server import base_env, free_port, serve
+from tests.waiting import listening, wait_until
 
 PASSWORD = "correct horse battery staple"
 L2 = "urn:govid:acr:2"
@@ -178,15 +178,11 @@ def console_world(tmp_path_factory):
     thread = threading.Thread(target=server.run, daemon=True)
     with serve(env, port=gport):
         thread.start()
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{console}/healthz", timeout=1.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the console did not start") from None
-                time.sleep(0.1)
+        wait_until(
+            listening(lambda: httpx.get(f"{console}/healthz", timeout=1.0), httpx.TransportError),
+            20,
+            "the console to answer /healthz",
+        )
         yield ConsoleWorld(govid=issuer, console=console, services=services, app=app, users=users)
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,15 +1,15 @@
 """A separate OS process appending audit events (tests/audit/test_concurrency.py).
 
-Usage: python -m tests.audit._writer URL NAME COUNT START_AT
-Waits until START_AT (epoch seconds) so two processes really overlap, writes COUNT
-events in their own transactions (every 7th rolled back), prints {"committed": n}.
+Usage: python -m tests.audit._writer URL NAME COUNT
+Connects, prints "ready" and waits for a line on stdin (the test starts all writers at
+once that way, so they really overlap), writes COUNT events in their own transactions
+(every 7th rolled back), prints {"committed": n}.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 
 from sqlalchemy.orm import sessionmaker
 
@@ -17,10 +17,12 @@ from idp.audit import service as audit
 from idp.db import make_engine
 
 
-def main(url: str, name: str, count: int, start_at: float) -> None:
+def main(url: str, name: str, count: int) -> None:
     engine = make_engine(url)
     sessions = sessionmaker(bind=engine)
-    time.sleep(max(0.0, start_at - time.time()))
+    engine.connect().close()  # the connection pool is warm before the start line
+    print("ready", flush=True)
+    sys.stdin.readline()
     committed = 0
     for i in range(count):
         session = sessions()
@@ -39,4 +41,4 @@ def main(url: str, name: str, count: int, start_at: float) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))

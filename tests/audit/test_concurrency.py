@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from idp.audit import service as audit
 from idp.audit.models import AuditCheckpoint, AuditEvent
 from idp.auditing import checkpoints
 from idp.auditing.verify import verify
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,25 +64,24 @@ def test_threads_write_one_gapless_chain(committed):
 
 def test_two_processes_write_one_gapless_chain(committed_pg):
     committed = committed_pg  # the multi-host claim is PostgreSQL's (SQLite is one host)
-    start_at = time.time() + 2.0  # both processes are imported and waiting by then
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.audit._writer",
-                committed.url,
-                name,
-                "150",
-                str(start_at),
-            ],
+            [sys.executable, "-m", "tests.audit._writer", committed.url, name, "150"],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for name in ("proc-a", "proc-b")
     ]
+    # Both imported and connected ("ready"), then both told to start at once.
+    readiness = [p.stdout.readline().strip() for p in procs]
+    if readiness != ["ready", "ready"]:
+        raise AssertionError([readiness, *(p.communicate(timeout=60) for p in procs)])
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     total = sum(json.loads(out)["committed"] for out, _ in outputs)
@@ -91,8 +90,21 @@ def test_two_processes_write_one_gapless_chain(committed_pg):
     assert switches > 2, "the two processes did not overlap"
 
 
+class CountingStop(threading.Event):
+    """The periodic job's stop flag; it also counts the job's ticks (each ends in a
+    ``wait``), so the test can see idle ticks go by instead of sleeping through them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.ticks += 1
+        return super().wait(timeout)
+
+
 def test_periodic_job_checkpoints_new_events_until_stopped(committed):
-    stop = threading.Event()
+    stop = CountingStop()
     seen = []
 
     def on_checkpoint(info):
@@ -108,10 +120,10 @@ def test_periodic_job_checkpoints_new_events_until_stopped(committed):
         kwargs={"interval": 0.05, "stop": stop, "on_checkpoint": on_checkpoint},
     )
     job.start()
-    deadline = time.time() + 20
-    while not seen and time.time() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)  # a few idle ticks: nothing new, so no new checkpoint
+    wait_until(lambda: seen, 20, "the first checkpoint")
+    idle_from = stop.ticks
+    wait_until(lambda: stop.ticks >= idle_from + 3, 20, "three idle ticks of the job")
+    # Nothing new in those ticks, so no new checkpoint.
     with committed.sessions() as s:
         assert s.query(AuditCheckpoint).count() == 1
     with committed.sessions.begin() as s:

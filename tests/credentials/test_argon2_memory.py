@@ -1,7 +1,6 @@
 """argon2id in reusable work areas: same answers as the library, and a real bound."""
 
 import threading
-import time
 
 import pytest
 from argon2 import PasswordHasher as Argon2Cffi
@@ -10,6 +9,7 @@ from argon2.low_level import Type, hash_secret
 from idp.credentials.argon2_memory import WorkAreas, default_slots
 from idp.credentials.passwords import PasswordHasher
 from tests.conftest import make_settings
+from tests.waiting import wait_until
 
 M = 19 * 1024
 
@@ -60,9 +60,15 @@ def test_the_same_area_serves_the_next_computation():
         assert second is first
 
 
+def waiting_for_a_slot(areas: WorkAreas) -> int:
+    """How many threads are blocked in ``slot()`` (waiting on the free-area queue)."""
+    return len(areas._free.not_empty._waiters)
+
+
 def test_no_more_computations_at_once_than_slots():
     areas = WorkAreas(M, 2)
     active, most, lock = 0, 0, threading.Lock()
+    release = threading.Event()
 
     def user():
         nonlocal active, most
@@ -70,16 +76,24 @@ def test_no_more_computations_at_once_than_slots():
             with lock:
                 active += 1
                 most = max(most, active)
-            time.sleep(0.02)
+            release.wait(10)  # the computation goes on until the test has looked
             with lock:
                 active -= 1
 
     threads = [threading.Thread(target=user) for _ in range(6)]
     for t in threads:
         t.start()
+    # Two computations hold the two slots; the other four wait for one.
+    wait_until(
+        lambda: active == 2 and waiting_for_a_slot(areas) == 4,
+        10,
+        lambda: f"2 in slots and 4 waiting, saw {active} and {waiting_for_a_slot(areas)}",
+    )
+    assert most == 2
+    release.set()
     for t in threads:
         t.join(5)
-    assert most == 2
+    assert most == 2 and active == 0
 
 
 def test_the_hasher_holds_a_slot_while_it_verifies_and_hashes():
@@ -95,7 +109,7 @@ def test_the_hasher_holds_a_slot_while_it_verifies_and_hashes():
         ]
         for t in workers:
             t.start()
-        time.sleep(0.1)
+        wait_until(lambda: waiting_for_a_slot(hasher.areas) == 2, 10, "both to wait for the slot")
         assert finished == []
     for t in workers:
         t.join(5)

@@ -16,12 +16,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
 
 from tests.server import free_port
+from tests.waiting import listening, wait_until
 
 
 def pg_bindir() -> str | None:
@@ -184,16 +184,14 @@ class RedisServer:
             self.conf.write_text("\n".join(lines) + "\n")
         cmd = ["redis-server", str(self.conf)] + (["--sentinel"] if sentinel else [])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                import redis
+        import redis
 
-                if redis.Redis(port=self.port, socket_timeout=0.5).ping():
-                    return self
-            except Exception:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis {self.name} did not start")
+        wait_until(
+            listening(redis.Redis(port=self.port, socket_timeout=0.5).ping, redis.RedisError),
+            10,
+            f"redis {self.name} to answer PING",
+        )
+        return self
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

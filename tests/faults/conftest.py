@@ -32,6 +32,7 @@ from tests.conftest import TEST_DATA_KEY, TEST_SECRET_KEY, make_settings, servic
 from tests.faults.clusters import Fleet, _children, pg_bindir
 from tests.protocol.conftest import BackchannelReceiver, World, seed
 from tests.server import IDP, base_env, free_port, run_cli, serve
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -131,13 +132,15 @@ def serve_workers(env: dict[str, str], workers: int, port: int) -> Iterator[Serv
     )
     base = Served(f"http://127.0.0.1:{port}")
     base.pid = proc.pid
+
+    def started() -> bool:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"idp serve --workers exited:\n{log.read()[-3000:]}")
+        return len(worker_pids(proc.pid)) >= workers and _answers(base)
+
     try:
-        deadline = time.monotonic() + 120
-        while len(worker_pids(proc.pid)) < workers or not _answers(base):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"idp serve --workers did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.2)
+        wait_until(started, 120, f"idp serve --workers {workers} to answer", every=0.2)
         yield base
     finally:
         proc.terminate()
@@ -208,10 +211,10 @@ class Load:
                     token = r.json().get("access_token") if r.status_code == 200 else None
                     self.answers.append((t, time.monotonic(), r.status_code, token))
                     if r.status_code != 200:
-                        time.sleep(0.05)
+                        self.stop.wait(0.05)  # back off a little, as a client would
                 except httpx.TransportError:
                     self.answers.append((t, time.monotonic(), 0, None))
-                    time.sleep(0.05)
+                    self.stop.wait(0.05)
 
     def __enter__(self) -> Load:
         for _ in range(self.threads):
@@ -224,6 +227,22 @@ class Load:
         self.stop.set()
         for th in self._workers:
             th.join(60)
+
+    def running(self, tokens: int = 20) -> None:
+        """Wait until the load has been answered ``tokens`` tokens (before a fault)."""
+        wait_until(
+            lambda: self.statuses().get(200, 0) >= tokens,
+            60,
+            lambda: f"{tokens} tokens before the fault, saw {self.statuses()}",
+        )
+
+    def answered_again(self, since: float, tokens: int = 20, timeout: float = 40) -> None:
+        """Wait until ``tokens`` requests sent after ``since`` were answered 200."""
+        wait_until(
+            lambda: self.statuses(since=since).get(200, 0) >= tokens,
+            timeout,
+            lambda: f"{tokens} tokens after the fault, saw {self.statuses(since=since)}",
+        )
 
     def ok_tokens(self) -> list[str]:
         return [tok for *_, status, tok in self.answers if status == 200 and tok]
@@ -285,7 +304,7 @@ class AccountWriter:
                 if status == 201:
                     self.created.append(email)
                 else:
-                    time.sleep(0.05)
+                    self.stop.wait(0.05)  # back off a little, as a client would
 
     def __enter__(self) -> AccountWriter:
         self.thread.start()
@@ -332,7 +351,7 @@ class SignIns:
                 self.refresh_tokens.append(done.token["refresh_token"])
             except Exception:  # a 503 anywhere in the flow: the person starts again
                 self.failed += 1
-                time.sleep(0.1)
+                self.stop.wait(0.1)
 
     def __enter__(self) -> SignIns:
         self.thread.start()
@@ -380,14 +399,3 @@ def audit_verify(world: World, url: str) -> subprocess.CompletedProcess:
         IDP_ISSUER=world.base,
     )
     return run_cli(env, "audit", "verify")
-
-
-def wait_until(predicate, timeout: float, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return value
-        time.sleep(every)

@@ -32,7 +32,9 @@ def test_first_token_after_a_restart_is_answered(fleet):
         for _ in range(3):
             assert machine_token(world).status_code == 200
         pg.restart()
-        assert wait_until(lambda: httpx.get(f"{world.base}/readyz").status_code == 200, 30)
+        wait_until(
+            lambda: httpx.get(f"{world.base}/readyz").status_code == 200, 30, "/readyz to say 200"
+        )
         # The database is back: the very first token must not fail on the old connection.
         first = machine_token(world)
         assert first.status_code == 200, first.text
@@ -44,11 +46,11 @@ def test_restart_under_load_loses_nothing_acknowledged(fleet, capsys):
     url = pg.create_database("govid")
     with deployed(url) as world:
         with Load(world, threads=4) as load:
-            time.sleep(2)
+            load.running()
             fault_at = time.monotonic()
             pg.restart()  # fast shutdown (connections dropped), then start
             up_at = time.monotonic()
-            wait_until(lambda: load.statuses(since=up_at + 1).get(200, 0) >= 20, 30)
+            load.answered_again(since=up_at + 1)
         recovered, failures = load.recovery(fault_at)
 
         ok = load.ok_tokens()
@@ -79,15 +81,21 @@ def test_database_stopped_for_a_while_then_started(fleet, capsys):
     url = pg.create_database("govid")
     with deployed(url) as world:
         with Load(world, threads=4) as load:
-            time.sleep(1)
+            load.running()
             fault_at = time.monotonic()
             pg.stop("fast")
             down = httpx.get(f"{world.base}/readyz", timeout=20)
-            time.sleep(4)
+            # Refused quickly rather than piling up: every client is refused twice over
+            # (each refusal is followed by a 50 ms back-off) well within the deadline.
+            wait_until(
+                lambda: load.statuses(since=fault_at + 1).get(503, 0) >= 8,
+                15,
+                lambda: f"8 quick 503s while the database is down, saw {load.statuses()}",
+            )
             during = load.statuses(since=fault_at + 1)
             pg.start()
             up_at = time.monotonic()
-            wait_until(lambda: load.statuses(since=up_at + 0.5).get(200, 0) >= 20, 30)
+            load.answered_again(since=up_at + 0.5)
         recovered, failures = load.recovery(fault_at)
 
         assert down.status_code == 503 and down.json()["status"] == "unavailable"

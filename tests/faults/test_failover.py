@@ -39,7 +39,7 @@ def replicated_pair(fleet):
             row = conn.execute("SELECT state FROM pg_stat_replication").fetchone()
         return bool(row) and row[0] == "streaming"
 
-    assert wait_until(streaming, 30), "the replica does not stream"
+    wait_until(streaming, 30, "the replica to stream")
     # Synchronous commit: a commit is acknowledged once the replica has it, so a crash
     # of the primary loses nothing that was acknowledged (docs/operations.md).
     with psycopg.connect(primary.dsn(), autocommit=True, connect_timeout=5) as conn:
@@ -76,12 +76,18 @@ def test_promoting_the_replica_under_load_loses_nothing(fleet, form, capsys):
             AccountWriter(world) as writer,
             SignIns(world) as people,
         ):
-            time.sleep(2)
+            # All three at work before the crash: tokens, an account, a whole sign-in.
+            load.running()
+            wait_until(
+                lambda: writer.created and people.refresh_tokens,
+                60,
+                lambda: f"an account and a sign-in: {writer.statuses}, {people.failed} failed",
+            )
             fault_at = time.monotonic()
             primary.stop("immediate")  # a crash: no shutdown checkpoint, connections cut
             replica.promote()
             promoted_at = time.monotonic()
-            wait_until(lambda: load.statuses(since=promoted_at + 1).get(200, 0) >= 20, 40)
+            load.answered_again(since=promoted_at + 1)
         recovered, failures = load.recovery(fault_at)
 
         assert not replica.is_in_recovery()

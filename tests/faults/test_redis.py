@@ -13,9 +13,10 @@ import httpx
 import redis
 
 from idp.credentials.login import user_key
-from tests.faults.conftest import deployed, wait_until
+from tests.faults.conftest import deployed
 from tests.protocol.conftest import REDIRECT, Browser, callback_params
 from tests.protocol.rp import authorize_url, login, rp_client
+from tests.waiting import wait_until
 
 
 def sign_in(world, user: str) -> dict:
@@ -74,8 +75,11 @@ def test_sign_ins_go_on_while_redis_is_down(fleet, pg_server, capsys):
             assert counted is not None and counted.failures == 1  # the database counted it
 
         r.start()
-        back = wait_until(lambda: httpx.get(f"{world.base}/readyz").json().get("redis") == "ok", 20)
-        assert back, "readyz does not see Redis again"
+        wait_until(
+            lambda: httpx.get(f"{world.base}/readyz").json().get("redis") == "ok",
+            20,
+            "readyz to see Redis again",
+        )
         assert "govid_redis_degraded 0.0" in scrape(world)
         assert "access_token" in sign_in(world, "frank")
         assert wrong_password(world, "grace").status_code == 401
@@ -97,11 +101,12 @@ def test_redis_sentinel_url_and_failover(fleet, pg_server, capsys):
         "sentinel failover-timeout govid 5000",
         sentinel=True,
     )
-    assert wait_until(
+    wait_until(
         lambda: (
             redis.Redis(port=replica.port).info("replication").get("master_link_status") == "up"
         ),
         10,
+        "the Redis replica's link to its master",
     )
     url = pg_server.create_database("govid_sentinel")
     sentinel_url = f"redis+sentinel://127.0.0.1:{sentinel.port}/govid/0"
@@ -123,14 +128,14 @@ def test_redis_sentinel_url_and_failover(fleet, pg_server, capsys):
             except redis.RedisError:
                 return False
 
-        assert wait_until(promoted, 30), "sentinel did not promote the replica"
+        wait_until(promoted, 30, "sentinel to promote the replica")
         promoted_after = time.monotonic() - t0
 
         def writes_to_new_master() -> bool:
             wrong_password(world, "dave")
             return bool(redis.Redis(port=replica.port).exists(throttle_key(world.users["dave"])))
 
-        assert wait_until(writes_to_new_master, 20, every=0.5)
+        wait_until(writes_to_new_master, 20, "GovID to write to the new master", every=0.5)
         switched_after = time.monotonic() - t0
         assert httpx.get(f"{world.base}/readyz").json()["redis"] == "ok"
         b = Browser(world.base)

@@ -28,15 +28,14 @@ import grp
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tests.conftest import service_missing
 from tests.server import free_port
+from tests.waiting import WaitTimeout, port_open, wait_until
 
 APACHE = "/usr/sbin/apache2"
 MODULES_DIR = Path("/usr/lib/apache2/modules")
@@ -237,21 +236,21 @@ class Apache:
             stdout=self._out,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def listens() -> bool:
             if self.proc.poll() is not None:
                 logs = self.logs()
                 self.stop()
                 raise RuntimeError(f"apache2 exited early ({self.proc.returncode}):\n{logs}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    logs = self.logs()
-                    self.stop()
-                    raise RuntimeError(f"apache2 did not listen in {timeout}s:\n{logs}") from None
-                time.sleep(0.1)
+            return port_open(self.port)
+
+        try:
+            wait_until(listens, timeout, f"apache2 to listen on port {self.port}")
+        except WaitTimeout as exc:
+            logs = self.logs()
+            self.stop()
+            raise RuntimeError(f"{exc}:\n{logs}") from None
+        return self
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -54,6 +54,7 @@ from tests.interop.apache import Apache, ensure_apache
 from tests.protocol.conftest import PASSWORD, World
 from tests.protocol.test_assurance import enrol_totp
 from tests.server import free_port
+from tests.waiting import wait_until
 
 L1, L2 = "urn:govid:acr:1", "urn:govid:acr:2"
 WAIT_MS = 15_000
@@ -468,18 +469,20 @@ def test_backchannel_logout_ends_the_apache_session(apache_rp, person):
             db, w.services.keys, issuer=w.base, account_id=account.id, reason="admin_revoke"
         )
     assert ended == 1
-    deadline = time.monotonic() + 20
-    while True:  # GovID's worker POSTs it (with retries) after the commit
+
+    def mine() -> list[LogoutDelivery]:
         with w.services.sessions() as db:
             rows = db.scalars(
                 select(LogoutDelivery).where(LogoutDelivery.client_id == rp.client_id)
             ).all()
-        mine = [r for r in rows if jwt_claims(r.logout_token).get("sid") == c["OIDC_CLAIM_sid"]]
-        if any(r.done_at is not None for r in mine):
-            break
-        errors = [r.last_error for r in mine if r.last_error]
-        assert time.monotonic() < deadline, f"not delivered: {errors}{person.evidence()}"
-        time.sleep(0.25)
+        return [r for r in rows if jwt_claims(r.logout_token).get("sid") == c["OIDC_CLAIM_sid"]]
+
+    wait_until(  # GovID's worker POSTs it (with retries) after the commit
+        lambda: any(r.done_at is not None for r in mine()),
+        20,
+        lambda: f"the logout token delivered: {[r.last_error for r in mine()]}{person.evidence()}",
+        every=0.25,
+    )
     assert "POST /protected/redirect_uri?logout=backchannel" in apache_rp.httpd.access_log()
     # The Apache session cookie is still in the browser, but the session behind it is gone.
     person.page.goto(f"{rp.url}/protected/")

@@ -9,14 +9,14 @@ process (SIGTERM, then SIGKILL) and leaves nothing running. ``start()`` again af
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.server import free_port
+from tests.waiting import WaitTimeout, port_open, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "slapd"  # the same config as the compose stack's openldap
@@ -25,12 +25,6 @@ SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 
 def slapd_binary() -> str | None:
     return shutil.which("slapd", path=SBIN_PATH)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _module_lines() -> str:
@@ -101,19 +95,19 @@ class Slapd:
             stdin=subprocess.DEVNULL,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             if self.proc.poll() is not None:
                 out = (self.workdir / "slapd.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"slapd exited with {self.proc.returncode}: {out}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"slapd did not answer on port {self.port} within {timeout} s")
+            return port_open(self.port)
+
+        try:
+            wait_until(answers, timeout, f"slapd to answer on port {self.port}")
+        except WaitTimeout:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         if self.proc is None:

@@ -17,7 +17,7 @@ from tests.ldap.conftest import (
     SERVICE_DN,
     SERVICE_PASSWORD,
 )
-from tests.ldap.slapd import free_port
+from tests.server import free_port
 
 SOMCHAI_PW = AGENCY_USERS["somchai"][0]
 

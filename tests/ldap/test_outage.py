@@ -4,7 +4,6 @@ converges once slapd is back. Real commits, a worker thread, PostgreSQL and SQLi
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +21,7 @@ from tests import factories
 from tests.conftest import make_settings
 from tests.ldap.conftest import directory_settings, make_base
 from tests.ldap.test_provisioning import ldap_entries
+from tests.waiting import wait_until
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -33,15 +33,6 @@ def services(request) -> Iterator[Services]:
     svc = Services(make_settings(url))
     yield svc
     svc.close()
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def pending(services: Services) -> int:

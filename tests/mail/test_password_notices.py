@@ -221,12 +221,18 @@ def test_nothing_is_sent_when_the_change_rolls_back(
     inbox, port = starttls_relay
     settings = _relay_settings(database_url, certificate, port)
     nested = db.begin_nested()
-    _reset(db, hasher, keys, settings, account)
+    _reset(db, hasher, keys, settings, account)  # a recovery, rolled back
     nested.rollback()
     db.commit()
     sending.wait_idle(20)
-    time.sleep(0.5)
     assert inbox.messages == []
+    # The relay works: the change the person then makes (committed) is the one notice.
+    _reset(db, hasher, keys, settings, account, by="self")
+    db.commit()
+    sending.wait_idle(20)
+    assert inbox.arrived.wait(10)
+    [(_, msg)] = inbox.messages  # and no "password was reset" notice before it
+    assert "Your GovID password was changed" in subject(msg)
 
 
 def test_a_relay_that_is_down_never_fails_the_reset_and_is_logged_and_counted(

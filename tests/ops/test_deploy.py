@@ -19,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -29,6 +28,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from tests.conftest import service_missing
+from tests.waiting import poll
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK = REPO / "requirements.lock"
@@ -352,18 +352,20 @@ def test_wheel_runs_in_a_fresh_venv(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+    def ready() -> bool:
+        if server.poll() is not None:
+            return True  # it exited: reported below
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).close()
+        except OSError:  # not listening yet, or not ready (HTTPError is an OSError)
+            return False
+        return True
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    server.kill()
-                    pytest.fail(server.communicate()[0].decode(errors="replace")[-3000:])
-                time.sleep(0.3)
+        if not poll(ready, 30, every=0.2) or server.poll() is not None:
+            server.kill()
+            pytest.fail(server.communicate()[0].decode(errors="replace")[-3000:])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
             assert resp.read() == b'{"status":"ok"}'
         # the templates and static files are in the wheel

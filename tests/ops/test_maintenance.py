@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import psycopg
 import pytest
@@ -22,6 +21,7 @@ from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
 from idp.tokens.models import AuthCode, Grant, RefreshToken, ReplayEntry, RevokedToken
 from tests import factories
 from tests.conftest import make_settings
+from tests.waiting import wait_until
 
 NOW = utcnow()
 OLD = NOW - dt.timedelta(days=3)  # expired long ago
@@ -181,13 +181,17 @@ def test_a_second_instance_skips(pg_fresh_url):
 
 
 def _wait_until_released(url: str, pid: int, deadline_s: float = 10.0) -> None:
-    deadline = time.monotonic() + deadline_s
     with psycopg.connect(url, autocommit=True) as conn:
-        while conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s", (pid,)
-        ).fetchone()[0]:
-            assert time.monotonic() < deadline, f"backend {pid} still holds its advisory lock"
-            time.sleep(0.02)
+        wait_until(
+            lambda: (
+                not conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = %s", (pid,)
+                ).fetchone()[0]
+            ),
+            deadline_s,
+            f"backend {pid} to release its advisory lock",
+            every=0.02,
+        )
 
 
 def test_cli_json(sqlite_fresh_url, monkeypatch):

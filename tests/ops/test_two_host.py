@@ -18,13 +18,13 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import service_missing
+from tests.waiting import listening, poll
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = REPO / "deploy" / "two-host"
@@ -303,16 +303,11 @@ def test_the_sentinel_configuration_starts_a_real_sentinel(tmp_path):
     )
     try:
         client = redis.Redis(host="127.0.0.1", port=port, password="s3ntinel-pass")
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                masters = client.sentinel_masters()
-                break
-            except redis.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    pytest.fail(f"the Sentinel did not start: {out[-2000:]}")
-                time.sleep(0.2)
+        up = listening(client.sentinel_masters, redis.ConnectionError)
+        if not poll(lambda: proc.poll() is not None or up(), 15) or proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            pytest.fail(f"the Sentinel did not start: {out[-2000:]}")
+        masters = client.sentinel_masters()
         assert masters["govid"]["quorum"] == 2
         assert masters["govid"]["ip"] == "127.0.0.1" and masters["govid"]["port"] == master
         # Without the password nothing is answered.

@@ -255,15 +255,9 @@ def test_client_disabled_elsewhere_is_refused_within_the_cache_lifetime(world):
         assert cc_token(world, cid, secret).status_code == 200
     with world.services.sessions.begin() as db:
         db.execute(update(Client).where(Client.client_id == cid).values(status="disabled"))
-    disabled_at = time.monotonic()
-    while True:
-        r = cc_token(world, cid, secret)
-        elapsed = time.monotonic() - disabled_at
-        if r.status_code != 200:
-            break
-        assert elapsed < ttl + 1, f"a disabled client still got tokens after {elapsed:.1f} s"
-        time.sleep(0.1)
-    assert_invalid_client(r)
+    # The server may answer from its cache until the lifetime is over; then it reads the row.
+    world.clock.advance(ttl)
+    assert_invalid_client(cc_token(world, cid, secret))
     for _ in range(3):  # and it stays refused
         assert_invalid_client(cc_token(world, cid, secret))
 

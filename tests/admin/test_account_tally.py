@@ -7,6 +7,7 @@ keeps every total, and the trigram indexes keep their pending lists short."""
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
@@ -216,3 +217,23 @@ def test_a_filtered_list_counts_its_matches_on_every_page(client, db, w):
         seen += [u["userName"] for u in r.json()["Resources"]]
     assert totals == {7}
     assert len(seen) == 7 and set(seen) == {f"bulk{i}-{w.u}@example.go.th" for i in range(7)}
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_an_import_leaves_one_row_per_agency_and_status(client, db, w):
+    """Each chunk's COPY adds a row per agency it touched; the import folds them, so a
+    240,000-account import leaves ~2,500 rows to sum, not ~120,000."""
+    from tests.admin import test_import as imp
+
+    result = imp.run_import(
+        db, imp.read_rows(io.BytesIO(imp._csv(w, imp._rows(w, bad=False))), "csv"),
+        cipher=w.services.cipher, scope=Scope((w.agencies["A"],)), actor="test", chunk_size=1,
+    )  # fmt: skip
+    assert result.created == 3
+    ids = [w.agencies[k].id for k in ("A", "A1")]
+    per_group = db.execute(
+        select(func.count()).where(AccountTally.agency_id.in_(ids))
+        .group_by(AccountTally.agency_id, AccountTally.status)
+    ).scalars().all()  # fmt: skip
+    assert per_group and set(per_group) == {1}
+    _agrees(client, w, db)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.accounts import address_rules, addresses
+from idp.accounts import address_rules, addresses, tally
 from idp.accounts import citizen_id as cid
 from idp.accounts.importing import writer as import_writer
 from idp.accounts.importing.rows import RowError, clean
@@ -287,6 +287,9 @@ def run_import(
         summaries.append((chunk_no, chunk))
         if progress:
             progress("write", len(chunk))
+    # Each chunk's COPY made the account_tally triggers add a row per agency it touched
+    # (~120,000 rows for 240,000 accounts): one per agency and status again, now.
+    tally.fold(db)
     for chunk_no, chunk in summaries:
         codes = sorted({r["agency_obj"].code for r in chunk})
         audit.record(

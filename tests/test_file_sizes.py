@@ -17,7 +17,6 @@ ABOVE_LIMIT = {
     "idp/config/__init__.py": "the one Settings class (decision 0017)",
     "idp/cli/audit.py": "one command group: seven commands sharing filter and range parsing",
     "idp/cli/clients.py": "one command group: seven commands sharing a registration's options",
-    "idp/oidc/authorize.py": TO_SPLIT,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from idp.agencies import logos
+from idp.agencies import shown
 from idp.agencies.models import Agency
 from idp.deps import Pages
 from idp.oidc import Interaction
@@ -18,15 +18,21 @@ def asking_app(request: Request, db, state: Interaction | None, locale: str) -> 
     a step of GovID's own."""
     if state is None or not state.client_id:
         return None
-    row = request.app.state.services.client_cache.active(state.client_id, lambda: db)
+    services = request.app.state.services
+    row = services.client_cache.active(state.client_id, lambda: db)
     if row is None:
         return None
-    agency = db.get(Agency, row.agency_id)
-    th = locale == "th"
+    # Kept like the client (idp.agencies.shown): a page needs no database when both are.
+    agency = shown.shown(
+        lambda: db,
+        row.agency_id,
+        ttl=services.settings.client_cache_seconds,
+        now=services.clock.monotonic(),
+    )
     return {
-        "name": row.name_th if th else row.name_en,
-        "agency": (agency.name_th if th else agency.name_en) if agency is not None else None,
-        "logo": logos.logo_path(db, agency) if agency is not None else None,
+        "name": row.name_th if locale == "th" else row.name_en,
+        "agency": agency.name(locale) if agency is not None else None,
+        "logo": agency.logo if agency is not None else None,
     }
 
 

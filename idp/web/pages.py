@@ -116,6 +116,9 @@ def login_submit(
         device_cookie.issue(settings.secret_key, email, settings.device_cookie_days),
         max_age=settings.device_cookie_days * 86400,
     )
+    # Committed in this thread, before the answer as get_db would: its commit would be a
+    # second thread-pool hop of the sign-in (decision 0009).
+    db.commit()
     return response
 
 

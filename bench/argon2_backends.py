@@ -10,6 +10,10 @@ once on the one core: unbounded library calls against GovID's hasher (one slot p
 so one here). Then the sign-ins per second of one core that the hash alone would allow,
 and the backend that idp.credentials.passwords chooses on this host
 (``IDP_ARGON2_BACKEND=auto``).
+
+node-oidc-provider's side of S3 (bench/node-oidc-provider, ``@node-rs/argon2``) at the
+same parameters, for comparison in the same minute:
+``taskset -c 0 node bench/node-oidc-provider/argon2_cpu.mjs 40``.
 """
 
 from __future__ import annotations

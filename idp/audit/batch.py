@@ -226,19 +226,19 @@ class PgAsyncBatcher:
         """The batch's guards in their order, each run of one statement sent at once
         (``executemany``: one round trip, psycopg's pipeline)."""
         guarded = sorted(
-            (i for i, item in enumerate(batch) if item[2] is not None),
-            key=lambda i: batch[i][2].order,
+            ((i, g) for i, (_, _, g) in enumerate(batch) if g is not None),
+            key=lambda ig: ig[1].order,
         )
         start = 0
         while start < len(guarded):
-            statement = batch[guarded[start]][2].statement
+            statement = guarded[start][1].statement
             end = start + 1
-            while end < len(guarded) and batch[guarded[end]][2].statement is statement:
+            while end < len(guarded) and guarded[end][1].statement is statement:
                 end += 1
             run = guarded[start:end]
-            params = [batch[i][2].params for i in run]
+            params = [g.params for _, g in run]
             await cur.executemany(self._sql(statement), params, returning=True)
-            for n, i in enumerate(run):
+            for n, (i, _) in enumerate(run):
                 await cur.set_result(n)
                 applied[i] = (await cur.fetchone()) is not None
             start = end

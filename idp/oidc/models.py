@@ -12,6 +12,7 @@ from idp.clients import service as clients
 from idp.clients.models import Client
 from idp.db import utcnow
 from idp.tokens.models import AuthCode, RefreshToken
+from idp.tokens.rotation import FamilyToken
 
 
 class ClientAdapter(ClientMixin):
@@ -87,7 +88,7 @@ class AuthCodeAdapter(AuthorizationCodeMixin):
 
 
 class RefreshTokenAdapter(TokenMixin):
-    def __init__(self, row: RefreshToken) -> None:
+    def __init__(self, row: RefreshToken | FamilyToken) -> None:
         self.row = row
 
     def check_client(self, client: ClientAdapter) -> bool:

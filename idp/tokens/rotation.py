@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, literal_column, select, update
+from sqlalchemy.sql import Executable
 
 from idp.accounts.models import Account
 from idp.agencies.models import Agency
 from idp.crypto import sha256_hex
-from idp.db import utcnow
+from idp.db import table, utcnow
 from idp.tokens.models import Grant, RefreshToken
 
-_RT = RefreshToken.__table__
+_RT = table(RefreshToken)
 
 FAMILY = (
     select(
@@ -78,7 +79,7 @@ _USED = (
     .returning(_RT.c.grant_id)
     .cte("used")
 )
-ROTATE = (
+ROTATE: Executable = (
     insert(_RT)
     .from_select(
         [
@@ -109,6 +110,10 @@ ROTATE = (
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     # psycopg returns timestamptz in the session's zone; the ORM's UTCDateTime gives UTC.
     return value.astimezone(dt.UTC) if value is not None else None
+
+
+def _at(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC)  # a NOT NULL timestamptz, as _utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +176,11 @@ class Family:
     def of(cls, value: str, row: Any) -> Family | None:
         if row is None:
             return None
-        token = FamilyToken(row[0], row[1], row[2], row[3], _utc(row[4]), row[5], row[6])
+        token = FamilyToken(row[0], row[1], row[2], row[3], _at(row[4]), row[5], row[6])
         grant = account = None
         if row[8] is not None:  # the grant's expires_at is NOT NULL: it exists
             grant = FamilyGrant(
-                row[1], row[7], _utc(row[8]), row[9], list(row[10] or []), _utc(row[11]),
+                row[1], row[7], _at(row[8]), row[9], list(row[10] or []), _utc(row[11]),
                 row[12], row[13],
             )  # fmt: skip
         if row[14] is not None:

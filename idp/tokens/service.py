@@ -173,13 +173,13 @@ _REFRESH_FAMILY = (
 )
 
 
-def mark_refresh_used(session: Session, token: RefreshToken) -> bool:
+def mark_refresh_used(session: Session, token_id: uuid.UUID) -> bool:
     """Atomically mark a refresh token as rotated. False means somebody used it first.
 
     A Core UPDATE of the table, built once: the ORM-enabled ``update(RefreshToken)``
     evaluated its WHERE against the session's objects to keep them in step, which
     nothing here reads afterwards (decision 0016)."""
-    result = session.execute(_MARK_USED, {"token_id": token.id, "now": utcnow()})
+    result = session.execute(_MARK_USED, {"token_id": token_id, "now": utcnow()})
     return rowcount(result) == 1
 
 

@@ -98,8 +98,10 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
                 rotated_from=refresh_token.row.id,
             )
         else:  # written by the route, in the group commit's transaction
+            ahead = self.ctx.refresh_ahead
+            assert ahead is not None and ahead.family is not None  # _family_read_ahead
             refresh, self.request.govid.rotation = rotation.new_rotation(
-                self.ctx.refresh_ahead.family,
+                ahead.family,
                 client_id=client.get_client_id(),
                 scope=refresh_token.get_scope(),
                 lifetime=lifetime,
@@ -130,7 +132,7 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
         if not ctx.has_db:
             return  # the route's guarded commit marks it used (govid.rotation)
         events, ctx.pending_audit = ctx.pending_audit, None
-        if not tokens.mark_refresh_used(ctx.db, refresh_token.row):
+        if not tokens.mark_refresh_used(ctx.db, refresh_token.row.id):
             # Somebody rotated it first: this token is not issued, its event is dropped.
             tokens.revoke_grant(
                 self.ctx.db,

@@ -40,9 +40,9 @@ async def token(request: Request) -> Response:
             await services.audit_batcher.commit(ctx.pending_audit or [])
             return response
     elif ("grant_type", "refresh_token") in form and inline_possible(services, form):
-        response = await refresh_on_loop(request, services, form)
-        if response is not None:
-            return response
+        answered = await refresh_on_loop(request, services, form)
+        if answered is not None:
+            return answered
     return await run_in_threadpool(_token_in_transaction, request, services, form)
 
 

@@ -8,9 +8,9 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from idp.accounts import manage as admin_accounts
+from idp.accounts import roles
 from idp.accounts.models import ROLES, RoleGrant
 from idp.agencies.models import Agency
 from idp.audit import service as audit
@@ -87,8 +87,7 @@ def _may_handle(ctx: Ctx, role: str) -> None:
 
 def create(ctx: Ctx, account_id, role: str, agency_id, expires_at: dt.datetime | None) -> RoleGrant:
     scope = ctx.scope("roles:write")
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    roles.check_role(role)
     if expires_at is not None:
         if expires_at.tzinfo is None:
             raise InvalidInput("expires_at needs a time zone", field="expires_at")
@@ -101,44 +100,17 @@ def create(ctx: Ctx, account_id, role: str, agency_id, expires_at: dt.datetime |
     _may_handle(ctx, role)
     if account.status != "active":
         raise Conflict("roles can only be granted to active accounts", field="account_id")
-    exists = ctx.db.scalar(
-        select(RoleGrant.id).where(
-            RoleGrant.account_id == account.id,
-            RoleGrant.role == role,
-            RoleGrant.agency_id == agency.id,
-        )
-    )
-    if exists:
-        raise Conflict("this account already holds this role for this agency", field="role")
-    grant = RoleGrant(
-        id=uuid.uuid4(),
-        account_id=account.id,
-        role=role,
-        agency_id=agency.id,
-        granted_by=ctx.caller.account.id if ctx.caller.account else None,
+    if roles.held(ctx.db, account, role, agency):
+        raise Conflict(roles.ALREADY_HELD, field="role")
+    return roles.record_grant(
+        ctx.db,
+        account,
+        role,
+        agency,
+        granted_by=ctx.caller.account,
+        actor=ctx.actor,
         expires_at=expires_at,
     )
-    ctx.db.add(grant)
-    try:
-        with ctx.db.begin_nested():
-            ctx.db.flush()
-    except IntegrityError:  # a concurrent identical grant
-        raise Conflict(
-            "this account already holds this role for this agency", field="role"
-        ) from None
-    audit.record(
-        ctx.db,
-        "admin.role.granted",
-        actor=ctx.actor,
-        agency_id=agency.id,
-        subject=str(account.id),
-        details={
-            "role": role,
-            "agency": agency.code,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        },
-    )
-    return grant
 
 
 def revoke(ctx: Ctx, grant_id, expected) -> None:

@@ -11,7 +11,9 @@ from idp.cli.common import (
     EXIT_INVALID_INPUT,
     CliError,
     JsonOpt,
+    as_host_operator,
     emit,
+    every_page,
     handles_errors,
     open_services,
     table,
@@ -139,17 +141,11 @@ def apis_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List registered APIs."""
-    from sqlalchemy import select
+    from idp.resources import manage
 
-    from idp.agencies import service as agencies
-    from idp.resources.models import ApiResource
-
-    with open_services() as services, services.sessions() as db:
-        stmt = select(ApiResource).order_by(ApiResource.identifier)
-        if agency:
-            root = agencies.get_by_code(db, agency)
-            stmt = stmt.where(ApiResource.agency_id.in_(agencies.subtree_ids_stmt(root)))
-        rows = [_api_dict(db, a) for a in db.scalars(stmt)]
+    with as_host_operator() as ctx:
+        found = every_page(manage.list_apis, ctx, status=None, agency=agency, sort="identifier")
+        rows = [_api_dict(ctx.db, a) for a in found]
     emit(
         as_json,
         {"apis": rows, "count": len(rows)},

@@ -17,7 +17,9 @@ from idp.cli.common import (
     EXIT_INVALID_INPUT,
     CliError,
     JsonOpt,
+    as_host_operator,
     emit,
+    every_page,
     handles_errors,
     open_services,
     table,
@@ -170,18 +172,11 @@ def clients_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List registered applications."""
-    from sqlalchemy import select
+    from idp.clients import manage
 
-    from idp.agencies import service as agencies
-    from idp.clients.models import Client
-
-    with open_services() as services, services.sessions() as db:
-        stmt = select(Client).order_by(Client.client_id)
-        if agency:
-            stmt = stmt.where(
-                Client.agency_id.in_(agencies.subtree_ids_stmt(agencies.get_by_code(db, agency)))
-            )
-        rows = [_client_dict(c) for c in db.scalars(stmt)]
+    with as_host_operator() as ctx:
+        found = every_page(manage.list_clients, ctx, status=None, agency=agency, sort="client_id")
+        rows = [_client_dict(c) for c in found]
     emit(
         as_json,
         {"clients": rows, "count": len(rows)},

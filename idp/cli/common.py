@@ -258,6 +258,21 @@ def as_host_operator(*, signs: bool = False) -> Iterator[Any]:
             yield Ctx(db=db, caller=host_operator(), services=services)
 
 
+def every_page(list_page: Callable[..., Any], ctx: Any, **filters: Any) -> list[Any]:
+    """Every row a paged use case lists (the admin API's listings, read to the end), for
+    a command that prints them all."""
+    from idp.paging import MAX_LIMIT
+
+    rows: list[Any] = []
+    cursor = None
+    while True:
+        page = list_page(ctx, cursor=cursor, limit=MAX_LIMIT, **filters)
+        rows.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return rows
+
+
 def redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 

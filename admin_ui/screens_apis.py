@@ -7,17 +7,18 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.responses import PlainTextResponse
 
 from admin_ui.api import idempotency_key
 from admin_ui.screens_kit import (
-    NO_STORE,
+    CHANGES,
+    after_change,
     api,
     back_to,
     create_showing_secret,
-    field_problems,
     message,
     my_roles,
+    secret_shown_once,
     ui,
     write_headers,
 )
@@ -149,7 +150,7 @@ async def api_detail(request: Request, api_id: str, done: str | None = None):
 async def api_action(request: Request, api_id: str, action: str):
     ui(request).signed_in(request)
     form = await ui(request).check_csrf(request)
-    if action not in ("edit", "secret", "disable"):
+    if action not in CHANGES:
         return PlainTextResponse("not found", 404)
     method, path, body = {
         "edit": ("PATCH", f"/apis/{api_id}", _api_body(form)),
@@ -159,42 +160,24 @@ async def api_action(request: Request, api_id: str, action: str):
     answer = await api(request).call(
         request.session, method, path, json=body, headers=write_headers(form, etag=True)
     )
+    detail = f"/apis/{api_id}"
     if answer.ok and action == "secret":
-        r = ui(request).render(
+        return secret_shown_once(
             request,
             "api_secret.html",
             200,
+            back=detail,
             a=answer.body.get("api", {}),
             secret=answer.body.get("introspection_client_secret"),
             rotated=True,
-            **back_to(request, f"/apis/{api_id}"),
         )
-        r.headers.update(NO_STORE)
-        return r
     if answer.ok and action == "edit" and answer.body.get("introspection_client_secret"):
         secret = answer.body.pop("introspection_client_secret")  # introspection turned on
-        r = ui(request).render(
-            request,
-            "api_secret.html",
-            200,
-            a=answer.body,
-            secret=secret,
-            **back_to(request, f"/apis/{api_id}"),
+        return secret_shown_once(
+            request, "api_secret.html", 200, back=detail, a=answer.body, secret=secret
         )
-        r.headers.update(NO_STORE)
-        return r
-    if answer.ok:
-        done = "saved" if action == "edit" else "disabled"
-        return RedirectResponse(f"/apis/{api_id}?done={done}", status_code=303)
-    if answer.status == 404:
-        return ui(request).render(request, "message.html", 404, message=message(request, answer))
-    if action == "edit":
-        return await _api_page(
-            request,
-            api_id,
-            answer.status,
-            form=_api_raw(form),
-            edit_error=message(request, answer),
-            errors=field_problems(request, answer),
-        )
-    return await _api_page(request, api_id, answer.status, action_error=message(request, answer))
+
+    def page_again(status: int, **ctx):
+        return _api_page(request, api_id, status, **ctx)
+
+    return await after_change(request, answer, action, detail, page_again, _api_raw(form))

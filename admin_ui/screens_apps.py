@@ -8,11 +8,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse
 
 from admin_ui.api import idempotency_key
 from admin_ui.screens_kit import (
-    NO_STORE,
+    CHANGES,
+    after_change,
     api,
     back_to,
     create_showing_secret,
@@ -20,6 +21,7 @@ from admin_ui.screens_kit import (
     lines,
     message,
     my_roles,
+    secret_shown_once,
     ui,
     write_headers,
 )
@@ -170,71 +172,34 @@ async def app_detail(request: Request, client_id: str, done: str | None = None):
     return await _app_page(request, client_id, done=done if done in ("saved", "disabled") else None)
 
 
-@router.post("/apps/{client_id}/edit")
-async def app_edit(request: Request, client_id: str):
+@router.post("/apps/{client_id}/{action}")
+async def app_action(request: Request, client_id: str, action: str):
     ui(request).signed_in(request)
     await ui(request).check_csrf(request)
-    form = await request.form()
+    form = await request.form()  # a FormData: the grant types are a list
+    if action not in CHANGES:
+        return PlainTextResponse("not found", 404)
+    method, path, body = {
+        "edit": ("PATCH", f"/clients/{client_id}", _body_of(form)),
+        "secret": ("POST", f"/clients/{client_id}/secret", None),
+        "disable": ("DELETE", f"/clients/{client_id}", None),
+    }[action]
     answer = await api(request).call(
-        request.session,
-        "PATCH",
-        f"/clients/{client_id}",
-        json=_body_of(form),
-        headers=write_headers(dict(form), etag=True),
+        request.session, method, path, json=body, headers=write_headers(dict(form), etag=True)
     )
-    if answer.ok:
-        return RedirectResponse(f"/apps/{client_id}?done=saved", status_code=303)
-    if answer.status == 404:
-        return ui(request).render(request, "message.html", 404, message=message(request, answer))
-    return await _app_page(
-        request,
-        client_id,
-        answer.status,
-        form=_raw(form),
-        edit_error=message(request, answer),
-        errors=field_problems(request, answer),
-    )
-
-
-@router.post("/apps/{client_id}/secret")
-async def app_rotate(request: Request, client_id: str):
-    ui(request).signed_in(request)
-    form = await ui(request).check_csrf(request)
-    answer = await api(request).call(
-        request.session,
-        "POST",
-        f"/clients/{client_id}/secret",
-        headers=write_headers(form, etag=True),
-    )
-    if answer.ok:
-        r = ui(request).render(
+    detail = f"/apps/{client_id}"
+    if answer.ok and action == "secret":
+        return secret_shown_once(
             request,
             "app_secret.html",
             200,
+            back=detail,
             c=answer.body.get("client", {}),
             secret=answer.body.get("client_secret"),
             rotated=True,
-            **back_to(request, f"/apps/{client_id}"),
         )
-        r.headers.update(NO_STORE)
-        return r
-    if answer.status == 404:
-        return ui(request).render(request, "message.html", 404, message=message(request, answer))
-    return await _app_page(request, client_id, answer.status, action_error=message(request, answer))
 
+    def page_again(status: int, **ctx):
+        return _app_page(request, client_id, status, **ctx)
 
-@router.post("/apps/{client_id}/disable")
-async def app_disable(request: Request, client_id: str):
-    ui(request).signed_in(request)
-    form = await ui(request).check_csrf(request)
-    answer = await api(request).call(
-        request.session,
-        "DELETE",
-        f"/clients/{client_id}",
-        headers=write_headers(form, etag=True),
-    )
-    if answer.ok:
-        return RedirectResponse(f"/apps/{client_id}?done=disabled", status_code=303)
-    if answer.status == 404:
-        return ui(request).render(request, "message.html", 404, message=message(request, answer))
-    return await _app_page(request, client_id, answer.status, action_error=message(request, answer))
+    return await after_change(request, answer, action, detail, page_again, _raw(form))

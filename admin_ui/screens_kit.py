@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from admin_ui.api import AdminApi, Answer, idempotency_key
 from admin_ui.i18n import translator
@@ -88,6 +89,41 @@ def back_to(request: Request, path: str) -> dict:
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+def secret_shown_once(
+    request: Request, template: str, status: int, *, back: str, **values: Any
+) -> HTMLResponse:
+    """A new secret (an app's, an API's introspection credentials) in the answer to the
+    POST that made it (``no-store``), never in a URL or a later page."""
+    r = ui(request).render(request, template, status, **values, **back_to(request, back))
+    r.headers.update(NO_STORE)
+    return r
+
+
+CHANGES = ("edit", "secret", "disable")
+
+
+async def after_change(
+    request: Request, answer: Answer, action: str, detail: str, page_again, raw: dict
+) -> Response:
+    """What a change of a registration (an app, an API: edit, secret, disable) answers
+    when no secret is shown: back to its page saying so (303), the message page when it
+    is gone, or its page again with the refusal (an edit's next to its fields, with what
+    was typed). ``page_again(status, **ctx)`` renders that page."""
+    if answer.ok:
+        done = "saved" if action == "edit" else "disabled"
+        return RedirectResponse(f"{detail}?done={done}", status_code=303)
+    if answer.status == 404:
+        return ui(request).render(request, "message.html", 404, message=message(request, answer))
+    if action == "edit":
+        return await page_again(
+            answer.status,
+            form=raw,
+            edit_error=message(request, answer),
+            errors=field_problems(request, answer),
+        )
+    return await page_again(answer.status, action_error=message(request, answer))
+
+
 async def create_showing_secret(
     request: Request,
     form,
@@ -109,16 +145,14 @@ async def create_showing_secret(
     )
     if answer.ok:
         secret = answer.body.pop(shown_once, None)
-        r = ui(request).render(
+        return secret_shown_once(
             request,
             template,
             201,
+            back=detail_url(answer.body),
             secret=secret,
             **{item: answer.body},
-            **back_to(request, detail_url(answer.body)),
         )
-        r.headers.update(NO_STORE)
-        return r
     return form_again(
         request,
         answer.status,

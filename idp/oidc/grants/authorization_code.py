@@ -20,7 +20,12 @@ from idp.audit import service as audit
 from idp.crypto import random_token, sha256_hex
 from idp.db import insert_values, utcnow
 from idp.oidc import claims as oidc_claims
-from idp.oidc.grants.common import ALL_AUTH_METHODS, CtxMixin
+from idp.oidc.grants.common import (
+    ALL_AUTH_METHODS,
+    CtxMixin,
+    commit_from_thread,
+    group_commit_from_thread,
+)
 from idp.oidc.models import AuthCodeAdapter, ClientAdapter
 from idp.tokens import service as tokens
 from idp.tokens.models import AuthCode
@@ -70,13 +75,19 @@ class GovIDOpenIDCode(OpenIDCode):
         _, token, _ = response
         if is_openid_scope(grant.request.authorization_code.get_scope()):
             token["id_token"] = self.encode_id_token(token, grant.request)
-        # The token's audit event, kept back by audit_token_issued: appending takes the
-        # audit chain's lock until this transaction's COMMIT, which no longer waits for
-        # the ID token's RS256 signature (decision 0014). Still in the transaction that
-        # issues the tokens, before the answer.
+        # The token's audit event, kept back by audit_token_issued until the ID token is
+        # signed. On PostgreSQL it goes to the group-commit writer, as a refresh's does
+        # (refresh_token.revoke_old_credential): committed before this transaction and
+        # before the answer, and this transaction never takes the audit chain's lock
+        # (decision 0014). Elsewhere it is appended in this transaction, which then holds
+        # the lock to its COMMIT.
         events = grant.request.govid.audit_events
         if events:
-            audit.append(grant.ctx.db, events)
+            ctx = grant.ctx
+            if group_commit_from_thread(ctx):
+                commit_from_thread(ctx, events)
+            else:
+                audit.append(ctx.db, events)
         return token
 
     def encode_id_token(self, token, request):

@@ -121,6 +121,7 @@ def _people(services) -> dict[str, tuple[str, str]]:
                 auth_time=utcnow(),
                 claims=None,
                 lifetime=3600,
+                now=utcnow(),
             )
             ctx = tokens.TokenContext(
                 scope=SCOPE,
@@ -132,7 +133,7 @@ def _people(services) -> dict[str, tuple[str, str]]:
                 sid=sso.sid,
             )
             token, _ = tokens.issue_access_token(
-                services.keys, issuer=s.issuer, client=app, ctx=ctx, lifetime=3600
+                services.keys, issuer=s.issuer, client=app, ctx=ctx, lifetime=3600, now=utcnow()
             )
             out[who] = (token, str(acc.id))
     return out

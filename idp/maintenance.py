@@ -35,7 +35,7 @@ from idp.accounts import tally
 from idp.accounts.importing.models import ImportJob
 from idp.accounts.models import AccountToken
 from idp.credentials.models import ThrottleEntry
-from idp.db import rowcount, utcnow
+from idp.db import rowcount
 from idp.idempotency.models import IdempotencyRecord
 from idp.sessions.models import LogoutDelivery, SessionClient, SsoSession
 from idp.tokens.models import AuthCode, Grant, RefreshToken, ReplayEntry, RevokedToken
@@ -156,11 +156,12 @@ def _batch(db: Session, model, pk, cond, size: int, pg: bool) -> int:
     return rowcount(result) or 0
 
 
-def run(services, *, now: dt.datetime | None = None, actor: str = "system") -> Result:
-    """One housekeeping run (see the module doc). ``now`` is for tests."""
+def run(services, *, actor: str = "system") -> Result:
+    """One housekeeping run (see the module doc). What is old enough to go is decided
+    with ``services.clock`` (DESIGN rule 4): a test moves that clock, not the rows."""
     s = services.settings
-    started = time.monotonic()
-    now = now or utcnow()
+    started = time.monotonic()  # the run's duration (a metric): real time
+    now = services.clock.now()
     cutoff = now - dt.timedelta(seconds=s.maintenance_grace_seconds)
     decay = dt.timedelta(seconds=s.login_failure_decay_seconds)
     pg = services.engine.dialect.name == "postgresql"

@@ -122,9 +122,11 @@ def signed_in(email: str, client_id: str) -> tuple[str, object]:
         db.add(SessionClient(session_id=new.row.id, client_id=client_id))
         grant = tokens.create_grant(
             db, client=rp, account=a, scope="openid", sid=new.row.sid, acr=s.acr_level2,
-            amr=["pwd"], auth_time=utcnow(), claims=None, lifetime=3600,
+            amr=["pwd"], auth_time=utcnow(), claims=None, lifetime=3600, now=utcnow(),
         )  # fmt: skip
-        tokens.issue_refresh_token(db, grant=grant, client=rp, scope="openid", lifetime=3600)
+        tokens.issue_refresh_token(
+            db, grant=grant, client=rp, scope="openid", lifetime=3600, now=utcnow()
+        )
         return new.row.sid, grant.id
 
 
@@ -281,7 +283,8 @@ def test_reset_password_shows_a_one_time_link_once_and_ends_sessions(world):
     with database() as db:
         a = account(db, AUDITOR)
         assert a.password_hash is None
-        assert links.peek(db, first) is not None and links.peek(db, first).id == a.id
+        found = links.peek(db, first, utcnow())
+        assert found is not None and found.id == a.id
         (ev,) = events(db, a.id, "admin.account.password_reset")
         assert ev.actor == "cli" and first not in json.dumps(ev.details)
     # A second reset: a new link, and the first stops working.
@@ -290,7 +293,8 @@ def test_reset_password_shows_a_one_time_link_once_and_ends_sessions(world):
     second = out["link"].split("token=", 1)[1]
     assert second != first and out["link_expires_at"]
     with database() as db:
-        assert links.peek(db, first) is None and links.peek(db, second) is not None
+        now = utcnow()
+        assert links.peek(db, first, now) is None and links.peek(db, second, now) is not None
         assert db.scalar(select(func.count()).where(AccountToken.used_at.is_(None))) >= 1
 
 

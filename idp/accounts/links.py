@@ -2,7 +2,8 @@
 
 The admin API shows the token once; the sign-in pages (built separately) call
 ``consume`` when the person follows the link and sets a password. Only the SHA-256 of
-the token is stored (the token has 256 bits, so a fast hash is enough).
+the token is stored (the token has 256 bits, so a fast hash is enough). Lifetimes are
+counted with the ``now`` the caller read from the Clock (DESIGN rule 4).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import TOKEN_PURPOSES, Account, AccountToken
 from idp.audit import service as audit
 from idp.crypto import random_token, sha256_hex
-from idp.db import utcnow
 from idp.errors import InvalidInput, NotFound
 
 ACTIVATION_TTL = dt.timedelta(days=14)
@@ -29,12 +29,17 @@ def url(issuer: str, token: str) -> str:
 
 
 def issue(
-    session: Session, account: Account, purpose: str, *, actor: str | None, audited: bool = True
+    session: Session,
+    account: Account,
+    purpose: str,
+    *,
+    actor: str | None,
+    now: dt.datetime,
+    audited: bool = True,
 ) -> tuple[str, dt.datetime]:
     """A new token; earlier unused tokens of the same purpose stop working."""
     if purpose not in TOKEN_PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
-    now = utcnow()
     session.execute(
         update(AccountToken)
         .where(
@@ -68,9 +73,10 @@ def issue(
     return token, expires
 
 
-def link_rows(account_ids_tokens: list[tuple[object, str]], purpose: str) -> list[dict]:
+def link_rows(
+    account_ids_tokens: list[tuple[object, str]], purpose: str, now: dt.datetime
+) -> list[dict]:
     """Plain rows for bulk inserts (imports): (account id, token) pairs."""
-    now = utcnow()
     expires = now + (ACTIVATION_TTL if purpose == "activate" else RESET_TTL)
     return [
         {
@@ -86,7 +92,10 @@ def link_rows(account_ids_tokens: list[tuple[object, str]], purpose: str) -> lis
 
 
 def peek(
-    session: Session, token: str, purposes: tuple[str, ...] = ("activate", "reset")
+    session: Session,
+    token: str,
+    now: dt.datetime,
+    purposes: tuple[str, ...] = ("activate", "reset"),
 ) -> Account | None:
     """The account a valid, unused, unexpired link of ``purposes`` belongs to, without
     using it up: the page behind the link refuses a dead link when it is opened, before
@@ -98,20 +107,19 @@ def peek(
             AccountToken.token_hash == sha256_hex(token), AccountToken.purpose.in_(purposes)
         )
     )
-    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+    if row is None or row.used_at is not None or row.expires_at <= now:
         return None
     account = session.get(Account, row.account_id)
     return account if account is not None and account.status == "active" else None
 
 
-def consume(session: Session, token: str, purpose: str) -> Account:
+def consume(session: Session, token: str, purpose: str, now: dt.datetime) -> Account:
     """The account a valid, unused, unexpired token belongs to; marks it used.
 
     The caller then sets the password (``idp.accounts`` / credentials) in the same
     transaction."""
     if not token or len(token) > 128:
         raise InvalidInput("malformed link", field="token")
-    now = utcnow()
     row = session.scalar(
         select(AccountToken).where(
             AccountToken.token_hash == sha256_hex(token), AccountToken.purpose == purpose

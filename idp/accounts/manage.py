@@ -117,7 +117,9 @@ def create(ctx: Ctx, data: accounts.NewAccount) -> Created:
     )
     token = expires = None
     if data.password is None:
-        token, expires = links.issue(ctx.db, account, "activate", actor=ctx.actor)
+        token, expires = links.issue(
+            ctx.db, account, "activate", actor=ctx.actor, now=ctx.services.clock.now()
+        )
     return Created(account, token, expires)
 
 
@@ -239,7 +241,9 @@ def reset_password(ctx: Ctx, account_id, password: str | None, expected) -> Pass
     )
     ctx.db.flush()
     if password is None:
-        token, expires = links.issue(ctx.db, account, "reset", actor=ctx.actor)
+        token, expires = links.issue(
+            ctx.db, account, "reset", actor=ctx.actor, now=ctx.services.clock.now()
+        )
     audit.record(
         ctx.db,
         "admin.account.password_reset",

@@ -12,17 +12,19 @@ from idp.accounts import addresses
 from idp.accounts.manage import remove_second_factors
 from idp.accounts.models import Account, AccountToken, RoleGrant
 from idp.audit import service as audit
-from idp.db import utcnow
 
 PURGED_DOMAIN = "purged.invalid"
 
 
-def purge_deleted(db: Session, *, older_than: dt.timedelta, actor: str = "cli") -> int:
-    """Erase the personal data of accounts soft-deleted more than ``older_than`` ago.
+def purge_deleted(
+    db: Session, *, older_than: dt.timedelta, now: dt.datetime, actor: str = "cli"
+) -> int:
+    """Erase the personal data of accounts soft-deleted more than ``older_than`` before
+    ``now`` (the Clock's, DESIGN rule 4).
 
     The row stays (the audit trail names its id); email becomes ``<id>@purged.invalid``,
     names, citizen ID, password, aliases (held till now), tokens and role grants go."""
-    cutoff = utcnow() - older_than
+    cutoff = now - older_than
     rows = list(
         db.scalars(
             select(Account).where(

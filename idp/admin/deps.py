@@ -65,6 +65,7 @@ def get_caller(
             services.keys,
             credentials.credentials,
             issuer=settings.issuer,
+            now=services.clock.time(),
             audience=settings.issuer,  # a token for an agency's API is not for us
         )
     except tokens.TokenError:
@@ -209,7 +210,8 @@ def idempotent(
     body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
     fp = idempotency.fingerprint(request.method, request.url.path, body)
     cipher = ctx.services.cipher
-    stored = idempotency.lookup(ctx.db, cipher, ctx.actor, key, fp)
+    now = ctx.services.clock.now()
+    stored = idempotency.lookup(ctx.db, cipher, ctx.actor, key, fp, now)
     if stored is not None:
         headers = {**stored.headers, "Idempotent-Replayed": "true"}
         return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
@@ -219,7 +221,7 @@ def idempotent(
         with ctx.db.begin_nested():
             idempotency.store(
                 ctx.db, cipher, ctx.actor, key, fp, response.status_code, keep,
-                json.loads(bytes(response.body)),
+                json.loads(bytes(response.body)), now,
             )  # fmt: skip
     except IntegrityError:
         # A twin request with this key committed first: this one is rolled back whole.

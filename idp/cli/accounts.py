@@ -289,7 +289,9 @@ def accounts_purge(
     from idp.db import transaction
 
     with open_services() as services, transaction(services.sessions) as session:
-        n = purge_deleted(session, older_than=dt.timedelta(days=after_days))
+        n = purge_deleted(
+            session, older_than=dt.timedelta(days=after_days), now=services.clock.now()
+        )
     emit(
         as_json,
         {"purged": n, "after_days": after_days},

@@ -117,6 +117,7 @@ def set_password_by_link(
     store: ThrottleStore,
     token: str,
     new: str,
+    now: dt.datetime,
 ) -> tuple[Account, int]:
     """A person sets a password with an activation or reset link an administrator
     handed out (``accounts.links``): the link is used up, the password set under the
@@ -127,7 +128,7 @@ def set_password_by_link(
     for purpose in ("activate", "reset"):
         nested = db.begin_nested()
         try:
-            account = links.consume(db, token, purpose)
+            account = links.consume(db, token, purpose, now)
             ended = replace_password(
                 db,
                 hasher,

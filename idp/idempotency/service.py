@@ -1,9 +1,11 @@
 """``Idempotency-Key`` on POST: the same key and body give the same result; the same key
 with another body is refused (IETF draft-ietf-httpapi-idempotency-key-header §2).
 
-Records are per caller, kept a day, and hold the response body encrypted (it may carry a
-secret shown once). A second request racing the first with the same key fails on the
-unique constraint and rolls back, so the operation never happens twice.
+Records are per caller, kept a day (counted from the Clock's ``now`` the caller passes,
+DESIGN rule 4; ``idp maintenance run`` removes them later), and hold the response body
+encrypted (it may carry a secret shown once). A second request racing the first with
+the same key fails on the unique constraint and rolls back, so the operation never
+happens twice.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from idp.crypto import DataCipher
-from idp.db import rowcount, utcnow
 from idp.errors import IdempotencyKeyReused, InvalidInput
 from idp.idempotency.models import IdempotencyRecord
 
@@ -49,12 +50,14 @@ def check_key(key: str) -> str:
     return key
 
 
-def lookup(session: Session, cipher: DataCipher, caller: str, key: str, fp: str) -> Stored | None:
+def lookup(
+    session: Session, cipher: DataCipher, caller: str, key: str, fp: str, now: dt.datetime
+) -> Stored | None:
     row = session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.caller == caller,
             IdempotencyRecord.key == key,
-            IdempotencyRecord.expires_at > utcnow(),
+            IdempotencyRecord.expires_at > now,
         )
     )
     if row is None:
@@ -77,8 +80,8 @@ def store(
     status_code: int,
     headers: dict[str, str],
     body: Any,
+    now: dt.datetime,
 ) -> None:
-    now = utcnow()
     # An expired record of the same key gives way to the new one.
     session.execute(
         delete(IdempotencyRecord).where(
@@ -101,10 +104,3 @@ def store(
         )
     )
     session.flush()
-
-
-def purge_expired(session: Session) -> int:
-    result = session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
-    )
-    return rowcount(result) or 0

@@ -16,7 +16,6 @@ from idp.accounts.roles import active_grants
 from idp.agencies import service as agencies
 from idp.agencies.models import Agency
 from idp.clients.models import Client
-from idp.db import utcnow
 from idp.resources.service import SCOPES_SUPPORTED  # noqa: F401 (discovery, server)
 from idp.tokens.liveness import AccountView
 
@@ -228,7 +227,7 @@ def build_id_token(
     nonce: str | None,
     access_token: str | None,
 ) -> str:
-    now = int(utcnow().timestamp())
+    now = int(ctx.services.clock.time())  # DESIGN rule 4: the RP checks iat/exp
     claims: dict[str, Any] = {
         "iss": ctx.issuer,
         "sub": str(account.id),

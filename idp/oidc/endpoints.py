@@ -31,24 +31,27 @@ def find_token(ctx: OidcContext, value: str, hint: str | None):
         return None
     # The hint only says where to look first (RFC 7009 §2.1, RFC 7662 §2.1: a wrong or
     # unknown hint must not hide a token); refresh tokens are never JWT-shaped.
+    now = ctx.services.clock.time()
     if value.count(".") == 2:
         ahead = ctx.read_ahead
         if ahead is not None and ahead.token == value:
-            return AccessTokenRef(ahead.claims, ahead.active) if ahead.claims else None
+            return AccessTokenRef(ahead.claims, ahead.active, now) if ahead.claims else None
         try:
             verified = ctx.keys.verify(value)
         except InvalidToken:
             return None
-        return AccessTokenRef(verified[1], access_token_live(ctx, value, verified))
+        return AccessTokenRef(verified[1], access_token_live(ctx, value, verified), now)
     row = tokens.find_refresh_token(ctx.db, value)
-    return RefreshTokenAdapter(row) if row else None
+    return RefreshTokenAdapter(row, ctx.services.clock.now()) if row else None
 
 
 def access_token_live(ctx: OidcContext, value: str, verified) -> bool:
     """The signature checked once; grant, account, deny-list and client status in one
     statement (``idp.tokens.liveness``)."""
     try:
-        checked = liveness.check(ctx.keys, value, issuer=ctx.issuer, verified=verified)
+        checked = liveness.check(
+            ctx.keys, value, issuer=ctx.issuer, now=ctx.services.clock.time(), verified=verified
+        )
         liveness.read(ctx.db, checked)
     except liveness.TokenError:
         return False

@@ -10,7 +10,6 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 
 from idp.clients import service as clients
 from idp.clients.models import Client
-from idp.db import utcnow
 from idp.tokens.models import AuthCode, RefreshToken
 from idp.tokens.rotation import FamilyToken
 
@@ -88,8 +87,9 @@ class AuthCodeAdapter(AuthorizationCodeMixin):
 
 
 class RefreshTokenAdapter(TokenMixin):
-    def __init__(self, row: RefreshToken | FamilyToken) -> None:
+    def __init__(self, row: RefreshToken | FamilyToken, now: dt.datetime) -> None:
         self.row = row
+        self.now = now  # the request's Clock reading (DESIGN rule 4)
 
     def check_client(self, client: ClientAdapter) -> bool:
         return self.row.client_id == client.get_client_id()
@@ -98,10 +98,10 @@ class RefreshTokenAdapter(TokenMixin):
         return self.row.scope
 
     def get_expires_in(self) -> int:
-        return max(0, int((self.row.expires_at - utcnow()).total_seconds()))
+        return max(0, int((self.row.expires_at - self.now).total_seconds()))
 
     def is_expired(self) -> bool:
-        return self.row.expires_at <= utcnow()
+        return self.row.expires_at <= self.now
 
     def is_revoked(self) -> bool:
         return self.row.revoked_at is not None or self.row.used_at is not None
@@ -110,9 +110,10 @@ class RefreshTokenAdapter(TokenMixin):
 class AccessTokenRef(TokenMixin):
     """A validated (signature-checked) JWT access token, for revocation/introspection."""
 
-    def __init__(self, claims: dict[str, Any], active: bool) -> None:
+    def __init__(self, claims: dict[str, Any], active: bool, now: float) -> None:
         self.claims = claims
         self.active = active
+        self.now = now  # the request's Clock reading (DESIGN rule 4)
 
     def check_client(self, client: ClientAdapter) -> bool:
         return self.claims.get("client_id") == client.get_client_id()
@@ -121,7 +122,7 @@ class AccessTokenRef(TokenMixin):
         return self.claims.get("scope", "")
 
     def is_expired(self) -> bool:
-        return self.claims.get("exp", 0) <= int(dt.datetime.now(dt.UTC).timestamp())
+        return self.claims.get("exp", 0) <= int(self.now)
 
     def is_revoked(self) -> bool:
         return not self.active

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Account
 from idp.agencies.models import Agency
 from idp.clients.models import Client
-from idp.db import utcnow
 from idp.keys.service import InvalidToken, KeyRing
 from idp.tokens.models import Grant, RevokedToken
 
@@ -148,13 +147,15 @@ def check(
     token: str,
     *,
     issuer: str,
+    now: float,
     audience: str | None = None,
     leeway: int = 0,
     verified: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> Checked:
     """Signature, type, issuer, expiry, ``jti`` and ``client_id``; with ``audience``, also
     that the token is for that resource (``WrongAudience``). ``verified`` is
-    ``keys.verify(token)`` when the caller has already checked the signature."""
+    ``keys.verify(token)`` when the caller has already checked the signature; ``now`` is
+    the Clock's ``time()`` (DESIGN rule 4), the same time the token's ``exp`` was set by."""
     try:
         header, claims = verified if verified is not None else keys.verify(token)
     except InvalidToken as exc:
@@ -172,7 +173,7 @@ def check(
     ):
         raise WrongAudience("issued for another resource")  # RFC 9068 §4, RFC 8707 §2
     exp = claims.get("exp")
-    if not isinstance(exp, int) or exp + leeway < int(utcnow().timestamp()):
+    if not isinstance(exp, int) or exp + leeway < int(now):
         raise TokenError("expired")
     jti = claims.get("jti")
     client_id = claims.get("client_id")

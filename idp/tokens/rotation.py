@@ -31,7 +31,7 @@ from sqlalchemy.sql import Executable
 from idp.accounts.models import Account
 from idp.agencies.models import Agency
 from idp.crypto import sha256_hex
-from idp.db import table, utcnow
+from idp.db import table
 from idp.tokens.models import Grant, RefreshToken
 
 _RT = table(RefreshToken)
@@ -202,13 +202,13 @@ class Rotation:
 
 
 def new_rotation(
-    family: Family, *, client_id: str, scope: str, lifetime: int
+    family: Family, *, client_id: str, scope: str, lifetime: int, now: dt.datetime
 ) -> tuple[str, Rotation]:
-    """The successor of ``family``'s token (as ``tokens.issue_refresh_token`` makes it)
-    and the statement's parameters that put it in place of the presented one."""
+    """The successor of ``family``'s token (as ``tokens.issue_refresh_token`` makes it,
+    ``lifetime`` from ``now``, the Clock's) and the statement's parameters that put it in
+    place of the presented one."""
     assert family.grant is not None
     value = secrets.token_urlsafe(32)
-    now = utcnow()
     expires = min(now + dt.timedelta(seconds=lifetime), family.grant.expires_at)
     return value, Rotation(
         {

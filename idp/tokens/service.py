@@ -60,10 +60,10 @@ def create_grant(
     auth_time: dt.datetime | None,
     claims: dict | None,
     lifetime: int,
+    now: dt.datetime,
     grant_id: uuid.UUID | None = None,
     resources: list[str] | None = None,
 ) -> Grant:
-    now = utcnow()
     values = {
         "id": grant_id or uuid.uuid4(),
         "client_id": client.client_id,
@@ -90,11 +90,12 @@ def issue_access_token(
     client: Client,
     ctx: TokenContext,
     lifetime: int,
+    now: dt.datetime,
     alg: str = "RS256",
 ) -> tuple[str, dict[str, Any]]:
     """RFC 9068 JWT access token. ``jti`` carries the grant id so that revoking a grant
-    (code replay, refresh reuse, logout) also kills its access tokens."""
-    now = utcnow()
+    (code replay, refresh reuse, logout) also kills its access tokens. ``now`` is the
+    Clock's (DESIGN rule 4): ``iat`` and ``exp`` are checked against the same clock."""
     prefix = ctx.grant.id.hex if ctx.grant else CC_PREFIX
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -131,10 +132,13 @@ def issue_refresh_token(
     client: Client,
     scope: str,
     lifetime: int,
+    now: dt.datetime,
     rotated_from: uuid.UUID | None = None,
 ) -> str:
+    """A refresh token of ``grant`` good for ``lifetime`` seconds from ``now`` (each
+    rotation starts it again: an idle limit), never past the grant's own expiry."""
     value = secrets.token_urlsafe(32)
-    expires = min(utcnow() + dt.timedelta(seconds=lifetime), grant.expires_at)
+    expires = min(now + dt.timedelta(seconds=lifetime), grant.expires_at)
     # A Core INSERT: nothing in this request reads the row back, and the ORM's flush
     # bookkeeping cost more than the statement (decision 0009).
     insert_values(
@@ -173,13 +177,13 @@ _REFRESH_FAMILY = (
 )
 
 
-def mark_refresh_used(session: Session, token_id: uuid.UUID) -> bool:
+def mark_refresh_used(session: Session, token_id: uuid.UUID, now: dt.datetime) -> bool:
     """Atomically mark a refresh token as rotated. False means somebody used it first.
 
     A Core UPDATE of the table, built once: the ORM-enabled ``update(RefreshToken)``
     evaluated its WHERE against the session's objects to keep them in step, which
     nothing here reads afterwards (decision 0016)."""
-    result = session.execute(_MARK_USED, {"token_id": token_id, "now": utcnow()})
+    result = session.execute(_MARK_USED, {"token_id": token_id, "now": now})
     return rowcount(result) == 1
 
 
@@ -201,6 +205,7 @@ def revoke_grant(
 ) -> int:
     """Revoke a grant and every refresh token in its family; access tokens die with it
     because validation checks the grant named in their ``jti``."""
+    # The system clock: revoked_at is a record; what decides is that it is set.
     now = utcnow()
     session.execute(
         update(Grant)
@@ -277,6 +282,7 @@ def validate_access_token(
     token: str,
     *,
     issuer: str,
+    now: float,
     leeway: int = 0,
     audience: str | None = None,
     clients: ClientCache | None = None,
@@ -290,8 +296,10 @@ def validate_access_token(
     client's status, so revocation, a disabled client or account take effect at once.
     With ``clients`` (the process's client cache) the client's other columns come from the
     cache (its status still from the database); ``verified`` is ``keys.verify(token)``
-    when the caller has already checked the signature."""
-    checked = check(keys, token, issuer=issuer, audience=audience, leeway=leeway, verified=verified)
+    when the caller has already checked the signature; ``now`` is the Clock's ``time()``."""
+    checked = check(
+        keys, token, issuer=issuer, now=now, audience=audience, leeway=leeway, verified=verified
+    )
     claims, jti, client_id, grant_id = (
         checked.claims,
         checked.claims["jti"],

@@ -27,11 +27,13 @@ def _dead_link(request: Request) -> Response:
 
 
 @router.get("/password/set")
-def set_password_form(request: Request, db: DbDep, token: str = "") -> Response:
+def set_password_form(
+    request: Request, db: DbDep, services: ServicesDep, token: str = ""
+) -> Response:
     """A used, expired or unknown link is refused when it is opened, not after a
     password was typed; the page names the account (a username field, read-only, for
     password managers to save the new password under)."""
-    account = links.peek(db, token)
+    account = links.peek(db, token, services.clock.now())
     if account is None:
         return _dead_link(request)
     return pages(request).render(request, "set_password.html", token=token, email=account.email)
@@ -50,7 +52,7 @@ def set_password_submit(
     locale = pg.locale(request)
     t = translator(locale)
     if not pg.csrf_ok(request, csrf_token):
-        account = links.peek(db, token)
+        account = links.peek(db, token, services.clock.now())
         if account is None:
             return _dead_link(request)
         return pg.render(
@@ -70,9 +72,10 @@ def set_password_submit(
             services.throttle_store(db),
             token,
             new_password,
+            services.clock.now(),
         )
     except WeakPassword as exc:
-        account = links.peek(db, token)  # the link stays usable: try again
+        account = links.peek(db, token, services.clock.now())  # the link stays usable: try again
         if account is None:
             return _dead_link(request)
         return pg.render(

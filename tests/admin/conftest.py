@@ -164,6 +164,7 @@ class World:
             auth_time=utcnow(),
             claims=None,
             lifetime=3600,
+            now=utcnow(),
         )
         ctx = tokens.TokenContext(
             scope=scope,
@@ -175,7 +176,7 @@ class World:
             sid=sso.sid,
         )
         tok, _ = tokens.issue_access_token(
-            self.services.keys, issuer=s.issuer, client=app, ctx=ctx, lifetime=600
+            self.services.keys, issuer=s.issuer, client=app, ctx=ctx, lifetime=600, now=utcnow()
         )
         return tok
 
@@ -198,6 +199,7 @@ class World:
             client=c,
             ctx=tokens.TokenContext(scope=" ".join(scopes)),
             lifetime=600,
+            now=utcnow(),
         )
         self.tokens[name] = tok
         return tok

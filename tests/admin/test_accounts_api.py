@@ -84,9 +84,11 @@ def _live_session(db, world, account):
     db.add(SessionClient(session_id=new.row.id, client_id=rp.client_id))
     grant = tokens.create_grant(
         db, client=rp, account=account, scope="openid", sid=new.row.sid, acr=s.acr_level2,
-        amr=["pwd"], auth_time=utcnow(), claims=None, lifetime=3600,
+        amr=["pwd"], auth_time=utcnow(), claims=None, lifetime=3600, now=utcnow(),
     )  # fmt: skip
-    tokens.issue_refresh_token(db, grant=grant, client=rp, scope="openid", lifetime=3600)
+    tokens.issue_refresh_token(
+        db, grant=grant, client=rp, scope="openid", lifetime=3600, now=utcnow()
+    )
     db.flush()
     return new.row, grant
 
@@ -190,8 +192,9 @@ def test_delete_then_purge_erases_pii(client, db, world):
     h = {**world.headers("admin_a"), "If-Match": '"1"'}
     r = client.delete(f"{A}/accounts/{target.id}", headers=h)
     assert r.status_code == 200 and r.json()["status"] == "deleted"
-    assert purge_deleted(db, older_than=dt.timedelta(days=1)) == 0
-    n = purge_deleted(db, older_than=dt.timedelta(seconds=-1))
+    assert purge_deleted(db, older_than=dt.timedelta(days=1), now=utcnow()) == 0
+    a_day_later = utcnow() + dt.timedelta(days=1, seconds=1)
+    n = purge_deleted(db, older_than=dt.timedelta(days=1), now=a_day_later)
     assert n >= 1
     db.refresh(target)
     assert target.email.endswith("@purged.invalid") and target.given_name_en == ""

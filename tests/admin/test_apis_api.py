@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from idp.audit.models import AuditEvent
+from idp.db import utcnow
 from idp.resources import registration
 from idp.tokens import service as tokens
 
@@ -162,6 +163,7 @@ def test_a_token_for_an_api_is_not_accepted_by_the_admin_api(client, world):
         client=bot,
         ctx=tokens.TokenContext(scope="admin:clients", audience=api.identifier),
         lifetime=600,
+        now=utcnow(),
     )
     r = client.get(BASE, headers={"Authorization": f"Bearer {tok}"})
     assert r.status_code == 401

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from idp.audit.models import AuditEvent
+from idp.db import utcnow
 from idp.tokens import service as tokens
 
 A = "/admin/v1"
@@ -34,6 +35,7 @@ def machine_token(world, name: str, scope: str) -> dict[str, str]:
         client=world.apps[name],
         ctx=tokens.TokenContext(scope=scope),
         lifetime=600,
+        now=utcnow(),
     )
     return {"Authorization": f"Bearer {tok}"}
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from idp.idempotency.service import fingerprint
+import datetime as dt
+
+from idp.clock import FakeClock
+from idp.idempotency.service import TTL, fingerprint
+from idp.tokens import service as tokens
 from tests import factories
 
 A = "/admin/v1"
@@ -27,6 +31,36 @@ def test_idempotency_key_same_body_same_result_different_body_422(client, world)
     # Without a key the second create is a duplicate.
     r = client.post(f"{A}/accounts", json=body, headers=world.headers("admin_a"))
     assert r.status_code == 409 and r.json()["type"] == "urn:govid:problem:duplicate-email"
+
+
+def test_an_idempotency_key_is_forgotten_a_day_later(client, world, services, monkeypatch):
+    """Counted on the server's Clock (DESIGN rule 4): a retry within the day gets the
+    stored answer; a day later the key is forgotten and the request runs again."""
+    clock = FakeClock()
+    monkeypatch.setattr(services, "clock", clock)
+
+    def headers() -> dict[str, str]:  # a fresh token: the old one expires on this clock
+        tok, _ = tokens.issue_access_token(
+            services.keys,
+            issuer=services.settings.issuer,
+            client=world.apps["bot_a"],
+            ctx=tokens.TokenContext(scope="admin:accounts"),
+            lifetime=600,
+            now=clock.now(),
+        )
+        return {"Authorization": f"Bearer {tok}", "Idempotency-Key": "create-day"}
+
+    body = {"email": f"day@{world.u}.go.th", "agency": world.agencies["A"].code}
+    first = client.post(f"{A}/accounts", json=body, headers=headers())
+    assert first.status_code == 201
+    clock.advance((TTL - dt.timedelta(minutes=1)).total_seconds())
+    again = client.post(f"{A}/accounts", json=body, headers=headers())
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    clock.advance(61)
+    later = client.post(f"{A}/accounts", json=body, headers=headers())
+    # Run again, not replayed: the account exists now.
+    assert later.status_code == 409 and "idempotent-replayed" not in later.headers
+    assert later.json()["type"] == "urn:govid:problem:duplicate-email"
 
 
 def test_fingerprint_depends_on_body_and_path():

@@ -21,6 +21,7 @@ from sqlalchemy import delete, insert, select
 from idp.audit import service as audit
 from idp.audit.batch import Guard, make_batcher
 from idp.audit.models import AuditEvent
+from idp.db import utcnow
 from idp.tokens import rotation
 from idp.tokens.models import Grant, RefreshToken
 from tests.audit.test_batch import stored
@@ -61,7 +62,9 @@ def _family(committed) -> rotation.Family:
 
 
 def _rotate(family: rotation.Family, tag: str) -> tuple[list, Guard]:
-    _, rot = rotation.new_rotation(family, client_id="app", scope="openid", lifetime=3600)
+    _, rot = rotation.new_rotation(
+        family, client_id="app", scope="openid", lifetime=3600, now=utcnow()
+    )
     evs = [audit.new_event("admin.account.resumed", actor=tag, subject="0")]
     return evs, Guard(rotation.ROTATE, rot.params, rot.order)
 

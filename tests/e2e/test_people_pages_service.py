@@ -37,7 +37,7 @@ from tests.protocol.rp import authorize_url, rp_client
 def reset_link(w, email: str) -> str:
     with w.services.sessions.begin() as db:
         account = db.scalars(select(Account).where(Account.email == email)).one()
-        token, _ = links.issue(db, account, "reset", actor="test-admin")
+        token, _ = links.issue(db, account, "reset", actor="test-admin", now=utcnow())
     return f"{w.base}/password/set?token={token}"
 
 

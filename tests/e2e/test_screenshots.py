@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from idp.accounts import links
 from idp.accounts.models import Account
+from idp.db import utcnow
 from tests.e2e.test_accessibility import AXE, violations
 from tests.e2e.test_people_pages_defects import new_person, sign_in_to_account, with_app
 from tests.protocol.conftest import PASSWORD
@@ -104,7 +105,7 @@ def pages_of(w, locale: str):
         email = new_person(w)
         with w.services.sessions.begin() as db:
             account = db.scalars(select(Account).where(Account.email == email)).one()
-            token, _ = links.issue(db, account, "reset", actor="screenshots")
+            token, _ = links.issue(db, account, "reset", actor="screenshots", now=utcnow())
         tab.goto(f"{w.base}/password/set?token={token}&lang={locale}")
         tab.wait_for_selector("#username")
 

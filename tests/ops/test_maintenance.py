@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from idp import maintenance, migrate
 from idp.accounts.models import AccountToken
 from idp.audit.models import AuditEvent
+from idp.clock import FakeClock
 from idp.credentials.models import ThrottleEntry
 from idp.db import utcnow
 from idp.idempotency.models import IdempotencyRecord
@@ -35,7 +36,10 @@ def services(request, tmp_path, hasher, cipher):
     else:
         url = f"sqlite:///{tmp_path / 'hk.db'}"
     migrate.upgrade(url)
-    s = Services(make_settings(url, maintenance_batch_size=2, maintenance_grace_seconds=60))
+    s = Services(
+        make_settings(url, maintenance_batch_size=2, maintenance_grace_seconds=60),
+        clock=FakeClock(),  # what is old enough to go is decided on it (DESIGN rule 4)
+    )
     with s.sessions.begin() as db:
         factories.agency(db, "hk", domains=["hk.go.th"])
     with s.sessions.begin() as db:
@@ -160,6 +164,23 @@ def test_expired_rows_go_live_ones_stay(services):
     assert len(events) == 2  # one per run
     assert events[0].details["total"] == result.total
     assert dict(events[0].details["purged"])["auth_code"] == 3
+
+
+def test_rows_go_once_the_clock_passes_their_expiry_and_the_grace(services):
+    _populate(services, "live", LIVE)
+    before = _counts(services)
+    assert maintenance.run(services).total == 0  # all of it still live
+    services.clock.advance(3600)  # LIVE is an hour on: expired, but within the grace
+    early = maintenance.run(services)
+    # only the rate-limit windows, which are over when they are over (no grace)
+    assert {t: n for t, n in early.purged.items() if n} == {"login_throttle": 3}
+    services.clock.advance(61)  # the 60 s grace is over
+    result = maintenance.run(services)
+    gone = {t: before[t] - n for t, n in _counts(services).items()}
+    # Everything that expired at LIVE; a failure count stays until its decay (a day),
+    # a back-channel logout that was never delivered is not expired.
+    assert gone == {t: 0 if t == "logout_delivery" else 3 for t in before}, gone
+    assert early.total + result.total == sum(n for t, n in gone.items() if t != "session_client")
 
 
 @pytest.mark.postgres

@@ -12,7 +12,7 @@ def test_reset_link_sets_a_password_once(world):
     email = world.users["grace"]
     with world.services.sessions.begin() as db:
         acc = db.scalar(select(Account).where(Account.email == email))
-        token, _ = links.issue(db, acc, "reset", actor="test-admin")
+        token, _ = links.issue(db, acc, "reset", actor="test-admin", now=world.clock.now())
     b = Browser(world.base)
     page = b.go(f"/password/set?token={token}")
     assert page.status_code == 200 and 'action="/password/set"' in page.text
@@ -50,7 +50,7 @@ def test_forged_link_is_refused(world):
     assert 'name="new_password"' not in page.text
     with world.services.sessions.begin() as db:  # a form token from a live link's page
         acc = db.scalar(select(Account).where(Account.email == world.users["grace"]))
-        token, _ = links.issue(db, acc, "reset", actor="test-admin")
+        token, _ = links.issue(db, acc, "reset", actor="test-admin", now=world.clock.now())
     f = form_fields(b.go(f"/password/set?token={token}").text)
     r = b.go(
         "/password/set",
@@ -68,7 +68,6 @@ def test_reset_link_revokes_refresh_tokens_that_outlived_their_session(world):
     """A reset by link ends everything the account holds, as a password change, an
     admin reset, suspension and deletion do (one use case, sessions.logout.end_everything):
     also the grants of a session that ended by time, whose refresh tokens still work."""
-    from idp.db import utcnow
     from idp.sessions.models import SsoSession
     from tests.protocol.rp import login, token_post
 
@@ -77,8 +76,8 @@ def test_reset_link_revokes_refresh_tokens_that_outlived_their_session(world):
     with world.services.sessions.begin() as db:
         acc = db.scalar(select(Account).where(Account.email == email))
         for row in db.scalars(select(SsoSession).where(SsoSession.account_id == acc.id)):
-            row.expires_at = utcnow()  # reached its absolute lifetime; the app refreshes on
-        token, _ = links.issue(db, acc, "reset", actor="test-admin")
+            row.expires_at = world.clock.now()  # at its absolute lifetime; the app refreshes on
+        token, _ = links.issue(db, acc, "reset", actor="test-admin", now=world.clock.now())
     refreshed = token_post(world, "web", {"grant_type": "refresh_token", "refresh_token": rt})
     assert refreshed.status_code == 200, refreshed.text
     rt = refreshed.json()["refresh_token"]
@@ -101,3 +100,24 @@ def test_reset_link_revokes_refresh_tokens_that_outlived_their_session(world):
 
             acc = db.scalar(select(Account).where(Account.email == email))
             acc.password_hash = PasswordHasher(world.services.settings).hash(PASSWORD)
+
+
+def test_a_reset_link_works_for_two_days_by_the_servers_clock(world):
+    email = world.users["heidi"]
+    with world.services.sessions.begin() as db:
+        acc = db.scalar(select(Account).where(Account.email == email))
+        token, _ = links.issue(db, acc, "reset", actor="test-admin", now=world.clock.now())
+    b = Browser(world.base)
+    world.clock.advance(links.RESET_TTL.total_seconds() - 60)
+    page = b.go(f"/password/set?token={token}")
+    assert page.status_code == 200 and 'name="new_password"' in page.text  # a minute left
+    world.clock.advance(61)
+    f = form_fields(page.text)
+    r = b.go(
+        "/password/set",
+        method="POST",
+        data={"csrf_token": f["csrf_token"], "token": token, "new_password": "a long river path"},
+    )
+    assert r.status_code == 400 and "invalid_link" in r.text  # expired while the page was open
+    page = b.go(f"/password/set?token={token}")
+    assert page.status_code == 400 and 'name="new_password"' not in page.text

@@ -92,7 +92,7 @@ def write_chunk(
     accounts = [_account_row(r, cipher, now) for r in chunk]
     outbox = [_outbox_row(a, now) for a in accounts]
     mail = [m for a in accounts for m in wanted_rows(a["id"], a["email"], a["aliases"])]
-    token_rows = link_rows([(aid, tok) for aid, _, tok in tokens], "activate")
+    token_rows = link_rows([(aid, tok) for aid, _, tok in tokens], "activate", now)
     if db.get_bind().dialect.name == "postgresql":
         _copy(db, "account", ACCOUNT_COLUMNS, accounts, json_cols={"aliases"})
         _copy(db, "mail_address", MAIL_COLUMNS, mail, json_cols=set())

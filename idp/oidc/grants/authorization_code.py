@@ -18,7 +18,7 @@ from sqlalchemy import update
 from idp.accounts.models import Account
 from idp.audit import service as audit
 from idp.crypto import random_token, sha256_hex
-from idp.db import insert_values, utcnow
+from idp.db import insert_values
 from idp.oidc import claims as oidc_claims
 from idp.oidc.grants.common import (
     ALL_AUTH_METHODS,
@@ -113,6 +113,7 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request) -> None:
         user = request.user  # idp.oidc.authorize.AuthenticatedUser
         data = request.payload.data
+        now = self.ctx.services.clock.now()
         # A Core INSERT: the code is only read when it is redeemed, by another request
         # (the ORM's flush cost more than the statement; decision 0009).
         insert_values(
@@ -133,7 +134,8 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
                 "auth_time": user.auth_time,
                 "claims": request.govid.claims,
                 "resources": request.govid.resources or None,
-                "expires_at": utcnow() + dt.timedelta(seconds=self.ctx.settings.auth_code_ttl),
+                "created_at": now,
+                "expires_at": now + dt.timedelta(seconds=self.ctx.settings.auth_code_ttl),
             },
         )
 
@@ -148,6 +150,7 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
         # the redemption then fails (PKCE, redirect_uri, account), that grant is never
         # created and a replay revokes nothing (it is still audited).
         grant_id = uuid.uuid4()
+        now = self.ctx.services.clock.now()
         row = db.scalars(
             update(AuthCode)
             .where(
@@ -155,7 +158,7 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
                 AuthCode.client_id == client.get_client_id(),
                 AuthCode.used_at.is_(None),
             )
-            .values(used_at=utcnow(), grant_id=grant_id)
+            .values(used_at=now, grant_id=grant_id)
             .returning(AuthCode)
         ).one_or_none()
         if row is None:
@@ -172,7 +175,7 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
                     client_id=row.client_id,
                 )
             return None
-        if row.expires_at <= utcnow():
+        if row.expires_at <= now:
             return None
         self.request.govid.code_row = row
         return AuthCodeAdapter(row)
@@ -196,6 +199,7 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
             auth_time=row.auth_time,
             claims=row.claims,
             lifetime=self.ctx.settings.refresh_token_ttl,
+            now=self.ctx.services.clock.now(),
             grant_id=row.grant_id,  # named when the code was claimed
             resources=row.resources,
         )
@@ -218,6 +222,7 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
                 client=client.row,
                 scope=scope,
                 lifetime=client.row.refresh_token_ttl or self.ctx.settings.refresh_token_ttl,
+                now=self.ctx.services.clock.now(),
             )
         tctx = tokens.TokenContext(
             scope=at_scope,

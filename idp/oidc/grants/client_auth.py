@@ -82,7 +82,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         exp = claims.get("exp")
         # Kept until the assertion itself expires (RFC 7523 §3 item 7), whatever JSON
         # number `exp` is; a fractional exp must not shorten the memory of the jti.
-        expires = utcnow()
+        # The system clock, not the Clock: Authlib checked the assertion's exp against
+        # it (joserfc), and the memory of its jti must not end before that check would
+        # refuse it (decision 0025).
+        now = expires = utcnow()
         if isinstance(exp, int | float) and not isinstance(exp, bool):
             try:
                 expires = max(expires, dt.datetime.fromtimestamp(exp, dt.UTC))
@@ -91,7 +94,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         db = self.ctx.db
         existing = db.get(ReplayEntry, key)
         if existing is not None:
-            return existing.expires_at <= utcnow() and _refresh_entry(existing, expires)
+            return existing.expires_at <= now and _refresh_entry(existing, expires)
         try:
             with db.begin_nested():
                 db.add(ReplayEntry(key=key, expires_at=expires + dt.timedelta(seconds=60)))

@@ -76,6 +76,7 @@ class CtxMixin:
             client=client.row,
             ctx=tctx,
             lifetime=lifetime,
+            now=self.ctx.services.clock.now(),
             alg=self.ctx.settings.access_token_alg,
         )
         self.request.govid.at_claims = claims

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 
-from idp.db import utcnow
 from idp.oidc.context import NeedsDatabase
 from idp.oidc.grants.common import (
     ALL_AUTH_METHODS,
@@ -50,11 +49,12 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
                 client_id=row.client_id,
             )
             return None
-        if row.revoked_at or row.expires_at <= utcnow() or grant is None or grant.revoked_at:
+        now = self.ctx.services.clock.now()
+        if row.revoked_at or row.expires_at <= now or grant is None or grant.revoked_at:
             return None
         self.request.govid.grant = grant
         self.request.govid.account = account  # read with the token (one statement)
-        return RefreshTokenAdapter(row)
+        return RefreshTokenAdapter(row, now)
 
     def _family_read_ahead(self, refresh_token: str):
         """The inline path: the family read on the loop, decided as above."""
@@ -67,11 +67,12 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
         row, grant = family.token, family.grant
         if row.used_at is not None:
             raise NeedsDatabase  # reuse: the thread path revokes the family
-        if row.revoked_at or row.expires_at <= utcnow() or grant is None or grant.revoked_at:
+        now = self.ctx.services.clock.now()
+        if row.revoked_at or row.expires_at <= now or grant is None or grant.revoked_at:
             return None
         self.request.govid.grant = grant
         self.request.govid.account = family.account
-        return RefreshTokenAdapter(row)
+        return RefreshTokenAdapter(row, now)
 
     def authenticate_user(self, refresh_token: RefreshTokenAdapter):
         account = self.request.govid.account
@@ -88,6 +89,7 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
         scope = self.request.payload.scope or refresh_token.get_scope()
         audience, scope = self._for_resource(scope, grant.resources)
         lifetime = client.row.refresh_token_ttl or self.ctx.settings.refresh_token_ttl
+        now = self.ctx.services.clock.now()
         if self.ctx.has_db:
             refresh = tokens.issue_refresh_token(
                 self.ctx.db,
@@ -95,6 +97,7 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
                 client=client.row,
                 scope=refresh_token.get_scope(),
                 lifetime=lifetime,
+                now=now,
                 rotated_from=refresh_token.row.id,
             )
         else:  # written by the route, in the group commit's transaction
@@ -105,6 +108,7 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
                 client_id=client.get_client_id(),
                 scope=refresh_token.get_scope(),
                 lifetime=lifetime,
+                now=now,
             )
         tctx = tokens.TokenContext(
             scope=scope,
@@ -132,7 +136,7 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
         if not ctx.has_db:
             return  # the route's guarded commit marks it used (govid.rotation)
         events, ctx.pending_audit = ctx.pending_audit, None
-        if not tokens.mark_refresh_used(ctx.db, refresh_token.row.id):
+        if not tokens.mark_refresh_used(ctx.db, refresh_token.row.id, ctx.services.clock.now()):
             # Somebody rotated it first: this token is not issued, its event is dropped.
             tokens.revoke_grant(
                 self.ctx.db,

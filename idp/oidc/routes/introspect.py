@@ -50,7 +50,9 @@ async def read_ahead(services: Services, issuer: str, form) -> ReadAhead | None:
     except InvalidToken:
         return ReadAhead(value, None, False)
     try:
-        checked = liveness.check(services.keys, value, issuer=issuer, verified=verified)
+        checked = liveness.check(
+            services.keys, value, issuer=issuer, now=services.clock.time(), verified=verified
+        )
         liveness.decide(checked, await services.pg_reader.one(checked.statement(), checked.params))
     except liveness.TokenError:
         return ReadAhead(value, verified[1], False)

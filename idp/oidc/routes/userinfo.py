@@ -92,7 +92,9 @@ def _userinfo(request: Request, services: Services, token: str) -> Response:
 def _check(ctx: OidcContext, token: str) -> liveness.Checked:
     # OIDC Core §5.3 wants the token issued for userinfo: one for an API (its `aud`,
     # RFC 8707) is refused, even with `openid` (docs/decisions/0011-api-resources.md).
-    return liveness.check(ctx.keys, token, issuer=ctx.issuer, audience=ctx.issuer)
+    return liveness.check(
+        ctx.keys, token, issuer=ctx.issuer, now=ctx.services.clock.time(), audience=ctx.issuer
+    )
 
 
 def _refusal(exc: TokenError) -> Response:

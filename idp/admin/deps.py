@@ -83,7 +83,7 @@ def get_caller(
         # The level-2 session the token came from must still be live at level 2: a
         # refresh token must not keep admin power past the level-2 idle limit.
         sid = claims.get("sid") or (valid.grant.sid if valid.grant is not None else None)
-        if not sessions.level2_in_use(db, settings, sid):
+        if not sessions.level2_in_use(db, settings, sid, services.clock.now()):
             raise InsufficientAssurance(
                 "your level-2 sign-in has ended or lapsed; sign in again with your second factor",
                 acr_values=settings.acr_level2,

@@ -176,7 +176,9 @@ def _notify(db: Session, settings: Settings, account: Account, by: str, method) 
     return {"notified_to": account.email, "notification": AFTER_COMMIT}
 
 
-def may_bind_factor(db: Session, sso: SsoSession, account_id, settings: Settings) -> bool:
+def may_bind_factor(
+    db: Session, sso: SsoSession, account_id, settings: Settings, now: dt.datetime
+) -> bool:
     """Whether this session may bind a new second factor (or replace one).
 
     NIST SP 800-63B §6.1.2.1: binding an authenticator needs authentication at the level
@@ -184,11 +186,10 @@ def may_bind_factor(db: Session, sso: SsoSession, account_id, settings: Settings
     account's first factor may be added at level 1; once it has one, adding or replacing
     a factor needs that factor proved recently. Otherwise a stolen password would reach
     level 2 by enrolling the thief's own authenticator (and replace the owner's)."""
-    return not mfa.has_second_factor(db, account_id) or fresh_level2(sso, settings)
+    return not mfa.has_second_factor(db, account_id) or fresh_level2(sso, settings, now)
 
 
-def fresh_level2(sso: SsoSession, settings: Settings, within: int = 600) -> bool:
-    """A second factor was proved in the last ``within`` seconds (for removing factors)."""
-    return sso.acr == settings.acr_level2 and utcnow() - sso.auth_time <= dt.timedelta(
-        seconds=within
-    )
+def fresh_level2(sso: SsoSession, settings: Settings, now: dt.datetime, within: int = 600) -> bool:
+    """A second factor was proved in the last ``within`` seconds before ``now`` (the
+    Clock's, as ``auth_time`` was) (for removing factors)."""
+    return sso.acr == settings.acr_level2 and now - sso.auth_time <= dt.timedelta(seconds=within)

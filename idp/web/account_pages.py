@@ -74,7 +74,8 @@ def _overview(
         .where(SsoSession.account_id == account.id, SsoSession.ended_at.is_(None))
         .order_by(SsoSession.created_at.desc())
     ).all()
-    live = [r for r in rows if sessions.find_by_row(db, services.settings, r)]
+    now = services.clock.now()
+    live = [r for r in rows if sessions.find_by_row(db, services.settings, r, now)]
     locale = pg.locale(request)
     return pg.render(
         request,
@@ -172,7 +173,7 @@ def change_password(
 def _may_bind(db, services, sso, account: Account) -> Response | None:
     """A new or replacement factor needs the existing one proved recently (NIST SP
     800-63B §6.1.2.1; credentials.service.may_bind_factor): else to /mfa first."""
-    if creds.may_bind_factor(db, sso, account.id, services.settings):
+    if creds.may_bind_factor(db, sso, account.id, services.settings, services.clock.now()):
         return None
     flow = new_flow(services, "/account/totp", why="add_totp")
     return RedirectResponse(f"/mfa?i={flow}", status_code=303)
@@ -250,7 +251,7 @@ def totp_confirm(
 def _require_fresh_mfa(services, sso, back: str, why: str) -> Response | None:
     """None when a second factor was proved just now; else the second step, which says
     why (``why_<why>``) and returns to ``back``, where the action waits to be done."""
-    if creds.fresh_level2(sso, services.settings):
+    if creds.fresh_level2(sso, services.settings, services.clock.now()):
         return None
     return RedirectResponse(f"/mfa?i={new_flow(services, back, why=why)}", status_code=303)
 

@@ -117,7 +117,7 @@ def may_add_key(request: Request, db, services) -> tuple[SsoSession, Account] | 
     account = db.get(Account, sso.account_id) if sso is not None else None
     if sso is None or account is None:
         return error(request, 401, "signed_out")
-    if not creds.may_bind_factor(db, sso, account.id, services.settings):
+    if not creds.may_bind_factor(db, sso, account.id, services.settings, services.clock.now()):
         return step_up_first(request, services)
     return sso, account
 

@@ -161,7 +161,7 @@ def mfa_submit(
 def _has_factor_already(db, services, sso, account: Account, flow: Flow) -> Response | None:
     """Enrolment during a sign-in is for an account without a second factor; one that
     has one proves it at /mfa instead (credentials.service.may_bind_factor)."""
-    if creds.may_bind_factor(db, sso, account.id, services.settings):
+    if creds.may_bind_factor(db, sso, account.id, services.settings, services.clock.now()):
         return None
     return RedirectResponse(f"/mfa?{urlencode({'i': flow.token})}", status_code=303)
 

@@ -154,6 +154,7 @@ def end_browser_session(
         issuer=services.settings.issuer,
         row=row,
         reason=reason,
+        now=services.clock.now(),
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )

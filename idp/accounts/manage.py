@@ -177,6 +177,7 @@ def _end_everything(ctx: Ctx, account: Account, reason: str) -> int:
         issuer=ctx.issuer,
         account_id=account.id,
         reason=reason,
+        now=ctx.services.clock.now(),
         actor=ctx.actor,
     )
 
@@ -281,7 +282,8 @@ def reset_mfa(ctx: Ctx, account_id, expected) -> tuple[Account, int, int]:
 def list_sessions(ctx: Ctx, account_id) -> list[tuple[SsoSession, list[str]]]:
     account = get(ctx, account_id)
     return [
-        (s, sessions.clients_of(ctx.db, s)) for s in sessions.live_sessions_of(ctx.db, account.id)
+        (s, sessions.clients_of(ctx.db, s))
+        for s in sessions.live_sessions_of(ctx.db, account.id, ctx.services.clock.now())
     ]
 
 
@@ -300,6 +302,7 @@ def end_sessions(ctx: Ctx, account_id, sid: str | None = None) -> int:
             issuer=ctx.issuer,
             row=row,
             reason="admin_ended",
+            now=ctx.services.clock.now(),
             actor=ctx.actor,
         )
         ended = 1

@@ -16,7 +16,6 @@ from idp.agencies.models import Agency
 from idp.audit import service as audit
 from idp.authz.caller import agency_in_scope
 from idp.authz.context import Ctx, check_tag
-from idp.db import utcnow
 from idp.errors import Conflict, InvalidInput, NotFound, OutsideScope, PermissionDenied
 from idp.paging import Page, paginate
 
@@ -91,7 +90,7 @@ def create(ctx: Ctx, account_id, role: str, agency_id, expires_at: dt.datetime |
     if expires_at is not None:
         if expires_at.tzinfo is None:
             raise InvalidInput("expires_at needs a time zone", field="expires_at")
-        if expires_at <= utcnow():
+        if expires_at <= ctx.services.clock.now():
             raise InvalidInput("expires_at must be in the future", field="expires_at")
     agency = agency_in_scope(ctx.db, scope, agency_id)
     account = admin_accounts.get(ctx, account_id, "accounts:read")

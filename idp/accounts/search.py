@@ -15,7 +15,6 @@ from idp.accounts.models import ACCOUNT_STATUSES, Account
 from idp.authz.caller import agency_code_in_scope
 from idp.authz.context import Ctx
 from idp.credentials.models import MfaCredential
-from idp.db import utcnow
 from idp.errors import InvalidInput
 from idp.paging import Page, paginate
 
@@ -130,7 +129,7 @@ def list_accounts(
         # 60-70 ms from the sixth search on). Custom plans for this transaction only.
         ctx.db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     if f.locked is not None:
-        now = utcnow()
+        now = ctx.services.clock.now()  # locks were set on it (DESIGN rule 4)
         stmt = stmt.where(
             Account.locked_until > now
             if f.locked

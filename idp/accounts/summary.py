@@ -14,7 +14,6 @@ from idp.accounts import tally
 from idp.accounts.models import Account
 from idp.audit.models import AuditCheckpoint, AuditEvent
 from idp.authz.context import Ctx
-from idp.db import utcnow
 from idp.directory import outbox
 from idp.directory.models import OutboxEntry
 from idp.errors import PermissionDenied
@@ -32,7 +31,7 @@ def day_start(now: dt.datetime) -> dt.datetime:
 def summary(ctx: Ctx) -> dict[str, Any]:
     scope = ctx.scope("accounts:read")
     db = ctx.db
-    now = utcnow()
+    now = ctx.services.clock.now()  # locks were set on it (DESIGN rule 4)
     in_scope = scope.apply(select(Account.id), Account.agency_id)
     # Kept by triggers with every change of account (idp.accounts.tally): exact, and a
     # sum over the subtree's agencies rather than a count of its accounts.

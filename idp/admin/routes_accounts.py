@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -39,13 +40,15 @@ from idp.admin.schemas import (
 )
 from idp.authz.caller import protections
 from idp.authz.context import etag
-from idp.db import utcnow
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 Filter = Annotated[str | None, Query(max_length=320, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
-def account_body(a, protected: str | None = None, second_factor: bool | None = None) -> dict:
+def account_body(
+    a, now: dt.datetime, protected: str | None = None, second_factor: bool | None = None
+) -> dict:
+    """``now`` is the Clock's (DESIGN rule 4): ``locked`` compares with a lock it set."""
     if second_factor is None:  # one account: ask; a page passes what it read at once
         session = object_session(a)
         second_factor = bool(session and search.second_factor_ids(session, [a.id]))
@@ -60,13 +63,13 @@ def account_body(a, protected: str | None = None, second_factor: bool | None = N
             "aliases": list(a.aliases or []),
             "protected": protected,
             "has_second_factor": second_factor,
-            "locked": a.locked_until is not None and a.locked_until > utcnow(),
+            "locked": a.locked_until is not None and a.locked_until > now,
         },
     )
 
 
-def _account(a, status: int = 200):
-    return respond(status, account_body(a), etag=etag(a.version))
+def _account(ctx, a, status: int = 200):
+    return respond(status, account_body(a, ctx.services.clock.now()), etag=etag(a.version))
 
 
 @router.get("", response_model=Page[AccountOut], summary="List accounts in your subtree")
@@ -103,7 +106,8 @@ def list_accounts(
     )
     protected = protections(ctx.caller, ctx.db, page.items)
     mfa = search.second_factor_ids(ctx.db, [a.id for a in page.items])
-    items = [account_body(a, protected.get(a.id), a.id in mfa) for a in page.items]
+    now = ctx.services.clock.now()
+    items = [account_body(a, now, protected.get(a.id), a.id in mfa) for a in page.items]
     return respond(200, {"items": items, "next_cursor": page.next_cursor})
 
 
@@ -129,7 +133,7 @@ def create_account(request: Request, ctx: CtxDep, body: AccountCreate, key: Idem
         )
         a = created.account
         out = {
-            **account_body(a),
+            **account_body(a, ctx.services.clock.now()),
             "activation_token": created.activation_token,
             "activation_expires_at": created.activation_expires_at,
         }
@@ -147,21 +151,23 @@ def create_account(request: Request, ctx: CtxDep, body: AccountCreate, key: Idem
 def get_account(ctx: CtxDep, account_id: uuid.UUID):
     a = svc.get(ctx, account_id)
     return respond(
-        200, account_body(a, protections(ctx.caller, ctx.db, [a]).get(a.id)), etag=etag(a.version)
+        200,
+        account_body(a, ctx.services.clock.now(), protections(ctx.caller, ctx.db, [a]).get(a.id)),
+        etag=etag(a.version),
     )
 
 
 @router.patch("/{account_id}", response_model=AccountOut, summary="Change names, aliases, quota")
 def patch_account(ctx: CtxDep, account_id: uuid.UUID, body: AccountPatch, if_match: IfMatch):
     changes = AccountChanges(**body.model_dump(exclude_unset=True, exclude_none=True))
-    return _account(svc.update(ctx, account_id, changes, if_match))
+    return _account(ctx, svc.update(ctx, account_id, changes, if_match))
 
 
 @router.delete("/{account_id}", response_model=AccountOut, summary="Delete (soft)")
 def delete_account(
     ctx: CtxDep, account_id: uuid.UUID, if_match: IfMatch, body: SuspendIn | None = None
 ):
-    return _account(svc.delete(ctx, account_id, if_match, body.reason if body else ""))
+    return _account(ctx, svc.delete(ctx, account_id, if_match, body.reason if body else ""))
 
 
 @router.post("/{account_id}/suspend", response_model=AccountOut, summary="Suspend")
@@ -175,7 +181,11 @@ def suspend(
 ):
     reason = body.reason if body else ""
     return idempotent(
-        request, ctx, key, body, lambda: _account(svc.suspend(ctx, account_id, reason, if_match))
+        request,
+        ctx,
+        key,
+        body,
+        lambda: _account(ctx, svc.suspend(ctx, account_id, reason, if_match)),
     )
 
 
@@ -190,7 +200,11 @@ def resume(
 ):
     reason = body.reason if body else ""
     return idempotent(
-        request, ctx, key, body, lambda: _account(svc.resume(ctx, account_id, if_match, reason))
+        request,
+        ctx,
+        key,
+        body,
+        lambda: _account(ctx, svc.resume(ctx, account_id, if_match, reason)),
     )
 
 
@@ -208,7 +222,7 @@ def reset_password(
     def run():
         r = svc.reset_password(ctx, account_id, body.password if body else None, if_match)
         out = {
-            "account": account_body(r.account),
+            "account": account_body(r.account, ctx.services.clock.now()),
             "link_token": r.link_token,
             "link_expires_at": r.link_expires_at,
             "sessions_ended": r.sessions_ended,
@@ -229,7 +243,7 @@ def reset_mfa(
     def run():
         account, removed, ended = svc.reset_mfa(ctx, account_id, if_match)
         out = {
-            "account": account_body(account),
+            "account": account_body(account, ctx.services.clock.now()),
             "credentials_removed": removed,
             "sessions_ended": ended,
         }

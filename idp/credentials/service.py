@@ -55,12 +55,13 @@ def change_password(
     new: str,
     *,
     keep: SsoSession | None,
+    now: dt.datetime,
 ) -> int:
     """Self-service change: the current password is required; every other session and
     every refresh token ends (the old password may be known to someone else)."""
     if not hasher.verify(policy.normalise(current), account.password_hash):
         raise WrongPassword("the current password is not correct", field="current_password")
-    return replace_password(db, hasher, keys, settings, account, new, keep=keep, by="self")
+    return replace_password(db, hasher, keys, settings, account, new, keep=keep, by="self", now=now)
 
 
 def replace_password(
@@ -73,6 +74,7 @@ def replace_password(
     *,
     keep: SsoSession | None,
     by: str,
+    now: dt.datetime,
     details: dict | None = None,
     reason: str = "password_changed",
 ) -> int:
@@ -87,6 +89,7 @@ def replace_password(
         issuer=settings.issuer,
         account_id=account.id,
         reason=reason,
+        now=now,
         keep=keep,
     )
     audit.record(
@@ -138,6 +141,7 @@ def set_password_by_link(
                 new,
                 keep=None,
                 by="reset",
+                now=now,
                 reason="password_reset",
             )
         except policy.WeakPassword:

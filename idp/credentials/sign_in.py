@@ -144,6 +144,7 @@ def _new_session(
             issuer=settings.issuer,
             row=old,
             reason="reauthenticated",
+            now=now or utcnow(),
             ip=where.ip,
             user_agent=where.user_agent,
         )

@@ -32,13 +32,16 @@ MAX_ATTEMPTS = 8
 LOGOUT_TOKEN_TTL = 120
 
 
-def logout_token(keys: KeyRing, *, issuer: str, client: Client, sub: str, sid: str) -> str:
-    now = int(utcnow().timestamp())
+def logout_token(
+    keys: KeyRing, *, issuer: str, client: Client, sub: str, sid: str, now: dt.datetime
+) -> str:
+    """``now`` is the Clock's (DESIGN rule 4), as for every token GovID signs."""
+    at = int(now.timestamp())
     claims: dict[str, Any] = {
         "iss": issuer,
         "aud": client.client_id,
-        "iat": now,
-        "exp": now + LOGOUT_TOKEN_TTL,
+        "iat": at,
+        "exp": at + LOGOUT_TOKEN_TTL,
         "jti": secrets.token_urlsafe(16),
         "sub": sub,
         "events": {BACKCHANNEL_EVENT: {}},
@@ -57,6 +60,7 @@ def end_session(
     issuer: str,
     row: SsoSession,
     reason: str,
+    now: dt.datetime,
     actor: str | None = None,
     ip: str | None = None,
     user_agent: str | None = None,
@@ -66,7 +70,7 @@ def end_session(
     Returns the client_ids that will be notified."""
     if row.ended_at is not None:
         return []
-    sessions.end(row, reason)
+    sessions.end(row, reason, now)
     tokens.revoke_grants_of_session(db, row.sid, reason)
     notified = []
     client_ids = sessions.clients_of(db, row)
@@ -79,7 +83,12 @@ def end_session(
                     client_id=client.client_id,
                     uri=client.backchannel_logout_uri,
                     logout_token=logout_token(
-                        keys, issuer=issuer, client=client, sub=str(row.account_id), sid=row.sid
+                        keys,
+                        issuer=issuer,
+                        client=client,
+                        sub=str(row.account_id),
+                        sid=row.sid,
+                        now=now,
                     ),
                 )
             )
@@ -104,6 +113,7 @@ def end_everything(
     issuer: str,
     account_id,
     reason: str,
+    now: dt.datetime,
     actor: str | None = None,
     keep: SsoSession | None = None,
     ip: str | None = None,
@@ -128,6 +138,7 @@ def end_everything(
             issuer=issuer,
             row=row,
             reason=reason,
+            now=now,
             actor=actor,
             ip=ip,
             user_agent=user_agent,

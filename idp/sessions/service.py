@@ -174,8 +174,7 @@ def by_sid(db: Session, sid: str) -> SsoSession | None:
     return db.scalar(select(SsoSession).where(SsoSession.sid == sid))
 
 
-def live_sessions_of(db: Session, account_id) -> list[SsoSession]:
-    now = utcnow()
+def live_sessions_of(db: Session, account_id, now: dt.datetime) -> list[SsoSession]:
     rows = db.scalars(
         select(SsoSession).where(SsoSession.account_id == account_id, SsoSession.ended_at.is_(None))
     )

@@ -158,6 +158,7 @@ def change_password(
             current_password,
             new_password,
             keep=sso,
+            now=services.clock.now(),
         )
     except WeakPassword as exc:
         return _overview(

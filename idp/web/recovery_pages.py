@@ -376,6 +376,7 @@ def recover_password(
             new_password,
             keep=None,
             by="recovery",
+            now=services.clock.now(),
             # replace_password mails the person a notice after commit (idp/mail/).
             details={"method": data.get("m")},
         )

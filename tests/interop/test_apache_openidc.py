@@ -466,7 +466,12 @@ def test_backchannel_logout_ends_the_apache_session(apache_rp, person):
     with w.services.sessions.begin() as db:
         account = db.scalars(select(Account).where(Account.email == email)).one()
         ended = logout.end_everything(
-            db, w.services.keys, issuer=w.base, account_id=account.id, reason="admin_revoke"
+            db,
+            w.services.keys,
+            issuer=w.base,
+            account_id=account.id,
+            reason="admin_revoke",
+            now=w.services.clock.now(),
         )
     assert ended == 1
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from idp import metrics
 from idp.audit.models import AuditEvent
 from idp.credentials import service as creds
+from idp.db import utcnow
 from idp.keys.service import KeyRing
 from idp.mail import sending
 from tests import factories
@@ -140,7 +141,7 @@ def _relay_settings(database_url, certificate, port, **over):
 
 def _reset(db, hasher, keys, settings, account, by="recovery"):
     creds.replace_password(
-        db, hasher, keys, settings, account, NEW_PASSWORD, keep=None, by=by,
+        db, hasher, keys, settings, account, NEW_PASSWORD, keep=None, by=by, now=utcnow(),
         details={"method": "totp"} if by == "recovery" else None,
     )  # fmt: skip
 

@@ -129,7 +129,7 @@ def create(ctx: Ctx, data: accounts.NewAccount) -> Created:
 def _guard(ctx: Ctx, account: Account) -> None:
     """The caller's authority must cover every role the account holds (no escalation
     by reset, suspension or address change; decision 0013)."""
-    ctx.caller.check_may_act_on(ctx.db, account)
+    ctx.caller.check_may_act_on(ctx.db, account, ctx.services.clock.now())
 
 
 def _writable(ctx: Ctx, account_id, expected) -> Account:

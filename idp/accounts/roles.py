@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import ROLES, Account, RoleGrant
 from idp.agencies.models import Agency
 from idp.audit import service as audit
-from idp.db import utcnow
 from idp.errors import Conflict, InvalidInput
 
 ALREADY_HELD = "this account already holds this role for this agency"
@@ -104,7 +103,7 @@ def grant_role(
     )
 
 
-def active_grants(session: Session, account: Account) -> list[RoleGrant]:
-    now = utcnow()
+def active_grants(session: Session, account: Account, now: dt.datetime) -> list[RoleGrant]:
+    """The account's role grants unexpired at ``now`` (the Clock's, DESIGN rule 4)."""
     grants = session.scalars(select(RoleGrant).where(RoleGrant.account_id == account.id))
     return [g for g in grants if g.expires_at is None or g.expires_at > now]

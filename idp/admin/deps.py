@@ -88,7 +88,7 @@ def get_caller(
                 "your level-2 sign-in has ended or lapsed; sign in again with your second factor",
                 acr_values=settings.acr_level2,
             )
-        return caller_for_account(db, valid.account, client, scopes)
+        return caller_for_account(db, valid.account, client, scopes, services.clock.now())
     if "client_credentials" not in (client.grant_types or []):
         raise Unauthenticated("the access token's client is not a machine client")
     return caller_for_client(db, client, scopes)

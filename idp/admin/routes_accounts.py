@@ -104,9 +104,9 @@ def list_accounts(
         cursor=cursor,
         limit=limit,
     )
-    protected = protections(ctx.caller, ctx.db, page.items)
-    mfa = search.second_factor_ids(ctx.db, [a.id for a in page.items])
     now = ctx.services.clock.now()
+    protected = protections(ctx.caller, ctx.db, page.items, now)
+    mfa = search.second_factor_ids(ctx.db, [a.id for a in page.items])
     items = [account_body(a, now, protected.get(a.id), a.id in mfa) for a in page.items]
     return respond(200, {"items": items, "next_cursor": page.next_cursor})
 
@@ -150,9 +150,10 @@ def create_account(request: Request, ctx: CtxDep, body: AccountCreate, key: Idem
 @router.get("/{account_id}", response_model=AccountOut, summary="Read an account")
 def get_account(ctx: CtxDep, account_id: uuid.UUID):
     a = svc.get(ctx, account_id)
+    now = ctx.services.clock.now()
     return respond(
         200,
-        account_body(a, ctx.services.clock.now(), protections(ctx.caller, ctx.db, [a]).get(a.id)),
+        account_body(a, now, protections(ctx.caller, ctx.db, [a], now).get(a.id)),
         etag=etag(a.version),
     )
 

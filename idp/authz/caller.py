@@ -14,6 +14,7 @@ needs authority over every role the account holds (``Caller.protection``, decisi
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
@@ -29,7 +30,6 @@ from idp.authz.scope import (
     Scope,
 )
 from idp.clients.models import Client
-from idp.db import utcnow
 from idp.errors import (
     InsufficientScope,
     NotFound,
@@ -130,8 +130,8 @@ class Caller:
             return "role_outside_scope"
         return None
 
-    def check_may_act_on(self, session: Session, account: Account) -> None:
-        reason = self.protection(load_grants(session, account))
+    def check_may_act_on(self, session: Session, account: Account, now: dt.datetime) -> None:
+        reason = self.protection(load_grants(session, account, now))
         if reason == "operator":
             raise ProtectedAccount(
                 "this account belongs to an operator; only operators may change it", reason
@@ -144,11 +144,13 @@ class Caller:
             )
 
 
-def protections(caller: Caller, session: Session, rows: list[Account]) -> dict[uuid.UUID, str]:
+def protections(
+    caller: Caller, session: Session, rows: list[Account], now: dt.datetime
+) -> dict[uuid.UUID, str]:
     """For a page of accounts: why the caller may not change each protected one
     (``operator`` or ``role_outside_scope``), without naming grants outside the caller's
     scope. One query for the page."""
-    grants = grants_of(session, [a.id for a in rows])
+    grants = grants_of(session, [a.id for a in rows], now)
     out = {}
     for a in rows:
         reason = caller.protection(grants.get(a.id, []))
@@ -157,18 +159,18 @@ def protections(caller: Caller, session: Session, rows: list[Account]) -> dict[u
     return out
 
 
-def load_grants(session: Session, account: Account) -> list[tuple[str, Agency]]:
-    return grants_of(session, [account.id]).get(account.id, [])
+def load_grants(session: Session, account: Account, now: dt.datetime) -> list[tuple[str, Agency]]:
+    return grants_of(session, [account.id], now).get(account.id, [])
 
 
 def grants_of(
-    session: Session, account_ids: list[uuid.UUID]
+    session: Session, account_ids: list[uuid.UUID], now: dt.datetime
 ) -> dict[uuid.UUID, list[tuple[str, Agency]]]:
-    """The live (unexpired) role grants of several accounts, in one query."""
+    """The live role grants of several accounts, in one query: unexpired at ``now``
+    (the Clock's, DESIGN rule 4)."""
     out: dict[uuid.UUID, list[tuple[str, Agency]]] = {}
     if not account_ids:
         return out
-    now = utcnow()
     rows = session.execute(
         select(RoleGrant.account_id, RoleGrant.role, RoleGrant.expires_at, Agency)
         .join(Agency, Agency.id == RoleGrant.agency_id)
@@ -181,7 +183,7 @@ def grants_of(
 
 
 def caller_for_account(
-    session: Session, account: Account, client: Client, scopes: frozenset[str]
+    session: Session, account: Account, client: Client, scopes: frozenset[str], now: dt.datetime
 ) -> Caller:
     return Caller(
         kind="account",
@@ -189,7 +191,7 @@ def caller_for_account(
         client=client,
         token_scopes=scopes,
         account=account,
-        grants=load_grants(session, account),
+        grants=load_grants(session, account, now),
     )
 
 

@@ -3,6 +3,7 @@ parameter (OIDC Core §5.5)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -121,7 +122,10 @@ def _half_hash(value: str) -> str:
 
 
 def user_claims(
-    db: Session | Callable[[], Session], account: Account | AccountView, names: set[str]
+    db: Session | Callable[[], Session],
+    account: Account | AccountView,
+    names: set[str],
+    now: dt.datetime,
 ) -> dict[str, Any]:
     """The values of the named claims for an account (only those it has). ``db`` is a
     session or a function giving one: it is asked for only by ``agency_path`` and
@@ -164,7 +168,7 @@ def user_claims(
         ancestors = agencies.ancestors(_session(db), agency, include_self=True)
         out["agency_path"] = [a.code for a in ancestors]
     if "roles" in names:
-        grants = active_grants(_session(db), cast(Account, account))
+        grants = active_grants(_session(db), cast(Account, account), now)
         out["roles"] = sorted({g.role for g in grants})
     return out
 
@@ -212,7 +216,7 @@ def userinfo(
     extra = set(((claims_request or {}).get("userinfo") or {}).keys())
     names = allowed | (extra & requestable_for(client))
     out = {"sub": str(account.id)}
-    out.update(user_claims(lambda: ctx.db, account, names))
+    out.update(user_claims(lambda: ctx.db, account, names, ctx.services.clock.now()))
     if "citizen_id" in allowed:
         out.update(citizen_id_claim(ctx, account))
     return out
@@ -227,7 +231,8 @@ def build_id_token(
     nonce: str | None,
     access_token: str | None,
 ) -> str:
-    now = int(ctx.services.clock.time())  # DESIGN rule 4: the RP checks iat/exp
+    at = ctx.services.clock.now()  # DESIGN rule 4: the RP checks iat/exp
+    now = int(at.timestamp())
     claims: dict[str, Any] = {
         "iss": ctx.issuer,
         "sub": str(account.id),
@@ -249,7 +254,7 @@ def build_id_token(
     wanted = set(((grant.claims or {}).get("id_token") or {}).keys())
     allowed = allowed_claim_names(grant.scope, client, grant.acr, ctx.settings.acr_level2)
     names = wanted & (allowed | requestable_for(client))
-    claims.update(user_claims(ctx.db, account, names - {"citizen_id"}))
+    claims.update(user_claims(ctx.db, account, names - {"citizen_id"}, at))
     if "citizen_id" in names:
         claims.update(citizen_id_claim(ctx, account))
     return ctx.keys.sign(claims, alg=client.id_token_signed_response_alg, typ="JWT")

@@ -143,6 +143,7 @@ class World:
         as the admin console holds one."""
         s = self.services.settings
         app = self.apps["admin_ui"]
+        now = self.services.clock.now()  # a test may have moved it
         sso = sessions.create(
             self.db,
             s,
@@ -151,6 +152,7 @@ class World:
             amr=["pwd", "otp", "mfa"],
             ip=None,
             user_agent=None,
+            now=now,
         ).row
         self.sids[account.id] = sso.sid
         grant = tokens.create_grant(
@@ -161,10 +163,10 @@ class World:
             sid=sso.sid,
             acr=acr or s.acr_level2,
             amr=["pwd", "otp", "mfa"],
-            auth_time=utcnow(),
+            auth_time=now,
             claims=None,
             lifetime=3600,
-            now=utcnow(),
+            now=now,
         )
         ctx = tokens.TokenContext(
             scope=scope,
@@ -172,11 +174,11 @@ class World:
             grant=grant,
             acr=acr or s.acr_level2,
             amr=("pwd", "otp", "mfa"),
-            auth_time=utcnow(),
+            auth_time=now,
             sid=sso.sid,
         )
         tok, _ = tokens.issue_access_token(
-            self.services.keys, issuer=s.issuer, client=app, ctx=ctx, lifetime=600, now=utcnow()
+            self.services.keys, issuer=s.issuer, client=app, ctx=ctx, lifetime=600, now=now
         )
         return tok
 

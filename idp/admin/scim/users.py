@@ -103,7 +103,7 @@ def user_resource(
 def _protected(ctx: Ctx, a: Account, known: Any) -> str | None:
     if known is not _NOT_LOADED:
         return known
-    return protections(ctx.caller, ctx.db, [a]).get(a.id)
+    return protections(ctx.caller, ctx.db, [a], ctx.services.clock.now()).get(a.id)
 
 
 def _paging(start_index: int, count: int) -> tuple[int, int]:
@@ -174,7 +174,7 @@ def list_users(ctx: Ctx, filter_text: str | None, start_index: int, count: int, 
         if ids
         else []
     )
-    guarded = protections(ctx.caller, ctx.db, list(rows))  # one query for the page
+    guarded = protections(ctx.caller, ctx.db, list(rows), ctx.services.clock.now())  # one query
     return {
         "schemas": [LIST],
         "totalResults": total,

@@ -23,6 +23,7 @@ from idp.audit.models import AuditEvent
 from idp.cli import app
 from idp.credentials import mfa
 from idp.crypto import DataCipher, DataKeyError, _derive
+from idp.db import utcnow
 from idp.directory import agency_federation as fed
 from idp.errors import Conflict
 from idp.idempotency import service as idempotency
@@ -92,7 +93,9 @@ def _populate(url: str) -> dict:
                 ),
                 cipher=s.cipher,
             )
-            idempotency.store(db, s.cipher, "caller", "k1", "fp", 201, {}, {"secret": "shown-once"})
+            idempotency.store(
+                db, s.cipher, "caller", "k1", "fp", 201, {}, {"secret": "shown-once"}, utcnow()
+            )
             db.add(
                 ImportJob(
                     id=str(uuid.uuid4()),

@@ -38,7 +38,9 @@ def services(request, tmp_path, hasher, cipher):
     migrate.upgrade(url)
     s = Services(
         make_settings(url, maintenance_batch_size=2, maintenance_grace_seconds=60),
-        clock=FakeClock(),  # what is old enough to go is decided on it (DESIGN rule 4)
+        # What is old enough to go is decided on it (DESIGN rule 4); it starts at NOW, the
+        # time the rows below are dated from, however long the run took to get here.
+        clock=FakeClock(NOW),
     )
     with s.sessions.begin() as db:
         factories.agency(db, "hk", domains=["hk.go.th"])

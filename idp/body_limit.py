@@ -1,11 +1,11 @@
 """Request body size limits, per surface.
 
 A 64 MiB POST to ``/token`` without credentials used to be read in full (~90 MB of
-memory) before the 401. ``BodyLimit`` refuses a body over its surface's limit with 413
-**before reading it**: at once when ``Content-Length`` says so (the app is not called,
-no byte of the body is read), and while streaming for a chunked body (the moment the
-bytes read pass the limit; whatever the app answered is dropped). The 413 carries
-``Connection: close``, so the server stops reading the rest.
+memory) before the 401. The edge (``idp.edge``) refuses a body over its surface's limit
+(``BodyLimits``) with 413 **before reading it**: at once when ``Content-Length`` says so
+(the app is not called, no byte of the body is read), and while streaming for a chunked
+body (``Counted``: the moment the bytes read pass the limit; whatever the app answered
+is dropped). The 413 carries ``Connection: close``, so the server stops reading the rest.
 
 Surfaces, their limits (settings) and the 413's body:
 
@@ -24,8 +24,8 @@ a ``client_assertion`` that Authlib decodes) is answered by ``nested_too_deeply`
 in the same formats, instead of 500. Our own JSON parsing bounds depth with
 ``idp.json_depth``.
 
-Pure ASGI (no BaseHTTPMiddleware), like ``idp.web.security``: it costs one header
-look-up per request.
+It costs one scan of the request's headers; a body is counted (``Counted``) only when
+it streams without a Content-Length.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from idp.config import Settings
 
@@ -70,9 +70,11 @@ def surface(path: str) -> str:
     return "page"
 
 
-class BodyLimit:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        self.app = app
+class BodyLimits:
+    """The limit of each surface (settings), and what a request's framing says of its
+    body; the edge (``idp.edge``) refuses or counts by it."""
+
+    def __init__(self, settings: Settings) -> None:
         self.limits = {
             "protocol": settings.max_body_bytes,
             "page": settings.max_body_bytes,
@@ -81,62 +83,58 @@ class BodyLimit:
             "import": settings.max_import_body_bytes,
         }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def check(self, scope: Scope) -> tuple[str, int, int | None, bool]:
+        """(surface, its limit, the declared Content-Length or None, whether the body
+        must be counted as it streams: no Content-Length but a Transfer-Encoding. A
+        request with neither has no body, RFC 9112 §6.3)."""
         kind = surface(scope["path"])
-        limit = self.limits[kind]
-        declared = _content_length(scope)
-        if declared is not None:
-            if declared > limit:
-                await refuse(scope, receive, send, kind, limit)
-                return
-            # The server delivers no more than Content-Length: nothing to count.
-            await self.app(scope, receive, send)
+        declared = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = None  # the server refuses a malformed one itself
+                    chunked = True  # ... and if it did not, count what arrives
+                break
+            if name == b"transfer-encoding":
+                chunked = True
+        return kind, self.limits[kind], declared, chunked and declared is None
+
+
+class Counted:
+    """A streamed body counted as the app reads it: past ``limit`` the app's ``receive``
+    raises ``BodyTooLarge``, whatever the app answers is dropped, and ``refused`` says
+    whether the 413 is still to be sent (nothing of the app's answer went out)."""
+
+    def __init__(self, receive: Receive, send: Send, limit: int) -> None:
+        self._receive, self._send, self.limit = receive, send, limit
+        self.seen = 0
+        self.over = False
+        self.started = False
+
+    async def receive(self) -> Message:
+        if self.over:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                self.over = True
+                raise BodyTooLarge
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.over:  # the app's answer to a body it never got in full
             return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
-        seen = 0
-        over = False
-        started = False
-
-        async def counted() -> Message:
-            nonlocal seen, over
-            if over:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    over = True
-                    raise BodyTooLarge
-            return message
-
-        async def guarded(message: Message) -> None:
-            nonlocal started
-            if over:  # the app's answer to a body it never got in full
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, guarded)
-        except Exception:
-            if not over:
-                raise
-        if over and not started:
-            await refuse(scope, receive, send, kind, limit)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None  # the server refuses a malformed one itself
-    return None
+    @property
+    def refused(self) -> bool:
+        return self.over and not self.started
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send, kind: str, limit: int) -> None:

@@ -56,39 +56,16 @@ def note_client(client_id: str | None) -> None:
         CLIENT_ID.set(client_id)
 
 
-class RequestContext:
-    """Pure ASGI middleware: the request id (accepted or made) in a context variable for
-    every log record of the request, and in the answer's ``X-Request-ID``."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = None
-        for name, value in scope["headers"]:
-            if name == HEADER:
-                if _VALID_ID.match(value):
-                    rid = value.decode()
-                break
-        rid = rid or new_request_id()
-        raw = rid.encode()
-        token = REQUEST_ID.set(rid)
-        client_token = CLIENT_ID.set(None)
-
-        async def send_with_id(message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (HEADER, raw)]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            CLIENT_ID.reset(client_token)
-            REQUEST_ID.reset(token)
+def request_id_of(scope) -> str:
+    """The request's id: the proxy's ``X-Request-ID`` if acceptable, else a new one. The
+    edge (``idp.edge``) keeps it in ``REQUEST_ID`` for every log record of the request and
+    returns it in the answer's ``X-Request-ID``."""
+    for name, value in scope["headers"]:
+        if name == HEADER:
+            if _VALID_ID.match(value):
+                return value.decode()
+            break
+    return new_request_id()
 
 
 class JsonFormatter(logging.Formatter):

@@ -15,13 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from idp import body_limit, health, metrics, outage
 from idp.admin import app as admin_api
-from idp.body_limit import BodyLimit
 from idp.config import Settings, fastapi_telemetry
-from idp.logs import RequestContext
-from idp.net import TrustedProxies
+from idp.edge import Edge
 from idp.oidc import routes
 from idp.outbound import OutboundPolicy
-from idp.ratelimit.hooks import RateLimits
 from idp.services import Services
 from idp.sessions.logout import LogoutWorker
 from idp.web import (
@@ -35,7 +32,6 @@ from idp.web import (
     webauthn_routes,
 )
 from idp.web.render import Pages
-from idp.web.security import SecurityHeaders
 from idp.web.sign_in_pages import SignInPages
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -95,19 +91,14 @@ def create_app(
     # The pages the provider asks for, rendered by the people's pages (idp.deps).
     app.state.interaction_pages = SignInPages(app.state.pages)
     app.state.logout_worker = worker
-    # Rate limits inside the security headers (a 429 page gets them too); outermost,
-    # the client's address behind the trusted proxies, which everything inside sees as
-    # request.client (decision 0012).
-    app.add_middleware(RateLimits, limiter=services.rate_limiter)
-    # Oversized bodies are refused before anything reads them; inside SecurityHeaders, so
-    # the 413 has the usual headers (CSP on the page).
-    app.add_middleware(BodyLimit, settings=settings)
-    app.add_middleware(SecurityHeaders, https=https)
-    if settings.trusted_proxies:
-        app.add_middleware(TrustedProxies, resolve=services.client_address)
-    # Outermost: request id and JSON log context, then metrics (pure ASGI).
-    app.add_middleware(metrics.RequestMetrics)
-    app.add_middleware(RequestContext)
+    # Request id, metrics, trusted proxies, security headers, body limit and rate limits:
+    # one middleware, in that order (idp/edge.py, decision 0027).
+    app.add_middleware(
+        Edge,
+        settings=settings,
+        limiter=services.rate_limiter,
+        client_address=services.client_address if settings.trusted_proxies else None,
+    )
     app.add_exception_handler(routes.MalformedForm, routes.malformed_form_response)
     app.add_exception_handler(RecursionError, body_limit.nested_too_deeply)  # deep JSON
     # 404/405 pages. Starlette types every handler for Exception; it calls this one with

@@ -77,17 +77,11 @@ class ClientAddress:
         return current
 
 
-class TrustedProxies:
-    """ASGI middleware: ``scope["client"]`` becomes the client behind the trusted proxies,
-    so every ``request.client`` (pages, OIDC, admin, audit) sees the same address."""
-
-    def __init__(self, app, resolve: ClientAddress) -> None:
-        self.app = app
-        self.resolve = resolve
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] in ("http", "websocket") and scope.get("client"):
-            ip = self.resolve(scope)
-            if ip != scope["client"][0]:
-                scope["client"] = (ip, 0)
-        await self.app(scope, receive, send)
+def behind_proxies(scope, resolve: ClientAddress) -> None:
+    """``scope["client"]`` becomes the client behind the trusted proxies, so every
+    ``request.client`` (pages, OIDC, admin, audit) sees the same address; the edge
+    (``idp.edge``) calls it first when ``IDP_TRUSTED_PROXIES`` is set."""
+    if scope.get("client"):
+        ip = resolve(scope)
+        if ip != scope["client"][0]:
+            scope["client"] = (ip, 0)

@@ -8,8 +8,9 @@ dictionary look-ups per request).
 
 What is counted where:
 
-* requests by route template, method and status, and their latency: ``RequestMetrics``,
-  a pure ASGI middleware (one ``perf_counter`` pair and two label look-ups per request);
+* requests by route template, method and status, and their latency: ``count_request``,
+  called by the edge (``idp.edge``; one ``perf_counter`` pair and two label look-ups per
+  request);
 * sign-ins by outcome and level, tokens by grant type: from the audit events as they are
   made (``count_event``, called by ``idp.audit.service.new_event``);
 * audit group-commit batch sizes and chain-lock waits: ``idp.audit.batch``;
@@ -219,34 +220,15 @@ def serve_port(services) -> WSGIServer | None:
     return server
 
 
-class RequestMetrics:
-    """Pure ASGI middleware: counts each HTTP answer by route template and status and
-    observes its latency. The route template is what the router matched (``scope['route']``
+def count_request(scope, status: int, started: float) -> None:
+    """One HTTP answer, counted by route template, method and status, and its latency
+    since ``started`` (``time.perf_counter``); called by the edge (``idp.edge``) when the
+    answer is over. The route template is what the router matched (``scope['route']``,
     filled in by Starlette as the request passes), so ``/admin/v1/accounts/{id}`` is one
     series, not one per account; unmatched paths are ``unmatched``."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = _route_of(scope)
-            child(REQUESTS, route, scope["method"], str(status)).inc()
-            child(LATENCY, route).observe(time.perf_counter() - start)
+    route = _route_of(scope)
+    child(REQUESTS, route, scope["method"], str(status)).inc()
+    child(LATENCY, route).observe(time.perf_counter() - started)
 
 
 def _route_of(scope) -> str:
@@ -279,4 +261,4 @@ def _route_table(app) -> dict[int, str]:
     return table
 
 
-__all__ = ["CONTENT_TYPE_LATEST", "REGISTRY", "RequestMetrics", "count_event", "exposition"]
+__all__ = ["CONTENT_TYPE_LATEST", "REGISTRY", "count_event", "count_request", "exposition"]

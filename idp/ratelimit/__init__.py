@@ -27,5 +27,5 @@ Whose budget a request spends, so that nobody can spend someone else's:
 
 Where: the shared budget and the limiter in ``budget.py``; who is asking (read before
 anything is verified) in ``callers.py``; the 429 answers and the hooks on the app
-(``limit_token`` around ``/token``, the ``RateLimits`` middleware) in ``hooks.py``.
+(``limit_token`` around ``/token``, ``RateLimits`` applied by ``idp.edge``) in ``hooks.py``.
 """

@@ -1,6 +1,6 @@
 """The rate limits on the app (overview in ``idp.ratelimit``): ``limit_token`` around
-``/token``, the ``RateLimits`` middleware for everything else, and their 429 answers
-with ``Retry-After``."""
+``/token``, ``RateLimits`` (applied by the edge, ``idp.edge``) for everything else, and
+their 429 answers with ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from idp.ratelimit.callers import bearer_caller, claimed_client
 
 UNLIMITED_PATHS = ("/static", "/healthz", "/readyz", "/.well-known", "/jwks", "/favicon.ico")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-# ---------------------------------------------------------------------------- answers
 
 
 # ---------------------------------------------------------------------------- answers
@@ -113,10 +110,12 @@ def limit_token(endpoint):
 
 
 class RateLimits:
-    """ASGI middleware for everything but ``/token`` (see ``limit_token``)."""
+    """The limits for everything but ``/token`` (see ``limit_token``), applied by the edge
+    (``idp.edge``): ``surface`` says which budget a path spends; an address-limited path
+    is let through or refused with ``take_address`` before the app runs, the admin API
+    and SCIM by caller through ``by_caller`` around it."""
 
-    def __init__(self, app, limiter: RateLimiter) -> None:
-        self.app = app
+    def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
         s = limiter.settings
         self.surfaces = (
@@ -124,29 +123,35 @@ class RateLimits:
             ("/scim/v2", "scim", s.rate_limit_scim_per_caller, scim_refusal),
         )
 
-    async def __call__(self, scope, receive, send) -> None:
+    def surface(self, path: str) -> tuple | str | None:
+        """None: no limit here; ``"address"``: the address's budget; else the caller
+        surface (prefix, name, limit, refusal) for ``by_caller``."""
+        if not self.limiter.enabled or path == "/token" or path.startswith(UNLIMITED_PATHS):
+            return None
+        for entry in self.surfaces:
+            prefix = entry[0]
+            if path == prefix or path.startswith(prefix + "/"):
+                return entry
+        return "address"
+
+    async def take_address(self, scope) -> Response | None:
+        """The 429 to send instead of the app's answer, or None to go on."""
         limiter = self.limiter
-        if scope["type"] != "http" or not limiter.enabled:
-            return await self.app(scope, receive, send)
-        path = scope["path"]
-        if path == "/token" or path.startswith(UNLIMITED_PATHS):
-            return await self.app(scope, receive, send)
         client = scope.get("client")
         ip = client[0] if client else None
-        for prefix, surface, limit, refusal in self.surfaces:
-            if path == prefix or path.startswith(prefix + "/"):
-                return await self._caller(scope, receive, send, ip, surface, limit, refusal)
         wait = await limiter.take("addr", str(ip), limiter.settings.rate_limit_per_address)
-        if wait:
-            return await address_refusal(scope, wait)(scope, receive, send)
-        await self.app(scope, receive, send)
+        return address_refusal(scope, wait) if wait else None
 
-    async def _caller(self, scope, receive, send, ip, surface, limit, refusal) -> None:
+    async def by_caller(self, surface: tuple, app, scope, receive, send) -> None:
+        """``app`` under the caller's budget of ``surface`` (the admin API, SCIM)."""
+        _prefix, name, limit, refusal = surface
         limiter = self.limiter
+        client = scope.get("client")
+        ip = client[0] if client else None
         wait = limiter.address_exhausted(ip)
         caller = bearer_caller(scope)
         if not wait and caller is not None:
-            wait = await limiter.take(surface, caller, limit)
+            wait = await limiter.take(name, caller, limit)
         if wait:
             return await refusal(wait)(scope, receive, send)
         status = 0
@@ -157,8 +162,8 @@ class RateLimits:
                 status = message["status"]
             await send(message)
 
-        await self.app(scope, receive, watch)
+        await app(scope, receive, watch)
         if caller is None or status == 401:
             if caller is not None:
-                limiter.give_back(surface, caller)
+                limiter.give_back(name, caller)
             await limiter.charge_address(ip)

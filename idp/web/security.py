@@ -1,13 +1,13 @@
-"""Security headers on every response and CORS where the specs allow it.
-
-Pure ASGI middleware (no BaseHTTPMiddleware) so it adds nothing measurable per request.
+"""Security headers on every response and CORS where the specs allow it: what to add
+(``with_defaults``) and the preflight's answer; the edge (``idp.edge``) applies them to
+every request.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Send
 
 # Endpoints a browser-based RP may call cross-origin (OIDC Discovery §4, RFC 6749 §3.2
 # for /token with PKCE public clients, OIDC Core §5.3 userinfo). Never /authorize.
@@ -75,54 +75,36 @@ _CORS_HEADERS = [
 _CORS_NAMES = frozenset(k for k, _ in _CORS_HEADERS)
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, https: bool) -> None:
-        self.app = app
-        self.https = https
+def with_defaults(raw, cors: bool, https: bool) -> list:
+    """The answer's headers with ours added where the route set none (raw ASGI pairs:
+    Starlette's ``MutableHeaders`` and its five ``setdefault`` scans were ~3 % of a
+    machine token, decision 0014). ``cors``: the path is one of ``CORS_PATHS``. Called by
+    the edge (``idp.edge``) on every answer but a CORS preflight's."""
+    headers = [(k, v) for k, v in raw if not (cors and k.lower() in _CORS_NAMES)]
+    present = {k.lower() for k, _ in headers}
+    for name, value in _HSTS_DEFAULTS if https else _DEFAULTS:
+        if name not in present:
+            headers.append((name, value))
+    if b"cache-control" not in present:
+        ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        if ctype.startswith(b"text/html"):
+            headers.append((b"cache-control", b"no-store"))
+    if cors:
+        # Bearer tokens and client credentials, never cookies: "*" is safe.
+        headers += _CORS_HEADERS
+    return headers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        cors = path in CORS_PATHS
-        if cors and scope["method"] == "OPTIONS":
-            await self._preflight(scope, send)
-            return
 
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = self._with_defaults(message.get("headers") or [], cors)
-            await send(message)
+_PREFLIGHT = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-allow-headers", b"Authorization, Content-Type, DPoP"),
+    (b"access-control-max-age", b"600"),
+    (b"content-length", b"0"),
+]
 
-        await self.app(scope, receive, wrapped)
 
-    def _with_defaults(self, raw, cors: bool) -> list:
-        """The answer's headers with ours added where the route set none (raw ASGI pairs:
-        Starlette's ``MutableHeaders`` and its five ``setdefault``
-        scans were ~3 % of a machine token, decision 0014)."""
-        headers = [(k, v) for k, v in raw if not (cors and k.lower() in _CORS_NAMES)]
-        present = {k.lower() for k, _ in headers}
-        for name, value in _HSTS_DEFAULTS if self.https else _DEFAULTS:
-            if name not in present:
-                headers.append((name, value))
-        if b"cache-control" not in present:
-            ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-            if ctype.startswith(b"text/html"):
-                headers.append((b"cache-control", b"no-store"))
-        if cors:
-            # Bearer tokens and client credentials, never cookies: "*" is safe.
-            headers += _CORS_HEADERS
-        return headers
-
-    @staticmethod
-    async def _preflight(scope: Scope, send: Send) -> None:
-        headers = [
-            (b"access-control-allow-origin", b"*"),
-            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-            (b"access-control-allow-headers", b"Authorization, Content-Type, DPoP"),
-            (b"access-control-max-age", b"600"),
-            (b"content-length", b"0"),
-        ]
-        await send({"type": "http.response.start", "status": 204, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
+async def preflight(send: Send) -> None:
+    """The answer to a CORS preflight (``OPTIONS`` on one of ``CORS_PATHS``)."""
+    await send({"type": "http.response.start", "status": 204, "headers": list(_PREFLIGHT)})
+    await send({"type": "http.response.body", "body": b""})

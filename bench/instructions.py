@@ -22,6 +22,7 @@ round trips (BEGIN/COMMIT), and for S3 how much of it is argon2id.
   the client it was issued to (POST /introspect), straight to the ASGI application.
   S4, S5U and S5I print statements and BEGIN/COMMIT per request and, with
   ``--by-endpoint``, nothing more (they are one endpoint each).
+* S1D, S1J: the discovery document and the JWKS (GET), straight to the ASGI application.
 * ``--by-endpoint`` (S3, S3L2): the same sign-ins with callgrind dumping its counters as
   each request starts and ends, printed per endpoint (``GET /authorize``, ``POST /login``,
   ``POST /token``) and for the client between requests. The dump calls themselves
@@ -249,6 +250,23 @@ async def _s5(app, seeded: B.Seeded, n: int, which: str, counts: collections.Cou
     _callgrind("off")
 
 
+async def _s1(app, which: str, n: int, counts: collections.Counter) -> None:
+    """Discovery (S1D) or the JWKS (S1J): GET with no conditions, 200 with the document."""
+    path = "/.well-known/openid-configuration" if which == "S1D" else "/jwks"
+
+    async def client(k: int) -> None:
+        for _ in range(k):
+            status, data = await _asgi(app, "GET", path, [])
+            if status != 200 or not data:
+                raise RuntimeError(f"{which} failed: {status} {data[:200]!r}")
+
+    await client(20)
+    counts.clear()
+    _callgrind("on")
+    await asyncio.gather(*(client(n // 16) for _ in range(16)))
+    _callgrind("off")
+
+
 def _by_endpoint(app):
     """An ASGI wrapper that dumps callgrind's counters when each request starts (what
     the client did since: "client") and ends (labelled by method and path)."""
@@ -321,6 +339,8 @@ def inner(scenario: str, n: int, out: Path) -> None:
                     await _s4(app, seeded, n, counts)
                 elif scenario in ("S5U", "S5I"):
                     await _s5(app, seeded, n, scenario, counts)
+                elif scenario in ("S1D", "S1J"):
+                    await _s1(app, scenario, n, counts)
                 else:
                     await _s3(app, seeded, n, totp, counts)
 
@@ -402,7 +422,7 @@ def measure(scenario: str, n: int) -> dict[str, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", default="S2,S3,S3L2")
-    p.add_argument("--tokens", type=int, default=400, help="S2, S4, S5 requests measured")
+    p.add_argument("--tokens", type=int, default=400, help="S1, S2, S4, S5 requests measured")
     p.add_argument("--logins", type=int, default=30, help="S3/S3L2 sign-ins measured")
     p.add_argument(
         "--by-endpoint",
@@ -432,7 +452,7 @@ def main() -> None:
     print("(valgrind callgrind, instrumentation on only around the measured loop)")
     print(f"{'scenario':<44} {'instructions':>14} {'argon2id':>12} {'other':>12}  SQL")
     for scenario in a.only.split(","):
-        n = a.tokens if scenario in ("S2", "S4", "S5U", "S5I") else a.logins
+        n = a.tokens if scenario in ("S1D", "S1J", "S2", "S4", "S5U", "S5I") else a.logins
         r = measure(scenario, n)
         label = {
             "S2": "S2 client_credentials token (ES256)",
@@ -441,6 +461,8 @@ def main() -> None:
             "S4": "S4 refresh with rotation (16 chains)",
             "S5U": "S5 userinfo (ES256 access token)",
             "S5I": "S5 introspection (ES256 access token)",
+            "S1D": "S1 discovery document",
+            "S1J": "S1 JWKS",
         }[scenario]
         sql = (
             f"{r.get('statements', 0):.1f} statements ({r.get('round_trips', 0):.1f} sent), "

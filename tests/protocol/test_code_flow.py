@@ -24,6 +24,24 @@ def test_discovery_is_complete_and_truthful(world):
     assert httpx.get(meta["jwks_uri"]).status_code == 200
 
 
+def test_discovery_and_jwks_revalidate_with_their_etag(world):
+    # A cache or an RP that kept the document asks again with If-None-Match: 304, no
+    # body, the same ETag; the edge's headers (request id, CSP, CORS) on both answers.
+    for path in ("/.well-known/openid-configuration", "/jwks"):
+        first = httpx.get(f"{world.base}{path}")
+        etag = first.headers["etag"]
+        assert first.status_code == 200 and etag.startswith('"') and first.json()
+        again = httpx.get(f"{world.base}{path}", headers={"If-None-Match": f'"x", W/{etag}'})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == etag
+        assert again.headers["cache-control"] == first.headers["cache-control"]
+        for r in (first, again):
+            assert r.headers["x-request-id"] and r.headers["content-security-policy"]
+            assert r.headers["access-control-allow-origin"] == "*"
+        stale = httpx.get(f"{world.base}{path}", headers={"If-None-Match": '"other"'})
+        assert stale.status_code == 200 and stale.content == first.content
+
+
 def test_full_login_id_token_userinfo_refresh_revoke(world):
     lg = login(world)
     assert lg.params["iss"] == world.base  # RFC 9207

@@ -101,6 +101,18 @@ def _count_round_trips(engine) -> collections.Counter:
                 return _original(self, *a, **k)
 
             setattr(cls, name, counted)
+    # The event loop's reads go through libpq directly (idp/pg_reads.py, decision 0027).
+    from idp import pg_reads
+
+    wire = getattr(pg_reads, "_Wire", None)
+    if wire is not None:
+        original_one = wire.one
+
+        async def counted_read(self, *a, **k):
+            counts["round_trips"] += 1
+            return await original_one(self, *a, **k)
+
+        wire.one = counted_read
     return counts
 
 

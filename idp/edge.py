@@ -113,11 +113,11 @@ class Edge:
         surface = self.rates.surface(scope["path"])
         if surface is None:
             await self.app(scope, receive, send)
-        elif surface == "address":
+        elif isinstance(surface, tuple):  # the admin API, SCIM: by caller
+            await self.rates.by_caller(surface, self.app, scope, receive, send)
+        else:
             refusal = await self.rates.take_address(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
-        else:
-            await self.rates.by_caller(surface, self.app, scope, receive, send)

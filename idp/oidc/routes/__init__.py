@@ -40,7 +40,12 @@ def dispatch_first(app_router) -> None:
     What the router would do for them is done here: ``scope["route"]`` (the metrics'
     template), ``endpoint`` and no path parameters. Anything else — another method
     (405, or another route of that path), a ``root_path`` — goes to the router as before."""
-    table = {(route.path, m): route for route in FIRST_ROUTES for m in route.methods or ()}
+    table = {
+        (route.path, m): route
+        for route in FIRST_ROUTES
+        if isinstance(route, Route)
+        for m in route.methods or ()
+    }
     scan = app_router.middleware_stack
 
     async def dispatch(scope, receive, send) -> None:

@@ -107,6 +107,11 @@ def e2e_world(tmp_path_factory):
         IDP_PORT=str(port),
         IDP_ARGON2_MEMORY_KIB="8192",
         IDP_ARGON2_TIME_COST="1",
+        # These tests change rows behind the server's back (an agency's logo, a client)
+        # and look at the next page at once; the per-process caches of clients and of
+        # how an agency is shown would show the old row for their lifetime (the protocol
+        # world moves its clock past it instead: tests/protocol/test_token_fast_path.py).
+        IDP_CLIENT_CACHE_SECONDS="0",
     )
     ctx = serve(env, port=port)
     base = ctx.__enter__()

@@ -110,7 +110,10 @@ def create_app(
     # next to it: behind the included routers its match scanned ~100 routes, ~10 % of a
     # userinfo request (decision 0014).
     app.router.routes[:0] = routes.FIRST_ROUTES
-    routes.dispatch_first(app.router)  # and found by one look-up (decision 0027)
+    if not settings.otlp_endpoint:
+        # Found by one look-up (decision 0027). Not when traced: FastAPI's telemetry names
+        # a span's route (http.route) while its router matches, which the look-up skips.
+        routes.dispatch_first(app.router)
     app.include_router(health.router)
     app.router.routes.append(metrics.metrics_route(services))  # IDP_METRICS_TOKEN only
     app.include_router(routes.router)  # /authorize, /revoke, /end_session

@@ -25,6 +25,7 @@ from idp.oidc.grants.common import (
     CtxMixin,
     commit_from_thread,
     group_commit_from_thread,
+    signed_in_context,
 )
 from idp.oidc.models import AuthCodeAdapter, ClientAdapter
 from idp.tokens import service as tokens
@@ -224,14 +225,5 @@ class AuthorizationCodeGrant(CtxMixin, grants.AuthorizationCodeGrant):
                 lifetime=client.row.refresh_token_ttl or self.ctx.settings.refresh_token_ttl,
                 now=self.ctx.services.clock.now(),
             )
-        tctx = tokens.TokenContext(
-            scope=at_scope,
-            account=user,
-            grant=grant,
-            acr=grant.acr,
-            amr=tuple(grant.amr or ()),
-            auth_time=grant.auth_time,
-            sid=grant.sid,
-            audience=audience,
-        )
+        tctx = signed_in_context(grant, user, at_scope, audience)
         return self._token_response(client, tctx, refresh)

@@ -91,6 +91,21 @@ class CtxMixin:
         return body
 
 
+def signed_in_context(grant, account, scope: str, audience) -> tokens.TokenContext:
+    """What a token issued on a person's grant carries (the code exchange and a refresh):
+    the grant's acr, amr, auth_time and sid."""
+    return tokens.TokenContext(
+        scope=scope,
+        account=account,
+        grant=grant,
+        acr=grant.acr,
+        amr=tuple(grant.amr or ()),
+        auth_time=grant.auth_time,
+        sid=grant.sid,
+        audience=audience,
+    )
+
+
 def group_commit_from_thread(ctx: OidcContext) -> bool:
     """Whether this request (a thread-pool call of a server with a PostgreSQL
     group-commit writer) can hand its token's audit event to that writer. On SQLite the

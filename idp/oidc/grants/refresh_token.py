@@ -20,6 +20,7 @@ from idp.oidc.grants.common import (
     CtxMixin,
     commit_from_thread,
     group_commit_from_thread,
+    signed_in_context,
 )
 from idp.oidc.models import ClientAdapter, RefreshTokenAdapter
 from idp.tokens import rotation
@@ -110,16 +111,7 @@ class RefreshTokenGrant(CtxMixin, grants.RefreshTokenGrant):
                 lifetime=lifetime,
                 now=now,
             )
-        tctx = tokens.TokenContext(
-            scope=scope,
-            account=user,
-            grant=grant,
-            acr=grant.acr,
-            amr=tuple(grant.amr or ()),
-            auth_time=grant.auth_time,
-            sid=grant.sid,
-            audience=audience,
-        )
+        tctx = signed_in_context(grant, user, scope, audience)
         body = self._token_response(client, tctx, refresh)
         if group_commit_from_thread(self.ctx):
             # Authlib calls save_token next: the token's audit event waits there for the

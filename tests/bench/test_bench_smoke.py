@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from tests.conftest import service_missing
+from tests.npm import npm_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
@@ -51,22 +52,7 @@ def _wrk() -> str:
 def _node_provider() -> None:
     if shutil.which("node") is None:
         service_missing("node (Node.js >= 20.19) is not on PATH; bench's baseline needs it")
-    installed = NODE_OP / "node_modules" / ".package-lock.json"
-    lock = NODE_OP / "package-lock.json"
-    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        service_missing("npm is not on PATH; cannot install bench/node-oidc-provider")
-    r = subprocess.run(
-        [npm, "ci", "--prefix", str(NODE_OP), "--no-audit", "--no-fund"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if r.returncode != 0:
-        service_missing(f"npm ci --prefix bench/node-oidc-provider failed:\n{r.stderr[-2000:]}")
-    installed.touch()
+    npm_ci(NODE_OP)
 
 
 def _postgres() -> None:

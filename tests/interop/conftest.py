@@ -17,18 +17,12 @@ from idp.accounts.models import Account
 from idp.agencies import service as agencies
 from idp.clients import service as clients
 from tests.conftest import service_missing
+from tests.npm import npm_ci
 from tests.protocol.conftest import REDIRECT, World, backchannel, mail_relay, world  # noqa: F401
 
 INTEROP = Path(__file__).parent
-LOCK = INTEROP / "package-lock.json"
-# `npm ci` writes this file last; it is older than the lock when the lock changed since.
-INSTALLED = INTEROP / "node_modules" / ".package-lock.json"
 POST_LOGOUT = "https://rp.example.go.th/interop/bye"
 MIN_NODE = 20
-
-
-def _installed() -> bool:
-    return INSTALLED.exists() and INSTALLED.stat().st_mtime >= LOCK.stat().st_mtime
 
 
 @pytest.fixture(scope="session")
@@ -41,19 +35,7 @@ def node() -> str:
     major = int(version.stdout.strip().lstrip("v").split(".")[0] or 0)
     if major < MIN_NODE:
         service_missing(f"Node.js >= {MIN_NODE} needed, found {version.stdout.strip()}")
-    if not _installed():
-        npm = shutil.which("npm")
-        if npm is None:
-            service_missing("npm is not on PATH; cannot install tests/interop (npm ci)")
-        r = subprocess.run(
-            [npm, "ci", "--prefix", str(INTEROP), "--no-audit", "--no-fund"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if r.returncode != 0:
-            service_missing(f"npm ci --prefix tests/interop failed:\n{r.stderr[-2000:]}")
-        INSTALLED.touch()
+    npm_ci(INTEROP)
     return node
 
 

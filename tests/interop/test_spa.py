@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -35,40 +34,21 @@ from idp.accounts import service as accounts
 from idp.accounts.models import Account
 from idp.agencies import service as agencies
 from idp.clients import service as clients
-from tests.conftest import service_missing
 from tests.e2e.conftest import browser, e2e_world  # noqa: F401 - fixtures used here
 from tests.interop.conftest import INTEROP
+from tests.npm import npm_ci
 from tests.protocol.conftest import PASSWORD, decode_jwt
 from tests.server import free_port
 
 SPA = INTEROP / "spa"
-SPA_LOCK = SPA / "package-lock.json"
-SPA_INSTALLED = SPA / "node_modules" / ".package-lock.json"  # written last by `npm ci`
 TIMEOUT_MS = 15_000
-
-
-def _npm_ci_spa() -> None:
-    if SPA_INSTALLED.exists() and SPA_INSTALLED.stat().st_mtime >= SPA_LOCK.stat().st_mtime:
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        service_missing("npm is not on PATH; cannot install tests/interop/spa (npm ci)")
-    r = subprocess.run(
-        [npm, "ci", "--prefix", str(SPA), "--no-audit", "--no-fund"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if r.returncode != 0:
-        service_missing(f"npm ci --prefix tests/interop/spa failed:\n{r.stderr[-2000:]}")
-    SPA_INSTALLED.touch()
 
 
 @pytest.fixture(scope="module")
 def spa_bundle(node: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/interop/spa installed from its lock file and bundled by esbuild (a
     directory of this run: nothing is built into the source tree)."""
-    _npm_ci_spa()
+    npm_ci(SPA)
     out = tmp_path_factory.mktemp("spa-build")
     r = subprocess.run(
         [node, str(SPA / "build.mjs"), str(out)],
